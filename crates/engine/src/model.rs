@@ -1,0 +1,86 @@
+//! Stream and shard metadata as the catalog stores it.
+
+use serde::{Deserialize, Serialize};
+
+/// A stream's status, as reported by DescribeStream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamStatus {
+    Creating,
+    Active,
+    Updating,
+    Deleting,
+}
+
+impl StreamStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamStatus::Creating => "CREATING",
+            StreamStatus::Active => "ACTIVE",
+            StreamStatus::Updating => "UPDATING",
+            StreamStatus::Deleting => "DELETING",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamMode {
+    Provisioned,
+    OnDemand,
+}
+
+impl StreamMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamMode::Provisioned => "PROVISIONED",
+            StreamMode::OnDemand => "ON_DEMAND",
+        }
+    }
+}
+
+/// One shard. Hash keys are stored as decimal strings so the catalog format does not depend
+/// on a serializer's u128 support.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardMeta {
+    pub index: u32,
+    pub parent: Option<u32>,
+    pub adjacent_parent: Option<u32>,
+    pub starting_hash_key: String,
+    pub ending_hash_key: String,
+    /// Creation time in epoch milliseconds; its seconds go into every sequence number.
+    pub created_ms: i64,
+    /// Set when the shard is closed by a split or merge: the `seq_ix` one past its last record.
+    pub closed_at_seq_ix: Option<u64>,
+}
+
+/// Everything the catalog knows about one stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamMeta {
+    /// Unique for the life of the data directory; never reused, so a re-created stream with
+    /// the same name gets fresh logs and old iterators cannot reach it.
+    pub id: u64,
+    pub account: String,
+    pub region: String,
+    pub name: String,
+    pub status: StreamStatus,
+    pub mode: StreamMode,
+    pub created_ms: i64,
+    pub retention_hours: u32,
+    pub max_record_size_kib: u32,
+    pub shards: Vec<ShardMeta>,
+    /// Tags in the order they were first added.
+    pub tags: Vec<(String, String)>,
+    pub shard_level_metrics: Vec<String>,
+    pub encryption_key_id: Option<String>,
+    /// Epoch ms at which a pending status transition (CREATING/UPDATING/DELETING) completes.
+    pub transition_due_ms: Option<i64>,
+}
+
+impl StreamMeta {
+    pub fn arn(&self) -> String {
+        format!("arn:aws:kinesis:{}:{}:stream/{}", self.region, self.account, self.name)
+    }
+
+    pub fn open_shards(&self) -> impl Iterator<Item = &ShardMeta> {
+        self.shards.iter().filter(|s| s.closed_at_seq_ix.is_none())
+    }
+}
