@@ -3,7 +3,9 @@
 //! sequence numbers and shard iterators.
 
 pub mod error;
+pub mod iterator;
 pub mod operation;
+pub mod seqnum;
 pub mod value;
 
 pub use error::ApiError;
