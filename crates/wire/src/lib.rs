@@ -6,6 +6,7 @@ pub mod error;
 pub mod iterator;
 pub mod operation;
 pub mod seqnum;
+pub mod token;
 pub mod value;
 
 pub use error::ApiError;
