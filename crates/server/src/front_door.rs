@@ -1,0 +1,170 @@
+//! The request pipeline, in the order of FRONT-DOOR §1.1 (first match wins): body limit,
+//! request ids, CORS, method, empty body, content type, body parsing, the legacy protocol,
+//! target, authentication, type checks, validation, and finally the operation.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use std::pin::pin;
+
+use crate::wire_shim::{decode, validate};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use http::request::Parts;
+use http::{Method, Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Incoming};
+use kinesin_engine::{Api, RequestContext};
+use kinesin_wire::{ApiError, Format, Operation, Value};
+use tracing::{debug, error};
+
+use crate::response::{self, ResponseBody};
+use crate::routing::{ContentType, Target};
+use crate::{auth, cors, ServerConfig};
+
+pub struct FrontDoor {
+    api: Arc<dyn Api>,
+    config: ServerConfig,
+}
+
+impl FrontDoor {
+    pub fn new(api: Arc<dyn Api>, config: ServerConfig) -> FrontDoor {
+        FrontDoor { api, config }
+    }
+
+    /// Answers one request. The only error is a failure to read the request body (the client
+    /// went away or broke the protocol), which ends the connection.
+    pub async fn handle(
+        &self,
+        request: Request<Incoming>,
+    ) -> Result<Response<ResponseBody>, hyper::Error> {
+        let started = Instant::now();
+        let target = Target::of(request.headers());
+        let (parts, body) = request.into_parts();
+        let response = match read_body(body, self.config.max_body_bytes).await? {
+            Some(body) => self.respond(&parts, target, body).await,
+            None => response::payload_too_large(),
+        };
+        debug!(
+            operation = target.operation().map(Operation::name),
+            status = response.status().as_u16(),
+            elapsed = ?started.elapsed(),
+            "request",
+        );
+        Ok(response)
+    }
+
+    /// Everything after the body has fully arrived: request ids and CORS around the routing.
+    async fn respond(&self, parts: &Parts, target: Target, body: Bytes) -> Response<ResponseBody> {
+        let origin = cors::has_origin(&parts.headers);
+        if origin && parts.method == Method::OPTIONS {
+            let mut response = cors::preflight(&parts.headers);
+            response::add_request_ids(response.headers_mut(), false);
+            return response;
+        }
+        let mut response = self.route(parts, target, body).await;
+        response::add_request_ids(response.headers_mut(), true);
+        if origin {
+            cors::add_headers(response.headers_mut());
+        }
+        response
+    }
+
+    /// Steps 3 to 12 of §1.1.
+    async fn route(&self, parts: &Parts, target: Target, body: Bytes) -> Response<ResponseBody> {
+        if parts.method != Method::POST {
+            return response::access_denied();
+        }
+        let content_type = ContentType::of(&parts.headers);
+        if body.is_empty() {
+            // Answered in CBOR unless the request asked for JSON 1.1, whatever else it said.
+            let format = match content_type {
+                ContentType::Kinesis(Format::Json) => Format::Json,
+                _ => Format::Cbor,
+            };
+            let code = match target {
+                Target::Valid(_) => "SerializationException",
+                Target::Incomplete | Target::Unknown => "UnknownOperationException",
+            };
+            return response::error(format, &ApiError::bare(code));
+        }
+        match content_type {
+            ContentType::Kinesis(format) => {
+                response::answer(format, self.run(parts, target, format, &body).await)
+            }
+            ContentType::LegacyJson => match decode::parse_body(Format::Json, &body) {
+                Ok(_) => response::legacy_unknown_operation(),
+                Err(_) => response::legacy_serialization(),
+            },
+            ContentType::Unsupported => match target {
+                Target::Incomplete => response::access_denied(),
+                Target::Unknown | Target::Valid(_) => response::unknown_operation_xml(),
+            },
+        }
+    }
+
+    /// Steps 6 and 8 to 12 for the two real protocols: every failure from here on is an
+    /// [`ApiError`] in the request's own encoding.
+    async fn run(
+        &self,
+        parts: &Parts,
+        target: Target,
+        format: Format,
+        body: &[u8],
+    ) -> Result<Value, ApiError> {
+        let raw = decode::parse_body(format, body)?;
+        let op = target
+            .operation()
+            .ok_or_else(|| ApiError::bare("UnknownOperationException"))?;
+        let credential = auth::check(&parts.headers, parts.uri.query())?;
+        let input = decode::check_types(op, raw)?;
+        validate::validate(op, &input)?;
+        let region = auth::scope_region(&credential).unwrap_or(&self.config.region);
+        let ctx = RequestContext {
+            account: self.config.account_id.clone(),
+            region: region.to_owned(),
+        };
+        self.call(ctx, op, input).await
+    }
+
+    /// Runs the operation in a task of its own, so that a client that disconnects cannot cancel
+    /// it halfway through a write, and so that a panicking operation becomes a 500
+    /// InternalFailure rather than a dropped connection.
+    async fn call(
+        &self,
+        ctx: RequestContext,
+        op: Operation,
+        input: Value,
+    ) -> Result<Value, ApiError> {
+        let api = Arc::clone(&self.api);
+        match tokio::spawn(async move { api.handle(&ctx, op, input).await }).await {
+            Ok(result) => result,
+            Err(join_error) => {
+                error!(operation = op.name(), error = %join_error, "operation failed");
+                Err(ApiError::internal_failure())
+            }
+        }
+    }
+}
+
+/// Reads the whole body, or returns `None` as soon as more than `limit` bytes are known to be
+/// coming (from `Content-Length`, before reading anything) or have arrived. The rest of an
+/// oversized body is never read.
+async fn read_body(body: Incoming, limit: usize) -> Result<Option<Bytes>, hyper::Error> {
+    let expected = body.size_hint().lower();
+    if expected > limit as u64 {
+        return Ok(None);
+    }
+    let mut body = pin!(body);
+    let mut received = BytesMut::with_capacity(expected as usize);
+    while let Some(frame) = body.frame().await {
+        // Trailers carry nothing Kinesis uses.
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        if received.len() + data.remaining() > limit {
+            return Ok(None);
+        }
+        received.put(data);
+    }
+    Ok(Some(received.freeze()))
+}
