@@ -2,13 +2,24 @@
 //! iterators, retention and every operation, written against the [`storage::ShardLog`] and
 //! [`storage::Catalog`] traits so that it does no I/O of its own.
 
+mod engine;
+mod errors;
+pub mod hashing;
+mod lookup;
 pub mod model;
+mod operations;
+mod pagination;
+mod registry;
+mod render;
+mod routing;
 pub mod storage;
 
 use std::future::Future;
 use std::pin::Pin;
 
 use kinesin_wire::{ApiError, Operation, Value};
+
+pub use engine::{Engine, EngineConfig};
 
 /// Who is calling and where: every stream lives in one account and region.
 #[derive(Debug, Clone, PartialEq, Eq)]

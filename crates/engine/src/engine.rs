@@ -1,0 +1,251 @@
+//! The engine: stream registry, status transitions, retention, and dispatch of every
+//! operation to its handler in [`crate::operations`].
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use kinesin_wire::token::Signer;
+use kinesin_wire::{ApiError, Operation, Value};
+use rand::RngCore;
+
+use crate::errors;
+use crate::model::{StreamMeta, StreamStatus};
+use crate::registry::Registry;
+use crate::storage::{Catalog, Clock, ShardKey, ShardLog, StoreError};
+use crate::{Api, BoxFuture, RequestContext};
+
+/// Settings that shape the engine's behaviour (the server's command-line flags).
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// How long a new stream stays CREATING, in ms (AWS takes seconds; 0 is allowed).
+    pub create_stream_ms: i64,
+    /// How long a deleted stream stays DELETING before it is gone.
+    pub delete_stream_ms: i64,
+    /// How long an update keeps a stream UPDATING.
+    pub update_stream_ms: i64,
+    /// Open shards allowed per account and region.
+    pub shard_limit: u32,
+    /// On-demand streams allowed per account and region.
+    pub on_demand_stream_limit: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            create_stream_ms: 500,
+            delete_stream_ms: 500,
+            update_stream_ms: 500,
+            shard_limit: 500,
+            on_demand_stream_limit: 50,
+        }
+    }
+}
+
+const ITERATOR_KEY_SETTING: &str = "token-signing-key";
+
+/// Kinesis semantics over a [`ShardLog`] and a [`Catalog`].
+pub struct Engine<L, C> {
+    pub(crate) log: Arc<L>,
+    catalog: Arc<C>,
+    clock: Arc<dyn Clock>,
+    pub(crate) config: EngineConfig,
+    /// Signs shard iterators and pagination tokens.
+    pub(crate) signer: Signer,
+    registry: RwLock<Registry>,
+    /// Serializes control-plane changes, so read-modify-write of a stream's metadata never
+    /// interleaves. Data-plane calls never take it.
+    control: tokio::sync::Mutex<()>,
+    /// Earliest pending status transition (epoch ms), `i64::MAX` when none: lets every
+    /// request check for due transitions with one atomic load.
+    next_transition_ms: AtomicI64,
+}
+
+fn internal(err: StoreError) -> ApiError {
+    tracing::error!(error = %err, "storage failure");
+    ApiError::internal_failure()
+}
+
+impl<L: ShardLog, C: Catalog> Engine<L, C> {
+    /// Loads every stream from the catalog. Transitions that were pending at shutdown
+    /// complete on the first request.
+    pub fn open(log: L, catalog: C, clock: Arc<dyn Clock>, config: EngineConfig) -> Result<Self, StoreError> {
+        let key = match catalog.get_setting(ITERATOR_KEY_SETTING)? {
+            Some(k) if k.len() == 32 => k,
+            _ => {
+                let mut k = vec![0u8; 32];
+                rand::thread_rng().fill_bytes(&mut k);
+                catalog.put_setting(ITERATOR_KEY_SETTING, &k)?;
+                k
+            }
+        };
+        let mut registry = Registry::default();
+        let mut next_transition = i64::MAX;
+        for stream in catalog.load_streams()? {
+            if let Some(due) = stream.transition_due_ms {
+                next_transition = next_transition.min(due);
+            }
+            registry.insert(Arc::new(stream));
+        }
+        Ok(Engine {
+            log: Arc::new(log),
+            catalog: Arc::new(catalog),
+            clock,
+            config,
+            signer: Signer::new(key.try_into().expect("checked length")),
+            registry: RwLock::new(registry),
+            control: tokio::sync::Mutex::new(()),
+            next_transition_ms: AtomicI64::new(next_transition),
+        })
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub(crate) fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        self.registry.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) async fn control_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.control.lock().await
+    }
+
+    /// Writes a stream's new metadata to the catalog, then makes it visible. Callers hold
+    /// the control lock.
+    pub(crate) async fn persist(&self, meta: StreamMeta) -> Result<Arc<StreamMeta>, ApiError> {
+        let catalog = self.catalog.clone();
+        let meta = Arc::new(meta);
+        let stored = meta.clone();
+        tokio::task::spawn_blocking(move || catalog.put_stream(&stored))
+            .await
+            .map_err(|_| ApiError::internal_failure())?
+            .map_err(internal)?;
+        if let Some(due) = meta.transition_due_ms {
+            self.next_transition_ms.fetch_min(due, Ordering::SeqCst);
+        }
+        self.registry.write().unwrap_or_else(|e| e.into_inner()).insert(meta.clone());
+        Ok(meta)
+    }
+
+    /// Creates the logs of new shards.
+    pub(crate) fn create_shard_logs(&self, meta: &StreamMeta) -> Result<(), ApiError> {
+        for shard in &meta.shards {
+            self.log
+                .create_shard(ShardKey { stream_id: meta.id, shard_index: shard.index })
+                .map_err(internal)?;
+        }
+        Ok(())
+    }
+
+    /// The delay a status change waits before completing.
+    pub(crate) fn due_after(&self, delay_ms: i64) -> Option<i64> {
+        Some(self.now_ms() + delay_ms.max(0))
+    }
+
+    /// Completes status transitions whose time has come: CREATING and UPDATING become
+    /// ACTIVE, DELETING streams disappear with their logs.
+    async fn settle_transitions(&self) -> Result<(), ApiError> {
+        let now = self.now_ms();
+        if self.next_transition_ms.load(Ordering::SeqCst) > now {
+            return Ok(());
+        }
+        let _guard = self.control_lock().await;
+        self.next_transition_ms.store(i64::MAX, Ordering::SeqCst);
+        let (due, pending): (Vec<_>, Vec<_>) = self
+            .registry()
+            .all()
+            .filter_map(|s| s.transition_due_ms.map(|d| (d, s.clone())))
+            .partition(|(d, _)| *d <= now);
+        for (d, _) in &pending {
+            self.next_transition_ms.fetch_min(*d, Ordering::SeqCst);
+        }
+        for (_, stream) in due {
+            if stream.status == StreamStatus::Deleting {
+                self.remove_stream(stream.id).await?;
+            } else {
+                let mut meta = (*stream).clone();
+                meta.status = StreamStatus::Active;
+                meta.transition_due_ms = None;
+                self.persist(meta).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove_stream(&self, stream_id: u64) -> Result<(), ApiError> {
+        let catalog = self.catalog.clone();
+        tokio::task::spawn_blocking(move || catalog.delete_stream(stream_id))
+            .await
+            .map_err(|_| ApiError::internal_failure())?
+            .map_err(internal)?;
+        self.registry.write().unwrap_or_else(|e| e.into_inner()).remove(stream_id);
+        self.log.delete_stream(stream_id).await.map_err(internal)
+    }
+
+    /// Periodic housekeeping, called by the server every few seconds: completes due
+    /// transitions and drops log segments past every stream's retention period.
+    pub async fn maintain(&self) {
+        if let Err(e) = self.settle_transitions().await {
+            tracing::warn!(error = %e, "could not complete stream status transitions");
+        }
+        let now = self.now_ms();
+        let shards: Vec<(ShardKey, i64)> = self
+            .registry()
+            .all()
+            .flat_map(|s| {
+                let cutoff = now - i64::from(s.retention_hours) * 3_600_000;
+                s.shards.iter().map(move |sh| (ShardKey { stream_id: s.id, shard_index: sh.index }, cutoff))
+            })
+            .collect();
+        for (shard, cutoff) in shards {
+            if let Err(e) = self.log.trim(shard, cutoff).await {
+                tracing::warn!(error = %e, ?shard, "retention trim failed");
+            }
+        }
+    }
+
+    /// Internal failures of the log, as the client sees them.
+    pub(crate) fn store_failure(err: StoreError) -> ApiError {
+        internal(err)
+    }
+
+    async fn dispatch(&self, ctx: &RequestContext, op: Operation, input: &Value) -> Result<Value, ApiError> {
+        self.settle_transitions().await?;
+        use Operation as Op;
+        match op {
+            Op::CreateStream => self.create_stream(ctx, input).await,
+            Op::DeleteStream => self.delete_stream(ctx, input).await,
+            Op::DescribeStream => self.describe_stream(ctx, input),
+            Op::DescribeStreamSummary => self.describe_stream_summary(ctx, input),
+            Op::ListStreams => self.list_streams(ctx, input),
+            Op::ListShards => self.list_shards(ctx, input),
+            Op::PutRecord => self.put_record(ctx, input).await,
+            Op::PutRecords => self.put_records(ctx, input).await,
+            Op::GetShardIterator => self.get_shard_iterator(ctx, input).await,
+            Op::GetRecords => self.get_records(ctx, input).await,
+            Op::IncreaseStreamRetentionPeriod => self.change_retention(ctx, input, true).await,
+            Op::DecreaseStreamRetentionPeriod => self.change_retention(ctx, input, false).await,
+            Op::AddTagsToStream => self.add_tags_to_stream(ctx, input).await,
+            Op::RemoveTagsFromStream => self.remove_tags_from_stream(ctx, input).await,
+            Op::ListTagsForStream => self.list_tags_for_stream(ctx, input),
+            Op::TagResource => self.tag_resource(ctx, input).await,
+            Op::UntagResource => self.untag_resource(ctx, input).await,
+            Op::ListTagsForResource => self.list_tags_for_resource(ctx, input),
+            Op::DescribeLimits => Ok(self.describe_limits(ctx)),
+            Op::DescribeAccountSettings => Ok(self.describe_account_settings()),
+            Op::UpdateMaxRecordSize => self.update_max_record_size(ctx, input).await,
+            _ => Err(errors::not_implemented(op)),
+        }
+    }
+}
+
+impl<L: ShardLog, C: Catalog> Api for Engine<L, C> {
+    fn handle<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        op: Operation,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, ApiError>> {
+        Box::pin(async move { self.dispatch(ctx, op, &input).await })
+    }
+}

@@ -1,0 +1,86 @@
+//! The operation-level error messages AWS sends, in one place so every operation words them
+//! the same way.
+
+use kinesin_wire::ApiError;
+
+use crate::model::StreamMeta;
+
+pub fn stream_not_found(name: &str, account: &str) -> ApiError {
+    ApiError::resource_not_found(format!("Stream {name} under account {account} not found."))
+}
+
+pub fn stream_not_active(stream: &StreamMeta) -> ApiError {
+    ApiError::resource_in_use(format!(
+        "Stream {} under account {} not ACTIVE, instead in state {}",
+        stream.name,
+        stream.account,
+        stream.status.as_str()
+    ))
+}
+
+pub fn shard_not_found(shard_id: &str, stream: &StreamMeta) -> ApiError {
+    ApiError::resource_not_found(format!(
+        "Shard {shard_id} in stream {} under account {} does not exist",
+        stream.name, stream.account
+    ))
+}
+
+pub fn invalid_shard_iterator() -> ApiError {
+    ApiError::invalid_argument("Invalid ShardIterator.")
+}
+
+/// The date format of AWS's iterator-expiry message, e.g. `Thu Jan 22 01:22:02 UTC 2015`.
+pub fn aws_date(epoch_ms: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let secs = epoch_ms.div_euclid(1000);
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        day,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        year
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_dates_like_aws() {
+        assert_eq!(aws_date(1_421_889_722_000), "Thu Jan 22 01:22:02 UTC 2015");
+        assert_eq!(aws_date(0), "Thu Jan 01 00:00:00 UTC 1970");
+        assert_eq!(aws_date(1_709_164_800_000), "Thu Feb 29 00:00:00 UTC 2024");
+    }
+}
+
+/// Operations of the model this server does not serve yet.
+pub fn not_implemented(op: kinesin_wire::Operation) -> ApiError {
+    ApiError::new(
+        "UnknownOperationException",
+        format!("{} is not supported by this kinesin server yet.", op.name()),
+    )
+}

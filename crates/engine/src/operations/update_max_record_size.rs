@@ -1,0 +1,18 @@
+//! UpdateMaxRecordSize: raises (or lowers) a stream's record size limit, 1 to 10 MiB.
+
+use kinesin_wire::{ApiError, Value};
+
+use crate::storage::{Catalog, ShardLog};
+use crate::{Engine, RequestContext};
+
+impl<L: ShardLog, C: Catalog> Engine<L, C> {
+    /// The 1024..10240 KiB range is enforced by model validation before this runs.
+    pub(crate) async fn update_max_record_size(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
+        let _guard = self.control_lock().await;
+        let stream = self.resolve_active_stream(ctx, input)?;
+        let mut meta = (*stream).clone();
+        meta.max_record_size_kib = input.int("MaxRecordSizeInKiB").unwrap_or_default() as u32;
+        self.persist(meta).await?;
+        Ok(Value::Null)
+    }
+}

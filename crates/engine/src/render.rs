@@ -1,0 +1,55 @@
+//! Building the response shapes shared by several operations (Shard, stream descriptions).
+
+use kinesin_wire::seqnum::SequenceNumber;
+use kinesin_wire::Value;
+
+use crate::lookup::shard_id;
+use crate::model::{ShardMeta, StreamMeta};
+
+/// The sequence number of record `seq_ix` of `shard`, which arrived at `arrival_ms`.
+pub fn sequence_number(shard: &ShardMeta, seq_ix: u64, arrival_ms: i64) -> String {
+    SequenceNumber {
+        shard_created_secs: (shard.created_ms / 1000) as u64,
+        seq_ix,
+        arrival_secs: (arrival_ms.max(0) / 1000) as u64,
+        shard_index: shard.index,
+    }
+    .encode()
+}
+
+/// The `Shard` shape of DescribeStream and ListShards.
+pub fn shard(shard: &ShardMeta) -> Value {
+    let mut range = Value::object().with("StartingSequenceNumber", sequence_number(shard, 0, shard.created_ms));
+    if let Some(end) = shard.closed_at_seq_ix {
+        // Greater than any record the shard holds: its last seq_ix plus one.
+        range.set("EndingSequenceNumber", sequence_number(shard, end, shard.created_ms));
+    }
+    Value::object()
+        .with("ShardId", shard_id(shard.index))
+        .with_opt("ParentShardId", shard.parent.map(shard_id))
+        .with_opt("AdjacentParentShardId", shard.adjacent_parent.map(shard_id))
+        .with(
+            "HashKeyRange",
+            Value::object()
+                .with("StartingHashKey", &shard.starting_hash_key)
+                .with("EndingHashKey", &shard.ending_hash_key),
+        )
+        .with("SequenceNumberRange", range)
+}
+
+pub fn stream_mode_details(stream: &StreamMeta) -> Value {
+    Value::object().with("StreamMode", stream.mode.as_str())
+}
+
+pub fn enhanced_monitoring(stream: &StreamMeta) -> Value {
+    let metrics = stream.shard_level_metrics.iter().map(Value::from).collect::<Vec<_>>();
+    Value::List(vec![Value::object().with("ShardLevelMetrics", metrics)])
+}
+
+pub fn encryption_type(stream: &StreamMeta) -> &'static str {
+    if stream.encryption_key_id.is_some() {
+        "KMS"
+    } else {
+        "NONE"
+    }
+}

@@ -1,0 +1,176 @@
+//! Routing records to shards by hash key, and appending them to the shards' logs.
+
+use std::collections::HashMap;
+
+use kinesin_wire::{ApiError, Value};
+
+use crate::hashing::{parse_hash_key, partition_key_hash};
+use crate::model::{ShardMeta, StreamMeta, StreamStatus};
+use crate::render::sequence_number;
+use crate::storage::{Catalog, NewRecord, ShardKey, ShardLog};
+use crate::{errors, Engine};
+
+/// Requests may carry at most this much data (partition keys included), the limit since 2025.
+pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+
+/// The open shards of a stream, sorted by hash range, for binary search.
+pub struct Router<'a> {
+    ranges: Vec<(u128, u128, &'a ShardMeta)>,
+}
+
+impl<'a> Router<'a> {
+    pub fn new(stream: &'a StreamMeta) -> Router<'a> {
+        let mut ranges: Vec<_> = stream
+            .open_shards()
+            .map(|s| {
+                let start = parse_hash_key(&s.starting_hash_key).unwrap_or(0);
+                let end = parse_hash_key(&s.ending_hash_key).unwrap_or(u128::MAX);
+                (start, end, s)
+            })
+            .collect();
+        ranges.sort_by_key(|r| r.0);
+        Router { ranges }
+    }
+
+    /// The open shard whose range holds `hash`. Open shards always tile the whole space.
+    pub fn route(&self, hash: u128) -> &'a ShardMeta {
+        let i = self.ranges.partition_point(|r| r.0 <= hash).saturating_sub(1);
+        self.ranges[i].2
+    }
+}
+
+/// A record accepted for writing, and where it goes.
+pub struct Routed<'a> {
+    pub shard: &'a ShardMeta,
+    pub record: NewRecord,
+}
+
+/// Where one record landed: its shard and sequence number, or the failure to report.
+pub type PutOutcome = Result<(u32, String), ApiError>;
+
+/// Reads, checks and routes one `PutRecord` input or `PutRecords` entry.
+pub fn route_entry<'a>(stream: &'a StreamMeta, router: &Router<'a>, entry: &Value) -> Result<Routed<'a>, ApiError> {
+    let partition_key = entry.str("PartitionKey").unwrap_or_default();
+    let data = entry.blob("Data").cloned().unwrap_or_default();
+    let size = partition_key.len() + data.len();
+    let max = stream.max_record_size_kib as usize * 1024;
+    if size > max {
+        return Err(ApiError::invalid_argument(format!(
+            "Record size {size} bytes (partition key plus data) exceeds the maximum record size of {max} bytes \
+             for stream {} under account {}. Raise it with UpdateMaxRecordSize.",
+            stream.name, stream.account
+        )));
+    }
+    let hash = match entry.str("ExplicitHashKey") {
+        Some(text) => parse_hash_key(text).ok_or_else(|| {
+            ApiError::invalid_argument(format!(
+                "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}"
+            ))
+        })?,
+        None => partition_key_hash(partition_key),
+    };
+    Ok(Routed { shard: router.route(hash), record: NewRecord { partition_key: partition_key.to_owned(), data } })
+}
+
+/// Data-plane calls need a stream that exists and accepts records.
+pub fn check_writable(stream: &StreamMeta) -> Result<(), ApiError> {
+    match stream.status {
+        StreamStatus::Active | StreamStatus::Updating => Ok(()),
+        _ => Err(errors::stream_not_found(&stream.name, &stream.account)),
+    }
+}
+
+impl<L: ShardLog, C: Catalog> Engine<L, C> {
+    /// Appends routed records, one append per shard, all shards at once. Outcomes come back
+    /// in input order; a failed shard fails only its own records.
+    pub(crate) async fn append_routed(&self, stream: &StreamMeta, routed: Vec<Routed<'_>>) -> Vec<PutOutcome> {
+        let count = routed.len();
+        let mut by_shard: HashMap<u32, (&ShardMeta, Vec<usize>, Vec<NewRecord>)> = HashMap::new();
+        for (i, r) in routed.into_iter().enumerate() {
+            let group = by_shard.entry(r.shard.index).or_insert_with(|| (r.shard, Vec::new(), Vec::new()));
+            group.1.push(i);
+            group.2.push(r.record);
+        }
+        let appends = by_shard.into_values().map(|(shard, positions, records)| async move {
+            let key = ShardKey { stream_id: stream.id, shard_index: shard.index };
+            (shard, positions, self.log.append(key, records).await)
+        });
+        let mut outcomes: Vec<Option<PutOutcome>> = (0..count).map(|_| None).collect();
+        for (shard, positions, result) in futures_util::future::join_all(appends).await {
+            for (offset, position) in positions.into_iter().enumerate() {
+                outcomes[position] = Some(match &result {
+                    Ok(appended) => Ok((
+                        shard.index,
+                        sequence_number(shard, appended.first_seq_ix + offset as u64, appended.arrival_ms),
+                    )),
+                    Err(e) => {
+                        tracing::error!(error = %e, "append failed");
+                        Err(ApiError::internal_failure())
+                    }
+                });
+            }
+        }
+        outcomes.into_iter().map(|o| o.expect("every record belongs to one shard group")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hashing::even_ranges;
+    use crate::model::StreamMode;
+    use proptest::prelude::*;
+
+    fn stream(n: u32) -> StreamMeta {
+        StreamMeta {
+            id: 1,
+            account: "000000000000".into(),
+            region: "us-east-1".into(),
+            name: "s".into(),
+            status: StreamStatus::Active,
+            mode: StreamMode::Provisioned,
+            created_ms: 0,
+            retention_hours: 24,
+            max_record_size_kib: 1024,
+            shards: even_ranges(n)
+                .into_iter()
+                .zip(0..)
+                .map(|((s, e), index)| ShardMeta {
+                    index,
+                    parent: None,
+                    adjacent_parent: None,
+                    starting_hash_key: s.to_string(),
+                    ending_hash_key: e.to_string(),
+                    created_ms: 0,
+                    closed_at_seq_ix: None,
+                })
+                .collect(),
+            tags: vec![],
+            shard_level_metrics: vec![],
+            encryption_key_id: None,
+            transition_due_ms: None,
+        }
+    }
+
+    proptest! {
+        /// The router picks the one shard whose inclusive range holds the key.
+        #[test]
+        fn routes_to_the_owning_shard(n in 1u32..50, key in any::<u128>()) {
+            let s = stream(n);
+            let shard = Router::new(&s).route(key);
+            let start: u128 = shard.starting_hash_key.parse().unwrap();
+            let end: u128 = shard.ending_hash_key.parse().unwrap();
+            prop_assert!(start <= key && key <= end);
+        }
+
+        /// Partition keys route by MD5, so the same key always lands on the same shard.
+        #[test]
+        fn partition_keys_route_by_md5(n in 1u32..50, pk in "\\PC{1,64}") {
+            let s = stream(n);
+            let router = Router::new(&s);
+            let entry = Value::object().with("PartitionKey", pk.as_str()).with("Data", bytes::Bytes::new());
+            let routed = route_entry(&s, &router, &entry).unwrap();
+            prop_assert_eq!(routed.shard.index, router.route(partition_key_hash(&pk)).index);
+        }
+    }
+}
