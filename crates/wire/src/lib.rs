@@ -2,15 +2,24 @@
 //! decoding with the API model's type checks and validation messages, response encoding,
 //! sequence numbers and shard iterators.
 
+pub mod decode;
+pub mod encode;
 pub mod error;
 pub mod iterator;
 pub mod operation;
 pub mod seqnum;
 pub mod token;
+pub mod validate;
 pub mod value;
 
+mod model;
+mod raw;
+
+pub use decode::{check_types, parse_body, RawBody};
+pub use encode::{encode, encode_error};
 pub use error::ApiError;
 pub use operation::Operation;
+pub use validate::validate;
 pub use value::Value;
 
 /// The two body encodings Kinesis speaks. Answers use the request's encoding.

@@ -1,0 +1,238 @@
+//! Request bodies: parsing (FRONT-DOOR §1.1 step 6) and member type checks against the
+//! operation's input shape (step 10, messages of FRONT-DOOR §4).
+
+mod blob;
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+use crate::model::{self, Kind, Model, ShapeId, Structure};
+use crate::raw::Raw;
+use crate::{ApiError, Format, Operation, Value};
+
+/// A parsed but not yet type-checked body: the members of the top-level object or map, in
+/// document order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawBody {
+    format: Format,
+    members: Vec<(String, Raw)>,
+}
+
+/// Step 6: the (non-empty) body must parse as one JSON value or CBOR data item that is an
+/// object or map; anything else is a bare `SerializationException`.
+///
+/// Trailing bytes after a complete CBOR item are ignored, as Jackson's CBOR reader does by
+/// default; JSON allows trailing whitespace only.
+pub fn parse_body(format: Format, body: &[u8]) -> Result<RawBody, ApiError> {
+    let parsed = match format {
+        Format::Json => serde_json::from_slice::<Raw>(body).ok(),
+        Format::Cbor => ciborium::de::from_reader::<Raw, _>(body).ok(),
+    };
+    match parsed {
+        Some(Raw::Map(members)) => Ok(RawBody { format, members }),
+        _ => Err(ApiError::bare("SerializationException")),
+    }
+}
+
+/// Step 10: checks each member against its model type and returns the typed tree.
+///
+/// - Structures and maps become `Value::Map` (document order), lists `Value::List`.
+/// - Null and undeclared structure members are dropped; null list elements and map values are
+///   kept as `Value::Null` for [`validate`](crate::validate::validate) to report.
+/// - Integers and longs become `Value::Int`: fractions floored, integers clamped to the i32
+///   range.
+/// - Blobs become `Value::Blob`: JSON base64 text with the service's checks, CBOR byte
+///   strings (or base64 text).
+/// - Timestamps become `Value::Timestamp` in epoch milliseconds: JSON numbers are seconds,
+///   CBOR integers milliseconds (tagged 1 or not) and CBOR floats seconds.
+///
+/// The first mismatch in document order is reported, as a streaming parser would meet it, as
+/// a `SerializationException` with a capitalised `Message`.
+pub fn check_types(op: Operation, raw: RawBody) -> Result<Value, ApiError> {
+    let model = model::get();
+    Checker { model, format: raw.format }.structure(model.input(op), raw.members)
+}
+
+const LIST_NOT_EXPECTED: &str = "Start of list found where not expected";
+const STRUCTURE_NOT_EXPECTED: &str = "Start of structure or map found where not expected.";
+
+fn type_error(message: impl Into<String>) -> ApiError {
+    ApiError { code: "SerializationException", message: Some(message.into()), capitalized_message: true }
+}
+
+/// The message for a scalar of the wrong kind, e.g. `class java.lang.Boolean can not be
+/// converted to an String`. `target` carries its article: the service writes "an" before
+/// every type name but Blob.
+fn mismatch(found: &Raw, target: &str) -> ApiError {
+    let class = match found {
+        Raw::List(_) => return type_error(LIST_NOT_EXPECTED),
+        Raw::Map(_) => return type_error(STRUCTURE_NOT_EXPECTED),
+        Raw::Bool(_) => "java.lang.Boolean",
+        Raw::Int(_) | Raw::Float(_) => "com.amazon.coral.value.json.numbers.TruncatingBigNumber",
+        Raw::Str(_) => "java.lang.String",
+        // CBOR byte strings have no observed message; this is the Java class of a byte array.
+        Raw::Bytes(_) => "[B",
+        // Nulls are accepted before any type dispatch and never get here.
+        Raw::Null => "null",
+    };
+    type_error(format!("class {class} can not be converted to {target}"))
+}
+
+struct Checker<'m> {
+    model: &'m Model,
+    format: Format,
+}
+
+impl Checker<'_> {
+    fn structure(&self, shape: &Structure, entries: Vec<(String, Raw)>) -> Result<Value, ApiError> {
+        let mut out: Vec<(String, Value)> = Vec::with_capacity(entries.len().min(shape.members.len()));
+        for (name, raw) in entries {
+            if raw == Raw::Null {
+                continue;
+            }
+            let Some(member) = shape.members.iter().find(|m| m.name == name) else {
+                continue;
+            };
+            let value = self.value(member.shape, raw)?;
+            // A repeated member: the last one wins, as it would in a Java map.
+            match out.iter_mut().find(|(k, _)| *k == name) {
+                Some(slot) => slot.1 = value,
+                None => out.push((name, value)),
+            }
+        }
+        Ok(Value::Map(out))
+    }
+
+    /// Checks one value. Nulls (list elements, map values) are kept as `Value::Null` for
+    /// validation to report.
+    fn value(&self, id: ShapeId, raw: Raw) -> Result<Value, ApiError> {
+        if raw == Raw::Null {
+            return Ok(Value::Null);
+        }
+        match &self.model.shape(id).kind {
+            Kind::String => match raw {
+                Raw::Str(s) => Ok(Value::Str(s)),
+                other => Err(mismatch(&other, "an String")),
+            },
+            Kind::Integer => {
+                // Out-of-range integers are clamped (FRONT-DOOR §4.1 shows 100000000000 read
+                // as 2147483647); the lower end is clamped alike so the value fits an i32.
+                let n = integer(raw, "an Integer")?;
+                Ok(Value::Int(n.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i64))
+            }
+            Kind::Long => {
+                let n = integer(raw, "an Long")?;
+                Ok(Value::Int(n.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64))
+            }
+            Kind::Boolean => boolean(raw),
+            Kind::Blob => match raw {
+                Raw::Str(text) => blob::decode(&text).map(|b| Value::Blob(Bytes::from(b))).map_err(type_error),
+                Raw::Bytes(b) => Ok(Value::Blob(Bytes::from(b))),
+                other => Err(mismatch(&other, "a Blob")),
+            },
+            Kind::Timestamp => self.timestamp(raw),
+            Kind::List { member } => match raw {
+                Raw::List(items) => {
+                    items.into_iter().map(|item| self.value(*member, item)).collect::<Result<_, _>>().map(Value::List)
+                }
+                Raw::Map(_) => Err(type_error(STRUCTURE_NOT_EXPECTED)),
+                _ => Err(type_error("Expected list or null")),
+            },
+            Kind::Map { value, .. } => match raw {
+                Raw::Map(entries) => self.map(*value, entries),
+                Raw::List(_) => Err(type_error(LIST_NOT_EXPECTED)),
+                _ => Err(type_error("Expected map or null")),
+            },
+            Kind::Structure(shape) => match raw {
+                Raw::Map(entries) => self.structure(shape, entries),
+                Raw::List(_) => Err(type_error(LIST_NOT_EXPECTED)),
+                _ => Err(type_error("Expected null")),
+            },
+        }
+    }
+
+    /// A map: a repeated key keeps its first position and takes the last value, like a Java
+    /// `LinkedHashMap`.
+    fn map(&self, value_shape: ShapeId, entries: Vec<(String, Raw)>) -> Result<Value, ApiError> {
+        let mut out: Vec<(String, Value)> = Vec::with_capacity(entries.len());
+        let mut positions: HashMap<String, usize> = HashMap::with_capacity(entries.len());
+        for (key, raw) in entries {
+            let value = self.value(value_shape, raw)?;
+            match positions.get(&key) {
+                Some(&i) => out[i].1 = value,
+                None => {
+                    positions.insert(key.clone(), out.len());
+                    out.push((key, value));
+                }
+            }
+        }
+        Ok(Value::Map(out))
+    }
+
+    /// JSON carries epoch seconds (possibly fractional); the Java SDK's CBOR carries integer
+    /// epoch milliseconds (tag 1, already dropped by the parser). A CBOR float is read as
+    /// seconds, the RFC 8949 meaning.
+    fn timestamp(&self, raw: Raw) -> Result<Value, ApiError> {
+        match raw {
+            Raw::Int(n) => {
+                let millis = match self.format {
+                    Format::Json => n.saturating_mul(1000),
+                    Format::Cbor => n,
+                };
+                Ok(Value::Timestamp(millis.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64))
+            }
+            Raw::Float(seconds) => Ok(Value::Timestamp(seconds_to_millis(seconds))),
+            other => Err(mismatch(&other, "milliseconds since epoch")),
+        }
+    }
+}
+
+/// Integers and longs accept any number; fractions are floored.
+fn integer(raw: Raw, target: &str) -> Result<i128, ApiError> {
+    match raw {
+        Raw::Int(n) => Ok(n),
+        // `as` saturates (and maps NaN, which only CBOR can carry, to 0).
+        Raw::Float(f) => Ok(f.floor() as i128),
+        other => Err(mismatch(&other, target)),
+    }
+}
+
+fn boolean(raw: Raw) -> Result<Value, ApiError> {
+    match raw {
+        Raw::Bool(b) => Ok(Value::Bool(b)),
+        // Observed: floats are accepted for booleans (FRONT-DOOR §4.1). How they convert is
+        // not; non-zero is taken as true.
+        Raw::Float(f) => Ok(Value::Bool(f != 0.0)),
+        Raw::Str(s) => Err(type_error(format!("'{s}' can not be converted to an Boolean"))),
+        other => Err(mismatch(&other, "an Boolean")),
+    }
+}
+
+/// Decimal seconds (millisecond precision in practice) to epoch milliseconds. The binary
+/// product is off by a hair (`1704164645.678 * 1000` is `1704164645677.9998`), so a result
+/// within float noise of a whole millisecond is snapped to it; genuine sub-millisecond
+/// fractions are truncated (floored).
+fn seconds_to_millis(seconds: f64) -> i64 {
+    let millis = seconds * 1000.0;
+    let nearest = millis.round();
+    let millis = if (millis - nearest).abs() < 1e-3 { nearest } else { millis.floor() };
+    // `as` saturates out-of-range values and maps NaN to 0.
+    millis as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_to_millis_keeps_the_sent_milliseconds() {
+        assert_eq!(seconds_to_millis(1704164645.678), 1704164645678);
+        assert_eq!(seconds_to_millis(1.441215410867E9), 1441215410867);
+        assert_eq!(seconds_to_millis(1671562498.449), 1671562498449);
+        assert_eq!(seconds_to_millis(0.0015), 1);
+        assert_eq!(seconds_to_millis(-0.001), -1);
+        assert_eq!(seconds_to_millis(f64::NAN), 0);
+        assert_eq!(seconds_to_millis(1e300), i64::MAX);
+    }
+}

@@ -1,0 +1,194 @@
+//! The untyped tree a JSON or CBOR body parses into, before the model's type checks.
+//!
+//! It exists (rather than `serde_json::Value` / `ciborium::Value`) for three reasons:
+//! - objects keep their members in document order (serde_json's map sorts them);
+//! - one tree serves both encodings, so the type checks are written once;
+//! - CBOR byte strings stay owned `Vec<u8>`s that become `Bytes` without a copy.
+//!
+//! The API model itself is read into the same tree, because its member order matters too.
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Raw {
+    Null,
+    Bool(bool),
+    /// Any integer; CBOR bignums (tags 2 and 3) included, saturated to the i128 range.
+    Int(i128),
+    /// JSON numbers with a fraction or exponent, JSON integers beyond 64 bits, CBOR floats.
+    Float(f64),
+    Str(String),
+    /// CBOR byte strings only.
+    Bytes(Vec<u8>),
+    List(Vec<Raw>),
+    /// Objects and maps, members in document order (duplicates kept; see the type checks).
+    Map(Vec<(String, Raw)>),
+}
+
+impl Raw {
+    /// A member of a map, by exact name.
+    pub(crate) fn get(&self, key: &str) -> Option<&Raw> {
+        match self {
+            Raw::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            Raw::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_i64(&self) -> Option<i64> {
+        match self {
+            Raw::Int(i) => i64::try_from(*i).ok(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_list(&self) -> Option<&[Raw]> {
+        match self {
+            Raw::List(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_map(&self) -> Option<&[(String, Raw)]> {
+        match self {
+            Raw::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Raw, D::Error> {
+        deserializer.deserialize_any(RawVisitor)
+    }
+}
+
+struct RawVisitor;
+
+impl<'de> Visitor<'de> for RawVisitor {
+    type Value = Raw;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON or CBOR value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Raw, E> {
+        Ok(Raw::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Raw, E> {
+        Ok(Raw::Int(i128::from(v)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Raw, E> {
+        Ok(Raw::Int(i128::from(v)))
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Raw, E> {
+        Ok(Raw::Int(v))
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Raw, E> {
+        Ok(Raw::Int(i128::try_from(v).unwrap_or(i128::MAX)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Raw, E> {
+        Ok(Raw::Float(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Raw, E> {
+        Ok(Raw::Str(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Raw, E> {
+        Ok(Raw::Str(v))
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Raw, E> {
+        Ok(Raw::Bytes(v.to_vec()))
+    }
+    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Raw, E> {
+        Ok(Raw::Bytes(v))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Raw, E> {
+        Ok(Raw::Null)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Raw, E> {
+        Ok(Raw::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Raw, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Raw::List(items))
+    }
+
+    /// Map keys must be text: Kinesis member names and tag keys are strings, and a CBOR map
+    /// with another kind of key is treated as an unparsable body.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+        while let Some(key) = map.next_key::<Raw>()? {
+            let Raw::Str(key) = key else {
+                return Err(de::Error::custom("map key is not a text string"));
+            };
+            entries.push((key, map.next_value()?));
+        }
+        Ok(Raw::Map(entries))
+    }
+
+    /// ciborium hands a CBOR tag over as an enum whose variant carries the tagged item. Tags
+    /// carry no meaning for Kinesis input: a tag-1 timestamp holds milliseconds exactly as an
+    /// untagged integer does (KINESIS.md §2.4), so the tag is dropped and the item kept.
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Raw, A::Error> {
+        let (_, variant): (de::IgnoredAny, _) = data.variant()?;
+        variant.newtype_variant()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_objects_keep_document_order() {
+        let raw: Raw = serde_json::from_str(r#"{"b":1,"a":[true,null,1.5,"x"],"c":{}}"#).unwrap();
+        assert_eq!(
+            raw,
+            Raw::Map(vec![
+                ("b".into(), Raw::Int(1)),
+                (
+                    "a".into(),
+                    Raw::List(vec![Raw::Bool(true), Raw::Null, Raw::Float(1.5), Raw::Str("x".into())])
+                ),
+                ("c".into(), Raw::Map(vec![])),
+            ])
+        );
+    }
+
+    #[test]
+    fn cbor_tags_are_dropped_and_bytes_kept() {
+        // {"T": 1(1787036486712), "D": h'0102'}
+        let mut body = vec![0xa2, 0x61, b'T', 0xc1, 0x1b];
+        body.extend_from_slice(&1_787_036_486_712u64.to_be_bytes());
+        body.extend_from_slice(&[0x61, b'D', 0x42, 1, 2]);
+        let raw: Raw = ciborium::de::from_reader(&body[..]).unwrap();
+        assert_eq!(
+            raw,
+            Raw::Map(vec![
+                ("T".into(), Raw::Int(1_787_036_486_712)),
+                ("D".into(), Raw::Bytes(vec![1, 2])),
+            ])
+        );
+    }
+
+    #[test]
+    fn cbor_non_text_keys_are_rejected() {
+        // {1: 2}
+        assert!(ciborium::de::from_reader::<Raw, _>(&[0xa1u8, 0x01, 0x02][..]).is_err());
+    }
+}
