@@ -1,0 +1,142 @@
+//! `LocalSegmentLog`: the [`ShardLog`] of the embedded store, one [`Shard`] per directory
+//! `DATA/streams/<stream-id>/<shard-index>/`.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use kinesin_engine::storage::{Appended, NewRecord, Position, ReadBatch, ShardKey, ShardLog, StoreError, Tip};
+
+use crate::shard::{Env, Shard};
+use crate::vfs::ensure_dir;
+
+/// Per-shard append-only segment files with group commit. See `docs/storage.md`.
+pub struct LocalSegmentLog {
+    env: Arc<Env>,
+    streams_dir: PathBuf,
+    shards: RwLock<HashMap<ShardKey, Arc<Shard>>>,
+    /// Serializes creating and deleting shard directories.
+    layout: Arc<Mutex<()>>,
+}
+
+impl std::fmt::Debug for LocalSegmentLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalSegmentLog").field("streams_dir", &self.streams_dir).finish_non_exhaustive()
+    }
+}
+
+/// Runs blocking file work off the async worker threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(StoreError::Io(io::Error::other("the runtime is shutting down"))),
+    }
+}
+
+impl LocalSegmentLog {
+    /// Opens every shard under `root/streams`, recovering each from its last segment.
+    pub(crate) fn open(env: Arc<Env>, root: &Path) -> Result<Self, StoreError> {
+        let fs = &*env.fs;
+        let streams_dir = root.join("streams");
+        ensure_dir(fs, &streams_dir, env.sync())?;
+        let mut shards = HashMap::new();
+        for stream in fs.list_dir(&streams_dir)? {
+            let Some(stream_id) = stream.name.parse::<u64>().ok().filter(|_| stream.is_dir) else {
+                tracing::warn!(name = stream.name, "ignoring an unexpected entry in the streams directory");
+                continue;
+            };
+            let stream_dir = streams_dir.join(&stream.name);
+            for shard in fs.list_dir(&stream_dir)? {
+                let Some(shard_index) = shard.name.parse::<u32>().ok().filter(|_| shard.is_dir) else {
+                    tracing::warn!(name = shard.name, stream_id, "ignoring an unexpected entry in a stream directory");
+                    continue;
+                };
+                let key = ShardKey { stream_id, shard_index };
+                let shard = Shard::open(env.clone(), key, stream_dir.join(&shard.name))?;
+                shards.insert(key, Arc::new(shard));
+            }
+        }
+        Ok(LocalSegmentLog { env, streams_dir, shards: RwLock::new(shards), layout: Arc::default() })
+    }
+
+    fn shard(&self, key: ShardKey) -> Result<Arc<Shard>, StoreError> {
+        let shards = self.shards.read().unwrap_or_else(PoisonError::into_inner);
+        shards.get(&key).cloned().ok_or(StoreError::NoSuchShard(key))
+    }
+
+    fn stream_dir(&self, stream_id: u64) -> PathBuf {
+        self.streams_dir.join(stream_id.to_string())
+    }
+}
+
+impl ShardLog for LocalSegmentLog {
+    fn create_shard(&self, key: ShardKey) -> Result<(), StoreError> {
+        if self.shard(key).is_ok() {
+            return Ok(());
+        }
+        let _layout = self.layout.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.shard(key).is_ok() {
+            return Ok(());
+        }
+        let fs = &*self.env.fs;
+        let stream_dir = self.stream_dir(key.stream_id);
+        ensure_dir(fs, &stream_dir, self.env.sync())?;
+        let dir = stream_dir.join(key.shard_index.to_string());
+        ensure_dir(fs, &dir, self.env.sync())?;
+        let shard = Shard::open(self.env.clone(), key, dir)?;
+        self.shards.write().unwrap_or_else(PoisonError::into_inner).insert(key, Arc::new(shard));
+        Ok(())
+    }
+
+    async fn append(&self, key: ShardKey, records: Vec<NewRecord>) -> Result<Appended, StoreError> {
+        self.shard(key)?.append(records).await
+    }
+
+    async fn read(&self, key: ShardKey, from: Position, max_records: usize, max_bytes: usize) -> Result<ReadBatch, StoreError> {
+        let shard = self.shard(key)?;
+        blocking(move || shard.read(from, max_records, max_bytes)).await
+    }
+
+    async fn seek_time(&self, key: ShardKey, arrival_ms: i64) -> Result<Position, StoreError> {
+        let shard = self.shard(key)?;
+        blocking(move || shard.seek_time(arrival_ms)).await
+    }
+
+    fn tip(&self, key: ShardKey) -> Result<Tip, StoreError> {
+        self.shard(key)?.tip()
+    }
+
+    async fn trim(&self, key: ShardKey, arrival_ms: i64) -> Result<(), StoreError> {
+        let shard = self.shard(key)?;
+        blocking(move || shard.trim(arrival_ms)).await
+    }
+
+    async fn delete_stream(&self, stream_id: u64) -> Result<(), StoreError> {
+        {
+            let mut shards = self.shards.write().unwrap_or_else(PoisonError::into_inner);
+            shards.retain(|key, shard| {
+                let keep = key.stream_id != stream_id;
+                if !keep {
+                    shard.mark_deleted();
+                }
+                keep
+            });
+        }
+        let (env, layout) = (self.env.clone(), self.layout.clone());
+        let (dir, streams_dir) = (self.stream_dir(stream_id), self.streams_dir.clone());
+        blocking(move || {
+            let _layout = layout.lock().unwrap_or_else(PoisonError::into_inner);
+            match env.fs.remove_dir_all(&dir) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+            if env.sync() {
+                env.fs.sync_dir(&streams_dir)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}

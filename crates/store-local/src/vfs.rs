@@ -1,0 +1,158 @@
+//! The narrow file-system interface every byte of the store goes through.
+//!
+//! The segment log and the catalog never call `std::fs` directly: they use [`Vfs`] and
+//! [`VfsFile`], so that tests can run the real code on [`crate::SimFs`], a simulated disk that
+//! keeps unsynced writes apart and drops them at a simulated power cut.
+//!
+//! Durability contract (what callers rely on, and what `SimFs` models):
+//! * file contents and length changes are durable once [`VfsFile::sync_data`] returns;
+//! * a directory's entries (files or directories created, renamed or removed in it) are durable
+//!   once [`Vfs::sync_dir`] on that directory returns.
+
+use std::fmt::Debug;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// How [`Vfs::open`] treats a missing or existing file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// The file must exist.
+    Existing,
+    /// Open the file, creating it empty if it is missing.
+    Create,
+    /// Create the file, or empty it if it exists.
+    Truncate,
+}
+
+/// One entry of [`Vfs::list_dir`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: String,
+    pub is_dir: bool,
+}
+
+/// An open file, read and written at explicit offsets (pread/pwrite): no shared cursor, so
+/// one handle can serve concurrent readers and a writer.
+pub trait VfsFile: Send + Sync + Debug {
+    /// Fills `buf` from `offset`; `UnexpectedEof` if the file ends first.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// Writes all of `data` at `offset`, extending the file if needed.
+    fn write_all_at(&self, data: &[u8], offset: u64) -> io::Result<()>;
+    fn len(&self) -> io::Result<u64>;
+    /// Truncates or extends (with zeros) the file.
+    fn set_len(&self, len: u64) -> io::Result<()>;
+    /// Makes the contents and length durable (fdatasync).
+    fn sync_data(&self) -> io::Result<()>;
+}
+
+/// The file-system operations the store needs. Paths are full paths.
+pub trait Vfs: Send + Sync + Debug {
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn VfsFile>>;
+    /// Atomically replaces `to` with `from`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Creates a directory and any missing parents; succeeds if it exists.
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// The entries of a directory, in no particular order.
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>>;
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Makes the directory's entries durable.
+    fn sync_dir(&self, path: &Path) -> io::Result<()>;
+}
+
+/// The real file system (`std::fs`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RealFs;
+
+#[derive(Debug)]
+struct RealFile(File);
+
+impl VfsFile for RealFile {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        FileExt::read_exact_at(&self.0, buf, offset)
+    }
+
+    fn write_all_at(&self, data: &[u8], offset: u64) -> io::Result<()> {
+        FileExt::write_all_at(&self.0, data, offset)
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+}
+
+impl Vfs for RealFs {
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn VfsFile>> {
+        let mut options = OpenOptions::new();
+        options.read(true).write(true);
+        match mode {
+            OpenMode::Existing => {}
+            OpenMode::Create => {
+                options.create(true);
+            }
+            OpenMode::Truncate => {
+                options.create(true).truncate(true);
+            }
+        }
+        Ok(Arc::new(RealFile(options.open(path)?)))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(path)
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(path)? {
+            let entry = entry?;
+            // Names that are not UTF-8 cannot be ours; skip them.
+            if let Ok(name) = entry.file_name().into_string() {
+                entries.push(DirEntry { name, is_dir: entry.file_type()?.is_dir() });
+            }
+        }
+        Ok(entries)
+    }
+
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_dir_all(path)
+    }
+
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        File::open(path)?.sync_all()
+    }
+}
+
+/// Creates `path` if it is missing and, when `sync`, makes its entry in the parent durable.
+/// (Parents are created too, but only the last one's entry is synced: the store's own
+/// directories are created one level at a time.)
+pub(crate) fn ensure_dir(fs: &dyn Vfs, path: &Path, sync: bool) -> io::Result<()> {
+    match fs.list_dir(path) {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
+    }
+    fs.create_dir_all(path)?;
+    match path.parent() {
+        Some(parent) if sync && !parent.as_os_str().is_empty() => fs.sync_dir(parent),
+        _ => Ok(()),
+    }
+}
