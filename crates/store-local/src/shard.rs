@@ -551,7 +551,13 @@ impl Shard {
                 records.push(record);
                 expected += 1;
                 if records.len() >= max_records {
-                    pos = Position { seq_ix: expected, hint: hint(target.first_seq, cursor.offset()) };
+                    let next = cursor.offset();
+                    let next_hint = match target.active {
+                        // The next record starts the next segment.
+                        None if next == end => hint(expected, 0),
+                        _ => hint(target.first_seq, next),
+                    };
+                    pos = Position { seq_ix: expected, hint: next_hint };
                     break true;
                 }
             };
