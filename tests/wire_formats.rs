@@ -323,16 +323,19 @@ async fn json_over_h2c() {
                 "StreamName": "h2", "Data": "AAEC", "PartitionKey": format!("k{i}")
             }))
             .unwrap();
+            let (amz, date) = amz_date();
             let req = hyper::Request::builder()
                 .method("POST")
                 .uri(format!("{ep}/"))
                 .header("x-amz-target", "Kinesis_20131202.PutRecord")
                 .header("content-type", JSON)
-                .header("x-amz-date", "20260101T000000Z")
+                .header("x-amz-date", amz)
                 .header(
                     "authorization",
-                    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/kinesis/aws4_request, \
-                     SignedHeaders=host;x-amz-date, Signature=00",
+                    format!(
+                        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{date}/us-east-1/kinesis/aws4_request, \
+                         SignedHeaders=host;x-amz-date, Signature=00"
+                    ),
                 )
                 .body(Full::new(Bytes::from(body)))
                 .unwrap();
@@ -475,4 +478,14 @@ async fn front_door_success_shapes() {
         let r = raw(&ep, RawRequest::op("GetShardIterator", JSON, body.into_bytes())).await;
         assert_eq!(r.status, 200, "Timestamp {ts}: {:?}", String::from_utf8_lossy(&r.body));
     }
+}
+
+#[test]
+fn harness_amz_date_matches_system_clock() {
+    let (amz, date) = amz_date();
+    let out = std::process::Command::new("date").args(["-u", "+%Y%m%dT%H%M%SZ"]).output().unwrap();
+    let sys = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(&amz[..8], &date[..]);
+    // Same minute (the seconds may tick between the two reads).
+    assert_eq!(&amz[..13], &sys.trim()[..13], "{amz} vs {sys}");
 }

@@ -36,6 +36,15 @@ pub const CBOR: &str = "application/x-amz-cbor-1.1";
 /// How long to wait for the `kinesin listening on …` line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The server executable: `KINESIN_E2E_BIN` if set (handy for running a prebuilt binary),
+/// otherwise the `kinesin` binary Cargo built for these tests.
+pub fn binary() -> PathBuf {
+    match std::env::var_os("KINESIN_E2E_BIN") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_kinesin")),
+    }
+}
+
 /// Options for starting a server. `Default` gives the harness defaults: fsync durability, all
 /// stream-state transition delays 0, default account, region and shard limit.
 #[derive(Debug, Clone)]
@@ -137,7 +146,7 @@ impl TestServer {
             .open(&self.stderr_path)
             .expect("open stderr log");
         let stderr_start = stderr_file.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kinesin"));
+        let mut cmd = Command::new(binary());
         cmd.arg("serve")
             .args(["--port", "0", "--host", "127.0.0.1"])
             .arg("--data-dir")
@@ -168,9 +177,9 @@ impl TestServer {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr_file));
-        let mut child = cmd.spawn().unwrap_or_else(|e| {
-            panic!("failed to spawn {}: {e}", env!("CARGO_BIN_EXE_kinesin"))
-        });
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("failed to spawn {}: {e}", binary().display()));
         let stdout = child.stdout.take().expect("child stdout");
         let (tx, rx) = mpsc::channel::<Result<String, String>>();
         std::thread::spawn(move || {
@@ -773,7 +782,8 @@ impl RawRequest {
     }
 }
 
-fn amz_date() -> (String, String) {
+/// (`X-Amz-Date` value, `yyyymmdd`) for now, in UTC.
+pub fn amz_date() -> (String, String) {
     // yyyymmddThhmmssZ without a date library.
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
     let days = secs.div_euclid(86_400);
