@@ -40,8 +40,8 @@ pub fn parse_body(format: Format, body: &[u8]) -> Result<RawBody, ApiError> {
 /// - Structures and maps become `Value::Map` (document order), lists `Value::List`.
 /// - Null and undeclared structure members are dropped; null list elements and map values are
 ///   kept as `Value::Null` for [`validate`](crate::validate::validate) to report.
-/// - Integers and longs become `Value::Int`: fractions floored, integers clamped to the i32
-///   range.
+/// - Integers and longs become `Value::Int`: fractions floored, then clamped to the i32 range
+///   (integers, as the service clamps) or the i64 range (longs).
 /// - Blobs become `Value::Blob`: JSON base64 text with the service's checks, CBOR byte
 ///   strings (or base64 text).
 /// - Timestamps become `Value::Timestamp` in epoch milliseconds: JSON numbers are seconds,

@@ -117,21 +117,12 @@ const VALIDATION_ORDER: &[(&str, &[&str])] = &[
     ("DescribeStreamSummaryInput", &["StreamName"]),
     ("DescribeStreamInput", &["Limit", "ExclusiveStartShardId", "StreamName"]),
     ("GetRecordsInput", &["Limit", "ShardIterator"]),
-    (
-        "GetShardIteratorInput",
-        &["ShardId", "ShardIteratorType", "StartingSequenceNumber", "StreamName", "Timestamp"],
-    ),
-    (
-        "ListShardsInput",
-        &["ExclusiveStartShardId", "MaxResults", "NextToken", "StreamCreationTimestamp", "StreamName"],
-    ),
+    ("GetShardIteratorInput", &["ShardId", "ShardIteratorType", "StartingSequenceNumber", "StreamName", "Timestamp"]),
+    ("ListShardsInput", &["ExclusiveStartShardId", "MaxResults", "NextToken", "StreamCreationTimestamp", "StreamName"]),
     ("ListStreamsInput", &["Limit", "ExclusiveStartStreamName"]),
     ("ListTagsForStreamInput", &["Limit", "ExclusiveStartTagKey", "StreamName"]),
     ("MergeShardsInput", &["ShardToMerge", "AdjacentShardToMerge", "StreamName"]),
-    (
-        "PutRecordInput",
-        &["SequenceNumberForOrdering", "PartitionKey", "ExplicitHashKey", "Data", "StreamName"],
-    ),
+    ("PutRecordInput", &["SequenceNumberForOrdering", "PartitionKey", "ExplicitHashKey", "Data", "StreamName"]),
     ("PutRecordsInput", &["Records", "StreamName"]),
     ("PutRecordsRequestEntry", &["PartitionKey", "ExplicitHashKey", "Data"]),
     ("RemoveTagsFromStreamInput", &["TagKeys", "StreamName"]),
@@ -269,10 +260,9 @@ fn load_structure(name: &str, def: &Raw, target: &dyn Fn(Option<&Raw>) -> ShapeI
     }
 
     let mut validation_order: Vec<usize> = match VALIDATION_ORDER.iter().find(|(n, _)| *n == name) {
-        Some((_, listed)) => listed
-            .iter()
-            .map(|m| index(&members, m).unwrap_or_else(|| panic!("{name} has no member {m}")))
-            .collect(),
+        Some((_, listed)) => {
+            listed.iter().map(|m| index(&members, m).unwrap_or_else(|| panic!("{name} has no member {m}"))).collect()
+        }
         None => Vec::new(),
     };
     for i in 0..members.len() {
@@ -314,6 +304,20 @@ mod tests {
         for op in Operation::ALL {
             assert_eq!(model.shape(model.inputs[op as usize]).name, format!("{}Input", op.name()));
             model.input(op);
+        }
+    }
+
+    #[test]
+    fn the_tables_name_existing_shapes() {
+        let model = get();
+        let names: Vec<&str> = VALIDATION_ORDER
+            .iter()
+            .chain(ENUM_MESSAGE_ORDER)
+            .map(|(name, _)| *name)
+            .chain(STREAM_NAME_REQUIRED_UNLESS_ARN.iter().copied())
+            .collect();
+        for name in names {
+            assert!(model.shapes.iter().any(|s| s.name == name), "{name}");
         }
     }
 

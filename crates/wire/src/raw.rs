@@ -161,10 +161,7 @@ mod tests {
             raw,
             Raw::Map(vec![
                 ("b".into(), Raw::Int(1)),
-                (
-                    "a".into(),
-                    Raw::List(vec![Raw::Bool(true), Raw::Null, Raw::Float(1.5), Raw::Str("x".into())])
-                ),
+                ("a".into(), Raw::List(vec![Raw::Bool(true), Raw::Null, Raw::Float(1.5), Raw::Str("x".into())])),
                 ("c".into(), Raw::Map(vec![])),
             ])
         );
@@ -179,10 +176,7 @@ mod tests {
         let raw: Raw = ciborium::de::from_reader(&body[..]).unwrap();
         assert_eq!(
             raw,
-            Raw::Map(vec![
-                ("T".into(), Raw::Int(1_787_036_486_712)),
-                ("D".into(), Raw::Bytes(vec![1, 2])),
-            ])
+            Raw::Map(vec![("T".into(), Raw::Int(1_787_036_486_712)), ("D".into(), Raw::Bytes(vec![1, 2])),])
         );
     }
 

@@ -32,7 +32,14 @@ fn json_is_compact_with_base64_blobs_and_second_timestamps() {
 
 #[test]
 fn json_timestamps_always_have_three_fraction_digits() {
-    for (millis, text) in [(0, "0.000"), (1000, "1.000"), (1671562498000, "1671562498.000"), (5, "0.005"), (-1, "-0.001"), (-1500, "-1.500")] {
+    for (millis, text) in [
+        (0, "0.000"),
+        (1000, "1.000"),
+        (1671562498000, "1671562498.000"),
+        (5, "0.005"),
+        (-1, "-0.001"),
+        (-1500, "-1.500"),
+    ] {
         assert_eq!(json(&Value::Timestamp(millis)), text);
     }
     // A JSON reader sees the same instant.
@@ -49,11 +56,8 @@ fn json_errors() {
         encode(&ApiError::validation("1 validation error detected: x")),
         r#"{"__type":"ValidationException","message":"1 validation error detected: x"}"#
     );
-    let type_error = ApiError {
-        code: "SerializationException",
-        message: Some("Expected null".into()),
-        capitalized_message: true,
-    };
+    let type_error =
+        ApiError { code: "SerializationException", message: Some("Expected null".into()), capitalized_message: true };
     assert_eq!(encode(&type_error), r#"{"__type":"SerializationException","Message":"Expected null"}"#);
 }
 
@@ -75,7 +79,8 @@ fn cbor_errors_match_the_bytes_observed_from_aws() {
 
 #[test]
 fn cbor_errors_with_messages_decode_as_maps() {
-    let bytes = encode_error(Format::Cbor, &ApiError::resource_not_found("Stream s under account 000000000000 not found."));
+    let bytes =
+        encode_error(Format::Cbor, &ApiError::resource_not_found("Stream s under account 000000000000 not found."));
     let decoded: ciborium::Value = ciborium::de::from_reader(&bytes[..]).unwrap();
     assert_eq!(
         decoded,

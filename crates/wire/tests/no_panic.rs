@@ -7,16 +7,58 @@ use proptest::prelude::*;
 
 /// Member names from many operations, so that generated bodies reach deep into the shapes.
 const KEYS: &[&str] = &[
-    "StreamName", "StreamARN", "Records", "Data", "PartitionKey", "ExplicitHashKey", "Tags", "TagKeys", "Limit",
-    "ShardId", "ShardIteratorType", "Timestamp", "StartingSequenceNumber", "StreamModeDetails", "StreamMode",
-    "ShardLevelMetrics", "ShardCount", "Entries", "ReceiptHandle", "QueueARN", "StreamConfigurationList",
-    "S3DestinationConfiguration", "StorageConfiguration", "NextToken", "ShardFilter", "Type", "StartingPosition",
-    "ConsumerARN", "DryRun", "RetentionPeriodHours", "MaxResults", "StreamCreationTimestamp", "k", "",
+    "StreamName",
+    "StreamARN",
+    "Records",
+    "Data",
+    "PartitionKey",
+    "ExplicitHashKey",
+    "Tags",
+    "TagKeys",
+    "Limit",
+    "ShardId",
+    "ShardIteratorType",
+    "Timestamp",
+    "StartingSequenceNumber",
+    "StreamModeDetails",
+    "StreamMode",
+    "ShardLevelMetrics",
+    "ShardCount",
+    "Entries",
+    "ReceiptHandle",
+    "QueueARN",
+    "StreamConfigurationList",
+    "S3DestinationConfiguration",
+    "StorageConfiguration",
+    "NextToken",
+    "ShardFilter",
+    "Type",
+    "StartingPosition",
+    "ConsumerARN",
+    "DryRun",
+    "RetentionPeriodHours",
+    "MaxResults",
+    "StreamCreationTimestamp",
+    "k",
+    "",
 ];
 
 const TEXTS: &[&str] = &[
-    "", "s", "aGVsbG8=", "+/+=", "=+/=", "23456", "AT_TIMESTAMP", "LATEST", "0", "01", "KMS", "ALL", "é😀",
-    "arn:aws:kinesis:us-east-1:123456789012:stream/s", "shardId-000000000000",
+    "",
+    "s",
+    "aGVsbG8=",
+    "+/+=",
+    "=+/=",
+    "23456",
+    "AT_TIMESTAMP",
+    "LATEST",
+    "0",
+    "01",
+    "KMS",
+    "ALL",
+    "é😀",
+    "arn:aws:kinesis:us-east-1:123456789012:stream/s",
+    "shardId-000000000000",
 ];
 
 fn leaf() -> impl Strategy<Value = Cbor> {
@@ -62,9 +104,9 @@ fn to_json(value: &Cbor) -> serde_json::Value {
         Cbor::Bytes(b) => J::String(base64::engine::general_purpose::STANDARD.encode(b)),
         Cbor::Tag(_, inner) => to_json(inner),
         Cbor::Array(items) => J::Array(items.iter().map(to_json).collect()),
-        Cbor::Map(members) => J::Object(
-            members.iter().map(|(k, v)| (k.as_text().unwrap_or_default().to_owned(), to_json(v))).collect(),
-        ),
+        Cbor::Map(members) => {
+            J::Object(members.iter().map(|(k, v)| (k.as_text().unwrap_or_default().to_owned(), to_json(v))).collect())
+        }
         _ => J::Null,
     }
 }
@@ -82,9 +124,9 @@ fn to_value(value: &Cbor) -> Value {
             other => other,
         },
         Cbor::Array(items) => Value::List(items.iter().map(to_value).collect()),
-        Cbor::Map(members) => Value::Map(
-            members.iter().map(|(k, v)| (k.as_text().unwrap_or_default().to_owned(), to_value(v))).collect(),
-        ),
+        Cbor::Map(members) => {
+            Value::Map(members.iter().map(|(k, v)| (k.as_text().unwrap_or_default().to_owned(), to_value(v))).collect())
+        }
         _ => Value::Null,
     }
 }

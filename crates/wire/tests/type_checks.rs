@@ -25,7 +25,11 @@ fn probe_table(op: Operation, member: &str, extra: &str, expected: [Option<&str>
             (Err(err), Some(message)) => {
                 assert_eq!(
                     err,
-                    ApiError { code: "SerializationException", message: Some(message.into()), capitalized_message: true },
+                    ApiError {
+                        code: "SerializationException",
+                        message: Some(message.into()),
+                        capitalized_message: true
+                    },
                     "{body}"
                 );
             }
@@ -182,19 +186,25 @@ fn nested_values_are_checked_against_their_own_types() {
     );
     assert_eq!(type_error(AddTagsToStream, r#"{"StreamName":"s","Tags":{"a":23}}"#), format!("{TBN}an String"));
     assert_eq!(type_error(PutRecords, r#"{"StreamName":"s","Records":[{"Data":""},"x"]}"#), "Expected null");
-    assert_eq!(type_error(PutRecords, r#"{"Records":[{"Data":true}]}"#), "class java.lang.Boolean can not be converted to a Blob");
     assert_eq!(
-        type_error(PutRecords, r#"{"Records":[{"Data":"","PartitionKey":1}]}"#),
-        format!("{TBN}an String")
+        type_error(PutRecords, r#"{"Records":[{"Data":true}]}"#),
+        "class java.lang.Boolean can not be converted to a Blob"
     );
+    assert_eq!(type_error(PutRecords, r#"{"Records":[{"Data":"","PartitionKey":1}]}"#), format!("{TBN}an String"));
     assert_eq!(type_error(PutRecords, r#"{"Records":[{"Data":"","ExplicitHashKey":[]}]}"#), L);
     assert_eq!(type_error(CreateStream, r#"{"StreamModeDetails":{"StreamMode":{}}}"#), S);
 }
 
 #[test]
 fn the_first_error_in_document_order_wins() {
-    assert_eq!(type_error(ListStreams, r#"{"Limit":"x","ExclusiveStartStreamName":true}"#), "class java.lang.String can not be converted to an Integer");
-    assert_eq!(type_error(ListStreams, r#"{"ExclusiveStartStreamName":true,"Limit":"x"}"#), "class java.lang.Boolean can not be converted to an String");
+    assert_eq!(
+        type_error(ListStreams, r#"{"Limit":"x","ExclusiveStartStreamName":true}"#),
+        "class java.lang.String can not be converted to an Integer"
+    );
+    assert_eq!(
+        type_error(ListStreams, r#"{"ExclusiveStartStreamName":true,"Limit":"x"}"#),
+        "class java.lang.Boolean can not be converted to an String"
+    );
 }
 
 #[test]
@@ -214,7 +224,8 @@ fn null_and_unknown_members_are_dropped() {
 
 #[test]
 fn numbers_are_floored_and_clamped() {
-    let limit = |body: &str| check_types(ListStreams, parse_body(Format::Json, body.as_bytes()).unwrap()).unwrap().int("Limit");
+    let limit =
+        |body: &str| check_types(ListStreams, parse_body(Format::Json, body.as_bytes()).unwrap()).unwrap().int("Limit");
     assert_eq!(limit(r#"{"Limit":34.56}"#), Some(34));
     assert_eq!(limit(r#"{"Limit":-0.5}"#), Some(-1));
     assert_eq!(limit(r#"{"Limit":2147483648}"#), Some(2147483647));
@@ -227,7 +238,9 @@ fn numbers_are_floored_and_clamped() {
 #[test]
 fn json_timestamps_are_seconds() {
     let ts = |body: &str| {
-        check_types(GetShardIterator, parse_body(Format::Json, body.as_bytes()).unwrap()).unwrap().timestamp("Timestamp")
+        check_types(GetShardIterator, parse_body(Format::Json, body.as_bytes()).unwrap())
+            .unwrap()
+            .timestamp("Timestamp")
     };
     assert_eq!(ts(r#"{"Timestamp":1704164645.678}"#), Some(1704164645678));
     assert_eq!(ts(r#"{"Timestamp":1.441215410867E9}"#), Some(1441215410867));

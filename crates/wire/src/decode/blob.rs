@@ -10,7 +10,7 @@ pub(super) fn decode(text: &str) -> Result<Vec<u8>, String> {
         return Ok(bytes);
     }
     let length = text.encode_utf16().count();
-    let reason = if length % 4 != 0 {
+    let reason = if !length.is_multiple_of(4) {
         format!("Base64 encoded length is expected a multiple of 4 bytes but found: {length}")
     } else if let Some(c) = invalid_character(text) {
         format!("Invalid Base64 character: '{c}'")
@@ -67,10 +67,7 @@ mod tests {
             decode("23456").unwrap_err(),
             "'23456' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 5"
         );
-        assert_eq!(
-            decode("=+/=").unwrap_err(),
-            "'=+/=' can not be converted to a Blob: Invalid Base64 character: '='"
-        );
+        assert_eq!(decode("=+/=").unwrap_err(), "'=+/=' can not be converted to a Blob: Invalid Base64 character: '='");
         assert_eq!(
             decode("+/+=").unwrap_err(),
             "'+/+=' can not be converted to a Blob: Invalid last non-pad Base64 character dectected"
