@@ -2,19 +2,17 @@
 //! request ids, CORS, method, empty body, content type, body parsing, the legacy protocol,
 //! target, authentication, type checks, validation, and finally the operation.
 
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use std::pin::pin;
-
-use crate::wire_shim::{decode, validate};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::request::Parts;
 use http::{Method, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
 use kinesin_engine::{Api, RequestContext};
-use kinesin_wire::{ApiError, Format, Operation, Value};
+use kinesin_wire::{decode, validate, ApiError, Format, Operation, Value};
 use tracing::{debug, error};
 
 use crate::response::{self, ResponseBody};

@@ -8,7 +8,6 @@ mod cors;
 mod front_door;
 mod response;
 mod routing;
-mod wire_shim;
 
 use std::future::Future;
 use std::io;

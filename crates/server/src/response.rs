@@ -3,7 +3,6 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::wire_shim::encode;
 use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -11,7 +10,7 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame};
-use kinesin_wire::{ApiError, Format, Value};
+use kinesin_wire::{encode, ApiError, Format, Value};
 use rand::RngCore;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -80,6 +80,24 @@ async fn non_post_methods_are_denied_in_xml() {
     assert!(server.calls().is_empty());
 }
 
+/// The indefinite-length maps of FRONT-DOOR §1.4, as observed from AWS.
+fn aws_cbor_bytes(code: &str) -> Vec<u8> {
+    let hex = match code {
+        "UnknownOperationException" => {
+            "bf 66 5f5f74797065 78 19 556e6b6e6f776e4f7065726174696f6e457863657074696f6e ff"
+        }
+        "SerializationException" => {
+            "bf 66 5f5f74797065 76 53657269616c697a6174696f6e457863657074696f6e ff"
+        }
+        _ => unreachable!(),
+    };
+    let hex: String = hex.split_whitespace().collect();
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn empty_body_is_answered_in_cbor_unless_json_1_1() {
     let server = TestServer::start().await;
@@ -107,6 +125,11 @@ async fn empty_body_is_answered_in_cbor_unless_json_1_1() {
                     .send(protocol, request("POST", "/", &headers, full("")))
                     .await;
                 assert_cbor(&reply, StatusCode::BAD_REQUEST, cbor_error(code, None));
+                assert_eq!(
+                    reply.body,
+                    aws_cbor_bytes(code),
+                    "the bytes AWS sent in 2018"
+                );
             }
         }
         let json = [(
@@ -280,6 +303,9 @@ async fn unknown_target_with_a_parsed_body_is_unknown_operation() {
     }
 }
 
+/// Path and query, auth-related headers, expected `__type` and `message`.
+type AuthCase<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a str);
+
 #[tokio::test]
 async fn authentication_errors_use_the_exact_messages() {
     let server = TestServer::start().await;
@@ -294,7 +320,7 @@ async fn authentication_errors_use_the_exact_messages() {
         AWS query-string parameters must include 'X-Amz-SignedHeaders'. \
         AWS query-string parameters must include 'X-Amz-Date'. \
         Re-examine the query-string parameters.";
-    let cases: [(&str, &[(&str, &str)], &str, &str); 6] = [
+    let cases: [AuthCase; 6] = [
         ("/", &[], "MissingAuthenticationTokenException", "Missing Authentication Token"),
         ("/?X-Amz-Algorith", &[], "MissingAuthenticationTokenException", "Missing Authentication Token"),
         ("/", &[("authorization", "X")], "IncompleteSignatureException", incomplete_header),
@@ -415,7 +441,11 @@ async fn empty_answers_errors_and_panics() {
         let reply = server
             .send(
                 protocol,
-                signed("Kinesis_20131202.DeleteStream", CBOR, &[0xa0u8][..]),
+                signed(
+                    "Kinesis_20131202.DeleteStream",
+                    CBOR,
+                    cbor_body(r#"{"StreamName":"s"}"#),
+                ),
             )
             .await;
         assert_eq!(
@@ -446,7 +476,7 @@ async fn empty_answers_errors_and_panics() {
         let reply = server
             .send(
                 protocol,
-                signed("Kinesis_20131202.MergeShards", CBOR, &[0xa0u8][..]),
+                signed("Kinesis_20131202.MergeShards", CBOR, cbor_body(body)),
             )
             .await;
         assert_cbor(
@@ -536,4 +566,58 @@ async fn cors_headers_on_every_other_answer() {
         assert_xml(&reply, StatusCode::FORBIDDEN, ACCESS_DENIED);
         assert_eq!(reply.header("access-control-allow-origin"), None);
     }
+}
+
+#[tokio::test]
+async fn member_types_are_checked_after_auth_and_before_validation() {
+    let server = TestServer::start().await;
+    let describe = "Kinesis_20131202.DescribeStreamSummary";
+    for protocol in PROTOCOLS {
+        let reply = server
+            .send(protocol, signed(describe, JSON, r#"{"StreamName":true}"#))
+            .await;
+        assert_json(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            r#"{"__type":"SerializationException","Message":"class java.lang.Boolean can not be converted to an String"}"#,
+        );
+
+        // Unsigned, the same body stops at authentication.
+        let headers = [("content-type", JSON), ("x-amz-target", describe)];
+        let reply = server
+            .send(
+                protocol,
+                request("POST", "/", &headers, full(r#"{"StreamName":true}"#)),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert!(
+            reply.text().contains("MissingAuthenticationTokenException"),
+            "{}",
+            reply.text()
+        );
+
+        // Well typed but out of range: validation, in either encoding.
+        let message =
+            "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: \
+                       Member must have value greater than or equal to 1";
+        let reply = server
+            .send(protocol, signed(LIST_STREAMS, JSON, r#"{"Limit":0}"#))
+            .await;
+        let body =
+            serde_json::json!({ "__type": "ValidationException", "message": message }).to_string();
+        assert_json(&reply, StatusCode::BAD_REQUEST, &body);
+        let reply = server
+            .send(
+                protocol,
+                signed(LIST_STREAMS, CBOR, cbor_body(r#"{"Limit":0}"#)),
+            )
+            .await;
+        assert_cbor(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            cbor_error("ValidationException", Some(message)),
+        );
+    }
+    assert!(server.calls().is_empty());
 }

@@ -103,7 +103,7 @@ async fn h2c_streams_are_served_concurrently() {
     let replies = (0..50).map(|i| {
         let mut client = Client::H2c(sender.clone(), addr);
         async move {
-            let body = format!(r#"{{"Limit":{i}}}"#);
+            let body = format!(r#"{{"Limit":{}}}"#, i + 1);
             let reply = client
                 .send(signed("Kinesis_20131202.ListStreams", JSON, body.clone()))
                 .await

@@ -1,6 +1,9 @@
 //! A server on 127.0.0.1:0 in front of a recording stub API, and a raw hyper client that speaks
 //! HTTP/1.1 or h2c (prior knowledge) to it.
 
+// Each test binary uses its own part of these helpers.
+#![allow(dead_code)]
+
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -259,6 +262,14 @@ pub fn signed(target: &str, content_type: &str, body: impl Into<Bytes>) -> Reque
         ],
         full(body),
     )
+}
+
+/// A JSON document re-encoded as a CBOR request body.
+pub fn cbor_body(json: &str) -> Vec<u8> {
+    let value: serde_json::Value = serde_json::from_str(json).unwrap();
+    let mut out = Vec::new();
+    ciborium::into_writer(&value, &mut out).unwrap();
+    out
 }
 
 /// `{"__type": code}` (and `message` when given) as CBOR, for comparing decoded answers.
