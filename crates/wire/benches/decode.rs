@@ -1,0 +1,52 @@
+//! Criterion benchmark of the request front half: parse + type check + validate of a full
+//! PutRecords (500 records of 1 KiB), in JSON and in CBOR.
+//!
+//! `cargo bench -p kinesin-wire --bench decode`
+
+use base64::Engine;
+use ciborium::Value as Cbor;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use kinesin_wire::{check_types, parse_body, validate, Format, Operation};
+
+fn json_body() -> Vec<u8> {
+    let data = base64::engine::general_purpose::STANDARD.encode([0x5au8; 1024]);
+    let records: Vec<String> =
+        (0..500).map(|i| format!(r#"{{"Data":"{data}","PartitionKey":"partition-key-{i}"}}"#)).collect();
+    format!(r#"{{"StreamName":"my-stream","Records":[{}]}}"#, records.join(",")).into_bytes()
+}
+
+fn cbor_body() -> Vec<u8> {
+    let records = (0..500)
+        .map(|i| {
+            Cbor::Map(vec![
+                (Cbor::Text("Data".into()), Cbor::Bytes(vec![0x5a; 1024])),
+                (Cbor::Text("PartitionKey".into()), Cbor::Text(format!("partition-key-{i}"))),
+            ])
+        })
+        .collect();
+    let body = Cbor::Map(vec![
+        (Cbor::Text("StreamName".into()), Cbor::Text("my-stream".into())),
+        (Cbor::Text("Records".into()), Cbor::Array(records)),
+    ]);
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(&body, &mut out).unwrap();
+    out
+}
+
+fn decode_put_records(c: &mut Criterion) {
+    let mut group = c.benchmark_group("put_records_500x1KiB");
+    group.throughput(Throughput::Elements(500));
+    for (name, format, body) in [("json", Format::Json, json_body()), ("cbor", Format::Cbor, cbor_body())] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let typed = check_types(Operation::PutRecords, parse_body(format, &body).unwrap()).unwrap();
+                validate(Operation::PutRecords, &typed).unwrap();
+                typed
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decode_put_records);
+criterion_main!(benches);
