@@ -2,7 +2,6 @@
 //! request ids, CORS, method, empty body, content type, body parsing, the legacy protocol,
 //! target, authentication, type checks, validation, and finally the operation.
 
-use std::pin::pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -147,12 +146,11 @@ impl FrontDoor {
 /// Reads the whole body, or returns `None` as soon as more than `limit` bytes are known to be
 /// coming (from `Content-Length`, before reading anything) or have arrived. The rest of an
 /// oversized body is never read.
-async fn read_body(body: Incoming, limit: usize) -> Result<Option<Bytes>, hyper::Error> {
+async fn read_body(mut body: Incoming, limit: usize) -> Result<Option<Bytes>, hyper::Error> {
     let expected = body.size_hint().lower();
     if expected > limit as u64 {
         return Ok(None);
     }
-    let mut body = pin!(body);
     let mut received = BytesMut::with_capacity(expected as usize);
     while let Some(frame) = body.frame().await {
         // Trailers carry nothing Kinesis uses.
