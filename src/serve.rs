@@ -1,0 +1,141 @@
+//! `kinesin serve`: opens the data directory, loads the catalog and serves the API.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use kinesin_engine::storage::SystemClock;
+use kinesin_engine::{Engine, EngineConfig};
+use kinesin_server::ServerConfig;
+use kinesin_store_local::{open_store, Durability, StoreOptions};
+
+/// How often retention and status transitions are looked after.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(5);
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// TCP port to listen on (0 picks a free one and prints it).
+    #[arg(long, env = "KINESIN_PORT", default_value_t = 4567)]
+    port: u16,
+    /// Address to bind.
+    #[arg(long, env = "KINESIN_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Where streams and records are stored.
+    #[arg(long, env = "KINESIN_DATA_DIR", default_value = "./kinesin-data")]
+    data_dir: PathBuf,
+    /// The 12-digit AWS account id that owns every stream (it appears in ARNs).
+    #[arg(long, env = "KINESIN_ACCOUNT_ID", default_value = "000000000000")]
+    account_id: String,
+    /// The region used when a request's signature names none.
+    #[arg(long, env = "KINESIN_REGION", default_value = "us-east-1")]
+    region: String,
+    /// How long a new stream stays CREATING, in milliseconds.
+    #[arg(long, env = "KINESIN_CREATE_STREAM_MS", default_value_t = 500)]
+    create_stream_ms: u32,
+    /// How long a deleted stream stays DELETING, in milliseconds.
+    #[arg(long, env = "KINESIN_DELETE_STREAM_MS", default_value_t = 500)]
+    delete_stream_ms: u32,
+    /// How long an updated stream stays UPDATING, in milliseconds.
+    #[arg(long, env = "KINESIN_UPDATE_STREAM_MS", default_value_t = 500)]
+    update_stream_ms: u32,
+    /// Open shards allowed per account and region.
+    #[arg(long, env = "KINESIN_SHARD_LIMIT", default_value_t = 500)]
+    shard_limit: u32,
+    /// `fsync`: a put is acknowledged once its records are on disk. `os`: leave flushing to the
+    /// operating system (faster; a machine crash can lose acknowledged records).
+    #[arg(long, env = "KINESIN_DURABILITY", value_enum, default_value_t = DurabilityArg::Fsync)]
+    durability: DurabilityArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DurabilityArg {
+    Fsync,
+    Os,
+}
+
+pub fn run(args: ServeArgs) -> Result<(), String> {
+    if args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("--account-id must be 12 digits, got '{}'", args.account_id));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let started = Instant::now();
+    let durability = match args.durability {
+        DurabilityArg::Fsync => Durability::Fsync,
+        DurabilityArg::Os => Durability::Os,
+    };
+    let clock = Arc::new(SystemClock);
+    let options = StoreOptions { durability, ..StoreOptions::default() };
+    let (log, catalog) = open_store(&args.data_dir, options, clock.clone()).map_err(|e| {
+        format!(
+            "cannot open the data directory {}: {e}. Check that it exists and is writable, or pick another with --data-dir.",
+            args.data_dir.display()
+        )
+    })?;
+    let config = EngineConfig {
+        create_stream_ms: i64::from(args.create_stream_ms),
+        delete_stream_ms: i64::from(args.delete_stream_ms),
+        update_stream_ms: i64::from(args.update_stream_ms),
+        shard_limit: args.shard_limit,
+        ..EngineConfig::default()
+    };
+    let engine = Arc::new(
+        Engine::open(log, catalog, clock, config).map_err(|e| format!("cannot load the catalog: {e}"))?,
+    );
+
+    let address = format!("{}:{}", args.host, args.port);
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .map_err(|e| format!("cannot listen on {address}: {e}. Is another server using the port? Try --port."))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+
+    let maintenance = engine.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(MAINTENANCE_INTERVAL);
+        loop {
+            ticks.tick().await;
+            maintenance.maintain().await;
+        }
+    });
+
+    tracing::info!(
+        data_dir = %args.data_dir.display(),
+        durability = ?args.durability,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "kinesin ready"
+    );
+    // Scripts and tests wait for this line to know the server answers, and read the port from it.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "kinesin listening on http://{bound}");
+    let _ = stdout.flush();
+
+    let server_config = ServerConfig { account_id: args.account_id, region: args.region, ..ServerConfig::default() };
+    kinesin_server::serve(listener, engine, server_config, shutdown_signal())
+        .await
+        .map_err(|e| format!("server failed: {e}"))
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
