@@ -168,8 +168,8 @@ impl Change {
 }
 
 impl SimInode {
-    /// Makes durable the unsynced changes, in order, until `budget` bytes are used; a write
-    /// that does not fit lands in part.
+    /// Makes durable the unsynced changes, in order, until `budget` bytes are used (a length
+    /// change counts as one); a write that does not fit lands in part. The rest is dropped.
     fn apply_prefix(&mut self, mut budget: u64) {
         for change in std::mem::take(&mut self.unsynced) {
             if budget == 0 {
@@ -426,9 +426,7 @@ impl VfsFile for SimFile {
         if disk.fail_writes {
             return Err(storage_full());
         }
-        let inode = disk.files.get_mut(&self.inode).expect("open file exists");
-        inode.unsynced.clear();
-        inode.durable = inode.current.clone();
+        disk.files.get_mut(&self.inode).expect("open file exists").apply_prefix(u64::MAX);
         disk.syncs += 1;
         Ok(())
     }
