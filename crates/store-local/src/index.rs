@@ -55,9 +55,16 @@ pub(crate) struct SparseIndex {
 impl SparseIndex {
     /// Notes the frame at `offset`; keeps it if it is due for an entry.
     pub fn note(&mut self, seq_ix: u64, arrival_ms: i64, offset: u64) {
-        let due = self.entries.last().is_none_or(|last| offset >= last.offset + INDEX_INTERVAL);
+        let due = self
+            .entries
+            .last()
+            .is_none_or(|last| offset >= last.offset + INDEX_INTERVAL);
         if due {
-            self.entries.push(IndexEntry { seq_ix, arrival_ms, offset });
+            self.entries.push(IndexEntry {
+                seq_ix,
+                arrival_ms,
+                offset,
+            });
         }
     }
 
@@ -115,14 +122,24 @@ fn decode(buf: &[u8]) -> Option<(Summary, SparseIndex)> {
     };
     let entries = (HEADER_LEN..body_len)
         .step_by(ENTRY_LEN)
-        .map(|at| IndexEntry { seq_ix: u(at), arrival_ms: u(at + 8) as i64, offset: u(at + 16) })
+        .map(|at| IndexEntry {
+            seq_ix: u(at),
+            arrival_ms: u(at + 8) as i64,
+            offset: u(at + 16),
+        })
         .collect();
     Some((summary, SparseIndex { entries }))
 }
 
 /// Writes a sealed segment's index to `path` atomically (temp file, sync, rename). The caller
 /// syncs the directory. `sync = false` skips the file sync (durability `os`).
-pub(crate) fn write(fs: &dyn Vfs, path: &Path, summary: &Summary, index: &SparseIndex, sync: bool) -> io::Result<()> {
+pub(crate) fn write(
+    fs: &dyn Vfs,
+    path: &Path,
+    summary: &Summary,
+    index: &SparseIndex,
+    sync: bool,
+) -> io::Result<()> {
     let tmp = path.with_extension("idx.tmp");
     let file = fs.open(&tmp, OpenMode::Truncate)?;
     file.write_all_at(&encode(summary, index), 0)?;
@@ -133,7 +150,12 @@ pub(crate) fn write(fs: &dyn Vfs, path: &Path, summary: &Summary, index: &Sparse
 }
 
 /// Reads the index at `path`: `None` if it is missing, damaged, or not for `first_seq..end_seq`.
-pub(crate) fn read(fs: &dyn Vfs, path: &Path, first_seq: u64, end_seq: u64) -> io::Result<Option<(Summary, SparseIndex)>> {
+pub(crate) fn read(
+    fs: &dyn Vfs,
+    path: &Path,
+    first_seq: u64,
+    end_seq: u64,
+) -> io::Result<Option<(Summary, SparseIndex)>> {
     let file = match fs.open(path, OpenMode::Existing) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -141,7 +163,9 @@ pub(crate) fn read(fs: &dyn Vfs, path: &Path, first_seq: u64, end_seq: u64) -> i
     };
     let mut buf = vec![0; file.len()? as usize];
     file.read_exact_at(&mut buf, 0)?;
-    Ok(decode(&buf).filter(|(s, _)| s.first_seq == first_seq && s.end_seq == end_seq && s.first_seq < s.end_seq))
+    Ok(decode(&buf).filter(|(s, _)| {
+        s.first_seq == first_seq && s.end_seq == end_seq && s.first_seq < s.end_seq
+    }))
 }
 
 #[cfg(test)]
@@ -162,7 +186,13 @@ mod tests {
         assert!(e.arrival_ms < 130 && e.seq_ix + 66 > 300);
         assert!(index.before_time(100).is_none());
 
-        let summary = Summary { first_seq: 0, end_seq: 1000, first_arrival: 100, last_arrival: 199, log_len: 1_000_000 };
+        let summary = Summary {
+            first_seq: 0,
+            end_seq: 1000,
+            first_arrival: 100,
+            last_arrival: 199,
+            log_len: 1_000_000,
+        };
         let buf = encode(&summary, &index);
         let (s, i) = decode(&buf).unwrap();
         assert_eq!((s, i.entries), (summary, index.entries.clone()));

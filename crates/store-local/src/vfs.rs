@@ -36,6 +36,7 @@ pub struct DirEntry {
 
 /// An open file, read and written at explicit offsets (pread/pwrite): no shared cursor, so
 /// one handle can serve concurrent readers and a writer.
+#[allow(clippy::len_without_is_empty)] // a file, not a collection
 pub trait VfsFile: Send + Sync + Debug {
     /// Fills `buf` from `offset`; `UnexpectedEof` if the file ends first.
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
@@ -126,7 +127,10 @@ impl Vfs for RealFs {
             let entry = entry?;
             // Names that are not UTF-8 cannot be ours; skip them.
             if let Ok(name) = entry.file_name().into_string() {
-                entries.push(DirEntry { name, is_dir: entry.file_type()?.is_dir() });
+                entries.push(DirEntry {
+                    name,
+                    is_dir: entry.file_type()?.is_dir(),
+                });
             }
         }
         Ok(entries)

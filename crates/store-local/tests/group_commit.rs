@@ -17,7 +17,13 @@ async fn concurrent_appends_are_grouped() {
     fs.set_sync_delay(Duration::from_millis(2)); // a disk's fdatasync takes time
     let (log, _catalog) = open(Arc::new(fs.clone()), options(4_000), FakeClock::new(1_000));
     let log = Arc::new(log);
-    let shards = [SHARD, ShardKey { stream_id: 7, shard_index: 1 }];
+    let shards = [
+        SHARD,
+        ShardKey {
+            stream_id: 7,
+            shard_index: 1,
+        },
+    ];
     for key in shards {
         log.create_shard(key).unwrap();
     }
@@ -30,7 +36,9 @@ async fn concurrent_appends_are_grouped() {
             let mut mine = Vec::new();
             for i in 0..APPENDS {
                 let key = shards[(task + i) % 2];
-                let records: Vec<_> = (0..1 + (task + i) % 3).map(|k| record(&format!("t{task}"), format!("{task}/{i}/{k}"))).collect();
+                let records: Vec<_> = (0..1 + (task + i) % 3)
+                    .map(|k| record(&format!("t{task}"), format!("{task}/{i}/{k}")))
+                    .collect();
                 let appended = log.append(key, records.clone()).await.unwrap();
                 mine.push((key, appended, records));
             }
@@ -56,11 +64,16 @@ async fn concurrent_appends_are_grouped() {
             assert_eq!(appended.first_seq_ix, next);
             for (k, r) in records.iter().enumerate() {
                 let s = &stored[next as usize + k];
-                assert_eq!((&s.partition_key, &s.data, s.arrival_ms), (&r.partition_key, &r.data, appended.arrival_ms));
+                assert_eq!(
+                    (&s.partition_key, &s.data, s.arrival_ms),
+                    (&r.partition_key, &r.data, appended.arrival_ms)
+                );
             }
             next += records.len() as u64;
         }
         assert_eq!(next, stored.len() as u64);
-        assert!(stored.windows(2).all(|w| w[0].arrival_ms <= w[1].arrival_ms));
+        assert!(stored
+            .windows(2)
+            .all(|w| w[0].arrival_ms <= w[1].arrival_ms));
     }
 }

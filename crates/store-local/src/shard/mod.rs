@@ -1,0 +1,319 @@
+//! One shard's log: its segments and their state, recovery at open, and retention. Appending
+//! (group commit) is in [`append`], reading in [`read`].
+//!
+//! Invariants:
+//! * Records are visible (to `read`, `seek_time`, `tip`) only once durable: the state holds
+//!   the *committed* end of the active segment, advanced only after the write and sync.
+//! * Exactly one thread appends at a time (the flusher, see [`Shard::append`]); only it
+//!   changes the active segment. `trim` only removes sealed segments from the front.
+//! * Sealed segments are never empty and are immutable; their `.idx` is whole or absent.
+//! * Memory per shard is O(1) per sealed segment plus the active segment's sparse index
+//!   (bounded by the segment size); record data is never cached here.
+
+mod append;
+mod read;
+
+use std::collections::VecDeque;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{
+    Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
+
+use kinesin_engine::storage::{Clock, ShardKey, StoreError, Tip};
+
+use crate::index::{self, SparseIndex, Summary};
+use crate::segment::{self, idx_path, log_path};
+use crate::vfs::{OpenMode, Vfs, VfsFile};
+use crate::{Durability, StoreOptions};
+
+pub(crate) use read::MAX_SEGMENT_BYTES;
+
+/// What every shard shares: the file system, the clock and the options.
+pub(crate) struct Env {
+    pub fs: Arc<dyn Vfs>,
+    pub clock: Arc<dyn Clock>,
+    pub options: StoreOptions,
+}
+
+impl Env {
+    /// Whether to fdatasync (durability `fsync`) or leave it to the OS.
+    pub fn sync(&self) -> bool {
+        self.options.durability == Durability::Fsync
+    }
+}
+
+pub(crate) struct Shard {
+    key: ShardKey,
+    dir: PathBuf,
+    env: Arc<Env>,
+    queue: Mutex<append::Queue>,
+    state: RwLock<State>,
+    /// Serializes rebuilding a missing `.idx`.
+    repair: Mutex<()>,
+}
+
+struct State {
+    sealed: VecDeque<Sealed>,
+    active: Active,
+    /// Arrival time of the newest committed record.
+    last_arrival: Option<i64>,
+    deleted: bool,
+    /// The active file may hold bytes past `active.len` (a failed write that could not be cut
+    /// off); the flusher cuts them before writing.
+    dirty_tail: bool,
+}
+
+/// A sealed segment: records `first_seq..end_seq`.
+struct Sealed {
+    first_seq: u64,
+    end_seq: u64,
+    /// Loaded from the `.idx` on first need.
+    summary: OnceLock<Summary>,
+}
+
+/// The segment being appended to: committed records `first_seq..end_seq` in `len` bytes.
+struct Active {
+    first_seq: u64,
+    end_seq: u64,
+    len: u64,
+    first_arrival: Option<i64>,
+    index: SparseIndex,
+    file: Arc<dyn VfsFile>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+impl Shard {
+    /// Opens the shard log in `dir` (creating an empty one if `dir` has no segment), scanning
+    /// only the last segment: a torn tail — never acknowledged — is cut off.
+    pub fn open(env: Arc<Env>, key: ShardKey, dir: PathBuf) -> Result<Shard, StoreError> {
+        let fs = &*env.fs;
+        let sync = env.sync();
+        let mut logs = Vec::new();
+        let mut others = Vec::new();
+        for entry in fs.list_dir(&dir)? {
+            match segment::parse_name(&entry.name) {
+                Some((seq, "log")) if !entry.is_dir => logs.push(seq),
+                Some((seq, "idx")) => others.push((entry.name, Some(seq))),
+                Some((_, "idx.tmp")) => others.push((entry.name, None)),
+                _ => {}
+            }
+        }
+        logs.sort_unstable();
+        let mut dir_changed = false;
+        if logs.is_empty() {
+            fs.open(&log_path(&dir, 0), OpenMode::Create)?;
+            logs.push(0);
+            dir_changed = true;
+        }
+        let (file, scanned) = loop {
+            let first = *logs.last().expect("at least one segment");
+            let file = fs.open(&log_path(&dir, first), OpenMode::Existing)?;
+            let scanned = segment::scan(&*file, first)?;
+            if scanned.end_seq == first && logs.len() > 1 {
+                // A roll created this segment but its first batch never landed: the previous
+                // segment is the active one again.
+                fs.remove_file(&log_path(&dir, first))?;
+                logs.pop();
+                dir_changed = true;
+                continue;
+            }
+            break (file, scanned);
+        };
+        if let Some(reason) = scanned.stopped {
+            tracing::warn!(shard = ?key, offset = scanned.len, reason, "cutting off the torn tail of a segment");
+            file.set_len(scanned.len)?;
+            if sync {
+                file.sync_data()?;
+            }
+        }
+        // Temp files, and indexes of segments that are gone or active again, are leftovers.
+        let sealed_seqs = &logs[..logs.len() - 1];
+        for (name, seq) in others {
+            if seq.is_none_or(|seq| sealed_seqs.binary_search(&seq).is_err()) {
+                fs.remove_file(&dir.join(name))?;
+                dir_changed = true;
+            }
+        }
+        if dir_changed && sync {
+            fs.sync_dir(&dir)?;
+        }
+        let sealed = logs
+            .windows(2)
+            .map(|w| Sealed {
+                first_seq: w[0],
+                end_seq: w[1],
+                summary: OnceLock::new(),
+            })
+            .collect();
+        let active = Active {
+            first_seq: *logs.last().expect("at least one segment"),
+            end_seq: scanned.end_seq,
+            len: scanned.len,
+            first_arrival: scanned.first_arrival,
+            index: scanned.index,
+            file,
+        };
+        let state = State {
+            sealed,
+            active,
+            last_arrival: scanned.last_arrival,
+            deleted: false,
+            dirty_tail: false,
+        };
+        Ok(Shard {
+            key,
+            dir,
+            env,
+            queue: Mutex::default(),
+            state: RwLock::new(state),
+            repair: Mutex::new(()),
+        })
+    }
+
+    fn read_state(&self) -> Result<RwLockReadGuard<'_, State>, StoreError> {
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        if state.deleted {
+            return Err(StoreError::NoSuchShard(self.key));
+        }
+        Ok(state)
+    }
+
+    fn write_state(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Makes every later call fail with `NoSuchShard` (the stream was deleted).
+    pub fn mark_deleted(&self) {
+        self.write_state().deleted = true;
+    }
+
+    pub fn tip(&self) -> Result<Tip, StoreError> {
+        let state = self.read_state()?;
+        Ok(Tip {
+            next_seq_ix: state.active.end_seq,
+            last_arrival_ms: state.last_arrival,
+        })
+    }
+
+    /// A sealed segment's summary and index, from its `.idx`, or rebuilt by scanning the
+    /// segment if the `.idx` is missing or damaged.
+    fn sealed_index(
+        &self,
+        first_seq: u64,
+        end_seq: u64,
+    ) -> Result<(Summary, SparseIndex), StoreError> {
+        let fs = &*self.env.fs;
+        let path = idx_path(&self.dir, first_seq);
+        if let Some(found) = index::read(fs, &path, first_seq, end_seq)? {
+            return Ok(found);
+        }
+        let _repair = lock(&self.repair);
+        if let Some(found) = index::read(fs, &path, first_seq, end_seq)? {
+            return Ok(found);
+        }
+        let log = log_path(&self.dir, first_seq);
+        let file = fs.open(&log, OpenMode::Existing)?;
+        let scanned = segment::scan(&*file, first_seq)?;
+        let (Some(first_arrival), Some(last_arrival), None) =
+            (scanned.first_arrival, scanned.last_arrival, scanned.stopped)
+        else {
+            return Err(corrupt(format!(
+                "sealed segment {} is damaged: {:?}",
+                log.display(),
+                scanned.stopped
+            )));
+        };
+        if scanned.end_seq != end_seq {
+            return Err(corrupt(format!(
+                "sealed segment {} ends at {} instead of {end_seq}",
+                log.display(),
+                scanned.end_seq
+            )));
+        }
+        let summary = Summary {
+            first_seq,
+            end_seq,
+            first_arrival,
+            last_arrival,
+            log_len: scanned.len,
+        };
+        index::write(fs, &path, &summary, &scanned.index, self.env.sync())?;
+        if self.env.sync() {
+            fs.sync_dir(&self.dir)?;
+        }
+        tracing::info!(shard = ?self.key, segment = first_seq, "rebuilt a missing segment index");
+        Ok((summary, scanned.index))
+    }
+
+    /// A sealed segment's summary, loaded once and then kept.
+    fn summary(&self, first_seq: u64, end_seq: u64) -> Result<Summary, StoreError> {
+        let find = |state: &State| {
+            state
+                .sealed
+                .binary_search_by_key(&first_seq, |s| s.first_seq)
+                .ok()
+        };
+        {
+            let state = self.read_state()?;
+            if let Some(summary) = find(&state).and_then(|i| state.sealed[i].summary.get()) {
+                return Ok(*summary);
+            }
+        }
+        let (summary, _) = self.sealed_index(first_seq, end_seq)?;
+        let state = self.read_state()?;
+        if let Some(i) = find(&state) {
+            let _ = state.sealed[i].summary.set(summary);
+        }
+        Ok(summary)
+    }
+
+    /// Deletes sealed segments, oldest first, whose newest record arrived before `cutoff`.
+    /// The newest segment holding records is always kept: recovery restores the tip's
+    /// arrival time from it.
+    pub fn trim(&self, cutoff: i64) -> Result<(), StoreError> {
+        let fs = &*self.env.fs;
+        let mut removed = false;
+        loop {
+            let (first_seq, end_seq) = {
+                let state = self.read_state()?;
+                let Some(front) = state.sealed.front() else {
+                    break;
+                };
+                let later_has_records =
+                    state.sealed.len() > 1 || state.active.end_seq > state.active.first_seq;
+                if !later_has_records {
+                    break;
+                }
+                (front.first_seq, front.end_seq)
+            };
+            if self.summary(first_seq, end_seq)?.last_arrival >= cutoff {
+                break;
+            }
+            {
+                let mut state = self.write_state();
+                if state.sealed.front().map(|s| s.first_seq) != Some(first_seq) {
+                    continue; // another trim got there first
+                }
+                state.sealed.pop_front();
+            }
+            fs.remove_file(&log_path(&self.dir, first_seq))?;
+            match fs.remove_file(&idx_path(&self.dir, first_seq)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+            removed = true;
+        }
+        if removed && self.env.sync() {
+            fs.sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+}

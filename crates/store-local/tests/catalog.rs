@@ -1,0 +1,71 @@
+//! The redb catalog: streams and settings, across reopens and a full disk.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use kinesin_engine::storage::{Catalog, SystemClock};
+use kinesin_store_local::{open_store, Durability, SimFs, StoreOptions};
+
+#[test]
+fn streams_and_settings_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SystemClock);
+    let (_log, catalog) = open_store(dir.path(), StoreOptions::default(), clock.clone()).unwrap();
+    assert!(catalog.load_streams().unwrap().is_empty());
+    assert_eq!(catalog.get_setting("iterator-key").unwrap(), None);
+
+    let a = stream_meta(1, "a", 2);
+    let mut b = stream_meta(2, "b", 1);
+    catalog.put_stream(&a).unwrap();
+    catalog.put_stream(&b).unwrap();
+    b.retention_hours = 48;
+    b.tags.push(("env".into(), "prod".into()));
+    catalog.put_stream(&b).unwrap(); // replaces
+    catalog.put_setting("iterator-key", b"secret").unwrap();
+    catalog.put_setting("other", b"").unwrap();
+    assert_eq!(catalog.load_streams().unwrap(), vec![a.clone(), b.clone()]);
+    drop(catalog);
+
+    let (_log, catalog) = open_store(dir.path(), StoreOptions::default(), clock.clone()).unwrap();
+    assert_eq!(catalog.load_streams().unwrap(), vec![a.clone(), b.clone()]);
+    assert_eq!(
+        catalog.get_setting("iterator-key").unwrap().as_deref(),
+        Some(&b"secret"[..])
+    );
+    assert_eq!(
+        catalog.get_setting("other").unwrap().as_deref(),
+        Some(&b""[..])
+    );
+    catalog.delete_stream(1).unwrap();
+    catalog.delete_stream(99).unwrap(); // deleting a missing stream is fine
+    drop(catalog);
+
+    let options = StoreOptions {
+        durability: Durability::Os,
+        ..StoreOptions::default()
+    };
+    let (_log, catalog) = open_store(dir.path(), options, clock).unwrap();
+    assert_eq!(catalog.load_streams().unwrap(), vec![b]);
+}
+
+#[test]
+fn the_catalog_recovers_from_a_full_disk() {
+    let fs = SimFs::new();
+    let (_log, catalog) = open(Arc::new(fs.clone()), options(1 << 20), FakeClock::new(0));
+    let a = stream_meta(1, "a", 1);
+    catalog.put_stream(&a).unwrap();
+
+    fs.fail_writes(true);
+    assert!(catalog.put_stream(&stream_meta(2, "b", 1)).is_err());
+    fs.fail_writes(false);
+
+    let b = stream_meta(3, "c", 1);
+    catalog.put_stream(&b).unwrap();
+    assert_eq!(catalog.load_streams().unwrap(), vec![a.clone(), b.clone()]);
+    let after = fs.power_cut();
+    drop(catalog);
+    let (_log, catalog) = open(Arc::new(after), options(1 << 20), FakeClock::new(0));
+    assert_eq!(catalog.load_streams().unwrap(), vec![a, b]);
+}
