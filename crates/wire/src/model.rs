@@ -71,8 +71,7 @@ pub(crate) enum Requirement {
     RequiredUnless(usize),
 }
 
-/// A model pattern: the text exactly as in the model (it appears in messages) and the
-/// compiled whole-value matcher.
+/// A model pattern: the text messages show and the compiled whole-value matcher.
 pub(crate) struct Pattern {
     pub source: String,
     regex: Regex,
@@ -90,12 +89,20 @@ impl Pattern {
             .crlf(true)
             .build()
             .unwrap_or_else(|e| panic!("model pattern {source:?} does not compile: {e}"));
-        Pattern { source: source.to_owned(), regex }
+        Pattern { source: message_text(source).to_owned(), regex }
     }
 
     pub fn matches(&self, value: &str) -> bool {
         self.regex.is_match(value.as_bytes())
     }
+}
+
+/// The pattern as the service prints it. The SDK model has since wrapped the HashKey and
+/// SequenceNumber patterns as `^(…)$`; AWS was observed to print the bare
+/// `0|([1-9]\d{0,38})` (FRONT-DOOR §5.5), and the wrapper changes nothing under
+/// whole-value matching.
+fn message_text(source: &str) -> &str {
+    source.strip_prefix("^(").and_then(|s| s.strip_suffix(")$")).unwrap_or(source)
 }
 
 /// The enum order the service was observed to use in messages where it is not the model's
