@@ -196,11 +196,13 @@ async fn cbor_round_trip(server: &TestServer, stream: &str, http2: bool) {
     assert_eq!(msg.as_deref(), Some(format!("Stream ghost under account {ACCOUNT} not found.").as_str()));
     let r = cbor_call(&ep, "CreateStream", &cmap(vec![("StreamName", ctext("")), ("ShardCount", cint(1))]), http2).await;
     let msg = assert_cbor_error(&r, "ValidationException");
+    // Pattern and length both fail for an empty name (kinesalite test/createStream.js, from AWS).
     assert_eq!(
         msg.as_deref(),
         Some(
-            "1 validation error detected: Value '' at 'streamName' failed to satisfy constraint: \
-             Member must have length greater than or equal to 1"
+            "2 validation errors detected: Value '' at 'streamName' failed to satisfy constraint: \
+             Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; Value '' at 'streamName' \
+             failed to satisfy constraint: Member must have length greater than or equal to 1"
         )
     );
 }
