@@ -60,10 +60,18 @@ async fn main() {
         .build();
     let client = aws_sdk_kinesis::Client::from_conf(config);
     if client.describe_stream_summary().stream_name(&args.stream).send().await.is_err() {
-        client.create_stream().stream_name(&args.stream).shard_count(args.shards).send().await.expect("create stream");
+        client
+            .create_stream()
+            .stream_name(&args.stream)
+            .shard_count(args.shards)
+            .send()
+            .await
+            .expect("create stream");
         loop {
-            let d = client.describe_stream_summary().stream_name(&args.stream).send().await.expect("describe");
-            if d.stream_description_summary().map(|s| s.stream_status().as_str() == "ACTIVE").unwrap_or(false) {
+            let d =
+                client.describe_stream_summary().stream_name(&args.stream).send().await.expect("describe");
+            if d.stream_description_summary().map(|s| s.stream_status().as_str() == "ACTIVE").unwrap_or(false)
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -98,7 +106,10 @@ async fn main() {
                 n += 1;
                 let out = client.put_records().stream_name(&stream).set_records(Some(entries)).send().await;
                 let out = out.expect("PutRecords");
-                records.fetch_add((batch as u64) - out.failed_record_count().unwrap_or(0) as u64, Ordering::Relaxed);
+                records.fetch_add(
+                    (batch as u64) - out.failed_record_count().unwrap_or(0) as u64,
+                    Ordering::Relaxed,
+                );
             }
         }));
     }

@@ -92,9 +92,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     );
 
     let address = format!("{}:{}", args.host, args.port);
-    let listener = tokio::net::TcpListener::bind(&address)
-        .await
-        .map_err(|e| format!("cannot listen on {address}: {e}. Is another server using the port? Try --port."))?;
+    let listener = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
+        format!("cannot listen on {address}: {e}. Is another server using the port? Try --port.")
+    })?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
 
     let maintenance = engine.clone();
@@ -117,7 +117,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let _ = writeln!(stdout, "kinesin listening on http://{bound}");
     let _ = stdout.flush();
 
-    let server_config = ServerConfig { account_id: args.account_id, region: args.region, ..ServerConfig::default() };
+    let server_config =
+        ServerConfig { account_id: args.account_id, region: args.region, ..ServerConfig::default() };
     kinesin_server::serve(listener, engine, server_config, shutdown_signal())
         .await
         .map_err(|e| format!("server failed: {e}"))

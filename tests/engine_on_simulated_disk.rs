@@ -9,7 +9,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kinesin_engine::storage::Clock;
 use kinesin_engine::{Api, Engine, EngineConfig, RequestContext};
-use kinesin_store_local::{open_store_with_fs, Durability, LocalSegmentLog, RedbCatalog, SimFs, StoreOptions, Vfs};
+use kinesin_store_local::{
+    open_store_with_fs, Durability, LocalSegmentLog, RedbCatalog, SimFs, StoreOptions, Vfs,
+};
 use kinesin_wire::{ApiError, Operation, Value};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -37,9 +39,10 @@ struct Harness {
 
 fn open(fs: SimFs, clock: Arc<FakeClock>, segment_bytes: u64) -> Harness {
     let options = StoreOptions { durability: Durability::Fsync, segment_bytes };
-    let (log, catalog) =
-        open_store_with_fs(Arc::new(fs.clone()), Path::new("/data"), options, clock.clone()).expect("open store");
-    let config = EngineConfig { create_stream_ms: 0, delete_stream_ms: 0, update_stream_ms: 0, ..Default::default() };
+    let (log, catalog) = open_store_with_fs(Arc::new(fs.clone()), Path::new("/data"), options, clock.clone())
+        .expect("open store");
+    let config =
+        EngineConfig { create_stream_ms: 0, delete_stream_ms: 0, update_stream_ms: 0, ..Default::default() };
     let engine = Engine::open(log, catalog, clock.clone(), config).expect("open engine");
     let ctx = RequestContext { account: "000000000000".into(), region: "us-east-1".into() };
     Harness { fs, clock, engine, ctx }
@@ -64,8 +67,12 @@ impl Harness {
         let input = Value::object().with("StreamName", name).with("ShardCount", shards);
         self.call(Operation::CreateStream, input).await.expect("CreateStream");
         // The first call after the (zero) CREATING delay completes the transition.
-        let summary = self.call(Operation::DescribeStreamSummary, Value::object().with("StreamName", name)).await;
-        assert_eq!(summary.unwrap().get("StreamDescriptionSummary").unwrap().str("StreamStatus"), Some("ACTIVE"));
+        let summary =
+            self.call(Operation::DescribeStreamSummary, Value::object().with("StreamName", name)).await;
+        assert_eq!(
+            summary.unwrap().get("StreamDescriptionSummary").unwrap().str("StreamStatus"),
+            Some("ACTIVE")
+        );
     }
 
     async fn put(&self, stream: &str, key: &str, data: &str) -> Result<String, ApiError> {
@@ -113,7 +120,13 @@ fn count_logs(fs: &SimFs, dir: &Path) -> usize {
     fs.list_dir(dir)
         .unwrap_or_default()
         .into_iter()
-        .map(|e| if e.is_dir { count_logs(fs, &dir.join(&e.name)) } else { usize::from(e.name.ends_with(".log")) })
+        .map(|e| {
+            if e.is_dir {
+                count_logs(fs, &dir.join(&e.name))
+            } else {
+                usize::from(e.name.ends_with(".log"))
+            }
+        })
         .sum()
 }
 

@@ -233,6 +233,8 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             Op::ListTagsForResource => self.list_tags_for_resource(ctx, input),
             Op::DescribeLimits => Ok(self.describe_limits(ctx)),
             Op::DescribeAccountSettings => Ok(self.describe_account_settings()),
+            Op::EnableEnhancedMonitoring => self.set_enhanced_monitoring(ctx, input, true).await,
+            Op::DisableEnhancedMonitoring => self.set_enhanced_monitoring(ctx, input, false).await,
             Op::UpdateMaxRecordSize => self.update_max_record_size(ctx, input).await,
             _ => Err(errors::not_implemented(op)),
         }

@@ -44,7 +44,11 @@ pub fn shard_id(index: u32) -> String {
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
     /// The stream named by the request's StreamName and/or StreamARN, in the caller's account
     /// and region (including one still DELETING, which AWS keeps describing until it is gone).
-    pub(crate) fn resolve_stream(&self, ctx: &RequestContext, input: &Value) -> Result<Arc<StreamMeta>, ApiError> {
+    pub(crate) fn resolve_stream(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Arc<StreamMeta>, ApiError> {
         let name = input.str("StreamName");
         let arn = input.str("StreamARN");
         let name = match (name, arn) {
@@ -75,7 +79,11 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     }
 
     /// Like [`Self::resolve_stream`], for changes that need the stream ACTIVE.
-    pub(crate) fn resolve_active_stream(&self, ctx: &RequestContext, input: &Value) -> Result<Arc<StreamMeta>, ApiError> {
+    pub(crate) fn resolve_active_stream(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Arc<StreamMeta>, ApiError> {
         let stream = self.resolve_stream(ctx, input)?;
         if stream.status != StreamStatus::Active {
             return Err(errors::stream_not_active(&stream));
@@ -98,7 +106,6 @@ pub fn find_shard<'a>(stream: &'a StreamMeta, requested: &str) -> Result<&'a Sha
         .find(|s| s.index == index)
         .ok_or_else(|| errors::shard_not_found(&shard_id(index), stream))
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,8 @@ pub fn sequence_number(shard: &ShardMeta, seq_ix: u64, arrival_ms: i64) -> Strin
 
 /// The `Shard` shape of DescribeStream and ListShards.
 pub fn shard(shard: &ShardMeta) -> Value {
-    let mut range = Value::object().with("StartingSequenceNumber", sequence_number(shard, 0, shard.created_ms));
+    let mut range =
+        Value::object().with("StartingSequenceNumber", sequence_number(shard, 0, shard.created_ms));
     if let Some(end) = shard.closed_at_seq_ix {
         // Greater than any record the shard holds: its last seq_ix plus one.
         range.set("EndingSequenceNumber", sequence_number(shard, end, shard.created_ms));

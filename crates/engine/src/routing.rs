@@ -49,7 +49,11 @@ pub struct Routed<'a> {
 pub type PutOutcome = Result<(u32, String), ApiError>;
 
 /// Reads, checks and routes one `PutRecord` input or `PutRecords` entry.
-pub fn route_entry<'a>(stream: &'a StreamMeta, router: &Router<'a>, entry: &Value) -> Result<Routed<'a>, ApiError> {
+pub fn route_entry<'a>(
+    stream: &'a StreamMeta,
+    router: &Router<'a>,
+    entry: &Value,
+) -> Result<Routed<'a>, ApiError> {
     let partition_key = entry.str("PartitionKey").unwrap_or_default();
     let data = entry.blob("Data").cloned().unwrap_or_default();
     let size = partition_key.len() + data.len();
@@ -69,7 +73,10 @@ pub fn route_entry<'a>(stream: &'a StreamMeta, router: &Router<'a>, entry: &Valu
         })?,
         None => partition_key_hash(partition_key),
     };
-    Ok(Routed { shard: router.route(hash), record: NewRecord { partition_key: partition_key.to_owned(), data } })
+    Ok(Routed {
+        shard: router.route(hash),
+        record: NewRecord { partition_key: partition_key.to_owned(), data },
+    })
 }
 
 /// Data-plane calls need a stream that exists and accepts records.
@@ -83,7 +90,11 @@ pub fn check_writable(stream: &StreamMeta) -> Result<(), ApiError> {
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
     /// Appends routed records, one append per shard, all shards at once. Outcomes come back
     /// in input order; a failed shard fails only its own records.
-    pub(crate) async fn append_routed(&self, stream: &StreamMeta, routed: Vec<Routed<'_>>) -> Vec<PutOutcome> {
+    pub(crate) async fn append_routed(
+        &self,
+        stream: &StreamMeta,
+        routed: Vec<Routed<'_>>,
+    ) -> Vec<PutOutcome> {
         let count = routed.len();
         let mut by_shard: HashMap<u32, (&ShardMeta, Vec<usize>, Vec<NewRecord>)> = HashMap::new();
         for (i, r) in routed.into_iter().enumerate() {

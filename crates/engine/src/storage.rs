@@ -125,11 +125,7 @@ pub trait ShardLog: Send + Sync + 'static {
     /// Drops whole stretches of records that all arrived before `arrival_ms` (the retention
     /// cut-off), to free space. Records after the cut-off are never dropped; records before it
     /// may survive (the engine filters them on read).
-    fn trim(
-        &self,
-        shard: ShardKey,
-        arrival_ms: i64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn trim(&self, shard: ShardKey, arrival_ms: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Removes every shard log of a deleted stream.
     fn delete_stream(&self, stream_id: u64) -> impl Future<Output = Result<(), StoreError>> + Send;

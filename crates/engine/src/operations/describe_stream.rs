@@ -3,6 +3,7 @@
 use kinesin_wire::{ApiError, Value};
 
 use crate::lookup::parse_shard_id;
+use crate::model::StreamStatus;
 use crate::render;
 use crate::storage::{Catalog, ShardLog};
 use crate::{Engine, RequestContext};
@@ -16,7 +17,9 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let limit = input.int("Limit").map_or(MAX_SHARDS_PER_CALL, |l| (l as usize).min(MAX_SHARDS_PER_CALL));
         // Shards after ExclusiveStartShardId; an unparsable id starts from the beginning.
         let after = input.str("ExclusiveStartShardId").and_then(parse_shard_id);
-        let mut shards = stream.shards.iter().filter(|s| after.is_none_or(|a| s.index > a));
+        // A stream still CREATING lists no shards yet, as on AWS.
+        let creating = stream.status == StreamStatus::Creating;
+        let mut shards = stream.shards.iter().filter(|s| !creating && after.is_none_or(|a| s.index > a));
         let page: Vec<Value> = shards.by_ref().take(limit).map(render::shard).collect();
         let has_more = shards.next().is_some();
         let description = Value::object()
@@ -35,7 +38,11 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     }
 
     /// Never reports `StreamId`: SDK endpoint rules would then send calls to AWS (KINESIS.md §2.9).
-    pub(crate) fn describe_stream_summary(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
+    pub(crate) fn describe_stream_summary(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
         let stream = self.resolve_stream(ctx, input)?;
         let summary = Value::object()
             .with("StreamName", &stream.name)

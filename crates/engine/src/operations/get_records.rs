@@ -63,10 +63,11 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             batch.records.retain(|r| r.arrival_ms >= trim_horizon);
         }
         let tip = self.log.tip(key).map_err(Self::store_failure)?;
-        let millis_behind = match (batch.next.seq_ix >= tip.next_seq_ix, batch.records.last(), tip.last_arrival_ms) {
-            (false, Some(last), Some(newest)) => (newest - last.arrival_ms).max(0),
-            _ => 0,
-        };
+        let millis_behind =
+            match (batch.next.seq_ix >= tip.next_seq_ix, batch.records.last(), tip.last_arrival_ms) {
+                (false, Some(last), Some(newest)) => (newest - last.arrival_ms).max(0),
+                _ => 0,
+            };
         let records: Vec<Value> = batch.records.iter().map(|r| record(shard, r)).collect();
         let mut response = Value::object().with("Records", records);
         match shard.closed_at_seq_ix {
@@ -87,7 +88,10 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                 response.set("MillisBehindLatest", millis_behind);
             }
         }
-        Ok(response.with_opt("EncryptionType", stream.encryption_key_id.as_ref().map(|_| render::encryption_type(&stream))))
+        Ok(response.with_opt(
+            "EncryptionType",
+            stream.encryption_key_id.as_ref().map(|_| render::encryption_type(&stream)),
+        ))
     }
 }
 
@@ -106,17 +110,18 @@ fn child_shards(stream: &StreamMeta, parent: &ShardMeta) -> Vec<Value> {
         .iter()
         .filter(|s| s.parent == Some(parent.index) || s.adjacent_parent == Some(parent.index))
         .map(|child| {
-            let parents: Vec<Value> =
-                child.parent.iter().chain(child.adjacent_parent.iter()).map(|p| Value::from(shard_id(*p))).collect();
-            Value::object()
-                .with("ShardId", shard_id(child.index))
-                .with("ParentShards", parents)
-                .with(
-                    "HashKeyRange",
-                    Value::object()
-                        .with("StartingHashKey", &child.starting_hash_key)
-                        .with("EndingHashKey", &child.ending_hash_key),
-                )
+            let parents: Vec<Value> = child
+                .parent
+                .iter()
+                .chain(child.adjacent_parent.iter())
+                .map(|p| Value::from(shard_id(*p)))
+                .collect();
+            Value::object().with("ShardId", shard_id(child.index)).with("ParentShards", parents).with(
+                "HashKeyRange",
+                Value::object()
+                    .with("StartingHashKey", &child.starting_hash_key)
+                    .with("EndingHashKey", &child.ending_hash_key),
+            )
         })
         .collect()
 }

@@ -11,7 +11,11 @@ use crate::storage::{Catalog, Position, ShardKey, ShardLog};
 use crate::{Engine, RequestContext};
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
-    pub(crate) async fn get_shard_iterator(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
+    pub(crate) async fn get_shard_iterator(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
         let stream = self.resolve_stream(ctx, input)?;
         let shard = find_shard(&stream, input.str("ShardId").unwrap_or_default())?;
         let kind = input.str("ShardIteratorType").unwrap_or_default();

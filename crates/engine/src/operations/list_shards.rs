@@ -17,7 +17,9 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let names_stream = input.str("StreamName").is_some() || input.str("StreamARN").is_some();
         let (stream, after) = match input.str("NextToken") {
             Some(_) if names_stream => {
-                return Err(ApiError::invalid_argument("NextToken and StreamName cannot be provided together."))
+                return Err(ApiError::invalid_argument(
+                    "NextToken and StreamName cannot be provided together.",
+                ))
             }
             Some(token) => {
                 let cursor = Cursor::decode(&self.signer, token)?;
@@ -27,7 +29,9 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                     .by_id(cursor.stream_id)
                     .filter(|s| s.account == ctx.account && s.region == ctx.region)
                     .cloned()
-                    .ok_or_else(|| ApiError::resource_not_found("The stream of this NextToken no longer exists."))?;
+                    .ok_or_else(|| {
+                        ApiError::resource_not_found("The stream of this NextToken no longer exists.")
+                    })?;
                 (stream, cursor.after.parse::<u32>().ok())
             }
             None if !names_stream => {
@@ -45,15 +49,14 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             }
         };
         let filter = ShardFilter::from_input(input)?;
-        let limit = input.int("MaxResults").map_or(MAX_SHARDS_PER_CALL, |l| (l as usize).min(MAX_SHARDS_PER_CALL));
+        let limit =
+            input.int("MaxResults").map_or(MAX_SHARDS_PER_CALL, |l| (l as usize).min(MAX_SHARDS_PER_CALL));
         let after = match (after, filter.after) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        let mut shards = stream
-            .shards
-            .iter()
-            .filter(|s| after.is_none_or(|a| s.index > a) && filter.admits(&stream, s));
+        let mut shards =
+            stream.shards.iter().filter(|s| after.is_none_or(|a| s.index > a) && filter.admits(&stream, s));
         let page: Vec<&ShardMeta> = shards.by_ref().take(limit).collect();
         let next_token = match (shards.next(), page.last()) {
             (Some(_), Some(last)) => Some(
@@ -89,13 +92,17 @@ impl ShardFilter {
         let kind = filter.str("Type").unwrap_or_default();
         let timestamp = || {
             filter.timestamp("Timestamp").ok_or_else(|| {
-                ApiError::invalid_argument(format!("Timestamp must be specified for ShardFilter type {kind}."))
+                ApiError::invalid_argument(format!(
+                    "Timestamp must be specified for ShardFilter type {kind}."
+                ))
             })
         };
         Ok(match kind {
             "AFTER_SHARD_ID" => {
                 let id = filter.str("ShardId").ok_or_else(|| {
-                    ApiError::invalid_argument("ShardId must be specified for ShardFilter type AFTER_SHARD_ID.")
+                    ApiError::invalid_argument(
+                        "ShardId must be specified for ShardFilter type AFTER_SHARD_ID.",
+                    )
                 })?;
                 ShardFilter { kind: FilterKind::All, after: parse_shard_id(id) }
             }

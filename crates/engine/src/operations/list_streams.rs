@@ -12,7 +12,8 @@ const MAX_STREAMS_PER_CALL: usize = 100;
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
     pub(crate) fn list_streams(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
-        let limit = input.int("Limit").map_or(MAX_STREAMS_PER_CALL, |l| (l as usize).min(MAX_STREAMS_PER_CALL));
+        let limit =
+            input.int("Limit").map_or(MAX_STREAMS_PER_CALL, |l| (l as usize).min(MAX_STREAMS_PER_CALL));
         let after = match input.str("NextToken") {
             Some(token) => Some(Cursor::decode(&self.signer, token)?.after),
             None => input.str("ExclusiveStartStreamName").map(str::to_owned),
@@ -37,7 +38,8 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             .collect();
         let next_token = match (has_more, page.last()) {
             (true, Some(last)) => Some(
-                Cursor { stream_id: 0, after: last.name.clone(), issued_ms: self.now_ms() }.encode(&self.signer),
+                Cursor { stream_id: 0, after: last.name.clone(), issued_ms: self.now_ms() }
+                    .encode(&self.signer),
             ),
             _ => None,
         };

@@ -3,6 +3,7 @@
 mod create_stream;
 mod delete_stream;
 mod describe_stream;
+mod enhanced_monitoring;
 mod get_records;
 mod get_shard_iterator;
 mod limits;

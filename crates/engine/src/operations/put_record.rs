@@ -32,6 +32,9 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         Ok(Value::object()
             .with("ShardId", shard_id(shard_index))
             .with("SequenceNumber", sequence_number)
-            .with_opt("EncryptionType", stream.encryption_key_id.as_ref().map(|_| render::encryption_type(&stream))))
+            .with_opt(
+                "EncryptionType",
+                stream.encryption_key_id.as_ref().map(|_| render::encryption_type(&stream)),
+            ))
     }
 }

@@ -27,27 +27,25 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         }
         // Any invalid entry fails the whole request before anything is written.
         let router = Router::new(&stream);
-        let routed = entries
-            .iter()
-            .map(|e| route_entry(&stream, &router, e))
-            .collect::<Result<Vec<_>, _>>()?;
+        let routed =
+            entries.iter().map(|e| route_entry(&stream, &router, e)).collect::<Result<Vec<_>, _>>()?;
         check_dry_run(input)?;
         let outcomes = self.append_routed(&stream, routed).await;
         let failed = outcomes.iter().filter(|o| o.is_err()).count();
         let results: Vec<Value> = outcomes
             .into_iter()
             .map(|outcome| match outcome {
-                Ok((shard, sequence_number)) => Value::object()
-                    .with("SequenceNumber", sequence_number)
-                    .with("ShardId", shard_id(shard)),
+                Ok((shard, sequence_number)) => {
+                    Value::object().with("SequenceNumber", sequence_number).with("ShardId", shard_id(shard))
+                }
                 Err(_) => Value::object()
                     .with("ErrorCode", "InternalFailure")
                     .with("ErrorMessage", "Internal service failure."),
             })
             .collect();
-        Ok(Value::object()
-            .with("FailedRecordCount", failed)
-            .with("Records", results)
-            .with_opt("EncryptionType", stream.encryption_key_id.as_ref().map(|_| render::encryption_type(&stream))))
+        Ok(Value::object().with("FailedRecordCount", failed).with("Records", results).with_opt(
+            "EncryptionType",
+            stream.encryption_key_id.as_ref().map(|_| render::encryption_type(&stream)),
+        ))
     }
 }

@@ -11,7 +11,12 @@ const MAX_RETENTION_HOURS: i64 = 8760;
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
     /// Shortening takes effect at once (older records become invisible); lengthening does not
     /// bring back what already expired.
-    pub(crate) async fn change_retention(&self, ctx: &RequestContext, input: &Value, increase: bool) -> Result<Value, ApiError> {
+    pub(crate) async fn change_retention(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+        increase: bool,
+    ) -> Result<Value, ApiError> {
         let hours = input.int("RetentionPeriodHours").unwrap_or_default();
         let _guard = self.control_lock().await;
         let stream = self.resolve_active_stream(ctx, input)?;

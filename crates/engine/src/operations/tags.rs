@@ -93,14 +93,19 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     }
 
     async fn remove_tags(&self, stream: &StreamMeta, input: &Value) -> Result<Value, ApiError> {
-        let keys: Vec<&str> = input.list("TagKeys").unwrap_or_default().iter().filter_map(Value::as_str).collect();
+        let keys: Vec<&str> =
+            input.list("TagKeys").unwrap_or_default().iter().filter_map(Value::as_str).collect();
         let mut meta = stream.clone();
         meta.tags.retain(|(k, _)| !keys.contains(&k.as_str()));
         self.persist(meta).await?;
         Ok(Value::Null)
     }
 
-    pub(crate) async fn add_tags_to_stream(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
+    pub(crate) async fn add_tags_to_stream(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
         let _guard = self.control_lock().await;
         let stream = self.resolve_stream(ctx, input)?;
         self.add_tags(&stream, input).await
@@ -112,19 +117,31 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         self.add_tags(&stream, input).await
     }
 
-    pub(crate) async fn remove_tags_from_stream(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
+    pub(crate) async fn remove_tags_from_stream(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
         let _guard = self.control_lock().await;
         let stream = self.resolve_stream(ctx, input)?;
         self.remove_tags(&stream, input).await
     }
 
-    pub(crate) async fn untag_resource(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
+    pub(crate) async fn untag_resource(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
         let _guard = self.control_lock().await;
         let stream = self.resolve_resource(ctx, input)?;
         self.remove_tags(&stream, input).await
     }
 
-    pub(crate) fn list_tags_for_stream(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
+    pub(crate) fn list_tags_for_stream(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
         let stream = self.resolve_stream(ctx, input)?;
         let limit = input.int("Limit").map_or(MAX_TAGS, |l| l as usize);
         let start = input.str("ExclusiveStartTagKey");
@@ -134,7 +151,11 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         Ok(Value::object().with("Tags", tag_values(page.into_iter())).with("HasMoreTags", has_more))
     }
 
-    pub(crate) fn list_tags_for_resource(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
+    pub(crate) fn list_tags_for_resource(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
         let stream = self.resolve_resource(ctx, input)?;
         Ok(Value::object().with("Tags", tag_values(sorted(&stream).into_iter())))
     }

@@ -7,7 +7,11 @@ use crate::{Engine, RequestContext};
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
     /// The 1024..10240 KiB range is enforced by model validation before this runs.
-    pub(crate) async fn update_max_record_size(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
+    pub(crate) async fn update_max_record_size(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
         let _guard = self.control_lock().await;
         let stream = self.resolve_active_stream(ctx, input)?;
         let mut meta = (*stream).clone();
