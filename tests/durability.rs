@@ -35,11 +35,8 @@ async fn tag_list(client: &Client, name: &str) -> Vec<(String, String)> {
         .send()
         .await
         .unwrap_or_else(|e| panic!("ListTagsForStream {name}: {}", show(&e)));
-    let mut v: Vec<(String, String)> = out
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
-        .collect();
+    let mut v: Vec<(String, String)> =
+        out.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect();
     v.sort();
     v
 }
@@ -115,7 +112,11 @@ async fn acknowledged_records_survive_sigkill_under_load() {
                             for (d, r) in batch.into_iter().zip(out.records()) {
                                 if let (Some(shard), Some(seq)) = (r.shard_id(), r.sequence_number()) {
                                     if r.error_code().is_none() {
-                                        a.push(Ack { shard: shard.to_string(), seq: seq.to_string(), data: d });
+                                        a.push(Ack {
+                                            shard: shard.to_string(),
+                                            seq: seq.to_string(),
+                                            data: d,
+                                        });
                                     }
                                 }
                             }
@@ -157,8 +158,14 @@ async fn acknowledged_records_survive_sigkill_under_load() {
     wait_active(&client, "crash").await;
     let shards_after = list_all_shards(&client, "crash").await;
     assert_eq!(
-        shards_after.iter().map(|s| (s.shard_id().to_string(), s.hash_key_range().cloned())).collect::<Vec<_>>(),
-        shards_before.iter().map(|s| (s.shard_id().to_string(), s.hash_key_range().cloned())).collect::<Vec<_>>(),
+        shards_after
+            .iter()
+            .map(|s| (s.shard_id().to_string(), s.hash_key_range().cloned()))
+            .collect::<Vec<_>>(),
+        shards_before
+            .iter()
+            .map(|s| (s.shard_id().to_string(), s.hash_key_range().cloned()))
+            .collect::<Vec<_>>(),
     );
 
     let mut all_data: HashSet<Vec<u8>> = HashSet::new();
@@ -179,8 +186,16 @@ async fn acknowledged_records_survive_sigkill_under_load() {
         let m = by_shard.entry(s.shard_id().to_string()).or_default();
         for r in &recs {
             let d = r.data().as_ref().to_vec();
-            assert!(attempted.contains(&d), "recovered a record nobody wrote: {:?}", String::from_utf8_lossy(&d));
-            assert!(all_data.insert(d.clone()), "record duplicated after recovery: {:?}", String::from_utf8_lossy(&d));
+            assert!(
+                attempted.contains(&d),
+                "recovered a record nobody wrote: {:?}",
+                String::from_utf8_lossy(&d)
+            );
+            assert!(
+                all_data.insert(d.clone()),
+                "record duplicated after recovery: {:?}",
+                String::from_utf8_lossy(&d)
+            );
             m.insert(r.sequence_number().to_string(), d);
         }
         if let Some(last) = recs.last() {
@@ -255,9 +270,22 @@ async fn catalog_survives_graceful_restart_and_sigkill() {
     wait_active(&client, "meta-b").await;
     create_stream_and_wait(&client, "meta-c", 1).await;
 
-    client.add_tags_to_stream().stream_name("meta-a").tags("env", "test").tags("team", "x").send().await.unwrap();
+    client
+        .add_tags_to_stream()
+        .stream_name("meta-a")
+        .tags("env", "test")
+        .tags("team", "x")
+        .send()
+        .await
+        .unwrap();
     client.tag_resource().resource_arn(stream_arn("meta-b")).tags("b", "1").send().await.unwrap();
-    client.increase_stream_retention_period().stream_name("meta-a").retention_period_hours(72).send().await.unwrap();
+    client
+        .increase_stream_retention_period()
+        .stream_name("meta-a")
+        .retention_period_hours(72)
+        .send()
+        .await
+        .unwrap();
     client
         .update_max_record_size()
         .stream_arn(stream_arn("meta-b"))
@@ -279,7 +307,11 @@ async fn catalog_survives_graceful_restart_and_sigkill() {
     let desc_before = client.describe_stream().stream_name("meta-a").send().await.unwrap();
     let desc_before = desc_before.stream_description().unwrap().clone();
 
-    async fn check(client: &Client, desc_before: &aws_sdk_kinesis::types::StreamDescription, extra_tag: bool) {
+    async fn check(
+        client: &Client,
+        desc_before: &aws_sdk_kinesis::types::StreamDescription,
+        extra_tag: bool,
+    ) {
         let names = client.list_streams().send().await.unwrap();
         assert_eq!(names.stream_names(), &["meta-a", "meta-b"], "streams after restart");
         let a = client.describe_stream().stream_name("meta-a").send().await.unwrap();
@@ -298,7 +330,10 @@ async fn catalog_survives_graceful_restart_and_sigkill() {
         assert_eq!(b.max_record_size_in_kib(), Some(2048));
         assert_eq!(b.open_shard_count(), 4);
         assert_eq!(b.stream_mode_details().map(|m| m.stream_mode().clone()), Some(StreamMode::OnDemand));
-        assert!(client.describe_stream_summary().stream_name("meta-c").send().await.is_err(), "deleted stays deleted");
+        assert!(
+            client.describe_stream_summary().stream_name("meta-c").send().await.is_err(),
+            "deleted stays deleted"
+        );
     }
 
     server.restart();

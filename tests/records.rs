@@ -16,11 +16,7 @@ use common::*;
 use serde_json::json;
 
 fn entry(pk: &str, data: impl Into<Vec<u8>>) -> PutRecordsRequestEntry {
-    PutRecordsRequestEntry::builder()
-        .partition_key(pk)
-        .data(Blob::new(data.into()))
-        .build()
-        .unwrap()
+    PutRecordsRequestEntry::builder().partition_key(pk).data(Blob::new(data.into())).build().unwrap()
 }
 
 async fn put(client: &Client, stream: &str, pk: &str, data: &[u8]) -> (String, String) {
@@ -116,15 +112,9 @@ fn partition_key_hash_matches_spec_table() {
     assert_eq!(partition_key_hash("a"), 16955237001963240173058271559858726497);
     assert_eq!(partition_key_hash("pk-1"), 273922656776327812788301823748127981641);
     assert_eq!(expected_ranges(2)[1].0, 170141183460469231731687303715884105728);
-    assert_eq!(
-        decimal_to_hex("49590338271490256608559692538361571095921575989136588898").len(),
-        47
-    );
+    assert_eq!(decimal_to_hex("49590338271490256608559692538361571095921575989136588898").len(), 47);
     // The AWS value quoted in KINESIS.md §3.3 decodes to shard index 17.
-    assert_eq!(
-        parse_seq_v2("49593949378240586316257100628612811999143984124999500050").shard_index,
-        17
-    );
+    assert_eq!(parse_seq_v2("49593949378240586316257100628612811999143984124999500050").shard_index, 17);
 }
 
 #[tokio::test]
@@ -205,7 +195,8 @@ async fn put_record_sequence_numbers() {
     let prefix = "1 validation error detected: Value 'abc' at 'sequenceNumberForOrdering' failed to satisfy \
                   constraint: Member must satisfy regular expression pattern: ";
     assert!(
-        [format!("{prefix}^(0|([1-9]\\d{{0,128}}))$"), format!("{prefix}0|([1-9]\\d{{0,128}})")].contains(&msg),
+        [format!("{prefix}^(0|([1-9]\\d{{0,128}}))$"), format!("{prefix}0|([1-9]\\d{{0,128}})")]
+            .contains(&msg),
         "{msg}"
     );
 }
@@ -289,7 +280,8 @@ async fn put_record_explicit_hash_key_routing() {
         "ValidationException",
     );
     // ⚠ Model pattern text, as above.
-    let prefix = "1 validation error detected: Value '12abc' at 'explicitHashKey' failed to satisfy constraint: \
+    let prefix =
+        "1 validation error detected: Value '12abc' at 'explicitHashKey' failed to satisfy constraint: \
                   Member must satisfy regular expression pattern: ";
     assert!(
         [format!("{prefix}^(0|([1-9]\\d{{0,38}}))$"), format!("{prefix}0|([1-9]\\d{{0,38}})")].contains(&msg),
@@ -351,10 +343,7 @@ async fn put_records_500_routing_and_order() {
         let got: Vec<(String, String)> = recs
             .iter()
             .map(|r| {
-                (
-                    r.sequence_number().to_string(),
-                    String::from_utf8(r.data().as_ref().to_vec()).unwrap(),
-                )
+                (r.sequence_number().to_string(), String::from_utf8(r.data().as_ref().to_vec()).unwrap())
             })
             .collect();
         assert_eq!(got, want, "records of {}", s.shard_id());
@@ -377,7 +366,9 @@ async fn put_records_limits() {
     );
     assert!(msg.starts_with("1 validation error detected: Value '"), "{msg}");
     assert!(
-        msg.ends_with("' at 'records' failed to satisfy constraint: Member must have length less than or equal to 500"),
+        msg.ends_with(
+            "' at 'records' failed to satisfy constraint: Member must have length less than or equal to 500"
+        ),
         "{msg}"
     );
     let msg = expect_err(
@@ -385,7 +376,9 @@ async fn put_records_limits() {
         "ValidationException",
     );
     assert!(
-        msg.ends_with("at 'records' failed to satisfy constraint: Member must have length greater than or equal to 1"),
+        msg.ends_with(
+            "at 'records' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        ),
         "{msg}"
     );
     let msg = expect_err(
@@ -423,9 +416,8 @@ async fn put_records_limits() {
     // Over 10 MiB in total (each record under 1 MiB): the whole request fails.
     // ⚠ The error code is unconfirmed (§3.6, §6.17); InvalidArgumentException is the likely one.
     let per = 953_344; // 11 × this is 10 MiB + 1 KiB
-    let big: Vec<PutRecordsRequestEntry> = (0..11)
-        .map(|i| entry(&format!("b{i}"), vec![b'z'; per]))
-        .collect();
+    let big: Vec<PutRecordsRequestEntry> =
+        (0..11).map(|i| entry(&format!("b{i}"), vec![b'z'; per])).collect();
     let (code, _) = expect_err_any(
         client.put_records().stream_name("lim").set_records(Some(big)).send().await,
         &["InvalidArgumentException", "ValidationException"],
@@ -434,7 +426,10 @@ async fn put_records_limits() {
     // Nothing of the rejected request was written.
     for s in 0..4 {
         let recs = read_shard(&client, "lim", &shard_id(s)).await;
-        assert!(recs.iter().all(|r| r.data().as_ref().first() != Some(&b'z')), "rejected batch was partly written");
+        assert!(
+            recs.iter().all(|r| r.data().as_ref().first() != Some(&b'z')),
+            "rejected batch was partly written"
+        );
     }
 
     let msg = expect_err(
@@ -563,11 +558,14 @@ async fn shard_iterator_types() {
     let th = iterator(&client, "its", &shard, ShardIteratorType::TrimHorizon, None, None).await;
     assert!(!th.is_empty() && th.len() <= 512, "iterator length 1..512");
     assert_eq!(read(th).await, v(&["a", "b", "c"]));
-    let at = iterator(&client, "its", &shard, ShardIteratorType::AtSequenceNumber, Some(&seqs[1]), None).await;
+    let at =
+        iterator(&client, "its", &shard, ShardIteratorType::AtSequenceNumber, Some(&seqs[1]), None).await;
     assert_eq!(read(at).await, v(&["b", "c"]));
-    let after = iterator(&client, "its", &shard, ShardIteratorType::AfterSequenceNumber, Some(&seqs[1]), None).await;
+    let after =
+        iterator(&client, "its", &shard, ShardIteratorType::AfterSequenceNumber, Some(&seqs[1]), None).await;
     assert_eq!(read(after).await, v(&["c"]));
-    let after_last = iterator(&client, "its", &shard, ShardIteratorType::AfterSequenceNumber, Some(&seqs[2]), None).await;
+    let after_last =
+        iterator(&client, "its", &shard, ShardIteratorType::AfterSequenceNumber, Some(&seqs[2]), None).await;
     assert_eq!(read(after_last).await, v(&[]));
 
     // LATEST: nothing now; the next record later.
@@ -585,16 +583,19 @@ async fn shard_iterator_types() {
     assert_eq!(read(latest).await, v(&["d"]));
 
     // AT_TIMESTAMP: the first record that arrived at or after T.
-    let at_ts = iterator(&client, "its", &shard, ShardIteratorType::AtTimestamp, None, Some(t_before_d)).await;
+    let at_ts =
+        iterator(&client, "its", &shard, ShardIteratorType::AtTimestamp, None, Some(t_before_d)).await;
     assert_eq!(read(at_ts).await, v(&["d"]));
-    let from_start = iterator(&client, "its", &shard, ShardIteratorType::AtTimestamp, None, Some(stream_start)).await;
+    let from_start =
+        iterator(&client, "its", &shard, ShardIteratorType::AtTimestamp, None, Some(stream_start)).await;
     assert_eq!(read(from_start).await, v(&["a", "b", "c", "d"]));
     // At exactly b's arrival time: b is included.
     let all = read_shard(&client, "its", &shard).await;
     let b_arrival = *all[1].approximate_arrival_timestamp().expect("ApproximateArrivalTimestamp");
     let a_arrival = *all[0].approximate_arrival_timestamp().unwrap();
     if a_arrival.to_millis().unwrap() < b_arrival.to_millis().unwrap() {
-        let at_b = iterator(&client, "its", &shard, ShardIteratorType::AtTimestamp, None, Some(b_arrival)).await;
+        let at_b =
+            iterator(&client, "its", &shard, ShardIteratorType::AtTimestamp, None, Some(b_arrival)).await;
         assert_eq!(read(at_b).await, v(&["b", "c", "d"]));
     }
 }
@@ -636,7 +637,8 @@ async fn shard_iterator_errors() {
             .set_timestamp(ts)
             .send()
     };
-    let both = "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber \
+    let both =
+        "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber \
                 or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified";
     for ty in ["AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"] {
         let msg = expect_err(
@@ -775,7 +777,8 @@ async fn get_records_limit_and_iterators() {
     assert_eq!(got, (0..5).map(|i| format!("r{i}").into_bytes()).collect::<Vec<_>>());
 
     // Limit bounds.
-    let msg = expect_err(client.get_records().shard_iterator(&it).limit(0).send().await, "ValidationException");
+    let msg =
+        expect_err(client.get_records().shard_iterator(&it).limit(0).send().await, "ValidationException");
     assert_eq!(
         msg,
         "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: \
@@ -794,7 +797,10 @@ async fn get_records_limit_and_iterators() {
     bytes[mid] = if bytes[mid] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(bytes).unwrap();
     expect_err(client.get_records().shard_iterator(&tampered).send().await, "InvalidArgumentException");
-    expect_err(client.get_records().shard_iterator("not-an-iterator").send().await, "InvalidArgumentException");
+    expect_err(
+        client.get_records().shard_iterator("not-an-iterator").send().await,
+        "InvalidArgumentException",
+    );
     let msg = expect_err(client.get_records().shard_iterator("").send().await, "ValidationException");
     assert_eq!(
         msg,
@@ -815,7 +821,10 @@ async fn get_records_limit_and_iterators() {
     match client.get_records().shard_iterator(&old).send().await {
         Ok(out) => panic!("old iterator read the new stream: {:?}", out.records()),
         Err(e) => assert!(
-            matches!(e.code(), Some("ResourceNotFoundException" | "InvalidArgumentException" | "ExpiredIteratorException")),
+            matches!(
+                e.code(),
+                Some("ResourceNotFoundException" | "InvalidArgumentException" | "ExpiredIteratorException")
+            ),
             "{}",
             show(&e)
         ),
@@ -843,8 +852,12 @@ async fn get_records_millis_behind_and_round_trip() {
     let r = &first.records()[0];
     assert_eq!(r.data().as_ref(), binary.as_slice());
     assert_eq!(r.partition_key(), Some(pk));
-    let arrival = r.approximate_arrival_timestamp().expect("ApproximateArrivalTimestamp").to_millis().unwrap();
-    assert!(arrival >= before - 2000 && arrival <= after + 2000, "arrival {arrival} not within [{before}, {after}]");
+    let arrival =
+        r.approximate_arrival_timestamp().expect("ApproximateArrivalTimestamp").to_millis().unwrap();
+    assert!(
+        arrival >= before - 2000 && arrival <= after + 2000,
+        "arrival {arrival} not within [{before}, {after}]"
+    );
     // ~400 ms between the returned record and the newest one.
     let behind = first.millis_behind_latest().expect("MillisBehindLatest");
     assert!((300..60_000).contains(&behind), "MillisBehindLatest {behind}");

@@ -10,8 +10,8 @@ use std::time::Duration;
 use aws_sdk_kinesis::error::ProvideErrorMetadata;
 use aws_sdk_kinesis::primitives::{Blob, DateTime};
 use aws_sdk_kinesis::types::{
-    MetricsName, PutRecordsRequestEntry, ShardFilter, ShardFilterType, ShardIteratorType,
-    StreamMode, StreamModeDetails, StreamStatus,
+    MetricsName, PutRecordsRequestEntry, ShardFilter, ShardFilterType, ShardIteratorType, StreamMode,
+    StreamModeDetails, StreamStatus,
 };
 use aws_sdk_kinesis::Client;
 use common::*;
@@ -22,10 +22,7 @@ const EMPTY_NAME_MSG: &str = "2 validation errors detected: Value '' at 'streamN
      'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1";
 
 fn on_demand() -> StreamModeDetails {
-    StreamModeDetails::builder()
-        .stream_mode(StreamMode::OnDemand)
-        .build()
-        .unwrap()
+    StreamModeDetails::builder().stream_mode(StreamMode::OnDemand).build().unwrap()
 }
 
 fn filter(t: ShardFilterType) -> ShardFilter {
@@ -76,10 +73,7 @@ async fn create_provisioned_stream_and_describe() {
     assert_eq!(d.stream_status(), &StreamStatus::Active);
     assert_eq!(d.retention_period_hours(), 24);
     assert!(!d.has_more_shards());
-    assert_eq!(
-        d.stream_mode_details().map(|m| m.stream_mode().clone()),
-        Some(StreamMode::Provisioned)
-    );
+    assert_eq!(d.stream_mode_details().map(|m| m.stream_mode().clone()), Some(StreamMode::Provisioned));
     let created = d.stream_creation_timestamp().secs();
     assert!((created - before_secs).abs() <= 5, "StreamCreationTimestamp {created} vs now {before_secs}");
 
@@ -136,11 +130,8 @@ async fn create_provisioned_stream_and_describe() {
     }
     // The 4-shard boundaries the spec spells out.
     let four = describe_all(&client, "n4").await;
-    let starts: Vec<&str> = four
-        .shards()
-        .iter()
-        .map(|s| s.hash_key_range().unwrap().starting_hash_key())
-        .collect();
+    let starts: Vec<&str> =
+        four.shards().iter().map(|s| s.hash_key_range().unwrap().starting_hash_key()).collect();
     assert_eq!(
         starts,
         vec![
@@ -165,19 +156,13 @@ async fn create_on_demand_stream_gets_four_shards() {
         .unwrap_or_else(|e| panic!("CreateStream ON_DEMAND: {}", show(&e)));
     wait_active(&client, "od").await;
     let d = describe_all(&client, "od").await;
-    assert_eq!(
-        d.stream_mode_details().map(|m| m.stream_mode().clone()),
-        Some(StreamMode::OnDemand)
-    );
+    assert_eq!(d.stream_mode_details().map(|m| m.stream_mode().clone()), Some(StreamMode::OnDemand));
     check_ranges(d.shards(), 4);
 
     let s = client.describe_stream_summary().stream_name("od").send().await.unwrap();
     let s = s.stream_description_summary().unwrap();
     assert_eq!(s.open_shard_count(), 4);
-    assert_eq!(
-        s.stream_mode_details().map(|m| m.stream_mode().clone()),
-        Some(StreamMode::OnDemand)
-    );
+    assert_eq!(s.stream_mode_details().map(|m| m.stream_mode().clone()), Some(StreamMode::OnDemand));
 
     let limits = client.describe_limits().send().await.unwrap();
     assert_eq!(limits.on_demand_stream_count(), 1);
@@ -269,10 +254,7 @@ async fn describe_stream_summary_fields() {
     assert_eq!(s.stream_status(), &StreamStatus::Active);
     assert_eq!(s.open_shard_count(), 3);
     assert_eq!(s.retention_period_hours(), 24);
-    assert_eq!(
-        s.stream_mode_details().map(|m| m.stream_mode().clone()),
-        Some(StreamMode::Provisioned)
-    );
+    assert_eq!(s.stream_mode_details().map(|m| m.stream_mode().clone()), Some(StreamMode::Provisioned));
     assert_eq!(s.consumer_count(), Some(0));
     assert_eq!(s.max_record_size_in_kib(), Some(1024));
     // KINESIS.md §0.6 / §2.9: never return StreamId.
@@ -318,10 +300,7 @@ async fn list_streams_paging() {
         assert_eq!(s.stream_name(), *n);
         assert_eq!(s.stream_arn(), stream_arn(n));
         assert_eq!(s.stream_status(), &StreamStatus::Active);
-        assert_eq!(
-            s.stream_mode_details().map(|m| m.stream_mode().clone()),
-            Some(StreamMode::Provisioned)
-        );
+        assert_eq!(s.stream_mode_details().map(|m| m.stream_mode().clone()), Some(StreamMode::Provisioned));
         assert!(s.stream_creation_timestamp().is_some());
     }
 
@@ -341,35 +320,21 @@ async fn list_streams_paging() {
     assert_eq!(p3.next_token(), None);
 
     // Legacy ExclusiveStartStreamName.
-    let p = client
-        .list_streams()
-        .exclusive_start_stream_name("bravo")
-        .limit(2)
-        .send()
-        .await
-        .unwrap();
+    let p = client.list_streams().exclusive_start_stream_name("bravo").limit(2).send().await.unwrap();
     assert_eq!(p.stream_names(), &["charlie", "delta"]);
     assert!(p.has_more_streams());
-    let p = client
-        .list_streams()
-        .exclusive_start_stream_name("delta")
-        .send()
-        .await
-        .unwrap();
+    let p = client.list_streams().exclusive_start_stream_name("delta").send().await.unwrap();
     assert_eq!(p.stream_names(), &["echo"]);
     assert!(!p.has_more_streams());
     // A start name that is not a stream still positions by name.
-    let p = client
-        .list_streams()
-        .exclusive_start_stream_name("c")
-        .send()
-        .await
-        .unwrap();
+    let p = client.list_streams().exclusive_start_stream_name("c").send().await.unwrap();
     assert_eq!(p.stream_names(), &["charlie", "delta", "echo"]);
 
     let msg = expect_err(client.list_streams().limit(0).send().await, "ValidationException");
     assert!(
-        msg.contains("at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"),
+        msg.contains(
+            "at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"
+        ),
         "{msg}"
     );
 }
@@ -389,26 +354,14 @@ async fn list_shards_filters_and_paging() {
     let with = |f: ShardFilter| client.list_shards().stream_name("ls").shard_filter(f).send();
 
     // AFTER_SHARD_ID behaves like ExclusiveStartShardId.
-    let f = ShardFilter::builder()
-        .r#type(ShardFilterType::AfterShardId)
-        .shard_id(shard_id(1))
-        .build()
-        .unwrap();
+    let f =
+        ShardFilter::builder().r#type(ShardFilterType::AfterShardId).shard_id(shard_id(1)).build().unwrap();
     assert_eq!(ids(with(f).await.unwrap().shards()), id_list(2..5));
-    let out = client
-        .list_shards()
-        .stream_name("ls")
-        .exclusive_start_shard_id(shard_id(2))
-        .send()
-        .await
-        .unwrap();
+    let out =
+        client.list_shards().stream_name("ls").exclusive_start_shard_id(shard_id(2)).send().await.unwrap();
     assert_eq!(ids(out.shards()), id_list(3..5));
 
-    for t in [
-        ShardFilterType::AtTrimHorizon,
-        ShardFilterType::FromTrimHorizon,
-        ShardFilterType::AtLatest,
-    ] {
+    for t in [ShardFilterType::AtTrimHorizon, ShardFilterType::FromTrimHorizon, ShardFilterType::AtLatest] {
         let out = with(filter(t.clone())).await.unwrap_or_else(|e| panic!("{t:?}: {}", show(&e)));
         assert_eq!(ids(out.shards()), all, "filter {t:?}");
     }
@@ -453,19 +406,13 @@ async fn list_shards_filters_and_paging() {
 
     // NextToken together with StreamName / ExclusiveStartShardId: InvalidArgumentException (§1.8).
     let t = p1.next_token().unwrap();
-    expect_err(
-        client.list_shards().stream_name("ls").next_token(t).send().await,
-        "InvalidArgumentException",
-    );
+    expect_err(client.list_shards().stream_name("ls").next_token(t).send().await, "InvalidArgumentException");
     expect_err(
         client.list_shards().exclusive_start_shard_id(shard_id(0)).next_token(t).send().await,
         "InvalidArgumentException",
     );
     // Neither StreamName nor NextToken nor ARN.
-    expect_err_any(
-        client.list_shards().send().await,
-        &["InvalidArgumentException", "ValidationException"],
-    );
+    expect_err_any(client.list_shards().send().await, &["InvalidArgumentException", "ValidationException"]);
     let msg = expect_err(client.list_shards().stream_name("nope").send().await, "ResourceNotFoundException");
     assert_eq!(msg, format!("Stream nope under account {ACCOUNT} not found."));
 }
@@ -494,14 +441,14 @@ async fn list_shards_filters_after_split() {
     let all = client.list_shards().stream_name("split").send().await.unwrap();
     assert_eq!(ids(all.shards()), id_list(0..4), "children take the next unused indices");
     let s0 = &all.shards()[0];
-    assert!(
-        s0.sequence_number_range().unwrap().ending_sequence_number().is_some(),
-        "the parent is closed"
-    );
+    assert!(s0.sequence_number_range().unwrap().ending_sequence_number().is_some(), "the parent is closed");
     for child in &all.shards()[2..4] {
         assert_eq!(child.parent_shard_id(), Some(shard_id(0).as_str()));
     }
-    assert_eq!(all.shards()[2].hash_key_range().unwrap().ending_hash_key(), (hash_step(2) / 2 - 1).to_string());
+    assert_eq!(
+        all.shards()[2].hash_key_range().unwrap().ending_hash_key(),
+        (hash_step(2) / 2 - 1).to_string()
+    );
     assert_eq!(all.shards()[3].hash_key_range().unwrap().starting_hash_key(), mid);
 
     let with = |f: ShardFilter| client.list_shards().stream_name("split").shard_filter(f).send();
@@ -509,24 +456,16 @@ async fn list_shards_filters_after_split() {
     assert_eq!(ids(with(filter(ShardFilterType::AtLatest)).await.unwrap().shards()), open);
     assert_eq!(ids(with(filter(ShardFilterType::AtTrimHorizon)).await.unwrap().shards()), id_list(0..4));
     assert_eq!(ids(with(filter(ShardFilterType::FromTrimHorizon)).await.unwrap().shards()), id_list(0..4));
-    let at = |t: ShardFilterType, ts: DateTime| ShardFilter::builder().r#type(t).timestamp(ts).build().unwrap();
+    let at =
+        |t: ShardFilterType, ts: DateTime| ShardFilter::builder().r#type(t).timestamp(ts).build().unwrap();
     // Shards open at T: before the split, the two original shards; after it, the open ones.
-    assert_eq!(
-        ids(with(at(ShardFilterType::AtTimestamp, t_after_split)).await.unwrap().shards()),
-        open
-    );
+    assert_eq!(ids(with(at(ShardFilterType::AtTimestamp, t_after_split)).await.unwrap().shards()), open);
     // FROM_TIMESTAMP: closed shards ending at or after T plus all open shards.
-    assert_eq!(
-        ids(with(at(ShardFilterType::FromTimestamp, t_after_split)).await.unwrap().shards()),
-        open
-    );
+    assert_eq!(ids(with(at(ShardFilterType::FromTimestamp, t_after_split)).await.unwrap().shards()), open);
     let from_before = ids(with(at(ShardFilterType::FromTimestamp, t_before_split)).await.unwrap().shards());
     assert_eq!(from_before, id_list(0..4));
-    let f = ShardFilter::builder()
-        .r#type(ShardFilterType::AfterShardId)
-        .shard_id(shard_id(1))
-        .build()
-        .unwrap();
+    let f =
+        ShardFilter::builder().r#type(ShardFilterType::AfterShardId).shard_id(shard_id(1)).build().unwrap();
     assert_eq!(ids(with(f).await.unwrap().shards()), id_list(2..4));
 }
 
@@ -561,13 +500,7 @@ async fn delete_stream_then_not_found() {
     assert_eq!(msg, format!("Stream doomed under account {ACCOUNT} not found."));
     expect_err(client.delete_stream().stream_name("doomed").send().await, "ResourceNotFoundException");
     expect_err(
-        client
-            .put_record()
-            .stream_name("doomed")
-            .partition_key("a")
-            .data(Blob::new("x"))
-            .send()
-            .await,
+        client.put_record().stream_name("doomed").partition_key("a").data(Blob::new("x")).send().await,
         "ResourceNotFoundException",
     );
     let names = client.list_streams().send().await.unwrap();
@@ -596,8 +529,12 @@ async fn retention_period_bounds() {
                 .retention_period_hours()
         }
     };
-    let inc = |h: i32| client.increase_stream_retention_period().stream_name("ret").retention_period_hours(h).send();
-    let dec = |h: i32| client.decrease_stream_retention_period().stream_name("ret").retention_period_hours(h).send();
+    let inc = |h: i32| {
+        client.increase_stream_retention_period().stream_name("ret").retention_period_hours(h).send()
+    };
+    let dec = |h: i32| {
+        client.decrease_stream_retention_period().stream_name("ret").retention_period_hours(h).send()
+    };
 
     inc(48).await.unwrap();
     assert_eq!(hours(&client).await, 48);
@@ -731,10 +668,7 @@ async fn tags_on_streams() {
         "1 validation error detected: Value '51' at 'limit' failed to satisfy constraint: \
          Member must have value less than or equal to 50"
     );
-    expect_err(
-        client.list_tags_for_stream().stream_name("none").send().await,
-        "ResourceNotFoundException",
-    );
+    expect_err(client.list_tags_for_stream().stream_name("none").send().await, "ResourceNotFoundException");
     expect_err(
         client.add_tags_to_stream().stream_name("none").tags("a", "b").send().await,
         "ResourceNotFoundException",
@@ -794,12 +728,7 @@ async fn tags_resource_api_shares_tags() {
         list_stream_tags(&client, "born-tagged").await,
         vec![("team".to_string(), "data".to_string())]
     );
-    let r = client
-        .list_tags_for_resource()
-        .resource_arn(stream_arn("born-tagged"))
-        .send()
-        .await
-        .unwrap();
+    let r = client.list_tags_for_resource().resource_arn(stream_arn("born-tagged")).send().await.unwrap();
     assert_eq!(r.tags().len(), 1);
 
     expect_err(
@@ -898,11 +827,7 @@ async fn update_max_record_size() {
             client.update_max_record_size().stream_arn(&arn).max_record_size_in_kib(bad).send().await,
             "ValidationException",
         );
-        let bound = if bad > 10240 {
-            "less than or equal to 10240"
-        } else {
-            "greater than or equal to 1024"
-        };
+        let bound = if bad > 10240 { "less than or equal to 10240" } else { "greater than or equal to 1024" };
         assert_eq!(
             msg,
             format!(
@@ -986,23 +911,31 @@ async fn every_stream_op_by_arn() {
     client.remove_tags_from_stream().stream_arn(&arn).tag_keys("k").send().await.unwrap();
     assert!(client.list_tags_for_stream().stream_arn(&arn).send().await.unwrap().tags().is_empty());
 
-    client.increase_stream_retention_period().stream_arn(&arn).retention_period_hours(30).send().await.unwrap();
-    client.decrease_stream_retention_period().stream_arn(&arn).retention_period_hours(25).send().await.unwrap();
-    let s = client.describe_stream_summary().stream_name(name).send().await.unwrap();
-    assert_eq!(s.stream_description_summary().unwrap().retention_period_hours(), 25);
-
-    let put = client
-        .put_record()
+    client
+        .increase_stream_retention_period()
         .stream_arn(&arn)
-        .partition_key("pk")
-        .data(Blob::new("one"))
+        .retention_period_hours(30)
         .send()
         .await
         .unwrap();
+    client
+        .decrease_stream_retention_period()
+        .stream_arn(&arn)
+        .retention_period_hours(25)
+        .send()
+        .await
+        .unwrap();
+    let s = client.describe_stream_summary().stream_name(name).send().await.unwrap();
+    assert_eq!(s.stream_description_summary().unwrap().retention_period_hours(), 25);
+
+    let put =
+        client.put_record().stream_arn(&arn).partition_key("pk").data(Blob::new("one")).send().await.unwrap();
     let puts = client
         .put_records()
         .stream_arn(&arn)
-        .records(PutRecordsRequestEntry::builder().partition_key("pk").data(Blob::new("two")).build().unwrap())
+        .records(
+            PutRecordsRequestEntry::builder().partition_key("pk").data(Blob::new("two")).build().unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -1077,7 +1010,9 @@ async fn stream_error_paths_and_validation_messages() {
     );
     assert!(msg.contains("exists"), "{msg}");
 
-    fn meta<T, E: ProvideErrorMetadata + std::error::Error>(r: Result<T, E>) -> (Option<String>, Option<String>, String) {
+    fn meta<T, E: ProvideErrorMetadata + std::error::Error>(
+        r: Result<T, E>,
+    ) -> (Option<String>, Option<String>, String) {
         match r {
             Ok(_) => (None, None, "succeeded".into()),
             Err(e) => (e.code().map(Into::into), e.message().map(Into::into), show(&e)),
@@ -1091,21 +1026,21 @@ async fn stream_error_paths_and_validation_messages() {
         ("ListTagsForStream", meta(client.list_tags_for_stream().stream_name("ghost").send().await)),
     ] {
         assert_eq!(code.as_deref(), Some("ResourceNotFoundException"), "{op}: {full}");
-        assert_eq!(
-            message,
-            Some(format!("Stream ghost under account {ACCOUNT} not found.")),
-            "{op}"
-        );
+        assert_eq!(message, Some(format!("Stream ghost under account {ACCOUNT} not found.")), "{op}");
     }
 
     // Coral-style validation messages (KINESIS.md §2.6, FRONT-DOOR §5). An empty name breaks
     // both the pattern and the minimum length; AWS lists the pattern first (kinesalite
     // test/createStream.js, observed from AWS). The brief's one-error example leaves the
     // pattern item out.
-    let msg = expect_err(client.create_stream().stream_name("").shard_count(1).send().await, "ValidationException");
+    let msg =
+        expect_err(client.create_stream().stream_name("").shard_count(1).send().await, "ValidationException");
     assert_eq!(msg, EMPTY_NAME_MSG);
     let long = "a".repeat(129);
-    let msg = expect_err(client.create_stream().stream_name(&long).shard_count(1).send().await, "ValidationException");
+    let msg = expect_err(
+        client.create_stream().stream_name(&long).shard_count(1).send().await,
+        "ValidationException",
+    );
     assert_eq!(
         msg,
         format!(
@@ -1113,20 +1048,27 @@ async fn stream_error_paths_and_validation_messages() {
              Member must have length less than or equal to 128"
         )
     );
-    let msg = expect_err(client.create_stream().stream_name("a b").shard_count(1).send().await, "ValidationException");
+    let msg = expect_err(
+        client.create_stream().stream_name("a b").shard_count(1).send().await,
+        "ValidationException",
+    );
     assert_eq!(
         msg,
         "1 validation error detected: Value 'a b' at 'streamName' failed to satisfy constraint: \
          Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
     );
-    let msg = expect_err(client.create_stream().stream_name("ok").shard_count(0).send().await, "ValidationException");
+    let msg = expect_err(
+        client.create_stream().stream_name("ok").shard_count(0).send().await,
+        "ValidationException",
+    );
     assert_eq!(
         msg,
         "1 validation error detected: Value '0' at 'shardCount' failed to satisfy constraint: \
          Member must have value greater than or equal to 1"
     );
     // Three errors, joined by "; " (exactly as kinesalite observed from AWS).
-    let msg = expect_err(client.create_stream().stream_name("").shard_count(0).send().await, "ValidationException");
+    let msg =
+        expect_err(client.create_stream().stream_name("").shard_count(0).send().await, "ValidationException");
     assert_eq!(
         msg,
         "3 validation errors detected: Value '0' at 'shardCount' failed to satisfy constraint: \
@@ -1134,10 +1076,8 @@ async fn stream_error_paths_and_validation_messages() {
          constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; Value '' at \
          'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"
     );
-    let msg = expect_err(
-        client.describe_stream_summary().stream_name("").send().await,
-        "ValidationException",
-    );
+    let msg =
+        expect_err(client.describe_stream_summary().stream_name("").send().await, "ValidationException");
     assert!(msg.contains("at 'streamName' failed to satisfy constraint"), "{msg}");
     // Missing StreamName on CreateStream: "Value null ... Member must not be null".
     let msg = expect_err(client.create_stream().shard_count(1).send().await, "ValidationException");
@@ -1152,20 +1092,13 @@ async fn stream_error_paths_and_validation_messages() {
 
 #[tokio::test]
 async fn server_flags_account_and_region() {
-    let server = TestServer::start_with(
-        ServerOptions::default().account_id("123456789012").region("eu-west-1"),
-    );
+    let server =
+        TestServer::start_with(ServerOptions::default().account_id("123456789012").region("eu-west-1"));
     // Sign for the same region the server serves, so either way of choosing the region agrees.
-    let client = client_for(
-        &server.endpoint(),
-        aws_sdk_kinesis::config::retry::RetryConfig::standard(),
-    );
+    let client = client_for(&server.endpoint(), aws_sdk_kinesis::config::retry::RetryConfig::standard());
     let client = {
-        let conf = client
-            .config()
-            .to_builder()
-            .region(aws_sdk_kinesis::config::Region::new("eu-west-1"))
-            .build();
+        let conf =
+            client.config().to_builder().region(aws_sdk_kinesis::config::Region::new("eu-west-1")).build();
         Client::from_conf(conf)
     };
     create_stream_and_wait(&client, "acct", 1).await;
@@ -1174,10 +1107,8 @@ async fn server_flags_account_and_region() {
         s.stream_description_summary().unwrap().stream_arn(),
         "arn:aws:kinesis:eu-west-1:123456789012:stream/acct"
     );
-    let msg = expect_err(
-        client.describe_stream().stream_name("ghost").send().await,
-        "ResourceNotFoundException",
-    );
+    let msg =
+        expect_err(client.describe_stream().stream_name("ghost").send().await, "ResourceNotFoundException");
     assert_eq!(msg, "Stream ghost under account 123456789012 not found.");
     client
         .describe_stream_summary()
@@ -1215,7 +1146,8 @@ async fn enhanced_monitoring_by_name_and_arn() {
     desired.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     assert_eq!(desired, vec![MetricsName::IncomingBytes, MetricsName::OutgoingBytes]);
     let d = describe_all(&client, "mon").await;
-    let mut shown: Vec<_> = d.enhanced_monitoring().iter().flat_map(|m| m.shard_level_metrics().to_vec()).collect();
+    let mut shown: Vec<_> =
+        d.enhanced_monitoring().iter().flat_map(|m| m.shard_level_metrics().to_vec()).collect();
     shown.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     assert_eq!(shown, vec![MetricsName::IncomingBytes, MetricsName::OutgoingBytes]);
     let em = client
@@ -1235,4 +1167,91 @@ async fn enhanced_monitoring_by_name_and_arn() {
             .await,
         "ResourceNotFoundException",
     );
+}
+
+#[tokio::test]
+async fn stream_status_transitions_with_delays() {
+    // KINESIS.md §1.8 / §3.8: CREATING → ACTIVE and ACTIVE → DELETING → gone, with the
+    // server's configurable delays (400 ms here).
+    let server = TestServer::start_with(ServerOptions::default().transition_ms(400, 400, 400));
+    let client = server.client();
+    let status = |name: &'static str| {
+        let c = client.clone();
+        async move {
+            c.describe_stream_summary()
+                .stream_name(name)
+                .send()
+                .await
+                .map(|o| o.stream_description_summary().unwrap().stream_status().clone())
+        }
+    };
+    let t0 = std::time::Instant::now();
+    client.create_stream().stream_name("slow").shard_count(2).send().await.unwrap();
+    assert_eq!(status("slow").await.unwrap(), StreamStatus::Creating);
+    let d = describe_all(&client, "slow").await;
+    assert_eq!(d.stream_status(), &StreamStatus::Creating);
+    // The same name again while CREATING.
+    expect_err(
+        client.create_stream().stream_name("slow").shard_count(1).send().await,
+        "ResourceInUseException",
+    );
+    // ListStreams shows it with its status.
+    let ls = client.list_streams().send().await.unwrap();
+    assert_eq!(ls.stream_names(), &["slow"]);
+    wait_active(&client, "slow").await;
+    assert!(t0.elapsed() >= Duration::from_millis(350), "ACTIVE too early: {:?}", t0.elapsed());
+    assert_eq!(describe_all(&client, "slow").await.shards().len(), 2);
+
+    client.delete_stream().stream_name("slow").send().await.unwrap();
+    let t1 = std::time::Instant::now();
+    assert_eq!(status("slow").await.unwrap(), StreamStatus::Deleting);
+    let deadline = t1 + Duration::from_secs(5);
+    loop {
+        match status("slow").await {
+            Ok(s) => {
+                assert_eq!(s, StreamStatus::Deleting);
+                assert!(std::time::Instant::now() < deadline, "still DELETING after 5 s");
+            }
+            Err(e) => {
+                assert_eq!(e.code(), Some("ResourceNotFoundException"), "{}", show(&e));
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(t1.elapsed() >= Duration::from_millis(350), "gone too early: {:?}", t1.elapsed());
+}
+
+#[tokio::test]
+async fn longest_valid_names_work() {
+    let server = TestServer::start();
+    let client = server.client();
+    let name = format!("{}.-_{}", "A".repeat(61), "9".repeat(64));
+    assert_eq!(name.len(), 128);
+    create_stream_and_wait(&client, &name, 1).await;
+    client
+        .put_record()
+        .stream_name(&name)
+        .partition_key("p".repeat(256))
+        .data(Blob::new("x"))
+        .send()
+        .await
+        .unwrap();
+    let tag_key = "k".repeat(128);
+    let tag_value = "v".repeat(256);
+    client.add_tags_to_stream().stream_name(&name).tags(&tag_key, &tag_value).send().await.unwrap();
+    let t = client.list_tags_for_stream().stream_name(&name).send().await.unwrap();
+    assert_eq!(t.tags()[0].key(), tag_key);
+    assert_eq!(t.tags()[0].value(), Some(tag_value.as_str()));
+    // One more character in the key or value is a ValidationException.
+    let msg = expect_err(
+        client.add_tags_to_stream().stream_name(&name).tags("k".repeat(129), "v").send().await,
+        "ValidationException",
+    );
+    assert!(msg.contains("at 'tags' failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]"), "{msg}");
+    let msg = expect_err(
+        client.add_tags_to_stream().stream_name(&name).tags("k", "v".repeat(257)).send().await,
+        "ValidationException",
+    );
+    assert!(msg.contains("at 'tags' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]"), "{msg}");
 }

@@ -86,10 +86,8 @@ async fn cbor_round_trip(server: &TestServer, stream: &str, http2: bool) {
     assert_eq!(r.status, 200, "PutRecord: {:?}", r.cbor());
     let v = r.cbor();
     assert_eq!(cget(&v, "ShardId").and_then(ctext_of), Some("shardId-000000000000"));
-    let seq1 = cget(&v, "SequenceNumber")
-        .and_then(ctext_of)
-        .expect("SequenceNumber is a text string")
-        .to_string();
+    let seq1 =
+        cget(&v, "SequenceNumber").and_then(ctext_of).expect("SequenceNumber is a text string").to_string();
     assert!(seq1.bytes().all(|b| b.is_ascii_digit()));
 
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -141,7 +139,9 @@ async fn cbor_round_trip(server: &TestServer, stream: &str, http2: bool) {
     .await;
     assert_eq!(r.status, 200);
     let it = cget(&r.cbor(), "ShardIterator").and_then(ctext_of).expect("ShardIterator").to_string();
-    let r = cbor_call(&ep, "GetRecords", &cmap(vec![("ShardIterator", ctext(&it)), ("Limit", cint(10))]), http2).await;
+    let r =
+        cbor_call(&ep, "GetRecords", &cmap(vec![("ShardIterator", ctext(&it)), ("Limit", cint(10))]), http2)
+            .await;
     assert_eq!(r.status, 200, "GetRecords: {:?}", r.cbor());
     let v = r.cbor();
     let recs = match cget(&v, "Records") {
@@ -194,7 +194,13 @@ async fn cbor_round_trip(server: &TestServer, stream: &str, http2: bool) {
     let r = cbor_call(&ep, "DescribeStream", &cmap(vec![("StreamName", ctext("ghost"))]), http2).await;
     let msg = assert_cbor_error(&r, "ResourceNotFoundException");
     assert_eq!(msg.as_deref(), Some(format!("Stream ghost under account {ACCOUNT} not found.").as_str()));
-    let r = cbor_call(&ep, "CreateStream", &cmap(vec![("StreamName", ctext("")), ("ShardCount", cint(1))]), http2).await;
+    let r = cbor_call(
+        &ep,
+        "CreateStream",
+        &cmap(vec![("StreamName", ctext("")), ("ShardCount", cint(1))]),
+        http2,
+    )
+    .await;
     let msg = assert_cbor_error(&r, "ValidationException");
     // Pattern and length both fail for an empty name (kinesalite test/createStream.js, from AWS).
     assert_eq!(
@@ -227,11 +233,7 @@ async fn cbor_definite_lengths_and_exact_java_bytes() {
     // Definite-length encoding (what ciborium and most CBOR libraries emit) is accepted too.
     let mut body = Vec::new();
     ciborium::ser::into_writer(
-        &cmap(vec![
-            ("StreamName", ctext("defn")),
-            ("Data", cbytes(b"hello")),
-            ("PartitionKey", ctext("pk")),
-        ]),
+        &cmap(vec![("StreamName", ctext("defn")), ("Data", cbytes(b"hello")), ("PartitionKey", ctext("pk"))]),
         &mut body,
     )
     .unwrap();
@@ -243,11 +245,9 @@ async fn cbor_definite_lengths_and_exact_java_bytes() {
     // `…54696d657374616d70 c1 1b 000001a013accc38` (an instant in the past here).
     let mut java = Vec::new();
     java.push(0xbf);
-    for (k, v) in [
-        ("StreamName", "defn"),
-        ("ShardId", "shardId-000000000000"),
-        ("ShardIteratorType", "AT_TIMESTAMP"),
-    ] {
+    for (k, v) in
+        [("StreamName", "defn"), ("ShardId", "shardId-000000000000"), ("ShardIteratorType", "AT_TIMESTAMP")]
+    {
         java.push(0x60 + k.len() as u8);
         java.extend_from_slice(k.as_bytes());
         java.push(0x60 + v.len() as u8);
@@ -369,7 +369,8 @@ async fn front_door_errors() {
         assert_eq!(r.header("content-type"), None, "{method}");
         assert!(r.header("x-amzn-requestid").is_some(), "x-amzn-RequestId on every response");
     }
-    let bare_get = raw(&ep, RawRequest::op("ListStreams", JSON, Vec::new()).method("GET").unsigned().target(None)).await;
+    let bare_get =
+        raw(&ep, RawRequest::op("ListStreams", JSON, Vec::new()).method("GET").unsigned().target(None)).await;
     assert_eq!(bare_get.status, 403);
 
     // Unknown operation / service: 400 UnknownOperationException without a message.
@@ -388,7 +389,12 @@ async fn front_door_errors() {
     for body in [&b"hello"[..], b"{\"StreamName\":", b"true", b"null", b"[1"] {
         let r = raw(&ep, RawRequest::op("ListStreams", JSON, body.to_vec())).await;
         assert_eq!(r.status, 400, "{:?}", String::from_utf8_lossy(body));
-        assert_eq!(r.json(), json!({"__type": "SerializationException"}), "{:?}", String::from_utf8_lossy(body));
+        assert_eq!(
+            r.json(),
+            json!({"__type": "SerializationException"}),
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
     }
     // Empty body: SerializationException for a valid target, UnknownOperationException otherwise.
     let r = raw(&ep, RawRequest::op("ListStreams", JSON, Vec::new())).await;
@@ -441,7 +447,8 @@ async fn front_door_success_shapes() {
     wait_active(&server.client(), "fd").await;
 
     // Content-Type parameters and whitespace are ignored; the path is ignored.
-    let mut req = RawRequest::op("ListStreams", "  application/x-amz-json-1.1 ; charset=utf-8", b"{}".to_vec());
+    let mut req =
+        RawRequest::op("ListStreams", "  application/x-amz-json-1.1 ; charset=utf-8", b"{}".to_vec());
     req.path = "/whatever?x=1".into();
     let r = raw(&ep, req).await;
     assert_eq!(r.status, 200, "{:?}", r.body);

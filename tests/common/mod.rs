@@ -54,6 +54,10 @@ pub struct ServerOptions {
     pub shard_limit: Option<u32>,
     pub account_id: Option<String>,
     pub region: Option<String>,
+    /// `--create-stream-ms`, `--delete-stream-ms`, `--update-stream-ms` (0 by default).
+    pub create_stream_ms: u64,
+    pub delete_stream_ms: u64,
+    pub update_stream_ms: u64,
     /// Extra command-line arguments appended after the defaults.
     pub extra_args: Vec<String>,
     /// Extra environment variables for the child.
@@ -67,6 +71,9 @@ impl Default for ServerOptions {
             shard_limit: None,
             account_id: None,
             region: None,
+            create_stream_ms: 0,
+            delete_stream_ms: 0,
+            update_stream_ms: 0,
             extra_args: Vec::new(),
             env: Vec::new(),
         }
@@ -88,6 +95,13 @@ impl ServerOptions {
     }
     pub fn region(mut self, r: &str) -> Self {
         self.region = Some(r.to_string());
+        self
+    }
+    /// Stream-state transition delays: create, delete, update (milliseconds).
+    pub fn transition_ms(mut self, create: u64, delete: u64, update: u64) -> Self {
+        self.create_stream_ms = create;
+        self.delete_stream_ms = delete;
+        self.update_stream_ms = update;
         self
     }
     pub fn arg(mut self, a: &str) -> Self {
@@ -117,22 +131,11 @@ impl TestServer {
     }
 
     pub fn start_with(opts: ServerOptions) -> TestServer {
-        let root = tempfile::Builder::new()
-            .prefix("kinesin-e2e-")
-            .tempdir()
-            .expect("create temp dir");
+        let root = tempfile::Builder::new().prefix("kinesin-e2e-").tempdir().expect("create temp dir");
         let data_dir = root.path().join("data");
         std::fs::create_dir_all(&data_dir).expect("create data dir");
         let stderr_path = root.path().join("server-stderr.log");
-        let mut server = TestServer {
-            root,
-            data_dir,
-            stderr_path,
-            opts,
-            child: None,
-            port: 0,
-            launches: 0,
-        };
+        let mut server = TestServer { root, data_dir, stderr_path, opts, child: None, port: 0, launches: 0 };
         server.launch();
         server
     }
@@ -140,20 +143,17 @@ impl TestServer {
     fn launch(&mut self) {
         assert!(self.child.is_none(), "server already running");
         self.launches += 1;
-        let stderr_file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.stderr_path)
-            .expect("open stderr log");
+        let stderr_file =
+            OpenOptions::new().create(true).append(true).open(&self.stderr_path).expect("open stderr log");
         let stderr_start = stderr_file.metadata().map(|m| m.len()).unwrap_or(0);
         let mut cmd = Command::new(binary());
         cmd.arg("serve")
             .args(["--port", "0", "--host", "127.0.0.1"])
             .arg("--data-dir")
             .arg(&self.data_dir)
-            .args(["--create-stream-ms", "0"])
-            .args(["--delete-stream-ms", "0"])
-            .args(["--update-stream-ms", "0"])
+            .args(["--create-stream-ms", &self.opts.create_stream_ms.to_string()])
+            .args(["--delete-stream-ms", &self.opts.delete_stream_ms.to_string()])
+            .args(["--update-stream-ms", &self.opts.update_stream_ms.to_string()])
             .args(["--durability", &self.opts.durability]);
         if let Some(n) = self.opts.shard_limit {
             cmd.args(["--shard-limit", &n.to_string()]);
@@ -174,12 +174,8 @@ impl TestServer {
         for (k, v) in &self.opts.env {
             cmd.env(k, v);
         }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(stderr_file));
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("failed to spawn {}: {e}", binary().display()));
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::from(stderr_file));
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("failed to spawn {}: {e}", binary().display()));
         let stdout = child.stdout.take().expect("child stdout");
         let (tx, rx) = mpsc::channel::<Result<String, String>>();
         std::thread::spawn(move || {
@@ -324,11 +320,8 @@ impl TestServer {
     pub fn stop_gracefully(&mut self) {
         if let Some(mut child) = self.child.take() {
             let pid = child.id().to_string();
-            let sent = Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false);
+            let sent =
+                Command::new("kill").args(["-TERM", &pid]).status().map(|s| s.success()).unwrap_or(false);
             if sent {
                 let deadline = Instant::now() + Duration::from_secs(5);
                 while Instant::now() < deadline {
@@ -376,10 +369,7 @@ pub fn stream_arn(name: &str) -> String {
 }
 
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,9 +394,7 @@ pub async fn wait_active(client: &Client, name: &str) {
     loop {
         match client.describe_stream_summary().stream_name(name).send().await {
             Ok(out) => {
-                let status = out
-                    .stream_description_summary()
-                    .map(|s| s.stream_status().clone());
+                let status = out.stream_description_summary().map(|s| s.stream_status().clone());
                 if status == Some(StreamStatus::Active) {
                     return;
                 }
@@ -433,10 +421,7 @@ pub async fn list_all_shards(client: &Client, name: &str) -> Vec<Shard> {
             Some(t) => client.list_shards().next_token(t),
             None => client.list_shards().stream_name(name),
         };
-        let out = req
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("ListShards {name}: {}", show(&e)));
+        let out = req.send().await.unwrap_or_else(|e| panic!("ListShards {name}: {}", show(&e)));
         shards.extend(out.shards().iter().cloned());
         match out.next_token() {
             Some(t) => token = Some(t.to_string()),
@@ -456,12 +441,7 @@ pub async fn read_shard(
     read_from_iterator(client, it).await
 }
 
-pub async fn get_iterator(
-    client: &Client,
-    stream: &str,
-    shard_id: &str,
-    ty: ShardIteratorType,
-) -> String {
+pub async fn get_iterator(client: &Client, stream: &str, shard_id: &str, ty: ShardIteratorType) -> String {
     let mut attempts = 0;
     loop {
         match client
@@ -473,14 +453,9 @@ pub async fn get_iterator(
             .await
         {
             Ok(out) => {
-                return out
-                    .shard_iterator()
-                    .expect("GetShardIterator returned no ShardIterator")
-                    .to_string()
+                return out.shard_iterator().expect("GetShardIterator returned no ShardIterator").to_string()
             }
-            Err(e)
-                if e.code() == Some("ProvisionedThroughputExceededException") && attempts < 50 =>
-            {
+            Err(e) if e.code() == Some("ProvisionedThroughputExceededException") && attempts < 50 => {
                 attempts += 1;
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -510,9 +485,7 @@ pub async fn read_from_iterator(
                     return records;
                 }
             }
-            Err(e)
-                if e.code() == Some("ProvisionedThroughputExceededException") && throttles < 100 =>
-            {
+            Err(e) if e.code() == Some("ProvisionedThroughputExceededException") && throttles < 100 => {
                 throttles += 1;
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -549,11 +522,7 @@ pub fn expected_ranges(n: u32) -> Vec<(u128, u128)> {
     (0..n128)
         .map(|i| {
             let start = i * step;
-            let end = if i == n128 - 1 {
-                u128::MAX
-            } else {
-                (i + 1) * step - 1
-            };
+            let end = if i == n128 - 1 { u128::MAX } else { (i + 1) * step - 1 };
             (start, end)
         })
         .collect()
@@ -709,9 +678,7 @@ pub struct RawResponse {
 
 impl RawResponse {
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        self.headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -719,10 +686,7 @@ impl RawResponse {
             return serde_json::Value::Null;
         }
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "response body is not JSON ({e}): {:?}",
-                String::from_utf8_lossy(&self.body)
-            )
+            panic!("response body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body))
         })
     }
 
@@ -840,12 +804,7 @@ pub async fn raw(endpoint: &str, req: RawRequest) -> RawResponse {
         .unwrap_or_else(|e| panic!("raw request failed: {e:?}"));
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .expect("read response body")
-        .to_bytes();
+    let body = resp.into_body().collect().await.expect("read response body").to_bytes();
     RawResponse { status, headers, body }
 }
 
@@ -856,11 +815,7 @@ pub async fn json_call(endpoint: &str, op: &str, body: &serde_json::Value) -> Ra
 
 /// A signed JSON call over h2c.
 pub async fn json_call_h2(endpoint: &str, op: &str, body: &serde_json::Value) -> RawResponse {
-    raw(
-        endpoint,
-        RawRequest::op(op, JSON, serde_json::to_vec(body).unwrap()).http2(true),
-    )
-    .await
+    raw(endpoint, RawRequest::op(op, JSON, serde_json::to_vec(body).unwrap()).http2(true)).await
 }
 
 /// A signed CBOR call; the body is encoded the way the Java SDK v2 (Jackson) does it:
@@ -964,12 +919,7 @@ fn encode_java(v: &ciborium::Value, out: &mut Vec<u8>) {
 
 /// Build a CBOR map from `(key, value)` pairs with text keys.
 pub fn cmap(pairs: Vec<(&str, ciborium::Value)>) -> ciborium::Value {
-    ciborium::Value::Map(
-        pairs
-            .into_iter()
-            .map(|(k, v)| (ciborium::Value::Text(k.to_string()), v))
-            .collect(),
-    )
+    ciborium::Value::Map(pairs.into_iter().map(|(k, v)| (ciborium::Value::Text(k.to_string()), v)).collect())
 }
 
 pub fn ctext(s: &str) -> ciborium::Value {
@@ -979,10 +929,9 @@ pub fn ctext(s: &str) -> ciborium::Value {
 /// Look up a text key in a CBOR map.
 pub fn cget<'a>(v: &'a ciborium::Value, key: &str) -> Option<&'a ciborium::Value> {
     match v {
-        ciborium::Value::Map(m) => m
-            .iter()
-            .find(|(k, _)| matches!(k, ciborium::Value::Text(t) if t == key))
-            .map(|(_, v)| v),
+        ciborium::Value::Map(m) => {
+            m.iter().find(|(k, _)| matches!(k, ciborium::Value::Text(t) if t == key)).map(|(_, v)| v)
+        }
         _ => None,
     }
 }
