@@ -914,3 +914,119 @@ async fn get_records_caps_at_10000() {
     }
     assert_eq!(seen.len(), total);
 }
+
+#[tokio::test]
+async fn closed_shard_end_and_child_shards() {
+    // KINESIS.md §0.5 / §3.5 / §3.11: after a split the parent is closed; reading it to the end
+    // gives no NextShardIterator and non-empty ChildShards, each naming its parent.
+    let server = TestServer::start();
+    let client = server.client();
+    create_stream_and_wait(&client, "reshard", 1).await;
+    let mut parent_seqs = Vec::new();
+    for i in 0..3 {
+        parent_seqs.push(put(&client, "reshard", &format!("k{i}"), format!("before-{i}").as_bytes()).await.1);
+    }
+    let mid = (u128::MAX / 2 + 1).to_string();
+    client
+        .split_shard()
+        .stream_name("reshard")
+        .shard_to_split(shard_id(0))
+        .new_starting_hash_key(&mid)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("SplitShard: {}", show(&e)));
+    wait_active(&client, "reshard").await;
+
+    let shards = list_all_shards(&client, "reshard").await;
+    assert_eq!(shards.len(), 3);
+    let end = shards[0]
+        .sequence_number_range()
+        .unwrap()
+        .ending_sequence_number()
+        .expect("closed parent has EndingSequenceNumber")
+        .to_string();
+    for s in &parent_seqs {
+        assert_eq!(cmp_seq(&end, s), std::cmp::Ordering::Greater, "EndingSequenceNumber above the parent's records");
+    }
+    for child in &shards[1..] {
+        assert_eq!(child.parent_shard_id(), Some(shard_id(0).as_str()));
+        let start = child.sequence_number_range().unwrap().starting_sequence_number();
+        for s in &parent_seqs {
+            assert_eq!(cmp_seq(start, s), std::cmp::Ordering::Greater, "children start after the parent's records");
+        }
+    }
+
+    // Writes now go to the children.
+    let (low, _) = client
+        .put_record()
+        .stream_name("reshard")
+        .partition_key("x")
+        .explicit_hash_key("0")
+        .data(Blob::new("after-low"))
+        .send()
+        .await
+        .map(|o| (o.shard_id().to_string(), o.sequence_number().to_string()))
+        .unwrap();
+    let (high, _) = client
+        .put_record()
+        .stream_name("reshard")
+        .partition_key("x")
+        .explicit_hash_key(u128::MAX.to_string())
+        .data(Blob::new("after-high"))
+        .send()
+        .await
+        .map(|o| (o.shard_id().to_string(), o.sequence_number().to_string()))
+        .unwrap();
+    assert_eq!(low, shard_id(1));
+    assert_eq!(high, shard_id(2));
+
+    // Read the parent to its end.
+    let mut it = iterator(&client, "reshard", &shard_id(0), ShardIteratorType::TrimHorizon, None, None).await;
+    let mut got = Vec::new();
+    let mut end_response = None;
+    for _ in 0..20 {
+        let out = get_records(&client, &it, None).await;
+        got.extend(datas(out.records()));
+        match out.next_shard_iterator() {
+            Some(next) => {
+                assert!(out.child_shards().is_empty(), "ChildShards only with a null iterator (KCL pairing)");
+                it = next.to_string();
+            }
+            None => {
+                end_response = Some(out);
+                break;
+            }
+        }
+    }
+    assert_eq!(got, (0..3).map(|i| format!("before-{i}").into_bytes()).collect::<Vec<_>>());
+    let end_response = end_response.expect("the closed shard never reported its end");
+    let children = end_response.child_shards();
+    let mut child_ids: Vec<&str> = children.iter().map(|c| c.shard_id()).collect();
+    child_ids.sort();
+    assert_eq!(child_ids, vec![shard_id(1).as_str(), shard_id(2).as_str()]);
+    for c in children {
+        assert_eq!(c.parent_shards(), &[shard_id(0)], "ChildShard.ParentShards");
+        assert!(c.hash_key_range().is_some());
+    }
+
+    // LATEST on the closed shard: a valid iterator that reaches the end-of-shard answer.
+    let latest = iterator(&client, "reshard", &shard_id(0), ShardIteratorType::Latest, None, None).await;
+    let mut it = latest;
+    let mut ended = false;
+    for _ in 0..20 {
+        let out = get_records(&client, &it, None).await;
+        assert!(out.records().is_empty(), "LATEST on a closed shard returns no old records");
+        match out.next_shard_iterator() {
+            Some(n) => it = n.to_string(),
+            None => {
+                assert!(!out.child_shards().is_empty());
+                ended = true;
+                break;
+            }
+        }
+    }
+    assert!(ended, "LATEST on a closed shard never reached the end");
+
+    assert_eq!(datas(&read_shard(&client, "reshard", &shard_id(1)).await), vec![b"after-low".to_vec()]);
+    assert_eq!(datas(&read_shard(&client, "reshard", &shard_id(2)).await), vec![b"after-high".to_vec()]);
+}
