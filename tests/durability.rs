@@ -41,15 +41,16 @@ async fn tag_list(client: &Client, name: &str) -> Vec<(String, String)> {
     v
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn acknowledged_records_survive_sigkill_under_load() {
-    let mut server = TestServer::start(); // durability fsync
-    let setup = server.client();
-    create_stream_and_wait(&setup, "crash", 4).await;
-    let shards_before = list_all_shards(&setup, "crash").await;
-
+/// Six concurrent writers (three PutRecord, three PutRecords of 25) against `stream` for
+/// `load_ms`, then SIGKILL while they are still writing. Returns what was acknowledged.
+async fn load_then_sigkill(
+    server: &mut TestServer,
+    stream: &'static str,
+    round: usize,
+    load_ms: u64,
+    attempted: Arc<Mutex<HashSet<Vec<u8>>>>,
+) -> (Vec<Ack>, usize, usize) {
     let acks: Arc<Mutex<Vec<Ack>>> = Arc::new(Mutex::new(Vec::new()));
-    let attempted: Arc<Mutex<HashSet<Vec<u8>>>> = Arc::new(Mutex::new(HashSet::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let errors = Arc::new(AtomicUsize::new(0));
     // No SDK retries: an acknowledgement is exactly one request that returned 200.
@@ -58,18 +59,17 @@ async fn acknowledged_records_survive_sigkill_under_load() {
     for w in 0..6usize {
         let (client, acks, attempted, stop, errors) =
             (client.clone(), acks.clone(), attempted.clone(), stop.clone(), errors.clone());
+        let id = round * 100 + w;
         workers.push(tokio::spawn(async move {
             let mut n = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 if w % 2 == 0 {
-                    // PutRecord workers.
-                    let data = payload(w, n);
+                    let data = payload(id, n);
                     attempted.lock().unwrap().insert(data.clone());
-                    let pk = format!("pk-{w}-{}", n % 50);
                     let res = client
                         .put_record()
-                        .stream_name("crash")
-                        .partition_key(&pk)
+                        .stream_name(stream)
+                        .partition_key(format!("pk-{w}-{}", n % 50))
                         .data(Blob::new(data.clone()))
                         .send()
                         .await;
@@ -86,14 +86,8 @@ async fn acknowledged_records_survive_sigkill_under_load() {
                         }
                     }
                 } else {
-                    // PutRecords workers, batches of 25.
-                    let batch: Vec<Vec<u8>> = (0..25).map(|i| payload(w, n + i)).collect();
-                    {
-                        let mut a = attempted.lock().unwrap();
-                        for d in &batch {
-                            a.insert(d.clone());
-                        }
-                    }
+                    let batch: Vec<Vec<u8>> = (0..25).map(|i| payload(id, n + i)).collect();
+                    attempted.lock().unwrap().extend(batch.iter().cloned());
                     let entries: Vec<PutRecordsRequestEntry> = batch
                         .iter()
                         .enumerate()
@@ -106,18 +100,13 @@ async fn acknowledged_records_survive_sigkill_under_load() {
                         })
                         .collect();
                     n += 25;
-                    match client.put_records().stream_name("crash").set_records(Some(entries)).send().await {
+                    match client.put_records().stream_name(stream).set_records(Some(entries)).send().await {
                         Ok(out) => {
+                            assert_eq!(out.records().len(), batch.len(), "one result per entry");
                             let mut a = acks.lock().unwrap();
                             for (d, r) in batch.into_iter().zip(out.records()) {
-                                if let (Some(shard), Some(seq)) = (r.shard_id(), r.sequence_number()) {
-                                    if r.error_code().is_none() {
-                                        a.push(Ack {
-                                            shard: shard.to_string(),
-                                            seq: seq.to_string(),
-                                            data: d,
-                                        });
-                                    }
+                                if let (None, Some(shard), Some(seq)) = (r.error_code(), r.shard_id(), r.sequence_number()) {
+                                    a.push(Ack { shard: shard.to_string(), seq: seq.to_string(), data: d });
                                 }
                             }
                         }
@@ -130,56 +119,43 @@ async fn acknowledged_records_survive_sigkill_under_load() {
             }
         }));
     }
-
-    // Let the load run, then SIGKILL the server while requests are in flight.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(load_ms)).await;
     let acked_before_kill = acks.lock().unwrap().len();
     server.kill9();
-    // Keep the workers hammering the dead port briefly (their in-flight requests fail).
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The workers keep hammering the dead port briefly; their in-flight requests fail.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::Relaxed);
     for w in workers {
-        tokio::time::timeout(Duration::from_secs(20), w)
-            .await
-            .expect("worker did not stop")
-            .expect("worker panicked");
+        tokio::time::timeout(Duration::from_secs(20), w).await.expect("worker did not stop").expect("worker panicked");
     }
     let acks = acks.lock().unwrap().clone();
-    let attempted = attempted.lock().unwrap().clone();
-    assert!(
-        acked_before_kill >= 100,
-        "only {acked_before_kill} records acknowledged in 1.5 s under load; errors {}\n--- stderr ---\n{}",
-        errors.load(Ordering::Relaxed),
-        server.stderr()
-    );
+    (acks, acked_before_kill, errors.load(Ordering::Relaxed))
+}
 
-    server.start_again();
-    let client = server.client();
-    wait_active(&client, "crash").await;
-    let shards_after = list_all_shards(&client, "crash").await;
-    assert_eq!(
-        shards_after
-            .iter()
-            .map(|s| (s.shard_id().to_string(), s.hash_key_range().cloned()))
-            .collect::<Vec<_>>(),
-        shards_before
-            .iter()
-            .map(|s| (s.shard_id().to_string(), s.hash_key_range().cloned()))
-            .collect::<Vec<_>>(),
-    );
-
+/// Read every shard of `stream` and check the acknowledged records against it: all present
+/// with the same sequence number and data, shards in strictly increasing sequence order,
+/// nothing duplicated, nothing that was never written. Returns each shard's last sequence
+/// number.
+async fn verify_after_recovery(
+    client: &Client,
+    stream: &str,
+    acks: &[Ack],
+    attempted: &HashSet<Vec<u8>>,
+    round: usize,
+) -> HashMap<String, String> {
+    let shards = list_all_shards(client, stream).await;
     let mut all_data: HashSet<Vec<u8>> = HashSet::new();
     let mut by_shard: HashMap<String, HashMap<String, Vec<u8>>> = HashMap::new();
     let mut max_seq: HashMap<String, String> = HashMap::new();
     let mut total = 0usize;
-    for s in &shards_after {
-        let recs = read_shard(&client, "crash", s.shard_id()).await;
+    for s in &shards {
+        let recs = read_shard(client, stream, s.shard_id()).await;
         total += recs.len();
         for w in recs.windows(2) {
             assert_eq!(
                 cmp_seq(w[1].sequence_number(), w[0].sequence_number()),
                 std::cmp::Ordering::Greater,
-                "records of {} out of sequence order after recovery",
+                "round {round}: records of {} out of sequence order after recovery",
                 s.shard_id()
             );
         }
@@ -188,12 +164,12 @@ async fn acknowledged_records_survive_sigkill_under_load() {
             let d = r.data().as_ref().to_vec();
             assert!(
                 attempted.contains(&d),
-                "recovered a record nobody wrote: {:?}",
+                "round {round}: recovered a record nobody wrote: {:?}",
                 String::from_utf8_lossy(&d)
             );
             assert!(
                 all_data.insert(d.clone()),
-                "record duplicated after recovery: {:?}",
+                "round {round}: record duplicated after recovery: {:?}",
                 String::from_utf8_lossy(&d)
             );
             m.insert(r.sequence_number().to_string(), d);
@@ -203,11 +179,11 @@ async fn acknowledged_records_survive_sigkill_under_load() {
         }
     }
     let mut lost = Vec::new();
-    for a in &acks {
+    for a in acks {
         match by_shard.get(&a.shard).and_then(|m| m.get(&a.seq)) {
             Some(d) if *d == a.data => {}
             Some(d) => panic!(
-                "acknowledged {}/{} came back with other data: {:?} vs {:?}",
+                "round {round}: acknowledged {}/{} came back with other data: {:?} vs {:?}",
                 a.shard,
                 a.seq,
                 String::from_utf8_lossy(d),
@@ -216,41 +192,73 @@ async fn acknowledged_records_survive_sigkill_under_load() {
             None => lost.push(a.clone()),
         }
     }
-    eprintln!(
-        "crash test: {} acknowledged ({} before the kill), {} recovered, {} failed requests",
-        acks.len(),
-        acked_before_kill,
-        total,
-        errors.load(Ordering::Relaxed)
-    );
+    eprintln!("crash test round {round}: {} acknowledged in total, {total} recovered", acks.len());
     assert!(
         lost.is_empty(),
-        "{} of {} acknowledged records lost after SIGKILL (recovered {total}); first: {:?}",
+        "round {round}: {} of {} acknowledged records lost after SIGKILL (recovered {total}); first: {:?}",
         lost.len(),
         acks.len(),
         lost.first()
     );
+    max_seq
+}
 
-    // Writing continues after recovery with larger sequence numbers on every shard.
-    let ranges = expected_ranges(4);
-    for (i, (start, _)) in ranges.iter().enumerate() {
-        let out = client
-            .put_record()
-            .stream_name("crash")
-            .partition_key("after")
-            .explicit_hash_key(start.to_string())
-            .data(Blob::new("after-restart"))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("PutRecord after recovery: {}", show(&e)));
-        assert_eq!(out.shard_id(), shard_id(i as u32));
-        if let Some(prev) = max_seq.get(out.shard_id()) {
-            assert_eq!(
-                cmp_seq(out.sequence_number(), prev),
-                std::cmp::Ordering::Greater,
-                "sequence numbers went backwards after recovery on {}",
-                out.shard_id()
-            );
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acknowledged_records_survive_sigkill_under_load() {
+    let mut server = TestServer::start(); // durability fsync
+    let setup = server.client();
+    create_stream_and_wait(&setup, "crash", 4).await;
+    let shards_before = list_all_shards(&setup, "crash").await;
+    let attempted: Arc<Mutex<HashSet<Vec<u8>>>> = Arc::new(Mutex::new(HashSet::new()));
+    let mut all_acks: Vec<Ack> = Vec::new();
+
+    // Two rounds: the second one appends to logs that were themselves recovered from a kill.
+    for (round, load_ms) in [(0usize, 1500u64), (1, 700)] {
+        let (acks, before_kill, errors) =
+            load_then_sigkill(&mut server, "crash", round, load_ms, attempted.clone()).await;
+        eprintln!(
+            "crash test round {round}: {} acknowledged ({before_kill} before the kill), {errors} failed requests",
+            acks.len()
+        );
+        assert!(
+            before_kill >= 50,
+            "round {round}: only {before_kill} records acknowledged in {load_ms} ms under load; \
+             {errors} failed requests\n--- stderr ---\n{}",
+            server.stderr()
+        );
+        all_acks.extend(acks);
+
+        server.start_again();
+        let client = server.client();
+        wait_active(&client, "crash").await;
+        let shards_after = list_all_shards(&client, "crash").await;
+        assert_eq!(shards_after, shards_before, "round {round}: shards changed across the crash");
+        let attempted_now = attempted.lock().unwrap().clone();
+        let max_seq = verify_after_recovery(&client, "crash", &all_acks, &attempted_now, round).await;
+
+        // Writing continues with larger sequence numbers on every shard.
+        for (i, (start, _)) in expected_ranges(4).iter().enumerate() {
+            let data = format!("after-round-{round}-{i}").into_bytes();
+            attempted.lock().unwrap().insert(data.clone());
+            let out = client
+                .put_record()
+                .stream_name("crash")
+                .partition_key("after")
+                .explicit_hash_key(start.to_string())
+                .data(Blob::new(data.clone()))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: PutRecord after recovery: {}", show(&e)));
+            assert_eq!(out.shard_id(), shard_id(i as u32));
+            if let Some(prev) = max_seq.get(out.shard_id()) {
+                assert_eq!(
+                    cmp_seq(out.sequence_number(), prev),
+                    std::cmp::Ordering::Greater,
+                    "round {round}: sequence numbers went backwards after recovery on {}",
+                    out.shard_id()
+                );
+            }
+            all_acks.push(Ack { shard: out.shard_id().to_string(), seq: out.sequence_number().to_string(), data });
         }
     }
 }
