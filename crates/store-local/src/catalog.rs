@@ -36,9 +36,7 @@ pub struct RedbCatalog {
 
 impl std::fmt::Debug for RedbCatalog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedbCatalog")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        f.debug_struct("RedbCatalog").field("path", &self.path).finish_non_exhaustive()
     }
 }
 
@@ -51,25 +49,13 @@ fn catalog_error(e: impl Into<redb::Error>) -> StoreError {
 
 impl RedbCatalog {
     /// Opens (or creates) the database at `path`; the caller has created its directory.
-    pub(crate) fn open(
-        fs: Arc<dyn Vfs>,
-        path: &Path,
-        durability: Durability,
-    ) -> Result<Self, StoreError> {
+    pub(crate) fn open(fs: Arc<dyn Vfs>, path: &Path, durability: Durability) -> Result<Self, StoreError> {
         let db = open_db(&*fs, path, durability)?;
-        Ok(RedbCatalog {
-            fs,
-            path: path.to_owned(),
-            durability,
-            db: RwLock::new(Some(db)),
-        })
+        Ok(RedbCatalog { fs, path: path.to_owned(), durability, db: RwLock::new(Some(db)) })
     }
 
     /// Runs `op` on the database, reopening it first if an I/O error closed it.
-    fn with_db<T>(
-        &self,
-        op: impl FnOnce(&Database) -> Result<T, redb::Error>,
-    ) -> Result<T, StoreError> {
+    fn with_db<T>(&self, op: impl FnOnce(&Database) -> Result<T, redb::Error>) -> Result<T, StoreError> {
         let mut guard = self.db.read().unwrap_or_else(PoisonError::into_inner);
         if guard.is_none() {
             drop(guard);
@@ -80,9 +66,7 @@ impl RedbCatalog {
             drop(db);
             guard = self.db.read().unwrap_or_else(PoisonError::into_inner);
         }
-        let db = guard
-            .as_ref()
-            .ok_or_else(|| StoreError::Catalog("catalog closed".into()))?;
+        let db = guard.as_ref().ok_or_else(|| StoreError::Catalog("catalog closed".into()))?;
         match op(db) {
             Ok(value) => Ok(value),
             Err(e) => {
@@ -125,14 +109,8 @@ fn open_db(fs: &dyn Vfs, path: &Path, durability: Durability) -> Result<Database
         }
         Err(e) => return Err(e.into()),
     };
-    let backend = VfsBackend {
-        file,
-        sync: durability == Durability::Fsync,
-    };
-    redb::Builder::new()
-        .set_cache_size(CACHE_BYTES)
-        .create_with_backend(backend)
-        .map_err(catalog_error)
+    let backend = VfsBackend { file, sync: durability == Durability::Fsync };
+    redb::Builder::new().set_cache_size(CACHE_BYTES).create_with_backend(backend).map_err(catalog_error)
 }
 
 impl Catalog for RedbCatalog {
@@ -144,15 +122,11 @@ impl Catalog for RedbCatalog {
                 Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
                 Err(e) => return Err(e.into()),
             };
-            table
-                .iter()?
-                .map(|row| Ok(row?.1.value().to_owned()))
-                .collect::<Result<Vec<_>, redb::Error>>()
+            table.iter()?.map(|row| Ok(row?.1.value().to_owned())).collect::<Result<Vec<_>, redb::Error>>()
         })?;
         json.iter()
             .map(|s| {
-                serde_json::from_str(s)
-                    .map_err(|e| StoreError::Corrupt(format!("stream metadata: {e}")))
+                serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("stream metadata: {e}")))
             })
             .collect()
     }

@@ -25,18 +25,11 @@ pub(crate) fn frame_len(partition_key: &str, data: &[u8]) -> usize {
 
 /// Whether a record fits in a frame.
 pub(crate) fn fits(partition_key: &str, data: &[u8]) -> bool {
-    partition_key.len() <= u16::MAX as usize
-        && frame_len(partition_key, data) - PREFIX_LEN <= MAX_BODY_LEN
+    partition_key.len() <= u16::MAX as usize && frame_len(partition_key, data) - PREFIX_LEN <= MAX_BODY_LEN
 }
 
 /// Appends one frame to `buf`. The record must [`fit`](fits).
-pub(crate) fn encode(
-    buf: &mut Vec<u8>,
-    seq_ix: u64,
-    arrival_ms: i64,
-    partition_key: &str,
-    data: &[u8],
-) {
+pub(crate) fn encode(buf: &mut Vec<u8>, seq_ix: u64, arrival_ms: i64, partition_key: &str, data: &[u8]) {
     let start = buf.len();
     let body_len = frame_len(partition_key, data) - PREFIX_LEN;
     buf.extend_from_slice(&(body_len as u32).to_le_bytes());
@@ -110,39 +103,22 @@ mod tests {
         encode(&mut buf, 7, 1_700_000_000_000, "key", b"data");
         encode(&mut buf, 8, 1_700_000_000_001, "", b"");
         let bytes = Bytes::from(buf.clone());
-        let Decoded::Frame { record, len } = decode(&bytes, 0) else {
-            panic!()
-        };
+        let Decoded::Frame { record, len } = decode(&bytes, 0) else { panic!() };
         assert_eq!(
-            (
-                record.seq_ix,
-                record.partition_key.as_str(),
-                &record.data[..]
-            ),
+            (record.seq_ix, record.partition_key.as_str(), &record.data[..]),
             (7, "key", &b"data"[..])
         );
         assert_eq!(len, frame_len("key", b"data"));
-        let Decoded::Frame { record, .. } = decode(&bytes, len) else {
-            panic!()
-        };
+        let Decoded::Frame { record, .. } = decode(&bytes, len) else { panic!() };
         assert_eq!((record.seq_ix, record.arrival_ms), (8, 1_700_000_000_001));
 
         assert!(
             matches!(decode(&Bytes::from(buf[..len - 1].to_vec()), 0), Decoded::Short { need } if need == len)
         );
-        assert!(matches!(
-            decode(&Bytes::from(buf[..3].to_vec()), 0),
-            Decoded::Short { .. }
-        ));
+        assert!(matches!(decode(&Bytes::from(buf[..3].to_vec()), 0), Decoded::Short { .. }));
         let mut flipped = buf.clone();
         flipped[len - 1] ^= 1;
-        assert!(matches!(
-            decode(&Bytes::from(flipped), 0),
-            Decoded::Invalid(_)
-        ));
-        assert!(matches!(
-            decode(&Bytes::from(vec![0u8; 64]), 0),
-            Decoded::Invalid(_)
-        ));
+        assert!(matches!(decode(&Bytes::from(flipped), 0), Decoded::Invalid(_)));
+        assert!(matches!(decode(&Bytes::from(vec![0u8; 64]), 0), Decoded::Invalid(_)));
     }
 }

@@ -55,16 +55,9 @@ pub(crate) struct SparseIndex {
 impl SparseIndex {
     /// Notes the frame at `offset`; keeps it if it is due for an entry.
     pub fn note(&mut self, seq_ix: u64, arrival_ms: i64, offset: u64) {
-        let due = self
-            .entries
-            .last()
-            .is_none_or(|last| offset >= last.offset + INDEX_INTERVAL);
+        let due = self.entries.last().is_none_or(|last| offset >= last.offset + INDEX_INTERVAL);
         if due {
-            self.entries.push(IndexEntry {
-                seq_ix,
-                arrival_ms,
-                offset,
-            });
+            self.entries.push(IndexEntry { seq_ix, arrival_ms, offset });
         }
     }
 
@@ -122,11 +115,7 @@ fn decode(buf: &[u8]) -> Option<(Summary, SparseIndex)> {
     };
     let entries = (HEADER_LEN..body_len)
         .step_by(ENTRY_LEN)
-        .map(|at| IndexEntry {
-            seq_ix: u(at),
-            arrival_ms: u(at + 8) as i64,
-            offset: u(at + 16),
-        })
+        .map(|at| IndexEntry { seq_ix: u(at), arrival_ms: u(at + 8) as i64, offset: u(at + 16) })
         .collect();
     Some((summary, SparseIndex { entries }))
 }
@@ -163,9 +152,8 @@ pub(crate) fn read(
     };
     let mut buf = vec![0; file.len()? as usize];
     file.read_exact_at(&mut buf, 0)?;
-    Ok(decode(&buf).filter(|(s, _)| {
-        s.first_seq == first_seq && s.end_seq == end_seq && s.first_seq < s.end_seq
-    }))
+    Ok(decode(&buf)
+        .filter(|(s, _)| s.first_seq == first_seq && s.end_seq == end_seq && s.first_seq < s.end_seq))
 }
 
 #[cfg(test)]

@@ -51,10 +51,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions {
-            durability: Durability::Fsync,
-            segment_bytes: 64 << 20,
-        }
+        StoreOptions { durability: Durability::Fsync, segment_bytes: 64 << 20 }
     }
 }
 

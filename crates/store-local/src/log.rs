@@ -24,9 +24,7 @@ pub struct LocalSegmentLog {
 
 impl std::fmt::Debug for LocalSegmentLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalSegmentLog")
-            .field("streams_dir", &self.streams_dir)
-            .finish_non_exhaustive()
+        f.debug_struct("LocalSegmentLog").field("streams_dir", &self.streams_dir).finish_non_exhaustive()
     }
 }
 
@@ -37,9 +35,7 @@ async fn blocking<T: Send + 'static>(
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => Err(StoreError::Io(io::Error::other(
-            "the runtime is shutting down",
-        ))),
+        Err(_) => Err(StoreError::Io(io::Error::other("the runtime is shutting down"))),
     }
 }
 
@@ -52,16 +48,12 @@ impl LocalSegmentLog {
         let mut shards = HashMap::new();
         for stream in fs.list_dir(&streams_dir)? {
             let Some(stream_id) = stream.name.parse::<u64>().ok().filter(|_| stream.is_dir) else {
-                tracing::warn!(
-                    name = stream.name,
-                    "ignoring an unexpected entry in the streams directory"
-                );
+                tracing::warn!(name = stream.name, "ignoring an unexpected entry in the streams directory");
                 continue;
             };
             let stream_dir = streams_dir.join(&stream.name);
             for shard in fs.list_dir(&stream_dir)? {
-                let Some(shard_index) = shard.name.parse::<u32>().ok().filter(|_| shard.is_dir)
-                else {
+                let Some(shard_index) = shard.name.parse::<u32>().ok().filter(|_| shard.is_dir) else {
                     tracing::warn!(
                         name = shard.name,
                         stream_id,
@@ -69,28 +61,17 @@ impl LocalSegmentLog {
                     );
                     continue;
                 };
-                let key = ShardKey {
-                    stream_id,
-                    shard_index,
-                };
+                let key = ShardKey { stream_id, shard_index };
                 let shard = Shard::open(env.clone(), key, stream_dir.join(&shard.name))?;
                 shards.insert(key, Arc::new(shard));
             }
         }
-        Ok(LocalSegmentLog {
-            env,
-            streams_dir,
-            shards: RwLock::new(shards),
-            layout: Arc::default(),
-        })
+        Ok(LocalSegmentLog { env, streams_dir, shards: RwLock::new(shards), layout: Arc::default() })
     }
 
     fn shard(&self, key: ShardKey) -> Result<Arc<Shard>, StoreError> {
         let shards = self.shards.read().unwrap_or_else(PoisonError::into_inner);
-        shards
-            .get(&key)
-            .cloned()
-            .ok_or(StoreError::NoSuchShard(key))
+        shards.get(&key).cloned().ok_or(StoreError::NoSuchShard(key))
     }
 
     fn stream_dir(&self, stream_id: u64) -> PathBuf {
@@ -113,10 +94,7 @@ impl ShardLog for LocalSegmentLog {
         let dir = stream_dir.join(key.shard_index.to_string());
         ensure_dir(fs, &dir, self.env.sync())?;
         let shard = Shard::open(self.env.clone(), key, dir)?;
-        self.shards
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, Arc::new(shard));
+        self.shards.write().unwrap_or_else(PoisonError::into_inner).insert(key, Arc::new(shard));
         Ok(())
     }
 

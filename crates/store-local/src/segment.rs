@@ -56,14 +56,7 @@ pub(crate) struct FrameCursor<'a> {
 impl<'a> FrameCursor<'a> {
     /// `chunk_len` is how much to read at a time (more when a frame is bigger).
     pub fn new(file: &'a dyn VfsFile, start: u64, end: u64, chunk_len: usize) -> Self {
-        FrameCursor {
-            file,
-            pos: start,
-            end,
-            chunk: Bytes::new(),
-            chunk_at: start,
-            chunk_len,
-        }
+        FrameCursor { file, pos: start, end, chunk: Bytes::new(), chunk_at: start, chunk_len }
     }
 
     /// The offset of the next frame.
@@ -179,15 +172,9 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(
-            log_path(Path::new("/d"), 42),
-            Path::new("/d/00000000000000000042.log")
-        );
+        assert_eq!(log_path(Path::new("/d"), 42), Path::new("/d/00000000000000000042.log"));
         assert_eq!(parse_name("00000000000000000042.log"), Some((42, "log")));
-        assert_eq!(
-            parse_name("00000000000000000042.idx.tmp"),
-            Some((42, "idx.tmp"))
-        );
+        assert_eq!(parse_name("00000000000000000042.idx.tmp"), Some((42, "idx.tmp")));
         assert_eq!(parse_name("0000000000000000042.log"), None);
         assert_eq!(parse_name("x0000000000000000042.log"), None);
     }
@@ -206,10 +193,7 @@ mod tests {
         file.write_all_at(&buf, 0).unwrap();
 
         let s = scan(&*file, 10).unwrap();
-        assert_eq!(
-            (s.end_seq, s.len, s.first_arrival, s.last_arrival),
-            (110, good, Some(1000), Some(1099))
-        );
+        assert_eq!((s.end_seq, s.len, s.first_arrival, s.last_arrival), (110, good, Some(1000), Some(1099)));
         assert_eq!(s.stopped, Some("frame cut short"));
         // A small chunk forces frames to straddle chunk boundaries.
         let mut cursor = FrameCursor::new(&*file, 0, good, 100);

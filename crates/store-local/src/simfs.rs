@@ -15,8 +15,8 @@
 //! the old `SimFs` and every file opened through it — fails with an I/O error from then on, so
 //! a store still running on it cannot touch the new "disk".
 //!
-//! [`SimFs::fail_writes`] simulates a full disk: writes, syncs, file creation and growing a
-//! file fail with `ErrorKind::StorageFull` until it is switched off.
+//! [`SimFs::fail_writes`] simulates a full disk: writes, syncs, creating files and directories,
+//! and growing a file fail with `ErrorKind::StorageFull` until it is switched off.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -94,10 +94,7 @@ impl SimFs {
             syncs: 0,
             sync_delay: Duration::ZERO,
         };
-        SimFs {
-            disk: Arc::new(Mutex::new(disk)),
-            boot: 0,
-        }
+        SimFs { disk: Arc::new(Mutex::new(disk)), boot: 0 }
     }
 
     /// Cuts the power: everything not durable is lost. Returns the file system of the
@@ -113,7 +110,8 @@ impl SimFs {
         self.cut(move |bound| rng.below(bound + 1))
     }
 
-    /// `true`: writes, syncs, file creation and growing a file fail with `StorageFull`.
+    /// `true`: writes, syncs, creating files and directories, and growing a file fail with
+    /// `StorageFull`.
     pub fn fail_writes(&self, fail: bool) {
         self.lock().fail_writes = fail;
     }
@@ -142,10 +140,7 @@ impl SimFs {
         for dir in disk.dirs.values_mut() {
             dir.current = dir.durable.clone();
         }
-        SimFs {
-            disk: self.disk.clone(),
-            boot: disk.boot,
-        }
+        SimFs { disk: self.disk.clone(), boot: disk.boot }
     }
 
     fn lock(&self) -> MutexGuard<'_, Disk> {
@@ -157,9 +152,7 @@ impl SimFs {
     fn live(&self) -> io::Result<MutexGuard<'_, Disk>> {
         let disk = self.lock();
         if disk.boot != self.boot {
-            return Err(io::Error::other(
-                "simulated power loss: this machine is off",
-            ));
+            return Err(io::Error::other("simulated power loss: this machine is off"));
         }
         Ok(disk)
     }
@@ -211,10 +204,7 @@ fn storage_full() -> io::Error {
 }
 
 fn not_found(path: &Path) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("{} not found", path.display()),
-    )
+    io::Error::new(io::ErrorKind::NotFound, format!("{} not found", path.display()))
 }
 
 impl Disk {
@@ -230,10 +220,7 @@ impl Disk {
             match self.dirs[&id].current.get(name) {
                 Some(Node::Dir(child)) => id = *child,
                 Some(Node::File(_)) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::NotADirectory,
-                        path.display().to_string(),
-                    ))
+                    return Err(io::Error::new(io::ErrorKind::NotADirectory, path.display().to_string()))
                 }
                 None => return Err(not_found(path)),
             }
@@ -244,19 +231,14 @@ impl Disk {
     /// The parent directory of `path` and the last component's name.
     fn parent_and_name<'p>(&self, path: &'p Path) -> io::Result<(u64, &'p str)> {
         let mut parts = components(path)?;
-        let name = parts
-            .pop()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "root"))?;
+        let name = parts.pop().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "root"))?;
         let parent = path.parent().ok_or_else(|| not_found(path))?;
         Ok((self.dir_id(parent)?, name))
     }
 
     fn entry(&self, path: &Path) -> io::Result<(u64, String, Node)> {
         let (parent, name) = self.parent_and_name(path)?;
-        let node = *self.dirs[&parent]
-            .current
-            .get(name)
-            .ok_or_else(|| not_found(path))?;
+        let node = *self.dirs[&parent].current.get(name).ok_or_else(|| not_found(path))?;
         Ok((parent, name.to_owned(), node))
     }
 }
@@ -266,15 +248,11 @@ fn components(path: &Path) -> io::Result<Vec<&str>> {
     for component in path.components() {
         match component {
             Component::RootDir | Component::CurDir => {}
-            Component::Normal(name) => out
-                .push(name.to_str().ok_or_else(|| {
-                    io::Error::new(io::ErrorKind::InvalidInput, "non-UTF-8 path")
-                })?),
+            Component::Normal(name) => out.push(
+                name.to_str().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "non-UTF-8 path"))?,
+            ),
             Component::ParentDir | Component::Prefix(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "unsupported path",
-                ))
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, "unsupported path"))
             }
         }
     }
@@ -288,10 +266,7 @@ impl Vfs for SimFs {
         let existing = disk.dirs[&parent].current.get(name).copied();
         let inode = match (existing, mode) {
             (Some(Node::Dir(_)), _) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::IsADirectory,
-                    path.display().to_string(),
-                ))
+                return Err(io::Error::new(io::ErrorKind::IsADirectory, path.display().to_string()))
             }
             (Some(Node::File(inode)), OpenMode::Truncate) => {
                 let file = disk.files.get_mut(&inode).expect("entry points to a file");
@@ -308,18 +283,11 @@ impl Vfs for SimFs {
                 let inode = disk.new_id();
                 disk.files.insert(inode, SimInode::default());
                 let name = name.to_owned();
-                disk.dirs
-                    .get_mut(&parent)
-                    .expect("parent exists")
-                    .current
-                    .insert(name, Node::File(inode));
+                disk.dirs.get_mut(&parent).expect("parent exists").current.insert(name, Node::File(inode));
                 inode
             }
         };
-        Ok(Arc::new(SimFile {
-            fs: self.clone(),
-            inode,
-        }))
+        Ok(Arc::new(SimFile { fs: self.clone(), inode }))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -327,22 +295,11 @@ impl Vfs for SimFs {
         let (from_parent, from_name, node) = disk.entry(from)?;
         let (to_parent, to_name) = disk.parent_and_name(to)?;
         if let Some(Node::Dir(_)) = disk.dirs[&to_parent].current.get(to_name) {
-            return Err(io::Error::new(
-                io::ErrorKind::IsADirectory,
-                to.display().to_string(),
-            ));
+            return Err(io::Error::new(io::ErrorKind::IsADirectory, to.display().to_string()));
         }
         let to_name = to_name.to_owned();
-        disk.dirs
-            .get_mut(&from_parent)
-            .expect("exists")
-            .current
-            .remove(&from_name);
-        disk.dirs
-            .get_mut(&to_parent)
-            .expect("exists")
-            .current
-            .insert(to_name, node);
+        disk.dirs.get_mut(&from_parent).expect("exists").current.remove(&from_name);
+        disk.dirs.get_mut(&to_parent).expect("exists").current.insert(to_name, node);
         Ok(())
     }
 
@@ -350,16 +307,9 @@ impl Vfs for SimFs {
         let mut disk = self.live()?;
         let (parent, name, node) = disk.entry(path)?;
         if let Node::Dir(_) = node {
-            return Err(io::Error::new(
-                io::ErrorKind::IsADirectory,
-                path.display().to_string(),
-            ));
+            return Err(io::Error::new(io::ErrorKind::IsADirectory, path.display().to_string()));
         }
-        disk.dirs
-            .get_mut(&parent)
-            .expect("exists")
-            .current
-            .remove(&name);
+        disk.dirs.get_mut(&parent).expect("exists").current.remove(&name);
         Ok(())
     }
 
@@ -370,10 +320,7 @@ impl Vfs for SimFs {
             id = match disk.dirs[&id].current.get(name).copied() {
                 Some(Node::Dir(child)) => child,
                 Some(Node::File(_)) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::AlreadyExists,
-                        path.display().to_string(),
-                    ))
+                    return Err(io::Error::new(io::ErrorKind::AlreadyExists, path.display().to_string()))
                 }
                 None => {
                     if disk.fail_writes {
@@ -381,11 +328,7 @@ impl Vfs for SimFs {
                     }
                     let child = disk.new_id();
                     disk.dirs.insert(child, SimDir::default());
-                    disk.dirs
-                        .get_mut(&id)
-                        .expect("exists")
-                        .current
-                        .insert(name.to_owned(), Node::Dir(child));
+                    disk.dirs.get_mut(&id).expect("exists").current.insert(name.to_owned(), Node::Dir(child));
                     child
                 }
             };
@@ -399,10 +342,7 @@ impl Vfs for SimFs {
         Ok(disk.dirs[&id]
             .current
             .iter()
-            .map(|(name, node)| DirEntry {
-                name: name.clone(),
-                is_dir: matches!(node, Node::Dir(_)),
-            })
+            .map(|(name, node)| DirEntry { name: name.clone(), is_dir: matches!(node, Node::Dir(_)) })
             .collect())
     }
 
@@ -410,17 +350,10 @@ impl Vfs for SimFs {
         let mut disk = self.live()?;
         let (parent, name, node) = disk.entry(path)?;
         if let Node::File(_) = node {
-            return Err(io::Error::new(
-                io::ErrorKind::NotADirectory,
-                path.display().to_string(),
-            ));
+            return Err(io::Error::new(io::ErrorKind::NotADirectory, path.display().to_string()));
         }
         // The subtree stays reachable from older durable entries until the parent is synced.
-        disk.dirs
-            .get_mut(&parent)
-            .expect("exists")
-            .current
-            .remove(&name);
+        disk.dirs.get_mut(&parent).expect("exists").current.remove(&name);
         Ok(())
     }
 
@@ -443,10 +376,7 @@ impl SimFile {
     fn with<T>(&self, f: impl FnOnce(&mut SimInode, bool) -> io::Result<T>) -> io::Result<T> {
         let mut disk = self.fs.live()?;
         let fail = disk.fail_writes;
-        f(
-            disk.files.get_mut(&self.inode).expect("open file exists"),
-            fail,
-        )
+        f(disk.files.get_mut(&self.inode).expect("open file exists"), fail)
     }
 }
 
@@ -454,9 +384,7 @@ impl VfsFile for SimFile {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         self.with(|inode, _| {
             let start = offset as usize;
-            let end = start
-                .checked_add(buf.len())
-                .filter(|end| *end <= inode.current.len());
+            let end = start.checked_add(buf.len()).filter(|end| *end <= inode.current.len());
             let end = end.ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
             buf.copy_from_slice(&inode.current[start..end]);
             Ok(())
@@ -469,10 +397,7 @@ impl VfsFile for SimFile {
                 return Err(storage_full());
             }
             write_into(&mut inode.current, offset, data);
-            inode.unsynced.push(Change::Write {
-                offset,
-                data: data.to_vec(),
-            });
+            inode.unsynced.push(Change::Write { offset, data: data.to_vec() });
             Ok(())
         })
     }
@@ -501,10 +426,7 @@ impl VfsFile for SimFile {
         if disk.fail_writes {
             return Err(storage_full());
         }
-        disk.files
-            .get_mut(&self.inode)
-            .expect("open file exists")
-            .apply_prefix(u64::MAX);
+        disk.files.get_mut(&self.inode).expect("open file exists").apply_prefix(u64::MAX);
         disk.syncs += 1;
         Ok(())
     }
@@ -573,10 +495,7 @@ mod tests {
             f.write_all_at(b"defg", 3).unwrap();
             f.write_all_at(b"hij", 7).unwrap();
             let data = read_all(&fs.power_cut_torn(seed), "/a");
-            assert!(
-                b"abcdefghij".starts_with(&data) && data.len() >= 3,
-                "{data:?}"
-            );
+            assert!(b"abcdefghij".starts_with(&data) && data.len() >= 3, "{data:?}");
         }
     }
 
@@ -585,14 +504,8 @@ mod tests {
         let fs = SimFs::new();
         let f = fs.open(Path::new("/a"), OpenMode::Create).unwrap();
         fs.fail_writes(true);
-        assert_eq!(
-            f.write_all_at(b"x", 0).unwrap_err().kind(),
-            io::ErrorKind::StorageFull
-        );
-        assert_eq!(
-            f.sync_data().unwrap_err().kind(),
-            io::ErrorKind::StorageFull
-        );
+        assert_eq!(f.write_all_at(b"x", 0).unwrap_err().kind(), io::ErrorKind::StorageFull);
+        assert_eq!(f.sync_data().unwrap_err().kind(), io::ErrorKind::StorageFull);
         assert!(fs.open(Path::new("/b"), OpenMode::Create).is_err());
         fs.fail_writes(false);
         f.write_all_at(b"x", 0).unwrap();

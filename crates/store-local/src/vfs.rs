@@ -127,10 +127,7 @@ impl Vfs for RealFs {
             let entry = entry?;
             // Names that are not UTF-8 cannot be ours; skip them.
             if let Ok(name) = entry.file_name().into_string() {
-                entries.push(DirEntry {
-                    name,
-                    is_dir: entry.file_type()?.is_dir(),
-                });
+                entries.push(DirEntry { name, is_dir: entry.file_type()?.is_dir() });
             }
         }
         Ok(entries)

@@ -30,22 +30,13 @@ fn streams_and_settings_survive_reopen() {
 
     let (_log, catalog) = open_store(dir.path(), StoreOptions::default(), clock.clone()).unwrap();
     assert_eq!(catalog.load_streams().unwrap(), vec![a.clone(), b.clone()]);
-    assert_eq!(
-        catalog.get_setting("iterator-key").unwrap().as_deref(),
-        Some(&b"secret"[..])
-    );
-    assert_eq!(
-        catalog.get_setting("other").unwrap().as_deref(),
-        Some(&b""[..])
-    );
+    assert_eq!(catalog.get_setting("iterator-key").unwrap().as_deref(), Some(&b"secret"[..]));
+    assert_eq!(catalog.get_setting("other").unwrap().as_deref(), Some(&b""[..]));
     catalog.delete_stream(1).unwrap();
     catalog.delete_stream(99).unwrap(); // deleting a missing stream is fine
     drop(catalog);
 
-    let options = StoreOptions {
-        durability: Durability::Os,
-        ..StoreOptions::default()
-    };
+    let options = StoreOptions { durability: Durability::Os, ..StoreOptions::default() };
     let (_log, catalog) = open_store(dir.path(), options, clock).unwrap();
     assert_eq!(catalog.load_streams().unwrap(), vec![b]);
 }

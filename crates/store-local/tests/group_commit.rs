@@ -17,13 +17,7 @@ async fn concurrent_appends_are_grouped() {
     fs.set_sync_delay(Duration::from_millis(2)); // a disk's fdatasync takes time
     let (log, _catalog) = open(Arc::new(fs.clone()), options(4_000), FakeClock::new(1_000));
     let log = Arc::new(log);
-    let shards = [
-        SHARD,
-        ShardKey {
-            stream_id: 7,
-            shard_index: 1,
-        },
-    ];
+    let shards = [SHARD, ShardKey { stream_id: 7, shard_index: 1 }];
     for key in shards {
         log.create_shard(key).unwrap();
     }
@@ -72,8 +66,6 @@ async fn concurrent_appends_are_grouped() {
             next += records.len() as u64;
         }
         assert_eq!(next, stored.len() as u64);
-        assert!(stored
-            .windows(2)
-            .all(|w| w[0].arrival_ms <= w[1].arrival_ms));
+        assert!(stored.windows(2).all(|w| w[0].arrival_ms <= w[1].arrival_ms));
     }
 }

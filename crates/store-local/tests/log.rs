@@ -25,10 +25,7 @@ async fn fill(
         let records: Vec<_> = (0..count)
             .map(|k| {
                 let i = out.len() + k;
-                record(
-                    &format!("pk-{i}"),
-                    format!("record {i} {}", "x".repeat(i % 97)),
-                )
+                record(&format!("pk-{i}"), format!("record {i} {}", "x".repeat(i % 97)))
             })
             .collect();
         let appended = log.append(key, records.clone()).await.unwrap();
@@ -46,16 +43,10 @@ async fn fill(
     out
 }
 
-fn check(
-    records: &[kinesin_engine::storage::StoredRecord],
-    expected: &[(u64, i64, String, Vec<u8>)],
-) {
+fn check(records: &[kinesin_engine::storage::StoredRecord], expected: &[(u64, i64, String, Vec<u8>)]) {
     assert_eq!(records.len(), expected.len());
     for (r, (seq, arrival, key, data)) in records.iter().zip(expected) {
-        assert_eq!(
-            (r.seq_ix, r.arrival_ms, &r.partition_key, &r.data[..]),
-            (*seq, *arrival, key, &data[..])
-        );
+        assert_eq!((r.seq_ix, r.arrival_ms, &r.partition_key, &r.data[..]), (*seq, *arrival, key, &data[..]));
     }
 }
 
@@ -71,19 +62,12 @@ async fn round_trip_across_segment_rolls() {
 
     let expected = fill(&log, &clock, SHARD, 500).await;
     let tip = log.tip(SHARD).unwrap();
-    assert_eq!(
-        (tip.next_seq_ix, tip.last_arrival_ms),
-        (500, Some(expected[499].1))
-    );
+    assert_eq!((tip.next_seq_ix, tip.last_arrival_ms), (500, Some(expected[499].1)));
     let files = segment_files(&fs, SHARD);
     let logs = files.iter().filter(|f| f.ends_with(".log")).count();
     let idxs = files.iter().filter(|f| f.ends_with(".idx")).count();
     assert!(logs > 10, "{files:?}");
-    assert_eq!(
-        idxs,
-        logs - 1,
-        "every sealed segment has its index: {files:?}"
-    );
+    assert_eq!(idxs, logs - 1, "every sealed segment has its index: {files:?}");
 
     for batch in [1, 7, 100, 1000] {
         check(&read_all(&log, SHARD, batch).await, &expected);
@@ -91,47 +75,21 @@ async fn round_trip_across_segment_rolls() {
     // Every record on its own, without a hint (index lookups), and with wrong hints.
     for (i, want) in expected.iter().enumerate() {
         for hint in [0, 1, 12345, u64::MAX] {
-            let read = log
-                .read(
-                    SHARD,
-                    Position {
-                        seq_ix: i as u64,
-                        hint,
-                    },
-                    1,
-                    usize::MAX,
-                )
-                .await
-                .unwrap();
+            let read = log.read(SHARD, Position { seq_ix: i as u64, hint }, 1, usize::MAX).await.unwrap();
             check(&read.records, std::slice::from_ref(want));
             assert_eq!(read.next.seq_ix, i as u64 + 1);
         }
     }
     // Past the tip: nothing, and the position stays.
-    let read = log
-        .read(
-            SHARD,
-            Position {
-                seq_ix: 500,
-                hint: 0,
-            },
-            10,
-            usize::MAX,
-        )
-        .await
-        .unwrap();
+    let read = log.read(SHARD, Position { seq_ix: 500, hint: 0 }, 10, usize::MAX).await.unwrap();
     assert!(read.records.is_empty());
     assert_eq!(read.next.seq_ix, 500);
 
     // Sequential reads follow hints, not the index: with every index file gone, reading from
     // the start rebuilds only the first segment's (the one read without a hint).
     let dir = Path::new(ROOT).join("streams/7/0");
-    let idx_files = || -> Vec<String> {
-        segment_files(&fs, SHARD)
-            .into_iter()
-            .filter(|f| f.ends_with(".idx"))
-            .collect()
-    };
+    let idx_files =
+        || -> Vec<String> { segment_files(&fs, SHARD).into_iter().filter(|f| f.ends_with(".idx")).collect() };
     let all_idx = idx_files();
     for name in &all_idx {
         fs.remove_file(&dir.join(name)).unwrap();
@@ -139,18 +97,7 @@ async fn round_trip_across_segment_rolls() {
     check(&read_all(&log, SHARD, 3).await, &expected);
     assert_eq!(idx_files(), all_idx[..1]);
     // A lookup in the middle rebuilds that segment's index, which then serves again.
-    let read = log
-        .read(
-            SHARD,
-            Position {
-                seq_ix: 250,
-                hint: 0,
-            },
-            1,
-            usize::MAX,
-        )
-        .await
-        .unwrap();
+    let read = log.read(SHARD, Position { seq_ix: 250, hint: 0 }, 1, usize::MAX).await.unwrap();
     check(&read.records, &expected[250..251]);
     assert_eq!(idx_files().len(), 2);
 
@@ -158,10 +105,7 @@ async fn round_trip_across_segment_rolls() {
     drop(log);
     let (log, _catalog) = open(Arc::new(fs.clone()), options(2_000), clock.clone());
     check(&read_all(&log, SHARD, 13).await, &expected);
-    let more = log
-        .append(SHARD, vec![record("k", "after reopen")])
-        .await
-        .unwrap();
+    let more = log.append(SHARD, vec![record("k", "after reopen")]).await.unwrap();
     assert_eq!(more.first_seq_ix, 500);
     assert!(more.arrival_ms >= expected[499].1);
 }
@@ -178,9 +122,7 @@ async fn a_read_position_continues_at_the_tip() {
         assert!(read.records.is_empty());
         pos = read.next;
         assert_eq!(pos.seq_ix, i);
-        log.append(SHARD, vec![record("k", vec![i as u8; 60])])
-            .await
-            .unwrap();
+        log.append(SHARD, vec![record("k", vec![i as u8; 60])]).await.unwrap();
         let read = log.read(SHARD, pos, 10, usize::MAX).await.unwrap();
         assert_eq!(read.records.len(), 1);
         assert_eq!(read.records[0].seq_ix, i);
@@ -194,29 +136,17 @@ async fn read_limits() {
     let (log, _catalog) = open(Arc::new(fs), options(64 << 20), FakeClock::new(0));
     log.create_shard(SHARD).unwrap();
     // 20 records of 100 data bytes + a 2-byte key = 102 bytes each.
-    log.append(SHARD, (0..20).map(|_| record("pk", vec![1; 100])).collect())
-        .await
-        .unwrap();
+    log.append(SHARD, (0..20).map(|_| record("pk", vec![1; 100])).collect()).await.unwrap();
     let from = Position::default();
     let count = |max_records, max_bytes| {
         let log = &log;
-        async move {
-            log.read(SHARD, from, max_records, max_bytes)
-                .await
-                .unwrap()
-                .records
-                .len()
-        }
+        async move { log.read(SHARD, from, max_records, max_bytes).await.unwrap().records.len() }
     };
     assert_eq!(count(5, usize::MAX).await, 5);
     assert_eq!(count(100, 204).await, 2);
     assert_eq!(count(100, 305).await, 2);
     assert_eq!(count(100, 306).await, 3);
-    assert_eq!(
-        count(100, 0).await,
-        1,
-        "at least one record, whatever its size"
-    );
+    assert_eq!(count(100, 0).await, 1, "at least one record, whatever its size");
     assert_eq!(count(0, usize::MAX).await, 0);
     let read = log.read(SHARD, from, 100, 306).await.unwrap();
     assert_eq!(read.next.seq_ix, 3);
@@ -240,10 +170,7 @@ async fn seek_time_finds_the_first_record_at_or_after() {
         assert_eq!(pos.seq_ix, want, "t = {t}");
         // The position's hint leads straight to that record.
         let read = log.read(SHARD, pos, 1, usize::MAX).await.unwrap();
-        assert_eq!(
-            read.records.first().map(|r| r.seq_ix),
-            (want < 300).then_some(want)
-        );
+        assert_eq!(read.records.first().map(|r| r.seq_ix), (want < 300).then_some(want));
     }
 }
 
@@ -256,10 +183,7 @@ async fn trim_deletes_old_segments() {
     let expected = fill(&log, &clock, SHARD, 400).await;
     let shard_dir = dir.path().join("streams/7/0");
     let disk_usage = || -> u64 {
-        std::fs::read_dir(&shard_dir)
-            .unwrap()
-            .map(|e| e.unwrap().metadata().unwrap().len())
-            .sum()
+        std::fs::read_dir(&shard_dir).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum()
     };
     let files_before = std::fs::read_dir(&shard_dir).unwrap().count();
     let bytes_before = disk_usage();
@@ -271,24 +195,15 @@ async fn trim_deletes_old_segments() {
     let cutoff = expected[250].1;
     log.trim(SHARD, cutoff).await.unwrap();
     let files_after = std::fs::read_dir(&shard_dir).unwrap().count();
-    assert!(
-        files_after < files_before / 2,
-        "{files_before} -> {files_after}"
-    );
+    assert!(files_after < files_before / 2, "{files_before} -> {files_after}");
     assert!(disk_usage() < bytes_before / 2);
     let left = read_all(&log, SHARD, 50).await;
     let first = left[0].seq_ix;
-    assert!(
-        first > 0 && first <= 250,
-        "records from the cut-off on are kept: first is {first}"
-    );
+    assert!(first > 0 && first <= 250, "records from the cut-off on are kept: first is {first}");
     assert!(expected[first as usize - 1].1 < cutoff);
     check(&left, &expected[first as usize..]);
     // Reading from a trimmed position starts at the first retained record.
-    let read = log
-        .read(SHARD, Position::default(), 1, usize::MAX)
-        .await
-        .unwrap();
+    let read = log.read(SHARD, Position::default(), 1, usize::MAX).await.unwrap();
     assert_eq!(read.records[0].seq_ix, first);
     assert_eq!(log.seek_time(SHARD, 0).await.unwrap().seq_ix, first);
 
@@ -305,10 +220,7 @@ async fn trim_deletes_old_segments() {
     drop(log);
     let (log, _catalog) = open_store(dir.path(), options(2_000), clock.clone()).unwrap();
     let tip = log.tip(SHARD).unwrap();
-    assert_eq!(
-        (tip.next_seq_ix, tip.last_arrival_ms),
-        (400, Some(expected[399].1))
-    );
+    assert_eq!((tip.next_seq_ix, tip.last_arrival_ms), (400, Some(expected[399].1)));
 }
 
 #[tokio::test]
@@ -330,39 +242,19 @@ async fn a_torn_tail_is_cut_off_at_reopen() {
         [&30u32.to_le_bytes()[..], &[0u8; 34]].concat(),
     ];
     for tail in tails {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&segment)
-            .unwrap()
-            .write_all(&tail)
-            .unwrap();
+        std::fs::OpenOptions::new().append(true).open(&segment).unwrap().write_all(&tail).unwrap();
         let (log, _catalog) = open_store(dir.path(), options(1 << 20), clock.clone()).unwrap();
-        assert_eq!(
-            std::fs::metadata(&segment).unwrap().len(),
-            good_len,
-            "the tail is cut off"
-        );
+        assert_eq!(std::fs::metadata(&segment).unwrap().len(), good_len, "the tail is cut off");
         check(&read_all(&log, SHARD, 30).await, &expected);
         assert_eq!(log.tip(SHARD).unwrap().next_seq_ix, 100);
     }
 
     // New appends continue right after the last whole record.
     let (log, _catalog) = open_store(dir.path(), options(1 << 20), clock.clone()).unwrap();
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&segment)
-        .unwrap()
-        .write_all(b"junk")
-        .unwrap();
+    std::fs::OpenOptions::new().append(true).open(&segment).unwrap().write_all(b"junk").unwrap();
     drop(log);
     let (log, _catalog) = open_store(dir.path(), options(1 << 20), clock.clone()).unwrap();
-    assert_eq!(
-        log.append(SHARD, vec![record("k", "next")])
-            .await
-            .unwrap()
-            .first_seq_ix,
-        100
-    );
+    assert_eq!(log.append(SHARD, vec![record("k", "next")]).await.unwrap().first_seq_ix, 100);
     let all = read_all(&log, SHARD, 1000).await;
     assert_eq!(all.len(), 101);
     assert_eq!(&all[100].data[..], b"next");
@@ -379,14 +271,8 @@ async fn a_full_disk_fails_appends_and_loses_nothing() {
     fs.fail_writes(true);
     for _ in 0..10 {
         // Some of these need a segment roll, which fails too.
-        let err = log
-            .append(SHARD, vec![record("k", vec![9; 100]); 3])
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&err, StoreError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull),
-            "{err:?}"
-        );
+        let err = log.append(SHARD, vec![record("k", vec![9; 100]); 3]).await.unwrap_err();
+        assert!(matches!(&err, StoreError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull), "{err:?}");
         clock.advance(10);
     }
     assert_eq!(log.tip(SHARD).unwrap().next_seq_ix, 40);
@@ -414,17 +300,8 @@ async fn fill_from(
     for i in 0..n {
         let r = record(&format!("later-{i}"), format!("later record {i}"));
         let appended = log.append(SHARD, vec![r.clone()]).await.unwrap();
-        assert_eq!(
-            appended.first_seq_ix,
-            start + i as u64,
-            "no gap after the failures"
-        );
-        out.push((
-            appended.first_seq_ix,
-            appended.arrival_ms,
-            r.partition_key,
-            r.data.to_vec(),
-        ));
+        assert_eq!(appended.first_seq_ix, start + i as u64, "no gap after the failures");
+        out.push((appended.first_seq_ix, appended.arrival_ms, r.partition_key, r.data.to_vec()));
         clock.advance(10);
     }
     out
@@ -434,41 +311,20 @@ async fn fill_from(
 async fn delete_stream_removes_its_directory() {
     let fs = SimFs::new();
     let (log, _catalog) = open(Arc::new(fs.clone()), options(1 << 20), FakeClock::new(0));
-    let other = ShardKey {
-        stream_id: 8,
-        shard_index: 0,
-    };
-    for key in [
-        SHARD,
-        ShardKey {
-            stream_id: 7,
-            shard_index: 1,
-        },
-        other,
-    ] {
+    let other = ShardKey { stream_id: 8, shard_index: 0 };
+    for key in [SHARD, ShardKey { stream_id: 7, shard_index: 1 }, other] {
         log.create_shard(key).unwrap();
         log.append(key, vec![record("k", "v")]).await.unwrap();
     }
     log.delete_stream(7).await.unwrap();
     assert!(matches!(log.tip(SHARD), Err(StoreError::NoSuchShard(_))));
-    assert!(matches!(
-        log.append(SHARD, vec![record("k", "v")]).await,
-        Err(StoreError::NoSuchShard(_))
-    ));
-    let streams: Vec<_> = fs
-        .list_dir(Path::new("/data/streams"))
-        .unwrap()
-        .into_iter()
-        .map(|e| e.name)
-        .collect();
+    assert!(matches!(log.append(SHARD, vec![record("k", "v")]).await, Err(StoreError::NoSuchShard(_))));
+    let streams: Vec<_> =
+        fs.list_dir(Path::new("/data/streams")).unwrap().into_iter().map(|e| e.name).collect();
     assert_eq!(streams, ["8"]);
     assert_eq!(log.tip(other).unwrap().next_seq_ix, 1);
     drop(log);
-    let (log, _catalog) = open(
-        Arc::new(fs.power_cut()),
-        options(1 << 20),
-        FakeClock::new(0),
-    );
+    let (log, _catalog) = open(Arc::new(fs.power_cut()), options(1 << 20), FakeClock::new(0));
     assert!(log.tip(SHARD).is_err());
     assert_eq!(log.tip(other).unwrap().next_seq_ix, 1);
 }

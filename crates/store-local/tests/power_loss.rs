@@ -48,13 +48,7 @@ async fn run(seed: u64) {
     let (log, catalog) = open(Arc::new(fs.clone()), options(segment_bytes), clock.clone());
     let stream = stream_meta(7, "orders", 2);
     catalog.put_stream(&stream).unwrap();
-    let shards = [
-        SHARD,
-        ShardKey {
-            stream_id: 7,
-            shard_index: 1,
-        },
-    ];
+    let shards = [SHARD, ShardKey { stream_id: 7, shard_index: 1 }];
     for key in shards {
         log.create_shard(key).unwrap();
     }
@@ -98,11 +92,7 @@ async fn run(seed: u64) {
     }
     tokio::time::sleep(Duration::from_micros(rng.gen_range(0..500))).await;
     let torn = rng.gen_bool(0.5);
-    let after = if torn {
-        fs.power_cut_torn(seed)
-    } else {
-        fs.power_cut()
-    };
+    let after = if torn { fs.power_cut_torn(seed) } else { fs.power_cut() };
     for task in tasks {
         task.await.unwrap();
     }
@@ -119,11 +109,7 @@ async fn run(seed: u64) {
         let stored = read_all(&log, key, 50).await;
         let tip = log.tip(key).unwrap();
         assert_eq!(tip.next_seq_ix, stored.len() as u64, "{context}");
-        assert_eq!(
-            tip.last_arrival_ms,
-            stored.last().map(|r| r.arrival_ms),
-            "{context}"
-        );
+        assert_eq!(tip.last_arrival_ms, stored.last().map(|r| r.arrival_ms), "{context}");
         // Every record is whole, was sent to this shard, and sits where its request's other
         // surviving records put it; arrival times never go back.
         let mut first_of_request: HashMap<usize, (u64, i64)> = HashMap::new();
@@ -132,14 +118,8 @@ async fn run(seed: u64) {
             let (id, k) = request_of(&r.data);
             let original = &sent[id].records[k];
             assert_eq!(sent[id].key, key, "{context}");
-            assert_eq!(
-                (&r.partition_key, &r.data),
-                (&original.partition_key, &original.data),
-                "{context}"
-            );
-            let start = *first_of_request
-                .entry(id)
-                .or_insert((r.seq_ix - k as u64, r.arrival_ms));
+            assert_eq!((&r.partition_key, &r.data), (&original.partition_key, &original.data), "{context}");
+            let start = *first_of_request.entry(id).or_insert((r.seq_ix - k as u64, r.arrival_ms));
             assert_eq!(
                 start,
                 (r.seq_ix - k as u64, r.arrival_ms),
@@ -163,25 +143,15 @@ async fn run(seed: u64) {
             );
         }
         // And the log continues right after.
-        let next = log
-            .append(key, vec![record("after", "the restart")])
-            .await
-            .unwrap();
+        let next = log.append(key, vec![record("after", "the restart")]).await.unwrap();
         assert_eq!(next.first_seq_ix, tip.next_seq_ix, "{context}");
-        assert!(
-            tip.last_arrival_ms
-                .is_none_or(|last| next.arrival_ms >= last),
-            "{context}"
-        );
+        assert!(tip.last_arrival_ms.is_none_or(|last| next.arrival_ms >= last), "{context}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_appends_survive_power_loss() {
-    let seeds = std::env::var("POWER_LOSS_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(SEEDS);
+    let seeds = std::env::var("POWER_LOSS_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(SEEDS);
     for seed in 0..seeds {
         run(seed).await;
     }
@@ -198,22 +168,13 @@ fn catalog_changes_survive_power_loss_right_after_they_return() {
             catalog.put_stream(&stream).unwrap();
             streams.push(stream);
         }
-        catalog
-            .put_setting("iterator-key", &seed.to_le_bytes())
-            .unwrap();
-        let after = if seed % 2 == 0 {
-            fs.power_cut()
-        } else {
-            fs.power_cut_torn(seed)
-        };
+        catalog.put_setting("iterator-key", &seed.to_le_bytes()).unwrap();
+        let after = if seed % 2 == 0 { fs.power_cut() } else { fs.power_cut_torn(seed) };
         drop(catalog);
 
         let (_log, catalog) = open(Arc::new(after.clone()), options(1 << 20), FakeClock::new(0));
         assert_eq!(catalog.load_streams().unwrap(), streams, "seed {seed}");
-        assert_eq!(
-            catalog.get_setting("iterator-key").unwrap(),
-            Some(seed.to_le_bytes().to_vec())
-        );
+        assert_eq!(catalog.get_setting("iterator-key").unwrap(), Some(seed.to_le_bytes().to_vec()));
 
         // A delete, cut, and the stream stays deleted.
         catalog.delete_stream(0).unwrap();
@@ -231,10 +192,6 @@ fn a_fresh_store_survives_power_loss_right_after_opening() {
     log.create_shard(SHARD).unwrap();
     let after = fs.power_cut();
     let (log, _catalog) = open(Arc::new(after), options(1 << 20), FakeClock::new(0));
-    assert_eq!(
-        log.tip(SHARD).unwrap().next_seq_ix,
-        0,
-        "a created shard survives"
-    );
+    assert_eq!(log.tip(SHARD).unwrap().next_seq_ix, 0, "a created shard survives");
     assert!(Path::new(ROOT).is_absolute());
 }

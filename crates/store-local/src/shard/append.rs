@@ -15,6 +15,7 @@ use crate::vfs::OpenMode;
 
 /// The most bytes of frames one group commit writes.
 const MAX_BATCH_BYTES: u64 = 8 << 20;
+
 /// Appends waiting for the flusher.
 #[derive(Default)]
 pub(super) struct Queue {
@@ -46,49 +47,28 @@ impl Shard {
     /// one on a blocking thread. The flusher repeatedly takes everything waiting (up to
     /// [`MAX_BATCH_BYTES`]) and writes it with one write and one fdatasync, so every request
     /// that arrived while a sync ran shares the next one. It stops when the queue is empty.
+    /// Must be called within a tokio runtime.
     pub async fn append(self: Arc<Self>, records: Vec<NewRecord>) -> Result<Appended, StoreError> {
-        if records
-            .iter()
-            .any(|r| !frame::fits(&r.partition_key, &r.data))
-        {
-            return Err(StoreError::Io(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "record too large",
-            )));
+        if records.iter().any(|r| !frame::fits(&r.partition_key, &r.data)) {
+            return Err(StoreError::Io(io::Error::new(io::ErrorKind::InvalidInput, "record too large")));
         }
         if records.is_empty() {
             let tip = self.tip()?;
-            let arrival_ms = tip
-                .last_arrival_ms
-                .unwrap_or_else(|| self.env.clock.now_ms());
-            return Ok(Appended {
-                first_seq_ix: tip.next_seq_ix,
-                arrival_ms,
-            });
+            let arrival_ms = tip.last_arrival_ms.unwrap_or_else(|| self.env.clock.now_ms());
+            return Ok(Appended { first_seq_ix: tip.next_seq_ix, arrival_ms });
         }
-        let frame_bytes = records
-            .iter()
-            .map(|r| frame::frame_len(&r.partition_key, &r.data) as u64)
-            .sum();
+        let frame_bytes = records.iter().map(|r| frame::frame_len(&r.partition_key, &r.data) as u64).sum();
         let (reply, answer) = oneshot::channel();
         let start_flusher = {
             let mut queue = lock(&self.queue);
-            queue.waiting.push_back(Request {
-                records,
-                frame_bytes,
-                reply,
-            });
+            queue.waiting.push_back(Request { records, frame_bytes, reply });
             !std::mem::replace(&mut queue.flushing, true)
         };
         if start_flusher {
             let shard = self.clone();
             tokio::task::spawn_blocking(move || shard.flush());
         }
-        answer.await.unwrap_or_else(|_| {
-            Err(StoreError::Io(io::Error::other(
-                "the shard appender stopped",
-            )))
-        })
+        answer.await.unwrap_or_else(|_| Err(StoreError::Io(io::Error::other("the shard appender stopped"))))
     }
 
     /// The flusher: commits batches until the queue is empty.
@@ -145,10 +125,7 @@ impl Shard {
             let state = self.read_state()?;
             let active = &state.active;
             let has_records = active.end_seq > active.first_seq;
-            (
-                state.dirty_tail,
-                has_records && active.len >= self.env.options.segment_bytes,
-            )
+            (state.dirty_tail, has_records && active.len >= self.env.options.segment_bytes)
         };
         if dirty_tail {
             let state = self.read_state()?;
@@ -161,17 +138,8 @@ impl Shard {
         }
         let (file, offset, first_seq, arrival) = {
             let state = self.read_state()?;
-            let arrival = self
-                .env
-                .clock
-                .now_ms()
-                .max(state.last_arrival.unwrap_or(i64::MIN));
-            (
-                state.active.file.clone(),
-                state.active.len,
-                state.active.end_seq,
-                arrival,
-            )
+            let arrival = self.env.clock.now_ms().max(state.last_arrival.unwrap_or(i64::MIN));
+            (state.active.file.clone(), state.active.len, state.active.end_seq, arrival)
         };
 
         let total: u64 = batch.iter().map(|r| r.frame_bytes).sum();
@@ -180,10 +148,7 @@ impl Shard {
         let mut appended = Vec::with_capacity(batch.len());
         let mut seq = first_seq;
         for request in batch {
-            appended.push(Appended {
-                first_seq_ix: seq,
-                arrival_ms: arrival,
-            });
+            appended.push(Appended { first_seq_ix: seq, arrival_ms: arrival });
             for record in &request.records {
                 frames.push((seq, offset + buf.len() as u64));
                 frame::encode(&mut buf, seq, arrival, &record.partition_key, &record.data);
@@ -191,13 +156,16 @@ impl Shard {
             }
         }
 
-        let written = file.write_all_at(&buf, offset).and_then(|()| {
-            if self.env.sync() {
-                file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
+        let written =
+            file.write_all_at(&buf, offset).and_then(
+                |()| {
+                    if self.env.sync() {
+                        file.sync_data()
+                    } else {
+                        Ok(())
+                    }
+                },
+            );
         if let Err(e) = written {
             if file.set_len(offset).is_err() {
                 self.write_state().dirty_tail = true;
@@ -233,13 +201,7 @@ impl Shard {
             };
             (summary, active.index.clone())
         };
-        index::write(
-            fs,
-            &idx_path(&self.dir, summary.first_seq),
-            &summary,
-            &index,
-            sync,
-        )?;
+        index::write(fs, &idx_path(&self.dir, summary.first_seq), &summary, &index, sync)?;
         let file = fs.open(&log_path(&self.dir, summary.end_seq), OpenMode::Truncate)?;
         if sync {
             fs.sync_dir(&self.dir)?;

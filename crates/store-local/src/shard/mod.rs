@@ -16,9 +16,7 @@ mod read;
 use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
-use std::sync::{
-    Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
-};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use kinesin_engine::storage::{Clock, ShardKey, StoreError, Tip};
 
@@ -147,11 +145,7 @@ impl Shard {
         }
         let sealed = logs
             .windows(2)
-            .map(|w| Sealed {
-                first_seq: w[0],
-                end_seq: w[1],
-                summary: OnceLock::new(),
-            })
+            .map(|w| Sealed { first_seq: w[0], end_seq: w[1], summary: OnceLock::new() })
             .collect();
         let active = Active {
             first_seq: *logs.last().expect("at least one segment"),
@@ -161,13 +155,8 @@ impl Shard {
             index: scanned.index,
             file,
         };
-        let state = State {
-            sealed,
-            active,
-            last_arrival: scanned.last_arrival,
-            deleted: false,
-            dirty_tail: false,
-        };
+        let state =
+            State { sealed, active, last_arrival: scanned.last_arrival, deleted: false, dirty_tail: false };
         Ok(Shard {
             key,
             dir,
@@ -197,19 +186,12 @@ impl Shard {
 
     pub fn tip(&self) -> Result<Tip, StoreError> {
         let state = self.read_state()?;
-        Ok(Tip {
-            next_seq_ix: state.active.end_seq,
-            last_arrival_ms: state.last_arrival,
-        })
+        Ok(Tip { next_seq_ix: state.active.end_seq, last_arrival_ms: state.last_arrival })
     }
 
     /// A sealed segment's summary and index, from its `.idx`, or rebuilt by scanning the
     /// segment if the `.idx` is missing or damaged.
-    fn sealed_index(
-        &self,
-        first_seq: u64,
-        end_seq: u64,
-    ) -> Result<(Summary, SparseIndex), StoreError> {
+    fn sealed_index(&self, first_seq: u64, end_seq: u64) -> Result<(Summary, SparseIndex), StoreError> {
         let fs = &*self.env.fs;
         let path = idx_path(&self.dir, first_seq);
         if let Some(found) = index::read(fs, &path, first_seq, end_seq)? {
@@ -238,13 +220,7 @@ impl Shard {
                 scanned.end_seq
             )));
         }
-        let summary = Summary {
-            first_seq,
-            end_seq,
-            first_arrival,
-            last_arrival,
-            log_len: scanned.len,
-        };
+        let summary = Summary { first_seq, end_seq, first_arrival, last_arrival, log_len: scanned.len };
         index::write(fs, &path, &summary, &scanned.index, self.env.sync())?;
         if self.env.sync() {
             fs.sync_dir(&self.dir)?;
@@ -255,12 +231,7 @@ impl Shard {
 
     /// A sealed segment's summary, loaded once and then kept.
     fn summary(&self, first_seq: u64, end_seq: u64) -> Result<Summary, StoreError> {
-        let find = |state: &State| {
-            state
-                .sealed
-                .binary_search_by_key(&first_seq, |s| s.first_seq)
-                .ok()
-        };
+        let find = |state: &State| state.sealed.binary_search_by_key(&first_seq, |s| s.first_seq).ok();
         {
             let state = self.read_state()?;
             if let Some(summary) = find(&state).and_then(|i| state.sealed[i].summary.get()) {

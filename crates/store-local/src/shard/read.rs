@@ -66,25 +66,12 @@ impl Shard {
     fn locate(&self, pos: Position) -> Result<Located, StoreError> {
         let state = self.read_state()?;
         let active = &state.active;
-        let first_retained = state
-            .sealed
-            .front()
-            .map_or(active.first_seq, |s| s.first_seq);
-        let (seq, hint_value) = if pos.seq_ix < first_retained {
-            (first_retained, 0)
-        } else {
-            (pos.seq_ix, pos.hint)
-        };
+        let first_retained = state.sealed.front().map_or(active.first_seq, |s| s.first_seq);
+        let (seq, hint_value) =
+            if pos.seq_ix < first_retained { (first_retained, 0) } else { (pos.seq_ix, pos.hint) };
         if seq >= active.end_seq {
-            let next = if seq == active.end_seq {
-                hint(active.first_seq, active.len)
-            } else {
-                hint_value
-            };
-            return Ok(Located::Tip(Position {
-                seq_ix: seq,
-                hint: next,
-            }));
+            let next = if seq == active.end_seq { hint(active.first_seq, active.len) } else { hint_value };
+            return Ok(Located::Tip(Position { seq_ix: seq, hint: next }));
         }
         let target = if seq >= active.first_seq {
             Target {
@@ -96,18 +83,9 @@ impl Shard {
         } else {
             let i = state.sealed.partition_point(|s| s.first_seq <= seq) - 1;
             let sealed = &state.sealed[i];
-            Target {
-                first_seq: sealed.first_seq,
-                end_seq: sealed.end_seq,
-                active: None,
-                entry: None,
-            }
+            Target { first_seq: sealed.first_seq, end_seq: sealed.end_seq, active: None, entry: None }
         };
-        Ok(Located::At {
-            seq,
-            hint: hint_value,
-            target,
-        })
+        Ok(Located::At { seq, hint: hint_value, target })
     }
 
     /// Reads committed records from `from` on; see `ShardLog::read`.
@@ -135,6 +113,9 @@ impl Shard {
                     pos = next;
                     break;
                 }
+                // Records up to `seq` were trimmed while this read ran: end the batch before
+                // the gap; the next read starts after it.
+                Located::At { seq, .. } if seq != pos.seq_ix && !records.is_empty() => break,
                 Located::At { seq, hint, target } => (seq, hint, target),
             };
             let (file, end) = self.segment_file(&target)?;
@@ -152,10 +133,7 @@ impl Shard {
                 }
                 let size = record.partition_key.len() + record.data.len();
                 if !records.is_empty() && bytes + size > max_bytes {
-                    pos = Position {
-                        seq_ix: expected,
-                        hint: hint(target.first_seq, offset),
-                    };
+                    pos = Position { seq_ix: expected, hint: hint(target.first_seq, offset) };
                     break true;
                 }
                 bytes += size;
@@ -168,10 +146,7 @@ impl Shard {
                         None if next == end => hint(expected, 0),
                         _ => hint(target.first_seq, next),
                     };
-                    pos = Position {
-                        seq_ix: expected,
-                        hint: next_hint,
-                    };
+                    pos = Position { seq_ix: expected, hint: next_hint };
                     break true;
                 }
             };
@@ -182,17 +157,11 @@ impl Shard {
                 return Err(self.damaged(&target, end, "segment ends early"));
             }
             if target.active.is_some() {
-                pos = Position {
-                    seq_ix: expected,
-                    hint: hint(target.first_seq, end),
-                };
+                pos = Position { seq_ix: expected, hint: hint(target.first_seq, end) };
                 break;
             }
             // The next segment starts with record `expected`, at offset 0.
-            pos = Position {
-                seq_ix: expected,
-                hint: hint(expected, 0),
-            };
+            pos = Position { seq_ix: expected, hint: hint(expected, 0) };
         }
         Ok(ReadBatch { records, next: pos })
     }
@@ -207,10 +176,7 @@ impl Shard {
         if let Some((file, len)) = &target.active {
             return Ok((file.clone(), *len));
         }
-        let file = self
-            .env
-            .fs
-            .open(&log_path(&self.dir, target.first_seq), OpenMode::Existing)?;
+        let file = self.env.fs.open(&log_path(&self.dir, target.first_seq), OpenMode::Existing)?;
         let len = file.len()?;
         Ok((file, len))
     }
@@ -235,10 +201,7 @@ impl Shard {
         }
         let entry = match target.active {
             Some(_) => target.entry,
-            None => self
-                .sealed_index(target.first_seq, target.end_seq)?
-                .1
-                .for_seq(seq),
+            None => self.sealed_index(target.first_seq, target.end_seq)?.1.for_seq(seq),
         };
         cursor.seek(entry.map_or(0, |e| e.offset));
         loop {
@@ -249,9 +212,7 @@ impl Shard {
                     cursor.seek(offset);
                     return Ok(cursor);
                 }
-                Step::Frame(_) | Step::End => {
-                    return Err(self.damaged(target, offset, "record missing"))
-                }
+                Step::Frame(_) | Step::End => return Err(self.damaged(target, offset, "record missing")),
                 Step::Bad(why) => return Err(self.damaged(target, offset, why)),
             }
         }
@@ -268,16 +229,9 @@ impl Shard {
             let state = self.read_state()?;
             if state.last_arrival.is_none_or(|last| last < arrival_ms) {
                 let active = &state.active;
-                return Ok(Position {
-                    seq_ix: active.end_seq,
-                    hint: hint(active.first_seq, active.len),
-                });
+                return Ok(Position { seq_ix: active.end_seq, hint: hint(active.first_seq, active.len) });
             }
-            state
-                .sealed
-                .iter()
-                .map(|s| (s.first_seq, s.end_seq))
-                .collect()
+            state.sealed.iter().map(|s| (s.first_seq, s.end_seq)).collect()
         };
         // Arrival times never decrease: the first segment whose newest record is not older
         // than `arrival_ms` holds the answer.
@@ -293,16 +247,9 @@ impl Shard {
             }
         }
         if let Some(&(first_seq, end_seq)) = sealed.get(lo) {
-            let target = Target {
-                first_seq,
-                end_seq,
-                active: None,
-                entry: None,
-            };
+            let target = Target { first_seq, end_seq, active: None, entry: None };
             let (_, index) = self.sealed_index(first_seq, end_seq)?;
-            if let Some(pos) =
-                self.scan_for_time(&target, index.before_time(arrival_ms), arrival_ms)?
-            {
+            if let Some(pos) = self.scan_for_time(&target, index.before_time(arrival_ms), arrival_ms)? {
                 return Ok(pos);
             }
         }
@@ -315,17 +262,9 @@ impl Shard {
                 active: Some((active.file.clone(), active.len)),
                 entry: active.index.before_time(arrival_ms),
             };
-            (
-                target,
-                Position {
-                    seq_ix: active.end_seq,
-                    hint: hint(active.first_seq, active.len),
-                },
-            )
+            (target, Position { seq_ix: active.end_seq, hint: hint(active.first_seq, active.len) })
         };
-        Ok(self
-            .scan_for_time(&target, target.entry, arrival_ms)?
-            .unwrap_or(tip))
+        Ok(self.scan_for_time(&target, target.entry, arrival_ms)?.unwrap_or(tip))
     }
 
     /// Scans `target` from `entry` for the first record at or after `arrival_ms`.
@@ -341,10 +280,7 @@ impl Shard {
             let offset = cursor.offset();
             match cursor.next()? {
                 Step::Frame(r) if r.arrival_ms >= arrival_ms => {
-                    return Ok(Some(Position {
-                        seq_ix: r.seq_ix,
-                        hint: hint(target.first_seq, offset),
-                    }))
+                    return Ok(Some(Position { seq_ix: r.seq_ix, hint: hint(target.first_seq, offset) }))
                 }
                 Step::Frame(_) => {}
                 Step::End => return Ok(None),

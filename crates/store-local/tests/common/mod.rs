@@ -45,23 +45,14 @@ pub fn open(
 }
 
 pub fn options(segment_bytes: u64) -> StoreOptions {
-    StoreOptions {
-        segment_bytes,
-        ..StoreOptions::default()
-    }
+    StoreOptions { segment_bytes, ..StoreOptions::default() }
 }
 
 pub fn record(key: &str, data: impl Into<Vec<u8>>) -> NewRecord {
-    NewRecord {
-        partition_key: key.to_owned(),
-        data: Bytes::from(data.into()),
-    }
+    NewRecord { partition_key: key.to_owned(), data: Bytes::from(data.into()) }
 }
 
-pub const SHARD: ShardKey = ShardKey {
-    stream_id: 7,
-    shard_index: 0,
-};
+pub const SHARD: ShardKey = ShardKey { stream_id: 7, shard_index: 0 };
 
 /// Every record of a shard, read in batches of `batch` following the returned positions.
 pub async fn read_all(log: &LocalSegmentLog, key: ShardKey, batch: usize) -> Vec<StoredRecord> {
@@ -70,11 +61,7 @@ pub async fn read_all(log: &LocalSegmentLog, key: ShardKey, batch: usize) -> Vec
     loop {
         let read = log.read(key, pos, batch, usize::MAX).await.expect("read");
         if read.records.is_empty() {
-            assert_eq!(
-                read.next.seq_ix,
-                log.tip(key).unwrap().next_seq_ix,
-                "an empty read ends at the tip"
-            );
+            assert_eq!(read.next.seq_ix, log.tip(key).unwrap().next_seq_ix, "an empty read ends at the tip");
             return out;
         }
         assert_eq!(read.next.seq_ix, read.records.last().unwrap().seq_ix + 1);
@@ -85,16 +72,9 @@ pub async fn read_all(log: &LocalSegmentLog, key: ShardKey, batch: usize) -> Vec
 
 /// The `.log` and `.idx` files of a shard on `fs`.
 pub fn segment_files(fs: &dyn Vfs, key: ShardKey) -> Vec<String> {
-    let dir = Path::new(ROOT)
-        .join("streams")
-        .join(key.stream_id.to_string())
-        .join(key.shard_index.to_string());
-    let mut names: Vec<String> = fs
-        .list_dir(&dir)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.name)
-        .collect();
+    let dir =
+        Path::new(ROOT).join("streams").join(key.stream_id.to_string()).join(key.shard_index.to_string());
+    let mut names: Vec<String> = fs.list_dir(&dir).unwrap().into_iter().map(|e| e.name).collect();
     names.sort();
     names
 }
