@@ -185,6 +185,35 @@ fn catalog_changes_survive_power_loss_right_after_they_return() {
     }
 }
 
+#[tokio::test]
+async fn trimming_survives_power_loss() {
+    for seed in 0..12u64 {
+        let fs = SimFs::new();
+        let clock = FakeClock::new(1_000_000);
+        let (log, _catalog) = open(Arc::new(fs.clone()), options(500), clock.clone());
+        log.create_shard(SHARD).unwrap();
+        let mut arrivals = Vec::new();
+        for i in 0..200u64 {
+            let appended = log.append(SHARD, vec![record("k", format!("record {i}"))]).await.unwrap();
+            arrivals.push(appended.arrival_ms);
+            clock.advance(10);
+        }
+        let cutoff = arrivals[(seed * 15) as usize];
+        log.trim(SHARD, cutoff).await.unwrap();
+        let after = if seed % 2 == 0 { fs.power_cut() } else { fs.power_cut_torn(seed) };
+        drop(log);
+
+        let (log, _catalog) = open(Arc::new(after), options(500), clock.clone());
+        let stored = read_all(&log, SHARD, 33).await;
+        let first = stored[0].seq_ix;
+        assert!(arrivals[first as usize] <= cutoff, "seed {seed}: nothing from the cut-off on is lost");
+        for (r, seq) in stored.iter().zip(first..) {
+            assert_eq!((r.seq_ix, &r.data[..]), (seq, format!("record {seq}").as_bytes()), "seed {seed}");
+        }
+        assert_eq!(log.tip(SHARD).unwrap().next_seq_ix, 200);
+    }
+}
+
 #[test]
 fn a_fresh_store_survives_power_loss_right_after_opening() {
     let fs = SimFs::new();
