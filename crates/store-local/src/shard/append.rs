@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use kinesin_engine::storage::{Appended, NewRecord, StoreError};
 use tokio::sync::oneshot;
@@ -73,16 +73,18 @@ impl Shard {
 
     /// The flusher: commits batches until the queue is empty.
     fn flush(&self) {
-        /// Lets a later append start a new flusher if this one panics.
-        struct Reset<'a>(&'a Mutex<Queue>);
+        /// If this flusher panics: a later append may start a new one, which first cuts off
+        /// whatever this one may have written past the committed end.
+        struct Reset<'a>(&'a Shard);
         impl Drop for Reset<'_> {
             fn drop(&mut self) {
                 if std::thread::panicking() {
-                    lock(self.0).flushing = false;
+                    lock(&self.0.queue).flushing = false;
+                    self.0.write_state().dirty_tail = true;
                 }
             }
         }
-        let _reset = Reset(&self.queue);
+        let _reset = Reset(self);
         let budget = MAX_BATCH_BYTES.min(self.env.options.segment_bytes);
         loop {
             let batch = {

@@ -58,7 +58,7 @@ struct State {
     last_arrival: Option<i64>,
     deleted: bool,
     /// The active file may hold bytes past `active.len` (a failed write that could not be cut
-    /// off); the flusher cuts them before writing.
+    /// off, or a flusher that panicked); the flusher cuts them before writing.
     dirty_tail: bool,
 }
 
