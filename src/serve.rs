@@ -1,7 +1,7 @@
 //! `kinesin serve`: opens the data directory, loads the catalog and serves the API.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -72,6 +72,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         DurabilityArg::Fsync => Durability::Fsync,
         DurabilityArg::Os => Durability::Os,
     };
+    // Held until the process exits: a second server on the same directory would corrupt it.
+    let _lock = lock_data_dir(&args.data_dir)?;
     let clock = Arc::new(SystemClock);
     let options = StoreOptions { durability, ..StoreOptions::default() };
     let (log, catalog) = open_store(&args.data_dir, options, clock.clone()).map_err(|e| {
@@ -122,6 +124,30 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     kinesin_server::serve(listener, engine, server_config, shutdown_signal())
         .await
         .map_err(|e| format!("server failed: {e}"))
+}
+
+/// Takes an exclusive lock on `DATA/kinesin.lock`, creating the directory if needed.
+fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, String> {
+    let cannot = |e: std::io::Error| {
+        format!(
+            "cannot use the data directory {}: {e}. Check that it is writable, or pick another with --data-dir.",
+            data_dir.display()
+        )
+    };
+    std::fs::create_dir_all(data_dir).map_err(cannot)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(data_dir.join("kinesin.lock"))
+        .map_err(cannot)?;
+    file.try_lock().map_err(|_| {
+        format!(
+            "the data directory {} is in use by another kinesin server. Stop it, or pick another directory with --data-dir.",
+            data_dir.display()
+        )
+    })?;
+    Ok(file)
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -84,6 +84,12 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             if let Some(due) = stream.transition_due_ms {
                 next_transition = next_transition.min(due);
             }
+            // A crash between creating a stream's logs and recording it in the catalog is
+            // harmless; the reverse order cannot happen, but re-creating (a no-op for logs
+            // that exist) keeps the two in step whatever a backend did.
+            for shard in &stream.shards {
+                log.create_shard(ShardKey { stream_id: stream.id, shard_index: shard.index })?;
+            }
             registry.insert(Arc::new(stream));
         }
         Ok(Engine {
