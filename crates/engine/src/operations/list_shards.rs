@@ -21,6 +21,17 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                     "NextToken and StreamName cannot be provided together.",
                 ))
             }
+            // The token already fixes where the listing continues.
+            Some(_) if input.get("ExclusiveStartShardId").is_some() => {
+                return Err(ApiError::invalid_argument(
+                    "NextToken and ExclusiveStartShardId cannot be provided together.",
+                ))
+            }
+            Some(_) if input.get("StreamCreationTimestamp").is_some() => {
+                return Err(ApiError::invalid_argument(
+                    "NextToken and StreamCreationTimestamp cannot be provided together.",
+                ))
+            }
             Some(token) => {
                 let cursor = Cursor::decode(&self.signer, token)?;
                 cursor.check_fresh(self.now_ms())?;
