@@ -50,6 +50,9 @@ pub struct ShardMeta {
     pub created_ms: i64,
     /// Set when the shard is closed by a split or merge: the `seq_ix` one past its last record.
     pub closed_at_seq_ix: Option<u64>,
+    /// When the shard was closed, epoch ms (ListShards' time filters need it).
+    #[serde(default)]
+    pub closed_ms: Option<i64>,
 }
 
 /// Everything the catalog knows about one stream.
@@ -73,6 +76,39 @@ pub struct StreamMeta {
     pub encryption_key_id: Option<String>,
     /// Epoch ms at which a pending status transition (CREATING/UPDATING/DELETING) completes.
     pub transition_due_ms: Option<i64>,
+    /// Enhanced fan-out consumers registered on the stream.
+    #[serde(default)]
+    pub consumers: Vec<ConsumerMeta>,
+}
+
+/// A registered enhanced fan-out consumer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerMeta {
+    pub name: String,
+    /// Registration time, epoch ms; its seconds end the consumer's ARN, so a re-registered
+    /// consumer of the same name gets a new ARN.
+    pub created_ms: i64,
+    pub status: ConsumerStatus,
+    /// Epoch ms at which a pending CREATING/DELETING transition completes.
+    pub transition_due_ms: Option<i64>,
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsumerStatus {
+    Creating,
+    Active,
+    Deleting,
+}
+
+impl ConsumerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsumerStatus::Creating => "CREATING",
+            ConsumerStatus::Active => "ACTIVE",
+            ConsumerStatus::Deleting => "DELETING",
+        }
+    }
 }
 
 impl StreamMeta {

@@ -154,12 +154,14 @@ mod tests {
                     ending_hash_key: e.to_string(),
                     created_ms: 0,
                     closed_at_seq_ix: None,
+                closed_ms: None,
                 })
                 .collect(),
             tags: vec![],
             shard_level_metrics: vec![],
             encryption_key_id: None,
             transition_due_ms: None,
+            consumers: vec![],
         }
     }
 

@@ -78,6 +78,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                 ending_hash_key: end.to_string(),
                 created_ms: now,
                 closed_at_seq_ix: None,
+                closed_ms: None,
             })
             .collect();
         let meta = StreamMeta {
@@ -97,6 +98,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             shard_level_metrics: Vec::new(),
             encryption_key_id: None,
             transition_due_ms: self.due_after(self.config.create_stream_ms),
+            consumers: Vec::new(),
         };
         self.create_shard_logs(&meta)?;
         self.persist(meta).await?;
