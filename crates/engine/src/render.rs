@@ -54,3 +54,26 @@ pub fn encryption_type(stream: &StreamMeta) -> &'static str {
         "NONE"
     }
 }
+
+/// The `ChildShards` of a closed shard, each naming its parents.
+pub fn child_shards(stream: &StreamMeta, parent: &ShardMeta) -> Vec<Value> {
+    stream
+        .shards
+        .iter()
+        .filter(|s| s.parent == Some(parent.index) || s.adjacent_parent == Some(parent.index))
+        .map(|child| {
+            let parents: Vec<Value> = child
+                .parent
+                .iter()
+                .chain(child.adjacent_parent.iter())
+                .map(|p| Value::from(shard_id(*p)))
+                .collect();
+            Value::object().with("ShardId", shard_id(child.index)).with("ParentShards", parents).with(
+                "HashKeyRange",
+                Value::object()
+                    .with("StartingHashKey", &child.starting_hash_key)
+                    .with("EndingHashKey", &child.ending_hash_key),
+            )
+        })
+        .collect()
+}

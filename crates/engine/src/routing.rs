@@ -154,7 +154,7 @@ mod tests {
                     ending_hash_key: e.to_string(),
                     created_ms: 0,
                     closed_at_seq_ix: None,
-                closed_ms: None,
+                    closed_ms: None,
                 })
                 .collect(),
             tags: vec![],

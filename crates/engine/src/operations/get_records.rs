@@ -5,7 +5,7 @@ use kinesin_wire::{ApiError, Value};
 
 use crate::errors::{aws_date, invalid_shard_iterator};
 use crate::lookup::shard_id;
-use crate::model::{ShardMeta, StreamMeta};
+use crate::model::ShardMeta;
 use crate::operations::check_dry_run;
 use crate::render::{self, sequence_number};
 use crate::storage::{Catalog, Position, ShardKey, ShardLog, StoredRecord};
@@ -74,7 +74,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             // The end of a closed shard: no next iterator, and the children to read next.
             Some(end) if batch.next.seq_ix >= end => {
                 response.set("MillisBehindLatest", 0i64);
-                response.set("ChildShards", child_shards(&stream, shard));
+                response.set("ChildShards", render::child_shards(&stream, shard));
             }
             _ => {
                 let next = ShardIterator {
@@ -101,27 +101,4 @@ fn record(shard: &ShardMeta, r: &StoredRecord) -> Value {
         .with("ApproximateArrivalTimestamp", Value::Timestamp(r.arrival_ms))
         .with("Data", r.data.clone())
         .with("PartitionKey", &r.partition_key)
-}
-
-/// The `ChildShards` of a closed shard, each naming its parents.
-fn child_shards(stream: &StreamMeta, parent: &ShardMeta) -> Vec<Value> {
-    stream
-        .shards
-        .iter()
-        .filter(|s| s.parent == Some(parent.index) || s.adjacent_parent == Some(parent.index))
-        .map(|child| {
-            let parents: Vec<Value> = child
-                .parent
-                .iter()
-                .chain(child.adjacent_parent.iter())
-                .map(|p| Value::from(shard_id(*p)))
-                .collect();
-            Value::object().with("ShardId", shard_id(child.index)).with("ParentShards", parents).with(
-                "HashKeyRange",
-                Value::object()
-                    .with("StartingHashKey", &child.starting_hash_key)
-                    .with("EndingHashKey", &child.ending_hash_key),
-            )
-        })
-        .collect()
 }
