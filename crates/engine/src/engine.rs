@@ -58,6 +58,9 @@ pub struct Engine<L, C> {
     /// Earliest pending status transition (epoch ms), `i64::MAX` when none: lets every
     /// request check for due transitions with one atomic load.
     next_transition_ms: AtomicI64,
+    /// Appends hold it shared from routing until their records are durable; applying a
+    /// reshard holds it exclusively, so a closed shard's end is final.
+    pub(crate) write_gate: tokio::sync::RwLock<()>,
 }
 
 fn internal(err: StoreError) -> ApiError {
@@ -101,6 +104,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             registry: RwLock::new(registry),
             control: tokio::sync::Mutex::new(()),
             next_transition_ms: AtomicI64::new(next_transition),
+            write_gate: tokio::sync::RwLock::new(()),
         })
     }
 
@@ -149,7 +153,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     }
 
     /// Completes status transitions whose time has come: CREATING and UPDATING become
-    /// ACTIVE, DELETING streams disappear with their logs.
+    /// ACTIVE (applying a pending reshard first), DELETING streams disappear with their logs.
     async fn settle_transitions(&self) -> Result<(), ApiError> {
         let now = self.now_ms();
         if self.next_transition_ms.load(Ordering::SeqCst) > now {
@@ -166,15 +170,33 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             self.next_transition_ms.fetch_min(*d, Ordering::SeqCst);
         }
         for (_, stream) in due {
-            if stream.status == StreamStatus::Deleting {
-                self.remove_stream(stream.id).await?;
-            } else {
-                let mut meta = (*stream).clone();
-                meta.status = StreamStatus::Active;
-                meta.transition_due_ms = None;
-                self.persist(meta).await?;
+            if let Err(e) = self.complete_transition(&stream).await {
+                // Try again on a later request.
+                self.next_transition_ms.fetch_min(now, Ordering::SeqCst);
+                return Err(e);
             }
         }
+        Ok(())
+    }
+
+    async fn complete_transition(&self, stream: &StreamMeta) -> Result<(), ApiError> {
+        if stream.status == StreamStatus::Deleting {
+            return self.remove_stream(stream.id).await;
+        }
+        let mut meta = stream.clone();
+        meta.status = StreamStatus::Active;
+        meta.transition_due_ms = None;
+        let reshard = meta.pending_reshard.take();
+        // No append may be in flight while parents get their final tips, and none may route
+        // by the old layout until the new one is visible.
+        let _gate = match reshard {
+            Some(_) => Some(self.write_gate.write().await),
+            None => None,
+        };
+        if let Some(reshard) = &reshard {
+            self.apply_reshard(&mut meta, reshard)?;
+        }
+        self.persist(meta).await?;
         Ok(())
     }
 
@@ -241,6 +263,10 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             Op::DescribeAccountSettings => Ok(self.describe_account_settings()),
             Op::EnableEnhancedMonitoring => self.set_enhanced_monitoring(ctx, input, true).await,
             Op::DisableEnhancedMonitoring => self.set_enhanced_monitoring(ctx, input, false).await,
+            Op::SplitShard => self.split_shard(ctx, input).await,
+            Op::MergeShards => self.merge_shards(ctx, input).await,
+            Op::UpdateShardCount => self.update_shard_count(ctx, input).await,
+            Op::UpdateStreamMode => self.update_stream_mode(ctx, input).await,
             Op::UpdateMaxRecordSize => self.update_max_record_size(ctx, input).await,
             _ => Err(errors::not_implemented(op)),
         }

@@ -25,6 +25,17 @@ pub fn shard_not_found(shard_id: &str, stream: &StreamMeta) -> ApiError {
     ))
 }
 
+/// More open shards than the account may have.
+pub fn shard_limit_exceeded(ctx: &crate::RequestContext, open: u32, limit: u32, added: u32) -> ApiError {
+    ApiError::limit_exceeded(format!(
+        "This request would exceed the shard limit for the account {} in {}. Current shard count for the account: \
+         {open}. Limit: {limit}. Number of additional shards that would have resulted from this request: {added}. \
+         Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) \
+         for current limits and how to request higher limits.",
+        ctx.account, ctx.region
+    ))
+}
+
 pub fn invalid_shard_iterator() -> ApiError {
     ApiError::invalid_argument("Invalid ShardIterator.")
 }

@@ -11,6 +11,7 @@ mod operations;
 mod pagination;
 mod registry;
 mod render;
+mod resharding;
 mod routing;
 pub mod storage;
 

@@ -79,6 +79,21 @@ pub struct StreamMeta {
     /// Enhanced fan-out consumers registered on the stream.
     #[serde(default)]
     pub consumers: Vec<ConsumerMeta>,
+    /// A shard-layout change accepted while the stream went UPDATING; it takes effect when the
+    /// stream becomes ACTIVE again, as on AWS.
+    #[serde(default)]
+    pub pending_reshard: Option<Reshard>,
+}
+
+/// A requested change of a stream's shards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reshard {
+    /// SplitShard: the shard's range splits at `new_starting_hash_key` (decimal).
+    Split { shard: u32, new_starting_hash_key: String },
+    /// MergeShards: two adjacent shards become one.
+    Merge { shard: u32, adjacent: u32 },
+    /// UpdateShardCount (UNIFORM_SCALING): the open shards become `target` even ranges.
+    Scale { target: u32 },
 }
 
 /// A registered enhanced fan-out consumer.
@@ -118,5 +133,12 @@ impl StreamMeta {
 
     pub fn open_shards(&self) -> impl Iterator<Item = &ShardMeta> {
         self.shards.iter().filter(|s| s.closed_at_seq_ix.is_none())
+    }
+
+    /// Shards that still hold readable data at `now_ms`: every open shard, and closed ones
+    /// whose records have not all passed the retention period (AWS stops listing those).
+    pub fn live_shards(&self, now_ms: i64) -> impl Iterator<Item = &ShardMeta> {
+        let horizon = now_ms - i64::from(self.retention_hours) * 3_600_000;
+        self.shards.iter().filter(move |s| s.closed_ms.is_none_or(|closed| closed >= horizon))
     }
 }

@@ -6,6 +6,9 @@ use kinesin_wire::Value;
 use crate::lookup::shard_id;
 use crate::model::{ShardMeta, StreamMeta};
 
+/// The sequence index of a closed shard's EndingSequenceNumber.
+pub const CLOSED_SHARD_END_SEQ_IX: u64 = 0x7fff_ffff_ffff_ffff;
+
 /// The sequence number of record `seq_ix` of `shard`, which arrived at `arrival_ms`.
 pub fn sequence_number(shard: &ShardMeta, seq_ix: u64, arrival_ms: i64) -> String {
     SequenceNumber {
@@ -21,9 +24,9 @@ pub fn sequence_number(shard: &ShardMeta, seq_ix: u64, arrival_ms: i64) -> Strin
 pub fn shard(shard: &ShardMeta) -> Value {
     let mut range =
         Value::object().with("StartingSequenceNumber", sequence_number(shard, 0, shard.created_ms));
-    if let Some(end) = shard.closed_at_seq_ix {
-        // Greater than any record the shard holds: its last seq_ix plus one.
-        range.set("EndingSequenceNumber", sequence_number(shard, end, shard.created_ms));
+    if shard.closed_at_seq_ix.is_some() {
+        // The largest sequence index, as AWS reports it: above any record the shard holds.
+        range.set("EndingSequenceNumber", sequence_number(shard, CLOSED_SHARD_END_SEQ_IX, shard.created_ms));
     }
     Value::object()
         .with("ShardId", shard_id(shard.index))

@@ -162,6 +162,7 @@ mod tests {
             encryption_key_id: None,
             transition_due_ms: None,
             consumers: vec![],
+            pending_reshard: None,
         }
     }
 

@@ -7,7 +7,7 @@ use crate::hashing::even_ranges;
 use crate::model::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
 use crate::operations::tags::{check_tag_limit, parse_tags};
 use crate::storage::{Catalog, ShardLog};
-use crate::{Engine, RequestContext};
+use crate::{errors, Engine, RequestContext};
 
 /// Shards an on-demand stream starts with (4 MiB/s of write capacity, as AWS).
 const ON_DEMAND_INITIAL_SHARDS: u32 = 4;
@@ -49,14 +49,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             let in_account: Vec<_> = registry.in_account(&ctx.account, &ctx.region).collect();
             let open: u32 = in_account.iter().map(|s| s.open_shards().count() as u32).sum();
             if open + shard_count > self.config.shard_limit {
-                return Err(ApiError::limit_exceeded(format!(
-                    "This request would exceed the shard limit for the account {} in {}. Current shard count for \
-                     the account: {open}. Limit: {}. Number of additional shards that would have resulted from \
-                     this request: {shard_count}. Refer to the AWS Service Limits page \
-                     (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and \
-                     how to request higher limits.",
-                    ctx.account, ctx.region, self.config.shard_limit
-                )));
+                return Err(errors::shard_limit_exceeded(ctx, open, self.config.shard_limit, shard_count));
             }
             let on_demand = in_account.iter().filter(|s| s.mode == StreamMode::OnDemand).count() as u32;
             if mode == StreamMode::OnDemand && on_demand >= self.config.on_demand_stream_limit {
@@ -99,6 +92,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             encryption_key_id: None,
             transition_due_ms: self.due_after(self.config.create_stream_ms),
             consumers: Vec::new(),
+            pending_reshard: None,
         };
         self.create_shard_logs(&meta)?;
         self.persist(meta).await?;

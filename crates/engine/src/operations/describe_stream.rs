@@ -19,7 +19,8 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let after = input.str("ExclusiveStartShardId").and_then(parse_shard_id);
         // A stream still CREATING lists no shards yet, as on AWS.
         let creating = stream.status == StreamStatus::Creating;
-        let mut shards = stream.shards.iter().filter(|s| !creating && after.is_none_or(|a| s.index > a));
+        let mut shards =
+            stream.live_shards(self.now_ms()).filter(|s| !creating && after.is_none_or(|a| s.index > a));
         let page: Vec<Value> = shards.by_ref().take(limit).map(render::shard).collect();
         let has_more = shards.next().is_some();
         let description = Value::object()

@@ -53,7 +53,13 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let key = ShardKey { stream_id: stream.id, shard_index: shard.index };
         let limit = input.int("Limit").map_or(MAX_RECORDS, |l| (l as usize).min(MAX_RECORDS));
         let trim_horizon = now - i64::from(stream.retention_hours) * 3_600_000;
-        let from = Position { seq_ix: iterator.seq_ix, hint: iterator.hint };
+        let mut from = Position { seq_ix: iterator.seq_ix, hint: iterator.hint };
+        if let Some(end) = shard.closed_at_seq_ix {
+            // An iterator from a closed shard's EndingSequenceNumber points past its end.
+            if from.seq_ix > end {
+                from = Position { seq_ix: end, hint: 0 };
+            }
+        }
         let mut batch = self.log.read(key, from, limit, MAX_BYTES).await.map_err(Self::store_failure)?;
         if batch.records.first().is_some_and(|r| r.arrival_ms < trim_horizon) {
             // The iterator points into expired data: continue from the trim horizon instead.

@@ -66,8 +66,10 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        let mut shards =
-            stream.shards.iter().filter(|s| after.is_none_or(|a| s.index > a) && filter.admits(&stream, s));
+        let now = self.now_ms();
+        let mut shards = stream
+            .live_shards(now)
+            .filter(|s| after.is_none_or(|a| s.index > a) && filter.admits(&stream, s, now));
         let page: Vec<&ShardMeta> = shards.by_ref().take(limit).collect();
         let next_token = match (shards.next(), page.last()) {
             (Some(_), Some(last)) => Some(
@@ -90,9 +92,16 @@ struct ShardFilter {
 }
 
 enum FilterKind {
+    /// FROM_TRIM_HORIZON (the default) and AFTER_SHARD_ID: every shard that holds data.
     All,
+    /// AT_TRIM_HORIZON: the shards the retained data starts in (no parent still holds data).
+    AtTrimHorizon,
+    /// AT_LATEST: the open shards.
     OpenNow,
+    /// AT_TIMESTAMP: the shards that were open at the time.
     OpenAt(i64),
+    /// FROM_TIMESTAMP: the shards open at the time and every one opened since.
+    OpenSince(i64),
 }
 
 impl ShardFilter {
@@ -108,34 +117,48 @@ impl ShardFilter {
                 ))
             })
         };
-        Ok(match kind {
+        let (kind, after) = match kind {
             "AFTER_SHARD_ID" => {
                 let id = filter.str("ShardId").ok_or_else(|| {
                     ApiError::invalid_argument(
                         "ShardId must be specified for ShardFilter type AFTER_SHARD_ID.",
                     )
                 })?;
-                ShardFilter { kind: FilterKind::All, after: parse_shard_id(id) }
+                (FilterKind::All, parse_shard_id(id))
             }
-            "AT_LATEST" => ShardFilter { kind: FilterKind::OpenNow, after: None },
-            "AT_TIMESTAMP" => ShardFilter { kind: FilterKind::OpenAt(timestamp()?), after: None },
-            // FROM_TIMESTAMP: open shards plus closed ones that ended after T; until a shard
-            // can be closed (resharding), that is every shard.
-            "FROM_TIMESTAMP" => {
-                timestamp()?;
-                ShardFilter { kind: FilterKind::All, after: None }
-            }
-            // AT_TRIM_HORIZON, FROM_TRIM_HORIZON: every shard that still holds data.
-            _ => ShardFilter { kind: FilterKind::All, after: None },
-        })
+            "AT_TRIM_HORIZON" => (FilterKind::AtTrimHorizon, None),
+            "AT_LATEST" => (FilterKind::OpenNow, None),
+            "AT_TIMESTAMP" => (FilterKind::OpenAt(timestamp()?), None),
+            "FROM_TIMESTAMP" => (FilterKind::OpenSince(timestamp()?), None),
+            _ => (FilterKind::All, None),
+        };
+        Ok(ShardFilter { kind, after })
     }
 
-    fn admits(&self, stream: &StreamMeta, shard: &ShardMeta) -> bool {
+    fn admits(&self, stream: &StreamMeta, shard: &ShardMeta, now: i64) -> bool {
         match self.kind {
             FilterKind::All => true,
+            FilterKind::AtTrimHorizon => {
+                let mut parents = shard.parent.iter().chain(shard.adjacent_parent.iter());
+                !parents.any(|p| stream.live_shards(now).any(|live| live.index == *p))
+            }
             FilterKind::OpenNow => shard.closed_at_seq_ix.is_none(),
             // A time before the stream existed means "from its creation".
-            FilterKind::OpenAt(t) => shard.created_ms <= t.max(stream.created_ms),
+            FilterKind::OpenAt(t) => {
+                opened_ms(stream, shard) <= t.max(stream.created_ms)
+                    && shard.closed_ms.is_none_or(|closed| closed > t)
+            }
+            FilterKind::OpenSince(t) => shard.closed_ms.is_none_or(|closed| closed >= t),
         }
     }
+}
+
+/// When a shard started taking records: when its parent closed, for a child (its creation
+/// time is set a little later so its sequence numbers sort after the parent's).
+fn opened_ms(stream: &StreamMeta, shard: &ShardMeta) -> i64 {
+    shard
+        .parent
+        .and_then(|p| stream.shards.iter().find(|s| s.index == p))
+        .and_then(|parent| parent.closed_ms)
+        .unwrap_or(shard.created_ms)
 }

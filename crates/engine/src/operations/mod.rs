@@ -9,11 +9,15 @@ mod get_shard_iterator;
 mod limits;
 mod list_shards;
 mod list_streams;
+mod merge_shards;
 mod put_record;
 mod put_records;
 mod retention;
+mod split_shard;
 pub(crate) mod tags;
 mod update_max_record_size;
+mod update_shard_count;
+mod update_stream_mode;
 
 use kinesin_wire::{ApiError, Value};
 

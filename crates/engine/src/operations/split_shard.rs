@@ -1,0 +1,39 @@
+//! SplitShard: one open shard becomes two children at NewStartingHashKey.
+
+use kinesin_wire::{ApiError, Value};
+
+use crate::hashing::parse_hash_key;
+use crate::lookup::find_shard;
+use crate::model::Reshard;
+use crate::storage::{Catalog, ShardLog};
+use crate::{Engine, RequestContext};
+
+impl<L: ShardLog, C: Catalog> Engine<L, C> {
+    pub(crate) async fn split_shard(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
+        let _guard = self.control_lock().await;
+        let stream = self.resolve_stream(ctx, input)?;
+        let shard = find_shard(&stream, input.str("ShardToSplit").unwrap_or_default())?;
+        let requested = input.str("NewStartingHashKey").unwrap_or_default();
+        let (start, end) = (
+            parse_hash_key(&shard.starting_hash_key).unwrap_or(0),
+            parse_hash_key(&shard.ending_hash_key).unwrap_or(u128::MAX),
+        );
+        // AWS requires start + 1 < key < end.
+        match parse_hash_key(requested) {
+            Some(key) if key > start.saturating_add(1) && key < end => {}
+            _ => {
+                return Err(ApiError::invalid_argument(format!(
+                    "NewStartingHashKey {requested} used in SplitShard() on shard {} in stream {} under account {} \
+                     is not both greater than one plus the shard's StartingHashKey {start} and less than the \
+                     shard's EndingHashKey {end}.",
+                    crate::lookup::shard_id(shard.index),
+                    stream.name,
+                    stream.account
+                )))
+            }
+        }
+        let change = Reshard::Split { shard: shard.index, new_starting_hash_key: requested.to_owned() };
+        self.request_reshard(ctx, &stream, &[shard.index], 1, change).await?;
+        Ok(Value::Null)
+    }
+}

@@ -1,0 +1,293 @@
+//! Changing a stream's shards: splits, merges and uniform rescaling, with lineage as AWS
+//! reports it.
+//!
+//! A change is validated when requested, recorded as [`Reshard`] while the stream is
+//! UPDATING, and applied when the transition completes. Applying closes parents at their
+//! current tip and opens children under the engine's write gate, so no append can land in a
+//! parent after its end was fixed.
+
+use std::collections::HashMap;
+
+use kinesin_wire::ApiError;
+
+use crate::hashing::{even_ranges, parse_hash_key};
+use crate::lookup::shard_id;
+use crate::model::{Reshard, ShardMeta, StreamMeta, StreamMode, StreamStatus};
+use crate::storage::{Catalog, ShardKey, ShardLog};
+use crate::{errors, Engine, RequestContext};
+
+/// Where each shard's log ends when it is closed; shards created and closed within one change
+/// never held records.
+struct Layout<'a> {
+    meta: &'a mut StreamMeta,
+    tips: HashMap<u32, u64>,
+    now_ms: i64,
+}
+
+impl Layout<'_> {
+    fn shard(&self, index: u32) -> &ShardMeta {
+        self.meta.shards.iter().find(|s| s.index == index).expect("shard indices come from the layout")
+    }
+
+    fn close(&mut self, index: u32) {
+        let end = self.tips.get(&index).copied().unwrap_or(0);
+        let now = self.now_ms;
+        let shard = self.meta.shards.iter_mut().find(|s| s.index == index).expect("shard in layout");
+        shard.closed_at_seq_ix = Some(end);
+        shard.closed_ms = Some(now);
+    }
+
+    /// Opens a child with the next unused index. Its creation second is later than every
+    /// parent's, so its sequence numbers sort after theirs.
+    fn open_child(&mut self, range: (u128, u128), parent: u32, adjacent: Option<u32>) -> u32 {
+        let parents_created = [Some(parent), adjacent]
+            .into_iter()
+            .flatten()
+            .map(|p| self.shard(p).created_ms)
+            .max()
+            .unwrap_or(0);
+        let index = self.meta.shards.len() as u32;
+        self.meta.shards.push(ShardMeta {
+            index,
+            parent: Some(parent),
+            adjacent_parent: adjacent,
+            starting_hash_key: range.0.to_string(),
+            ending_hash_key: range.1.to_string(),
+            created_ms: self.now_ms.max(parents_created + 1000),
+            closed_at_seq_ix: None,
+            closed_ms: None,
+        });
+        index
+    }
+
+    fn range(&self, index: u32) -> (u128, u128) {
+        let s = self.shard(index);
+        (
+            parse_hash_key(&s.starting_hash_key).unwrap_or(0),
+            parse_hash_key(&s.ending_hash_key).unwrap_or(u128::MAX),
+        )
+    }
+
+    /// Splits `index` so the upper child starts at `at` (`start < at <= end`).
+    fn split(&mut self, index: u32, at: u128) -> (u32, u32) {
+        let (start, end) = self.range(index);
+        self.close(index);
+        let lower = self.open_child((start, at - 1), index, None);
+        let upper = self.open_child((at, end), index, None);
+        (lower, upper)
+    }
+
+    /// Merges two adjacent shards; `index` becomes the child's ParentShardId.
+    fn merge(&mut self, index: u32, adjacent: u32) -> u32 {
+        let (a, b) = (self.range(index), self.range(adjacent));
+        self.close(index);
+        self.close(adjacent);
+        self.open_child((a.0.min(b.0), a.1.max(b.1)), index, Some(adjacent))
+    }
+
+    /// Open shards in hash-key order.
+    fn open_by_range(&self) -> Vec<(u128, u128, u32)> {
+        let mut open: Vec<_> =
+            self.meta.open_shards().map(|s| s.index).map(|i| (self.range(i).0, self.range(i).1, i)).collect();
+        open.sort();
+        open
+    }
+
+    /// UNIFORM_SCALING to `target` shards by splits and merges only, as AWS does (which is
+    /// why short-lived intermediate shards appear): first split every open shard at each
+    /// target boundary inside it, then merge the pieces of each target range left to right.
+    fn scale(&mut self, target: u32) {
+        let ranges = even_ranges(target);
+        for &(boundary, _) in &ranges[1..] {
+            if let Some(&(_, _, index)) =
+                self.open_by_range().iter().find(|(start, end, _)| *start < boundary && boundary <= *end)
+            {
+                self.split(index, boundary);
+            }
+        }
+        for (start, end) in ranges {
+            loop {
+                let pieces: Vec<u32> = self
+                    .open_by_range()
+                    .into_iter()
+                    .filter(|(s, e, _)| *s >= start && *e <= end)
+                    .map(|(_, _, i)| i)
+                    .collect();
+                match pieces[..] {
+                    [first, second, ..] => {
+                        self.merge(first, second);
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+}
+
+impl<L: ShardLog, C: Catalog> Engine<L, C> {
+    /// Accepts a change requested by SplitShard, MergeShards or UpdateShardCount: checks what
+    /// all three share, then puts the stream in UPDATING with the change pending. `involved`
+    /// shards must be open; `added` is how many more open shards the change leaves.
+    pub(crate) async fn request_reshard(
+        &self,
+        ctx: &RequestContext,
+        stream: &StreamMeta,
+        involved: &[u32],
+        added: u32,
+        change: Reshard,
+    ) -> Result<(), ApiError> {
+        if stream.mode == StreamMode::OnDemand {
+            return Err(ApiError::invalid_argument(format!(
+                "Stream {} under account {} is in ON_DEMAND mode, where Kinesis manages the shards. Switch it to \
+                 PROVISIONED with UpdateStreamMode to reshard it yourself.",
+                stream.name, stream.account
+            )));
+        }
+        if stream.status != StreamStatus::Active {
+            return Err(errors::stream_not_active(stream));
+        }
+        for index in involved {
+            if stream.shards.iter().any(|s| s.index == *index && s.closed_at_seq_ix.is_some()) {
+                return Err(ApiError::invalid_argument(format!(
+                    "Shard {} in stream {} under account {} has already been merged or split, and thus is not \
+                     eligible for merging or splitting.",
+                    shard_id(*index),
+                    stream.name,
+                    stream.account
+                )));
+            }
+        }
+        let open: u32 = self
+            .registry()
+            .in_account(&ctx.account, &ctx.region)
+            .map(|s| s.open_shards().count() as u32)
+            .sum();
+        if open + added > self.config.shard_limit {
+            return Err(errors::shard_limit_exceeded(ctx, open, self.config.shard_limit, added));
+        }
+        let mut meta = stream.clone();
+        meta.status = StreamStatus::Updating;
+        meta.pending_reshard = Some(change);
+        meta.transition_due_ms = self.due_after(self.config.update_stream_ms);
+        self.persist(meta).await?;
+        Ok(())
+    }
+
+    /// Applies a pending change to `meta`: closes parents at their tips, opens children (and
+    /// creates their logs). The caller holds the write gate, so the tips are final.
+    pub(crate) fn apply_reshard(&self, meta: &mut StreamMeta, reshard: &Reshard) -> Result<(), ApiError> {
+        let mut tips = HashMap::new();
+        for shard in meta.open_shards() {
+            let key = ShardKey { stream_id: meta.id, shard_index: shard.index };
+            tips.insert(shard.index, self.log.tip(key).map_err(Self::store_failure)?.next_seq_ix);
+        }
+        let first_new = meta.shards.len();
+        let mut layout = Layout { meta, tips, now_ms: self.now_ms() };
+        match reshard {
+            Reshard::Split { shard, new_starting_hash_key } => {
+                let at = parse_hash_key(new_starting_hash_key).unwrap_or(0);
+                layout.split(*shard, at);
+            }
+            Reshard::Merge { shard, adjacent } => {
+                layout.merge(*shard, *adjacent);
+            }
+            Reshard::Scale { target } => layout.scale(*target),
+        }
+        for shard in &meta.shards[first_new..] {
+            self.log
+                .create_shard(ShardKey { stream_id: meta.id, shard_index: shard.index })
+                .map_err(Self::store_failure)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hashing::MAX_HASH_KEY;
+
+    fn stream(n: u32) -> StreamMeta {
+        StreamMeta {
+            id: 1,
+            account: "000000000000".into(),
+            region: "us-east-1".into(),
+            name: "s".into(),
+            status: StreamStatus::Active,
+            mode: StreamMode::Provisioned,
+            created_ms: 0,
+            retention_hours: 24,
+            max_record_size_kib: 1024,
+            shards: even_ranges(n)
+                .into_iter()
+                .zip(0..)
+                .map(|((s, e), index)| ShardMeta {
+                    index,
+                    parent: None,
+                    adjacent_parent: None,
+                    starting_hash_key: s.to_string(),
+                    ending_hash_key: e.to_string(),
+                    created_ms: 0,
+                    closed_at_seq_ix: None,
+                    closed_ms: None,
+                })
+                .collect(),
+            tags: vec![],
+            shard_level_metrics: vec![],
+            encryption_key_id: None,
+            transition_due_ms: None,
+            consumers: vec![],
+            pending_reshard: None,
+        }
+    }
+
+    fn open_ranges(meta: &StreamMeta) -> Vec<(u128, u128)> {
+        let mut r: Vec<_> = meta
+            .open_shards()
+            .map(|s| (s.starting_hash_key.parse().unwrap(), s.ending_hash_key.parse().unwrap()))
+            .collect();
+        r.sort();
+        r
+    }
+
+    #[test]
+    fn uniform_scaling_ends_with_even_ranges_and_consistent_lineage() {
+        for (from, to) in [(1, 2), (2, 1), (3, 5), (4, 3), (5, 10), (10, 5), (7, 7), (6, 4)] {
+            let mut meta = stream(from);
+            let mut layout = Layout { meta: &mut meta, tips: HashMap::new(), now_ms: 5_000 };
+            layout.scale(to);
+            assert_eq!(open_ranges(&meta), even_ranges(to), "{from} -> {to}");
+            for shard in &meta.shards {
+                for parent in shard.parent.iter().chain(shard.adjacent_parent.iter()) {
+                    let p = &meta.shards[*parent as usize];
+                    assert!(p.closed_at_seq_ix.is_some(), "parents are closed");
+                    assert!(p.index < shard.index, "children get later indices");
+                    assert!(
+                        shard.created_ms / 1000 > p.created_ms / 1000,
+                        "child sequence numbers sort after"
+                    );
+                }
+            }
+            // Every closed shard has children, so readers always find where to go next.
+            for closed in meta.shards.iter().filter(|s| s.closed_at_seq_ix.is_some()) {
+                assert!(meta
+                    .shards
+                    .iter()
+                    .any(|c| c.parent == Some(closed.index) || c.adjacent_parent == Some(closed.index)));
+            }
+        }
+    }
+
+    #[test]
+    fn split_and_merge_keep_the_space_tiled() {
+        let mut meta = stream(2);
+        let mut layout = Layout { meta: &mut meta, tips: HashMap::from([(0, 7)]), now_ms: 9_000 };
+        let (lower, upper) = layout.split(0, 1000);
+        assert_eq!(layout.range(lower), (0, 999));
+        let merged = layout.merge(upper, 1);
+        assert_eq!(layout.shard(merged).parent, Some(upper));
+        assert_eq!(layout.shard(merged).adjacent_parent, Some(1));
+        assert_eq!(layout.shard(0).closed_at_seq_ix, Some(7));
+        assert_eq!(open_ranges(&meta), vec![(0, 999), (1000, MAX_HASH_KEY)]);
+    }
+}
