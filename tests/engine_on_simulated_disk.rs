@@ -228,3 +228,52 @@ async fn acknowledged_streams_and_records_survive_a_power_cut() {
     let next = h.put("s", "k", "after").await.unwrap();
     assert!(next.len() >= acked.last().unwrap().0.len() && next > acked.last().unwrap().0);
 }
+
+#[tokio::test]
+async fn on_demand_streams_split_hot_shards_and_merge_cold_siblings_back() {
+    let h = Harness::new(64 << 20);
+    let create = Value::object()
+        .with("StreamName", "od")
+        .with("StreamModeDetails", Value::object().with("StreamMode", "ON_DEMAND"));
+    h.call(Operation::CreateStream, create).await.unwrap();
+    let open_shards = || async {
+        let filter = Value::object().with("Type", "AT_LATEST");
+        let out = h
+            .call(Operation::ListShards, Value::object().with("StreamName", "od").with("ShardFilter", filter))
+            .await
+            .unwrap();
+        out.list("Shards").unwrap().iter().map(|s| s.str("ShardId").unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(open_shards().await.len(), 4, "on-demand streams start with 4 shards");
+
+    // Shard 0 takes 1,500 records/s for 12 s: over the 1,000 records/s of one shard.
+    h.engine.maintain().await;
+    for _second in 0..12 {
+        let records: Vec<Value> = (0..500)
+            .map(|_| {
+                Value::object()
+                    .with("PartitionKey", "k")
+                    .with("ExplicitHashKey", "1")
+                    .with("Data", Bytes::from_static(b"x"))
+            })
+            .collect();
+        for _ in 0..3 {
+            let batch = Value::object().with("StreamName", "od").with("Records", records.clone());
+            assert_eq!(h.call(Operation::PutRecords, batch).await.unwrap().int("FailedRecordCount"), Some(0));
+        }
+        h.clock.advance(1_000);
+        h.engine.maintain().await;
+    }
+    let open = open_shards().await;
+    assert_eq!(open.len(), 5, "the hot shard was split: {open:?}");
+    assert!(!open.contains(&"shardId-000000000000".to_owned()));
+
+    // Quiet for 11 minutes: the two children of that split are merged back.
+    for _minute in 0..11 {
+        h.clock.advance(60_000);
+        h.engine.maintain().await;
+    }
+    let open = open_shards().await;
+    assert_eq!(open.len(), 4, "cold siblings merged: {open:?}");
+    assert!(open.contains(&"shardId-000000000006".to_owned()), "{open:?}");
+}

@@ -8,6 +8,7 @@ use kinesin_wire::token::Signer;
 use kinesin_wire::{ApiError, Operation, Value};
 use rand::RngCore;
 
+use crate::autoscale::LoadTracker;
 use crate::errors;
 use crate::model::{StreamMeta, StreamStatus};
 use crate::registry::Registry;
@@ -61,6 +62,8 @@ pub struct Engine<L, C> {
     /// Appends hold it shared from routing until their records are durable; applying a
     /// reshard holds it exclusively, so a closed shard's end is final.
     pub(crate) write_gate: tokio::sync::RwLock<()>,
+    /// Write load of on-demand shards, for capacity scaling.
+    pub(crate) load: LoadTracker,
 }
 
 fn internal(err: StoreError) -> ApiError {
@@ -105,6 +108,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             control: tokio::sync::Mutex::new(()),
             next_transition_ms: AtomicI64::new(next_transition),
             write_gate: tokio::sync::RwLock::new(()),
+            load: LoadTracker::default(),
         })
     }
 
@@ -211,11 +215,13 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     }
 
     /// Periodic housekeeping, called by the server every few seconds: completes due
-    /// transitions and drops log segments past every stream's retention period.
+    /// transitions, scales on-demand streams, and drops log segments past every stream's
+    /// retention period.
     pub async fn maintain(&self) {
         if let Err(e) = self.settle_transitions().await {
             tracing::warn!(error = %e, "could not complete stream status transitions");
         }
+        self.scale_on_demand_streams().await;
         let now = self.now_ms();
         let shards: Vec<(ShardKey, i64)> = self
             .registry()

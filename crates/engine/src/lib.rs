@@ -2,6 +2,7 @@
 //! iterators, retention and every operation, written against the [`storage::ShardLog`] and
 //! [`storage::Catalog`] traits so that it does no I/O of its own.
 
+mod autoscale;
 mod engine;
 mod errors;
 pub mod hashing;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use kinesin_wire::{ApiError, Value};
 
 use crate::hashing::{parse_hash_key, partition_key_hash};
-use crate::model::{ShardMeta, StreamMeta, StreamStatus};
+use crate::model::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
 use crate::render::sequence_number;
 use crate::storage::{Catalog, NewRecord, ShardKey, ShardLog};
 use crate::{errors, Engine};
@@ -104,6 +104,10 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         }
         let appends = by_shard.into_values().map(|(shard, positions, records)| async move {
             let key = ShardKey { stream_id: stream.id, shard_index: shard.index };
+            if stream.mode == StreamMode::OnDemand {
+                let bytes = records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
+                self.load.record(key, records.len(), bytes);
+            }
             (shard, positions, self.log.append(key, records).await)
         });
         let mut outcomes: Vec<Option<PutOutcome>> = (0..count).map(|_| None).collect();
