@@ -141,6 +141,23 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         Ok(meta)
     }
 
+    /// A named setting from the catalog.
+    pub(crate) async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, ApiError> {
+        let (catalog, key) = (self.catalog.clone(), key.to_owned());
+        tokio::task::spawn_blocking(move || catalog.get_setting(&key))
+            .await
+            .map_err(|_| ApiError::internal_failure())?
+            .map_err(internal)
+    }
+
+    pub(crate) async fn put_setting(&self, key: &str, value: Vec<u8>) -> Result<(), ApiError> {
+        let (catalog, key) = (self.catalog.clone(), key.to_owned());
+        tokio::task::spawn_blocking(move || catalog.put_setting(&key, &value))
+            .await
+            .map_err(|_| ApiError::internal_failure())?
+            .map_err(internal)
+    }
+
     /// Creates the logs of new shards.
     pub(crate) fn create_shard_logs(&self, meta: &StreamMeta) -> Result<(), ApiError> {
         for shard in &meta.shards {
@@ -266,7 +283,14 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             Op::UntagResource => self.untag_resource(ctx, input).await,
             Op::ListTagsForResource => self.list_tags_for_resource(ctx, input),
             Op::DescribeLimits => Ok(self.describe_limits(ctx)),
-            Op::DescribeAccountSettings => Ok(self.describe_account_settings()),
+            Op::DescribeAccountSettings => self.describe_account_settings(ctx).await,
+            Op::UpdateAccountSettings => self.update_account_settings(ctx, input).await,
+            Op::StartStreamEncryption => self.set_encryption(ctx, input, true).await,
+            Op::StopStreamEncryption => self.set_encryption(ctx, input, false).await,
+            Op::PutResourcePolicy => self.put_resource_policy(ctx, input).await,
+            Op::GetResourcePolicy => self.get_resource_policy(ctx, input),
+            Op::DeleteResourcePolicy => self.delete_resource_policy(ctx, input).await,
+            Op::UpdateStreamWarmThroughput => self.update_stream_warm_throughput(ctx, input).await,
             Op::EnableEnhancedMonitoring => self.set_enhanced_monitoring(ctx, input, true).await,
             Op::DisableEnhancedMonitoring => self.set_enhanced_monitoring(ctx, input, false).await,
             Op::SplitShard => self.split_shard(ctx, input).await,

@@ -83,6 +83,12 @@ pub struct StreamMeta {
     /// stream becomes ACTIVE again, as on AWS.
     #[serde(default)]
     pub pending_reshard: Option<Reshard>,
+    /// The IAM policy document attached with PutResourcePolicy (stored, not enforced).
+    #[serde(default)]
+    pub resource_policy: Option<String>,
+    /// Warm throughput target of an on-demand stream, MiB/s.
+    #[serde(default)]
+    pub warm_throughput_mibps: Option<u32>,
 }
 
 /// A requested change of a stream's shards.
@@ -129,6 +135,11 @@ impl ConsumerStatus {
 impl StreamMeta {
     pub fn arn(&self) -> String {
         format!("arn:aws:kinesis:{}:{}:stream/{}", self.region, self.account, self.name)
+    }
+
+    /// When the earliest pending transition of the stream or of one of its consumers is due.
+    pub fn next_transition_ms(&self) -> Option<i64> {
+        self.consumers.iter().filter_map(|c| c.transition_due_ms).chain(self.transition_due_ms).min()
     }
 
     pub fn open_shards(&self) -> impl Iterator<Item = &ShardMeta> {

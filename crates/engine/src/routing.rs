@@ -167,6 +167,8 @@ mod tests {
             transition_due_ms: None,
             consumers: vec![],
             pending_reshard: None,
+            resource_policy: None,
+            warm_throughput_mibps: None,
         }
     }
 

@@ -33,6 +33,10 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             (_, Some(n)) => (StreamMode::Provisioned, n as u32),
             (_, None) => (StreamMode::OnDemand, ON_DEMAND_INITIAL_SHARDS),
         };
+        let warm = input.int("WarmThroughputMiBps");
+        if let Some(mibps) = warm {
+            self.check_warm_throughput(ctx, name, mode, mibps).await?;
+        }
         let tags = parse_tags(input.map("Tags").unwrap_or_default());
         check_tag_limit(name, &ctx.account, &[], &tags)?;
 
@@ -93,6 +97,8 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             transition_due_ms: self.due_after(self.config.create_stream_ms),
             consumers: Vec::new(),
             pending_reshard: None,
+            resource_policy: None,
+            warm_throughput_mibps: warm.map(|w| w as u32),
         };
         self.create_shard_logs(&meta)?;
         self.persist(meta).await?;

@@ -4,6 +4,7 @@ use kinesin_wire::{ApiError, Value};
 
 use crate::lookup::parse_shard_id;
 use crate::model::StreamStatus;
+use crate::operations::warm_throughput::warm_throughput;
 use crate::render;
 use crate::storage::{Catalog, ShardLog};
 use crate::{Engine, RequestContext};
@@ -57,7 +58,8 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             .with_opt("KeyId", stream.encryption_key_id.as_ref())
             .with("OpenShardCount", stream.open_shards().count())
             .with("ConsumerCount", 0usize)
-            .with("MaxRecordSizeInKiB", stream.max_record_size_kib);
+            .with("MaxRecordSizeInKiB", stream.max_record_size_kib)
+            .with_opt("WarmThroughput", warm_throughput(&stream));
         Ok(Value::object().with("StreamDescriptionSummary", summary))
     }
 }

@@ -1,4 +1,4 @@
-//! DescribeLimits and DescribeAccountSettings.
+//! DescribeLimits.
 
 use kinesin_wire::Value;
 
@@ -17,10 +17,5 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             .with("OpenShardCount", open_shards)
             .with("OnDemandStreamCount", on_demand)
             .with("OnDemandStreamCountLimit", self.config.on_demand_stream_limit)
-    }
-
-    /// No minimum-throughput billing commitment: it is a billing feature with nothing to bill here.
-    pub(crate) fn describe_account_settings(&self) -> Value {
-        Value::object().with("MinimumThroughputBillingCommitment", Value::object().with("Status", "DISABLED"))
     }
 }

@@ -1,8 +1,10 @@
 //! One file per API operation; each adds its handler to [`crate::Engine`].
 
+mod account_settings;
 mod create_stream;
 mod delete_stream;
 mod describe_stream;
+mod encryption;
 mod enhanced_monitoring;
 mod get_records;
 mod get_shard_iterator;
@@ -12,12 +14,14 @@ mod list_streams;
 mod merge_shards;
 mod put_record;
 mod put_records;
+mod resource_policy;
 mod retention;
 mod split_shard;
 pub(crate) mod tags;
 mod update_max_record_size;
 mod update_shard_count;
 mod update_stream_mode;
+pub(crate) mod warm_throughput;
 
 use kinesin_wire::{ApiError, Value};
 

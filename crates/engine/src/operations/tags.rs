@@ -72,7 +72,11 @@ fn tag_values(tags: impl Iterator<Item = (String, String)>) -> Vec<Value> {
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
     /// The stream a `ResourceARN` names.
-    fn resolve_resource(&self, ctx: &RequestContext, input: &Value) -> Result<Arc<StreamMeta>, ApiError> {
+    pub(crate) fn resolve_resource(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Arc<StreamMeta>, ApiError> {
         let arn = input.str("ResourceARN").unwrap_or_default();
         if parse_stream_arn(arn).is_none() {
             return Err(ApiError::resource_not_found(format!(

@@ -41,8 +41,14 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                 )));
             }
         }
+        let warm = input.int("WarmThroughputMiBps");
+        if let Some(mibps) = warm {
+            self.check_warm_throughput(ctx, &stream.name, mode, mibps).await?;
+        }
         let mut meta = (*stream).clone();
         meta.mode = mode;
+        // Warm throughput exists only in ON_DEMAND mode.
+        meta.warm_throughput_mibps = if mode == StreamMode::OnDemand { warm.map(|w| w as u32) } else { None };
         meta.status = StreamStatus::Updating;
         meta.transition_due_ms = self.due_after(self.config.update_stream_ms);
         self.persist(meta).await?;
