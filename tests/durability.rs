@@ -105,7 +105,9 @@ async fn load_then_sigkill(
                             assert_eq!(out.records().len(), batch.len(), "one result per entry");
                             let mut a = acks.lock().unwrap();
                             for (d, r) in batch.into_iter().zip(out.records()) {
-                                if let (None, Some(shard), Some(seq)) = (r.error_code(), r.shard_id(), r.sequence_number()) {
+                                if let (None, Some(shard), Some(seq)) =
+                                    (r.error_code(), r.shard_id(), r.sequence_number())
+                                {
                                     a.push(Ack { shard: shard.to_string(), seq: seq.to_string(), data: d });
                                 }
                             }
@@ -126,7 +128,10 @@ async fn load_then_sigkill(
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::Relaxed);
     for w in workers {
-        tokio::time::timeout(Duration::from_secs(20), w).await.expect("worker did not stop").expect("worker panicked");
+        tokio::time::timeout(Duration::from_secs(20), w)
+            .await
+            .expect("worker did not stop")
+            .expect("worker panicked");
     }
     let acks = acks.lock().unwrap().clone();
     (acks, acked_before_kill, errors.load(Ordering::Relaxed))
@@ -258,7 +263,11 @@ async fn acknowledged_records_survive_sigkill_under_load() {
                     out.shard_id()
                 );
             }
-            all_acks.push(Ack { shard: out.shard_id().to_string(), seq: out.sequence_number().to_string(), data });
+            all_acks.push(Ack {
+                shard: out.shard_id().to_string(),
+                seq: out.sequence_number().to_string(),
+                data,
+            });
         }
     }
 }

@@ -946,13 +946,21 @@ async fn closed_shard_end_and_child_shards() {
         .expect("closed parent has EndingSequenceNumber")
         .to_string();
     for s in &parent_seqs {
-        assert_eq!(cmp_seq(&end, s), std::cmp::Ordering::Greater, "EndingSequenceNumber above the parent's records");
+        assert_eq!(
+            cmp_seq(&end, s),
+            std::cmp::Ordering::Greater,
+            "EndingSequenceNumber above the parent's records"
+        );
     }
     for child in &shards[1..] {
         assert_eq!(child.parent_shard_id(), Some(shard_id(0).as_str()));
         let start = child.sequence_number_range().unwrap().starting_sequence_number();
         for s in &parent_seqs {
-            assert_eq!(cmp_seq(start, s), std::cmp::Ordering::Greater, "children start after the parent's records");
+            assert_eq!(
+                cmp_seq(start, s),
+                std::cmp::Ordering::Greater,
+                "children start after the parent's records"
+            );
         }
     }
 
