@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use kinesin_engine::storage::SystemClock;
 use kinesin_engine::{Engine, EngineConfig};
-use kinesin_server::ServerConfig;
+use kinesin_server::{CredentialStore, SelfSigned, ServerConfig, TlsConfig};
 use kinesin_store_local::{open_store, Durability, StoreOptions};
 
 /// How often retention and status transitions are looked after.
@@ -31,6 +31,20 @@ pub struct ServeArgs {
     /// The region used when a request's signature names none.
     #[arg(long, env = "KINESIN_REGION", default_value = "us-east-1")]
     region: String,
+    /// Also serve HTTPS on this port (0 picks a free one), ALPN h2 and http/1.1.
+    #[arg(long, env = "KINESIN_TLS_PORT")]
+    tls_port: Option<u16>,
+    /// PEM certificate chain for HTTPS. Without it, a self-signed certificate for localhost is
+    /// made (once) in DATA_DIR/tls.
+    #[arg(long, env = "KINESIN_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "KINESIN_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Verify SigV4 signatures with the keys in this file, one `ACCESS_KEY_ID SECRET_ACCESS_KEY
+    /// ACCOUNT_ID` per line; each key acts for its account.
+    #[arg(long, env = "KINESIN_CREDENTIALS")]
+    credentials: Option<PathBuf>,
     /// How long a new stream stays CREATING, in milliseconds.
     #[arg(long, env = "KINESIN_CREATE_STREAM_MS", default_value_t = 500)]
     create_stream_ms: u32,
@@ -68,6 +82,10 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let started = Instant::now();
+    let credentials = match &args.credentials {
+        Some(path) => Some(Arc::new(load_credentials(path)?)),
+        None => None,
+    };
     let durability = match args.durability {
         DurabilityArg::Fsync => Durability::Fsync,
         DurabilityArg::Os => Durability::Os,
@@ -98,6 +116,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         format!("cannot listen on {address}: {e}. Is another server using the port? Try --port.")
     })?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let tls = match args.tls_port {
+        Some(port) => Some(bind_tls(&args, port).await?),
+        None if args.tls_cert.is_some() => return Err("--tls-cert and --tls-key need --tls-port".to_owned()),
+        None => None,
+    };
 
     let maintenance = engine.clone();
     tokio::spawn(async move {
@@ -117,13 +140,66 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // Scripts and tests wait for this line to know the server answers, and read the port from it.
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "kinesin listening on http://{bound}");
+    if let Some((_, _, tls_bound, certificate)) = &tls {
+        let _ =
+            writeln!(stdout, "kinesin tls on https://{tls_bound} (certificate: {})", certificate.display());
+    }
     let _ = stdout.flush();
 
-    let server_config =
-        ServerConfig { account_id: args.account_id, region: args.region, ..ServerConfig::default() };
-    kinesin_server::serve(listener, engine, server_config, shutdown_signal())
+    let server_config = ServerConfig {
+        account_id: args.account_id,
+        region: args.region,
+        credentials,
+        ..ServerConfig::default()
+    };
+    let tls = tls.map(|(listener, config, _, _)| (listener, config));
+    kinesin_server::serve_with_tls(listener, tls, engine, server_config, shutdown_signal())
         .await
         .map_err(|e| format!("server failed: {e}"))
+}
+
+/// Reads `--credentials`; a bad line stops start-up with its number.
+fn load_credentials(path: &Path) -> Result<CredentialStore, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the credentials file {}: {e}", path.display()))?;
+    let store =
+        CredentialStore::parse(&text).map_err(|e| format!("credentials file {}, {e}", path.display()))?;
+    if store.is_empty() {
+        return Err(format!(
+            "the credentials file {} has no keys: every request would be refused",
+            path.display()
+        ));
+    }
+    tracing::info!(file = %path.display(), keys = store.len(), "verifying SigV4 signatures");
+    Ok(store)
+}
+
+/// Binds the HTTPS port and loads (or makes) its certificate. Returns the listener, the TLS
+/// configuration, the bound address and the certificate's path.
+async fn bind_tls(
+    args: &ServeArgs,
+    port: u16,
+) -> Result<(tokio::net::TcpListener, TlsConfig, std::net::SocketAddr, PathBuf), String> {
+    let (config, certificate) = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => (TlsConfig::from_pem_files(cert, key)?, cert.clone()),
+        _ => {
+            let (config, certificate, how) = TlsConfig::self_signed(&args.data_dir.join("tls"))?;
+            let how = match how {
+                SelfSigned::Generated => "generated",
+                SelfSigned::Reused => "reused",
+            };
+            tracing::info!(certificate = %certificate.display(), "self-signed TLS certificate for localhost {how}");
+            (config, certificate)
+        }
+    };
+    let certificate = std::fs::canonicalize(&certificate).unwrap_or(certificate);
+    let address = format!("{}:{port}", args.host);
+    let listener = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
+        format!("cannot listen on {address} for TLS: {e}. Is another server using the port? Try --tls-port.")
+    })?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(address = %bound, certificate = %certificate.display(), "serving HTTPS (h2, http/1.1)");
+    Ok((listener, config, bound, certificate))
 }
 
 /// Takes an exclusive lock on `DATA/kinesin.lock`, creating the directory if needed.

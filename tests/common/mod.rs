@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_kinesis::config::retry::RetryConfig;
@@ -122,6 +122,8 @@ pub struct TestServer {
     child: Option<Child>,
     port: u16,
     launches: u32,
+    /// Every stdout line of the current launch after the listening line.
+    stdout_lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl TestServer {
@@ -135,7 +137,16 @@ impl TestServer {
         let data_dir = root.path().join("data");
         std::fs::create_dir_all(&data_dir).expect("create data dir");
         let stderr_path = root.path().join("server-stderr.log");
-        let mut server = TestServer { root, data_dir, stderr_path, opts, child: None, port: 0, launches: 0 };
+        let mut server = TestServer {
+            root,
+            data_dir,
+            stderr_path,
+            opts,
+            child: None,
+            port: 0,
+            launches: 0,
+            stdout_lines: Arc::default(),
+        };
         server.launch();
         server
     }
@@ -178,6 +189,8 @@ impl TestServer {
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("failed to spawn {}: {e}", binary().display()));
         let stdout = child.stdout.take().expect("child stdout");
         let (tx, rx) = mpsc::channel::<Result<String, String>>();
+        self.stdout_lines = Arc::default();
+        let later_lines = Arc::clone(&self.stdout_lines);
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
             let mut sent = false;
@@ -199,6 +212,8 @@ impl TestServer {
                             sent = true;
                         } else if !sent {
                             seen.push_str(&line);
+                        } else {
+                            later_lines.lock().unwrap().push(line.trim_end().to_string());
                         }
                         // Keep draining so the child never blocks on a full pipe.
                     }
@@ -256,6 +271,19 @@ impl TestServer {
             format!("…{}", &tail[tail.len() - 20_000..])
         } else {
             tail.to_string()
+        }
+    }
+
+    /// The first stdout line after the listening line that starts with `prefix` (such as
+    /// `kinesin tls on `), waiting up to 5 s for it.
+    pub fn stdout_line(&self, prefix: &str) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let found = self.stdout_lines.lock().unwrap().iter().find(|l| l.starts_with(prefix)).cloned();
+            if found.is_some() || Instant::now() > deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 

@@ -16,7 +16,7 @@ use tracing::{debug, error};
 
 use crate::response::{self, ResponseBody};
 use crate::routing::{ContentType, Target};
-use crate::{auth, cors, ServerConfig};
+use crate::{auth, cors, sigv4, ServerConfig};
 
 pub struct FrontDoor {
     api: Arc<dyn Api>,
@@ -113,11 +113,12 @@ impl FrontDoor {
             .operation()
             .ok_or_else(|| ApiError::bare("UnknownOperationException"))?;
         let credential = auth::check(&parts.headers, parts.uri.query())?;
+        let account = sigv4::account(&self.config, parts, &credential, body)?;
         let input = decode::check_types(op, raw)?;
         validate::validate(op, &input)?;
         let region = auth::scope_region(&credential).unwrap_or(&self.config.region);
         let ctx = RequestContext {
-            account: self.config.account_id.clone(),
+            account,
             region: region.to_owned(),
         };
         self.call(ctx, op, input).await

@@ -1,13 +1,16 @@
 //! The HTTP front door of kinesin: HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on one
 //! port, each request taken through the checks of FRONT-DOOR §1.1 (routing, auth-header checks,
 //! CORS, type checks and validation) to the [`Api`], and the answer encoded in the request's
-//! format.
+//! format. Optionally also HTTPS on a second port ([`serve_with_tls`]), and SigV4 signatures
+//! verified against a credentials file ([`ServerConfig::credentials`]).
 
 mod auth;
 mod cors;
 mod front_door;
 mod response;
 mod routing;
+mod sigv4;
+mod tls;
 
 use std::future::Future;
 use std::io;
@@ -19,10 +22,17 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use kinesin_engine::Api;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 
 use crate::front_door::FrontDoor;
+pub use crate::sigv4::CredentialStore;
+pub use crate::tls::{SelfSigned, TlsConfig};
+
+/// A client that opens a TCP connection but does not finish its TLS handshake in this time is
+/// dropped.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Who the server is and how much it accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +44,10 @@ pub struct ServerConfig {
     /// Larger request bodies get 413. The default, 16 MiB, leaves room for a 10 MiB PutRecords
     /// payload after base64 (about 13.4 MiB of JSON).
     pub max_body_bytes: usize,
+    /// When set, every request's SigV4 signature is verified with these keys (KINESIS §2.8) and
+    /// the key's account is the request's account. When `None`, any well-formed signature
+    /// passes and a 12-digit numeric access key id names the account (else `account_id`).
+    pub credentials: Option<Arc<CredentialStore>>,
 }
 
 impl ServerConfig {
@@ -46,6 +60,7 @@ impl Default for ServerConfig {
             account_id: "000000000000".to_owned(),
             region: "us-east-1".to_owned(),
             max_body_bytes: ServerConfig::DEFAULT_MAX_BODY_BYTES,
+            credentials: None,
         }
     }
 }
@@ -60,6 +75,22 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_with_tls(listener, None, api, config, shutdown).await
+}
+
+/// [`serve`], and when `tls` is given also HTTPS on its listener (ALPN `h2` or `http/1.1`),
+/// with the same request handling. Shutdown covers both.
+pub async fn serve_with_tls(
+    listener: TcpListener,
+    tls: Option<(TcpListener, TlsConfig)>,
+    api: Arc<dyn Api>,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let (tls_listener, acceptor) = match tls {
+        Some((listener, config)) => (Some(listener), Some(TlsAcceptor::from(config.server))),
+        None => (None, None),
+    };
     let front_door = Arc::new(FrontDoor::new(api, config));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // The timer lets HTTP/1.1 drop clients that never finish their request head.
@@ -69,9 +100,16 @@ pub async fn serve(
     tokio::pin!(shutdown);
 
     loop {
-        let (stream, peer) = tokio::select! {
+        let (stream, peer, secure) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+                Ok((stream, peer)) => (stream, peer, false),
+                Err(err) => {
+                    backoff_after(err).await;
+                    continue;
+                }
+            },
+            accepted = accept_if_any(tls_listener.as_ref()) => match accepted {
+                Ok((stream, peer)) => (stream, peer, true),
                 Err(err) => {
                     backoff_after(err).await;
                     continue;
@@ -87,6 +125,33 @@ pub async fn serve(
             let front_door = Arc::clone(&front_door);
             async move { front_door.handle(request).await }
         });
+        if let (true, Some(acceptor)) = (secure, &acceptor) {
+            // The handshake runs in the connection's task, so a slow client holds up no one.
+            let acceptor = acceptor.clone();
+            let builder = builder.clone();
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                let stream =
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(err)) => {
+                            debug!(%peer, error = %err, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                let connection = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .into_owned();
+                if let Err(err) = watcher.watch(connection).await {
+                    debug!(%peer, error = %err, "connection ended with an error");
+                }
+            });
+            continue;
+        }
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
@@ -99,8 +164,19 @@ pub async fn serve(
     }
 
     drop(listener);
+    drop(tls_listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Accepts from `listener`, or never completes when there is none.
+async fn accept_if_any(
+    listener: Option<&TcpListener>,
+) -> io::Result<(TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Accept errors concern one connection (it was reset before we took it) or are a shortage of

@@ -95,6 +95,7 @@ impl TestServer {
             account_id: ACCOUNT.to_owned(),
             region: DEFAULT_REGION.to_owned(),
             max_body_bytes,
+            ..ServerConfig::default()
         };
         let (tx, rx) = oneshot::channel();
         let shutdown = async move {
