@@ -61,6 +61,11 @@ pub struct ServeArgs {
     /// operating system (faster; a machine crash can lose acknowledged records).
     #[arg(long, env = "KINESIN_DURABILITY", value_enum, default_value_t = DurabilityArg::Fsync)]
     durability: DurabilityArg,
+    /// Enforce AWS's limits: per shard 1 MiB/s and 1,000 records/s of writes, 2 MiB/s and 5
+    /// GetRecords calls/s of reads, and the control-plane call rates. Off by default: a
+    /// self-hosted server's capacity is the machine's.
+    #[arg(long, env = "KINESIN_ENFORCE_LIMITS")]
+    enforce_limits: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -105,6 +110,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         delete_stream_ms: i64::from(args.delete_stream_ms),
         update_stream_ms: i64::from(args.update_stream_ms),
         shard_limit: args.shard_limit,
+        enforce_limits: args.enforce_limits,
         ..EngineConfig::default()
     };
     let engine = Arc::new(

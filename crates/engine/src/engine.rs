@@ -13,6 +13,7 @@ use crate::errors;
 use crate::model::{StreamMeta, StreamStatus};
 use crate::registry::Registry;
 use crate::storage::{Catalog, Clock, ShardKey, ShardLog, StoreError};
+use crate::throttle::Throttle;
 use crate::{Api, BoxFuture, RequestContext};
 
 /// Settings that shape the engine's behaviour (the server's command-line flags).
@@ -28,6 +29,8 @@ pub struct EngineConfig {
     pub shard_limit: u32,
     /// On-demand streams allowed per account and region.
     pub on_demand_stream_limit: u32,
+    /// Enforce AWS's per-shard throughput limits and control-plane call rates.
+    pub enforce_limits: bool,
 }
 
 impl Default for EngineConfig {
@@ -38,6 +41,7 @@ impl Default for EngineConfig {
             update_stream_ms: 500,
             shard_limit: 500,
             on_demand_stream_limit: 50,
+            enforce_limits: false,
         }
     }
 }
@@ -64,6 +68,8 @@ pub struct Engine<L, C> {
     pub(crate) write_gate: tokio::sync::RwLock<()>,
     /// Write load of on-demand shards, for capacity scaling.
     pub(crate) load: LoadTracker,
+    /// AWS's rate limits (used only with `EngineConfig::enforce_limits`).
+    pub(crate) throttle: Throttle,
 }
 
 fn internal(err: StoreError) -> ApiError {
@@ -109,6 +115,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             next_transition_ms: AtomicI64::new(next_transition),
             write_gate: tokio::sync::RwLock::new(()),
             load: LoadTracker::default(),
+            throttle: Throttle::default(),
         })
     }
 
@@ -262,6 +269,10 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
 
     async fn dispatch(&self, ctx: &RequestContext, op: Operation, input: &Value) -> Result<Value, ApiError> {
         self.settle_transitions().await?;
+        if self.config.enforce_limits {
+            let stream = input.str("StreamName").or_else(|| input.str("StreamARN"));
+            self.throttle.admit_control(ctx, op, stream, self.now_ms())?;
+        }
         use Operation as Op;
         match op {
             Op::CreateStream => self.create_stream(ctx, input).await,

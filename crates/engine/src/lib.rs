@@ -15,6 +15,7 @@ mod render;
 mod resharding;
 mod routing;
 pub mod storage;
+mod throttle;
 
 use std::future::Future;
 use std::pin::Pin;

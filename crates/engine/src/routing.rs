@@ -96,8 +96,17 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         routed: Vec<Routed<'_>>,
     ) -> Vec<PutOutcome> {
         let count = routed.len();
+        let mut outcomes: Vec<Option<PutOutcome>> = (0..count).map(|_| None).collect();
         let mut by_shard: HashMap<u32, (&ShardMeta, Vec<usize>, Vec<NewRecord>)> = HashMap::new();
+        let now = self.now_ms();
         for (i, r) in routed.into_iter().enumerate() {
+            if self.config.enforce_limits {
+                let bytes = r.record.partition_key.len() + r.record.data.len();
+                if let Err(throttled) = self.throttle.admit_write(stream, r.shard.index, bytes, now) {
+                    outcomes[i] = Some(Err(throttled));
+                    continue;
+                }
+            }
             let group = by_shard.entry(r.shard.index).or_insert_with(|| (r.shard, Vec::new(), Vec::new()));
             group.1.push(i);
             group.2.push(r.record);
@@ -110,7 +119,6 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             }
             (shard, positions, self.log.append(key, records).await)
         });
-        let mut outcomes: Vec<Option<PutOutcome>> = (0..count).map(|_| None).collect();
         for (shard, positions, result) in futures_util::future::join_all(appends).await {
             for (offset, position) in positions.into_iter().enumerate() {
                 outcomes[position] = Some(match &result {

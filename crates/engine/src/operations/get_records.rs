@@ -49,6 +49,9 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             .find(|s| s.index == iterator.shard_index)
             .ok_or_else(invalid_shard_iterator)?;
         check_dry_run(input)?;
+        if self.config.enforce_limits {
+            self.throttle.admit_read(&stream, shard.index, now)?;
+        }
 
         let key = ShardKey { stream_id: stream.id, shard_index: shard.index };
         let limit = input.int("Limit").map_or(MAX_RECORDS, |l| (l as usize).min(MAX_RECORDS));
@@ -67,6 +70,10 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             let from = if horizon.seq_ix > from.seq_ix { horizon } else { from };
             batch = self.log.read(key, from, limit, MAX_BYTES).await.map_err(Self::store_failure)?;
             batch.records.retain(|r| r.arrival_ms >= trim_horizon);
+        }
+        if self.config.enforce_limits {
+            let bytes = batch.records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
+            self.throttle.charge_read(&stream, shard.index, bytes, now);
         }
         let tip = self.log.tip(key).map_err(Self::store_failure)?;
         let millis_behind =

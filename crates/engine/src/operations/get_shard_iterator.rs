@@ -18,6 +18,9 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     ) -> Result<Value, ApiError> {
         let stream = self.resolve_stream(ctx, input)?;
         let shard = find_shard(&stream, input.str("ShardId").unwrap_or_default())?;
+        if self.config.enforce_limits {
+            self.throttle.admit_iterator(&stream, shard.index, self.now_ms())?;
+        }
         let kind = input.str("ShardIteratorType").unwrap_or_default();
         let sequence = input.str("StartingSequenceNumber");
         let key = ShardKey { stream_id: stream.id, shard_index: shard.index };

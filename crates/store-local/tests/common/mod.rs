@@ -99,11 +99,16 @@ pub fn stream_meta(id: u64, name: &str, shards: u32) -> StreamMeta {
                 ending_hash_key: "340282366920938463463374607431768211455".into(),
                 created_ms: 1_700_000_000_000,
                 closed_at_seq_ix: None,
+                closed_ms: None,
             })
             .collect(),
         tags: vec![("team".into(), "data".into())],
         shard_level_metrics: vec![],
         encryption_key_id: None,
         transition_due_ms: None,
+        consumers: vec![],
+        pending_reshard: None,
+        resource_policy: None,
+        warm_throughput_mibps: None,
     }
 }

@@ -1,0 +1,95 @@
+//! `--enforce-limits`: AWS's per-shard throughput limits and control-plane call rates, with
+//! AWS's errors. (Without the flag nothing is throttled; every other test runs that way.)
+
+mod common;
+
+use aws_sdk_kinesis::error::ProvideErrorMetadata;
+use aws_sdk_kinesis::primitives::Blob;
+use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
+use common::*;
+
+fn limited_server() -> TestServer {
+    TestServer::start_with(ServerOptions::default().transition_ms(0, 0, 0).arg("--enforce-limits"))
+}
+
+#[tokio::test]
+async fn writes_over_a_shards_capacity_are_refused_per_record() {
+    let server = limited_server();
+    let client = server.client_no_retry();
+    create_stream_and_wait(&client, "w", 1).await;
+    // 400 records of 25 KiB: 10,000 KiB per request, about the whole 10 MiB burst of a
+    // 1 MiB/s shard, so the second request in a row mostly fails.
+    let entries: Vec<_> = (0..400)
+        .map(|i| {
+            PutRecordsRequestEntry::builder()
+                .partition_key(format!("k{i}"))
+                .data(Blob::new(vec![b'x'; 25 * 1024]))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let mut failed = 0;
+    for _ in 0..2 {
+        let out =
+            client.put_records().stream_name("w").set_records(Some(entries.clone())).send().await.unwrap();
+        failed += out.failed_record_count().unwrap_or(0);
+        for record in out.records().iter().filter(|r| r.error_code().is_some()) {
+            assert_eq!(record.error_code(), Some("ProvisionedThroughputExceededException"));
+            assert_eq!(
+                record.error_message(),
+                Some("Rate exceeded for shard shardId-000000000000 in stream w under account 000000000000.")
+            );
+            assert!(record.sequence_number().is_none());
+        }
+    }
+    assert!(failed >= 200, "{failed} records refused");
+
+    // Bytes: 1 MiB/s with a 10 MiB burst, so thirty 900 KiB records in a row are too many.
+    let big = Blob::new(vec![b'x'; 900 * 1024]);
+    let mut refused = None;
+    for _ in 0..30 {
+        if let Err(e) = client.put_record().stream_name("w").partition_key("k").data(big.clone()).send().await
+        {
+            refused = Some(e);
+            break;
+        }
+    }
+    let err = refused.expect("a shard refuses writes past its byte rate");
+    assert_eq!(err.code(), Some("ProvisionedThroughputExceededException"), "{}", show(&err));
+}
+
+#[tokio::test]
+async fn reads_are_limited_to_five_calls_per_second_per_shard() {
+    let server = limited_server();
+    let client = server.client_no_retry();
+    create_stream_and_wait(&client, "r", 1).await;
+    let iterator = get_iterator(&client, "r", &shard_id(0), ShardIteratorType::TrimHorizon).await;
+    let mut outcomes = Vec::new();
+    for _ in 0..7 {
+        outcomes.push(
+            client
+                .get_records()
+                .shard_iterator(&iterator)
+                .send()
+                .await
+                .map_err(|e| e.code().map(str::to_owned)),
+        );
+    }
+    let throttled = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(Some(c)) if c == "ProvisionedThroughputExceededException"))
+        .count();
+    assert!(throttled >= 1, "{outcomes:?}");
+    assert!(outcomes[0].is_ok());
+}
+
+#[tokio::test]
+async fn control_plane_calls_past_their_rate_get_limit_exceeded() {
+    let server = limited_server();
+    let client = server.client_no_retry();
+    // DescribeLimits: 1 call per second per account.
+    client.describe_limits().send().await.unwrap();
+    let err = client.describe_limits().send().await.unwrap_err();
+    assert_eq!(err.code(), Some("LimitExceededException"));
+    assert!(err.message().unwrap().starts_with("Rate exceeded"), "{}", show(&err));
+}
