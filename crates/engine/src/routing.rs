@@ -75,7 +75,11 @@ pub fn route_entry<'a>(
     };
     Ok(Routed {
         shard: router.route(hash),
-        record: NewRecord { partition_key: partition_key.to_owned(), data },
+        record: NewRecord {
+            partition_key: partition_key.to_owned(),
+            data,
+            encrypted: stream.encryption_key_id.is_some(),
+        },
     })
 }
 

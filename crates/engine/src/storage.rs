@@ -30,6 +30,9 @@ pub struct ShardKey {
 pub struct NewRecord {
     pub partition_key: String,
     pub data: Bytes,
+    /// Store the record encrypted at rest (its stream has server-side encryption on). Reads
+    /// return it in clear either way.
+    pub encrypted: bool,
 }
 
 /// A record as stored.

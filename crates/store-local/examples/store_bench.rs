@@ -48,7 +48,11 @@ async fn throughput(
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     let batch = (0..records)
-                        .map(|i| NewRecord { partition_key: format!("key-{i}"), data: data.clone() })
+                        .map(|i| NewRecord {
+                            partition_key: format!("key-{i}"),
+                            data: data.clone(),
+                            encrypted: false,
+                        })
                         .collect();
                     log.append(shard, batch).await.expect("append");
                     appends.fetch_add(1, Ordering::Relaxed);

@@ -4,8 +4,12 @@
 //!
 //! ```text
 //! DATA/catalog.redb
+//! DATA/keys/data.key                                                     the data key (0600)
 //! DATA/streams/<stream-id>/<shard-index>/<first-seq-ix, 20 digits>.log   (+ .idx when sealed)
 //! ```
+//!
+//! Records appended with `NewRecord::encrypted` set are stored encrypted under a per-shard key
+//! derived from the data key; reads return them in clear.
 //!
 //! The on-disk format, group commit, recovery and the power-loss model are described in
 //! `docs/storage.md` of this crate.
@@ -13,6 +17,7 @@
 mod catalog;
 mod frame;
 mod index;
+mod keys;
 mod log;
 mod redb_backend;
 mod segment;
@@ -82,6 +87,7 @@ pub fn open_store_with_fs(
     }
     vfs::ensure_dir(&*fs, root, sync)?;
     let catalog = RedbCatalog::open(fs.clone(), &root.join("catalog.redb"), options.durability)?;
-    let log = LocalSegmentLog::open(Arc::new(shard::Env { fs, clock, options }), root)?;
+    let keys = keys::Keys::open(fs.clone(), root)?;
+    let log = LocalSegmentLog::open(Arc::new(shard::Env { fs, clock, options, keys }), root)?;
     Ok((log, catalog))
 }

@@ -7,9 +7,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use kinesin_engine::storage::StoredRecord;
 
-use crate::frame::{self, Decoded};
+use crate::frame::{self, Decoded, Frame};
 use crate::index::SparseIndex;
 use crate::vfs::VfsFile;
 
@@ -33,14 +32,14 @@ pub(crate) fn parse_name(name: &str) -> Option<(u64, &str)> {
 /// What [`FrameCursor::next`] found.
 #[derive(Debug)]
 pub(crate) enum Step {
-    Frame(StoredRecord),
+    Frame(Frame),
     /// The range ends here.
     End,
     /// Not a whole, valid frame at this offset.
     Bad(&'static str),
 }
 
-/// Reads the frames of `file[start..end]` in order, a chunk at a time. Records' data are
+/// Reads the frames of `file[start..end]` in order, a chunk at a time. Frames' payloads are
 /// slices of the chunk they were read with.
 pub(crate) struct FrameCursor<'a> {
     file: &'a dyn VfsFile,
@@ -81,9 +80,9 @@ impl<'a> FrameCursor<'a> {
                 continue;
             }
             match frame::decode(&self.chunk, rel) {
-                Decoded::Frame { record, len } => {
+                Decoded::Frame { frame, len } => {
                     self.pos += len as u64;
-                    return Ok(Step::Frame(record));
+                    return Ok(Step::Frame(frame));
                 }
                 Decoded::Short { need: n }
                     if self.pos + n as u64 <= self.end && n > self.chunk.len() - rel =>
@@ -185,10 +184,10 @@ mod tests {
         let file = fs.open(Path::new("/s.log"), OpenMode::Create).unwrap();
         let mut buf = Vec::new();
         for i in 0..100u64 {
-            frame::encode(&mut buf, 10 + i, 1000 + i as i64, "k", &vec![7; 3000]);
+            frame::encode(&mut buf, 10 + i, 1000 + i as i64, "k", &vec![7; 3000], None);
         }
         let good = buf.len() as u64;
-        frame::encode(&mut buf, 110, 2000, "k", b"torn");
+        frame::encode(&mut buf, 110, 2000, "k", b"torn", None);
         buf.truncate(buf.len() - 2);
         file.write_all_at(&buf, 0).unwrap();
 
@@ -199,7 +198,7 @@ mod tests {
         let mut cursor = FrameCursor::new(&*file, 0, good, 100);
         let mut n = 0;
         while let Step::Frame(r) = cursor.next().unwrap() {
-            assert_eq!((r.seq_ix, r.data.len()), (10 + n, 3000));
+            assert_eq!((r.seq_ix, r.size()), (10 + n, 3001));
             n += 1;
         }
         assert_eq!(n, 100);

@@ -62,6 +62,11 @@ pub trait Vfs: Send + Sync + Debug {
     fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
     /// Makes the directory's entries durable.
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
+    /// Lets only the owner read and write the file or directory (mode 0600 or 0700), for key
+    /// material. A file system without permissions does nothing.
+    fn set_owner_only(&self, _path: &Path) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The real file system (`std::fs`).
@@ -139,6 +144,12 @@ impl Vfs for RealFs {
 
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         File::open(path)?.sync_all()
+    }
+
+    fn set_owner_only(&self, path: &Path) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = if std::fs::metadata(path)?.is_dir() { 0o700 } else { 0o600 };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
     }
 }
 

@@ -70,6 +70,8 @@ async fn run(seed: u64) {
                         .map(|k| NewRecord {
                             partition_key: format!("pk{}", rng.gen_range(0..100)),
                             data: payload(id, k, &mut rng).into(),
+                            // Clear and encrypted frames mix in one log.
+                            encrypted: rng.gen_bool(0.5),
                         })
                         .collect();
                     sent.push(Sent { key, records });

@@ -57,7 +57,8 @@ impl Shard {
             let arrival_ms = tip.last_arrival_ms.unwrap_or_else(|| self.env.clock.now_ms());
             return Ok(Appended { first_seq_ix: tip.next_seq_ix, arrival_ms });
         }
-        let frame_bytes = records.iter().map(|r| frame::frame_len(&r.partition_key, &r.data) as u64).sum();
+        let frame_bytes =
+            records.iter().map(|r| frame::frame_len(&r.partition_key, &r.data, r.encrypted) as u64).sum();
         let (reply, answer) = oneshot::channel();
         let start_flusher = {
             let mut queue = lock(&self.queue);
@@ -81,6 +82,7 @@ impl Shard {
                 if std::thread::panicking() {
                     lock(&self.0.queue).flushing = false;
                     self.0.write_state().dirty_tail = true;
+                    self.0.env.keys.note_failure();
                 }
             }
         }
@@ -144,6 +146,11 @@ impl Shard {
             (state.active.file.clone(), state.active.len, state.active.end_seq, arrival)
         };
 
+        // Encrypted frames of a batch share its nonce epoch (see `keys`).
+        let encrypts = batch.iter().any(|r| r.records.iter().any(|r| r.encrypted));
+        let epoch = if encrypts { Some(self.env.keys.nonce_epoch()?) } else { None };
+        let seal = epoch.map(|epoch| frame::Seal { cipher: &self.cipher, epoch });
+
         let total: u64 = batch.iter().map(|r| r.frame_bytes).sum();
         let mut buf = Vec::with_capacity(total as usize);
         let mut frames = Vec::new();
@@ -153,7 +160,8 @@ impl Shard {
             appended.push(Appended { first_seq_ix: seq, arrival_ms: arrival });
             for record in &request.records {
                 frames.push((seq, offset + buf.len() as u64));
-                frame::encode(&mut buf, seq, arrival, &record.partition_key, &record.data);
+                let seal = seal.filter(|_| record.encrypted);
+                frame::encode(&mut buf, seq, arrival, &record.partition_key, &record.data, seal);
                 seq += 1;
             }
         }
@@ -169,6 +177,10 @@ impl Shard {
                 },
             );
         if let Err(e) = written {
+            if encrypts {
+                // These sequence indices will be encrypted again: under a new nonce epoch.
+                self.env.keys.note_failure();
+            }
             if file.set_len(offset).is_err() {
                 self.write_state().dirty_tail = true;
             }

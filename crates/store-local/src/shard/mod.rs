@@ -21,17 +21,19 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockRea
 use kinesin_engine::storage::{Clock, ShardKey, StoreError, Tip};
 
 use crate::index::{self, SparseIndex, Summary};
+use crate::keys::{Keys, ShardCipher};
 use crate::segment::{self, idx_path, log_path};
 use crate::vfs::{OpenMode, Vfs, VfsFile};
 use crate::{Durability, StoreOptions};
 
 pub(crate) use read::MAX_SEGMENT_BYTES;
 
-/// What every shard shares: the file system, the clock and the options.
+/// What every shard shares: the file system, the clock, the options and the data key.
 pub(crate) struct Env {
     pub fs: Arc<dyn Vfs>,
     pub clock: Arc<dyn Clock>,
     pub options: StoreOptions,
+    pub keys: Keys,
 }
 
 impl Env {
@@ -45,6 +47,8 @@ pub(crate) struct Shard {
     key: ShardKey,
     dir: PathBuf,
     env: Arc<Env>,
+    /// Encrypts and decrypts this shard's encrypted frames.
+    cipher: ShardCipher,
     queue: Mutex<append::Queue>,
     state: RwLock<State>,
     /// Serializes rebuilding a missing `.idx`.
@@ -160,6 +164,7 @@ impl Shard {
         Ok(Shard {
             key,
             dir,
+            cipher: env.keys.shard_cipher(key),
             env,
             queue: Mutex::default(),
             state: RwLock::new(state),

@@ -123,21 +123,24 @@ impl Shard {
             let mut expected = seq;
             let stopped = loop {
                 let offset = cursor.offset();
-                let record = match cursor.next()? {
-                    Step::Frame(record) => record,
+                let frame = match cursor.next()? {
+                    Step::Frame(frame) => frame,
                     Step::End => break false,
                     Step::Bad(why) => return Err(self.damaged(&target, offset, why)),
                 };
-                if record.seq_ix != expected {
+                if frame.seq_ix != expected {
                     return Err(self.damaged(&target, offset, "sequence index out of order"));
                 }
-                let size = record.partition_key.len() + record.data.len();
+                let size = frame.size();
                 if !records.is_empty() && bytes + size > max_bytes {
                     pos = Position { seq_ix: expected, hint: hint(target.first_seq, offset) };
                     break true;
                 }
                 bytes += size;
-                records.push(record);
+                match frame.open(&self.cipher) {
+                    Ok(record) => records.push(record),
+                    Err(why) => return Err(self.damaged(&target, offset, &why)),
+                }
                 expected += 1;
                 if records.len() >= max_records {
                     let next = cursor.offset();

@@ -49,7 +49,12 @@ pub fn options(segment_bytes: u64) -> StoreOptions {
 }
 
 pub fn record(key: &str, data: impl Into<Vec<u8>>) -> NewRecord {
-    NewRecord { partition_key: key.to_owned(), data: Bytes::from(data.into()) }
+    NewRecord { partition_key: key.to_owned(), data: Bytes::from(data.into()), encrypted: false }
+}
+
+/// A record to store encrypted.
+pub fn encrypted(key: &str, data: impl Into<Vec<u8>>) -> NewRecord {
+    NewRecord { encrypted: true, ..record(key, data) }
 }
 
 pub const SHARD: ShardKey = ShardKey { stream_id: 7, shard_index: 0 };
