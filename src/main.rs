@@ -1,5 +1,6 @@
 //! `kinesin`: a durable, fast Amazon Kinesis Data Streams server in one binary.
 
+mod bench;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -15,6 +16,8 @@ struct Cli {
 enum Command {
     /// Serve the Kinesis API from an embedded store in a data directory.
     Serve(serve::ServeArgs),
+    /// Benchmark Kinesis endpoints (kinesin, the built-in baseline, peers) with the same workloads.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -27,6 +30,7 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

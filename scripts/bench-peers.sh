@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Benchmarks kinesin against its peers in one run: installs kinesalite and kinesis-local (npm)
+# and ferrokinesis (crates.io) into a cache directory, builds kinesin, and runs `kinesin bench`
+# with every peer started on 127.0.0.1 — ferrokinesis twice, in memory and with --state-dir
+# (its durable mode) — next to kinesin (--durability fsync) and the built-in baseline. Targets
+# are alternated within each round; the table's ratio column is kinesin ÷ target.
+#
+#   scripts/bench-peers.sh                      # every workload, default sizes (about 30 min)
+#   scripts/bench-peers.sh --rounds 1 --seconds 2 --drain-records 100000   # a quick look
+#   scripts/bench-peers.sh --json-file bench.json   # any `kinesin bench` flag is passed on
+#
+# Needs: a Rust toolchain, node and npm. Cache: $KINESIN_PEERS_DIR (default target/bench-peers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CACHE=${KINESIN_PEERS_DIR:-target/bench-peers}
+KINESALITE_VERSION=3.3.3
+KINESIS_LOCAL_VERSION=0.6.2
+FERROKINESIS_VERSION=0.7.0
+
+mkdir -p "$CACHE/npm"
+CACHE=$(cd "$CACHE" && pwd)
+NPM="$CACHE/npm/node_modules"
+
+if [[ ! -f "$NPM/kinesalite/package.json" || ! -f "$NPM/kinesis-local/package.json" ]]; then
+    echo "installing kinesalite@$KINESALITE_VERSION and kinesis-local@$KINESIS_LOCAL_VERSION into $CACHE/npm" >&2
+    npm install --prefix "$CACHE/npm" --no-audit --no-fund --loglevel=error \
+        "kinesalite@$KINESALITE_VERSION" "kinesis-local@$KINESIS_LOCAL_VERSION" >&2
+fi
+if [[ ! -x "$CACHE/bin/ferrokinesis" ]]; then
+    echo "installing ferrokinesis $FERROKINESIS_VERSION into $CACHE (a few minutes)" >&2
+    cargo install --quiet --locked --root "$CACHE" ferrokinesis --version "$FERROKINESIS_VERSION" >&2
+fi
+cargo build --release --quiet
+
+for tool in node; do
+    command -v "$tool" >/dev/null || { echo "$tool is needed for the npm peers" >&2; exit 1; }
+done
+
+# Each --peer is NAME=COMMAND; the harness substitutes {port} (and {port2}, a second free port)
+# and {dir} (a fresh data directory), runs it with `sh -c exec …`, and kills it at the end.
+exec target/release/kinesin bench \
+    --peer "kinesalite=node $NPM/kinesalite/cli.js --port {port} --createStreamMs 0 --deleteStreamMs 0 --updateStreamMs 0 --shardLimit 1000" \
+    --peer "kinesis-local=env KINESIS_MOCK_PLAIN_PORT={port} KINESIS_MOCK_TLS_PORT={port2} CREATE_STREAM_DURATION=0ms DELETE_STREAM_DURATION=0ms REGISTER_STREAM_CONSUMER_DURATION=0ms SHARD_LIMIT=1000 LOG_LEVEL=WARN node $NPM/kinesis-local/main.js" \
+    --peer "ferrokinesis=$CACHE/bin/ferrokinesis --port {port} --create-stream-ms 0 --delete-stream-ms 0 --update-stream-ms 0 --shard-limit 1000 --log-level warn" \
+    --peer "ferrokinesis-durable=$CACHE/bin/ferrokinesis --port {port} --create-stream-ms 0 --delete-stream-ms 0 --update-stream-ms 0 --shard-limit 1000 --log-level warn --state-dir {dir}" \
+    "$@"

@@ -1,0 +1,265 @@
+//! The load generator's view of an endpoint: the data-plane calls the workloads make, in either
+//! client mode. `sdk` goes through the official `aws-sdk-kinesis` client — what users run; `raw`
+//! sends pre-built, pre-signed requests over a pooled hyper client and reads answers with a
+//! minimal parser, so that the load generator costs as little CPU as possible. Control-plane
+//! calls (create, describe, list shards, iterators) always use the SDK.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use aws_sdk_kinesis::error::ProvideErrorMetadata;
+use aws_sdk_kinesis::types::{ShardIteratorType, StreamStatus};
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::raw::RawClient;
+use super::sdk;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The official aws-sdk-kinesis client.
+    Sdk,
+    /// Pre-built signed requests over a pooled hyper client.
+    Raw,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Sdk => "sdk",
+            Mode::Raw => "raw",
+        })
+    }
+}
+
+/// A failed call, by error code (`ProvisionedThroughputExceededException`, `timeout`, `http`, …).
+#[derive(Debug, Clone)]
+pub struct CallError {
+    pub code: String,
+    pub message: String,
+}
+
+impl CallError {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> CallError {
+        CallError { code: code.into(), message: message.into() }
+    }
+    pub fn from_sdk<E: ProvideErrorMetadata + fmt::Debug, R: fmt::Debug>(
+        err: &aws_sdk_kinesis::error::SdkError<E, R>,
+    ) -> CallError {
+        use aws_sdk_kinesis::error::SdkError;
+        match err {
+            SdkError::ServiceError(service) => CallError::new(
+                service.err().code().unwrap_or("ServiceError"),
+                service.err().message().unwrap_or_default(),
+            ),
+            SdkError::TimeoutError(_) => CallError::new("timeout", format!("{err:?}")),
+            SdkError::DispatchFailure(d) => CallError::new("connection", format!("{d:?}")),
+            SdkError::ResponseError(_) => CallError::new("bad-response", format!("{err:?}")),
+            _ => CallError::new("client", format!("{err:?}")),
+        }
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// Error counts by code.
+pub type Errors = BTreeMap<String, u64>;
+
+pub fn count_error(errors: &mut Errors, err: &CallError) {
+    *errors.entry(err.code.clone()).or_default() += 1;
+}
+
+/// One record to put.
+#[derive(Clone)]
+pub struct Entry {
+    pub key: String,
+    pub data: Bytes,
+}
+
+/// A PutRecords request prepared once and sent many times.
+pub struct PreparedBatch {
+    pub records: usize,
+    sdk: Vec<aws_sdk_kinesis::types::PutRecordsRequestEntry>,
+    raw: Option<super::raw::Prepared>,
+}
+
+/// A PutRecord request prepared once and sent many times.
+pub struct PreparedRecord {
+    entry: Entry,
+    raw: Option<super::raw::Prepared>,
+}
+
+/// What PutRecords answered: records accepted and failed, and the shard of each accepted record
+/// when asked for.
+#[derive(Default)]
+pub struct PutOutcome {
+    pub ok: u64,
+    pub failed: u64,
+    pub shards: Vec<String>,
+}
+
+/// One GetRecords page.
+#[derive(Default)]
+pub struct Page {
+    pub records: u64,
+    pub bytes: u64,
+    /// The first 8 bytes of each record's data, little-endian, when asked for (latency stamps).
+    pub stamps: Vec<u64>,
+    pub next_iterator: Option<String>,
+    pub millis_behind: i64,
+}
+
+#[derive(Clone)]
+pub struct Client {
+    pub mode: Mode,
+    pub sdk: aws_sdk_kinesis::Client,
+    raw: RawClient,
+}
+
+impl Client {
+    pub fn new(mode: Mode, endpoint: &str, region: &str) -> Result<Client, String> {
+        Ok(Client { mode, sdk: sdk::client(endpoint, region), raw: RawClient::new(endpoint, region)? })
+    }
+
+    pub fn with_mode(&self, mode: Mode) -> Client {
+        Client { mode, ..self.clone() }
+    }
+
+    // ---- control plane (always the SDK) ----
+
+    /// Waits until the endpoint answers ListStreams (any answer that is not a connection error).
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.sdk.list_streams().send().await {
+                Ok(_) => return Ok(()),
+                Err(err) if Instant::now() > deadline => {
+                    return Err(format!("the endpoint did not answer ListStreams: {}", CallError::from_sdk(&err)))
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+    }
+
+    /// Creates the stream (or reuses one already there) and waits until it is ACTIVE; returns
+    /// its shard ids.
+    pub async fn ensure_stream(&self, name: &str, shards: i32) -> Result<Vec<String>, String> {
+        let exists = self.sdk.describe_stream_summary().stream_name(name).send().await.is_ok();
+        if !exists {
+            self.sdk
+                .create_stream()
+                .stream_name(name)
+                .shard_count(shards)
+                .send()
+                .await
+                .map_err(|e| format!("CreateStream {name}: {}", CallError::from_sdk(&e)))?;
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let summary = self
+                .sdk
+                .describe_stream_summary()
+                .stream_name(name)
+                .send()
+                .await
+                .map_err(|e| format!("DescribeStreamSummary {name}: {}", CallError::from_sdk(&e)))?;
+            let status = summary.stream_description_summary().map(|s| s.stream_status().clone());
+            if status == Some(StreamStatus::Active) {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("stream {name} did not become ACTIVE within 60 s"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let listed = self
+            .sdk
+            .list_shards()
+            .stream_name(name)
+            .send()
+            .await
+            .map_err(|e| format!("ListShards {name}: {}", CallError::from_sdk(&e)))?;
+        Ok(listed.shards().iter().map(|s| s.shard_id().to_owned()).collect())
+    }
+
+    pub async fn shard_iterator(
+        &self,
+        stream: &str,
+        shard: &str,
+        kind: ShardIteratorType,
+    ) -> Result<String, CallError> {
+        let out = self
+            .sdk
+            .get_shard_iterator()
+            .stream_name(stream)
+            .shard_id(shard)
+            .shard_iterator_type(kind)
+            .send()
+            .await
+            .map_err(|e| CallError::from_sdk(&e))?;
+        out.shard_iterator().map(str::to_owned).ok_or_else(|| CallError::new("no-iterator", "no ShardIterator"))
+    }
+
+    // ---- data plane ----
+
+    pub fn prepare_batch(&self, stream: &str, entries: &[Entry]) -> PreparedBatch {
+        match self.mode {
+            Mode::Sdk => PreparedBatch { records: entries.len(), sdk: sdk::entries(entries), raw: None },
+            Mode::Raw => PreparedBatch {
+                records: entries.len(),
+                sdk: Vec::new(),
+                raw: Some(self.raw.prepare_put_records(stream, entries)),
+            },
+        }
+    }
+
+    pub fn prepare_record(&self, stream: &str, entry: Entry) -> PreparedRecord {
+        let raw = match self.mode {
+            Mode::Sdk => None,
+            Mode::Raw => Some(self.raw.prepare_put_record(stream, &entry)),
+        };
+        PreparedRecord { entry, raw }
+    }
+
+    /// Sends a prepared PutRecords request.
+    pub async fn put_batch(&self, stream: &str, batch: &PreparedBatch, want_shards: bool) -> Result<PutOutcome, CallError> {
+        match &batch.raw {
+            Some(prepared) => self.raw.put_records(prepared, batch.records as u64, want_shards).await,
+            None => sdk::put_records(&self.sdk, stream, batch.sdk.clone(), want_shards).await,
+        }
+    }
+
+    /// Sends a prepared PutRecord request.
+    pub async fn put_prepared(&self, stream: &str, record: &PreparedRecord) -> Result<(), CallError> {
+        match &record.raw {
+            Some(prepared) => self.raw.put_record(prepared).await,
+            None => sdk::put_record(&self.sdk, stream, &record.entry).await,
+        }
+    }
+
+    /// Builds, signs and sends one PutRecord (for records whose data changes every time).
+    pub async fn put_record(&self, stream: &str, entry: &Entry) -> Result<(), CallError> {
+        match self.mode {
+            Mode::Raw => self.raw.put_record(&self.raw.prepare_put_record(stream, entry)).await,
+            Mode::Sdk => sdk::put_record(&self.sdk, stream, entry).await,
+        }
+    }
+
+    pub async fn get_records(&self, iterator: &str, limit: i32, want_stamps: bool) -> Result<Page, CallError> {
+        match self.mode {
+            Mode::Raw => self.raw.get_records(iterator, limit, want_stamps).await,
+            Mode::Sdk => sdk::get_records(&self.sdk, iterator, limit, want_stamps).await,
+        }
+    }
+}
+
+/// The first 8 bytes of `data` as a little-endian u64 (0 when shorter).
+pub fn stamp_of(data: &[u8]) -> u64 {
+    data.get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap())).unwrap_or(0)
+}

@@ -1,0 +1,72 @@
+//! Smoke test of `kinesin bench`: every workload, both client modes, against a kinesin and the
+//! baseline that the harness starts itself, with tiny sizes. It checks that the run completes and
+//! that the table and the JSON report have what they should; it asserts nothing about speed.
+
+use std::process::Command;
+
+#[test]
+fn bench_runs_every_workload_and_reports_table_and_json() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let json_path = work.path().join("report.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_kinesin"))
+        .args(["bench", "--rounds", "1", "--seconds", "0.3", "--warmup", "0.1", "--shards", "2"])
+        .args(["--put-records-sizes", "100", "--batch", "20", "--in-flight", "2", "--put-record-clients", "2"])
+        .args(["--drain-records", "1000", "--latency-rates", "50", "--latency-seconds", "0.3", "--settle-seconds", "0"])
+        .arg("--work-dir")
+        .arg(work.path())
+        .arg("--json-file")
+        .arg(&json_path)
+        .output()
+        .expect("run kinesin bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "kinesin bench failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+
+    // The table names the client modes and has a row per workload and target.
+    assert!(stdout.contains("client modes run: raw, sdk"), "{stdout}");
+    for needle in ["put-records", "put-record ", "get-records", "put-to-get", "put-to-push", "baseline", "start-up ms"] {
+        assert!(stdout.contains(needle), "the table lacks '{needle}':\n{stdout}");
+    }
+
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json_path).expect("the JSON report was written")).expect("valid JSON");
+    let rows = report["throughput"].as_array().expect("throughput rows");
+    for workload in ["put-records", "put-record", "get-records"] {
+        for mode in ["raw", "sdk"] {
+            for target in ["kinesin", "baseline"] {
+                let row = rows
+                    .iter()
+                    .find(|r| r["workload"] == workload && r["mode"] == mode && r["target"] == target)
+                    .unwrap_or_else(|| panic!("no {workload}/{mode}/{target} row in {report}"));
+                // A rate is there (how high is not this test's business: under load a tiny
+                // window can even see no request finish).
+                assert!(row["records_per_s"].as_f64().is_some(), "{row}");
+                assert_eq!(row["errors"], serde_json::json!({}), "{row}");
+            }
+        }
+    }
+    // The drain read back every record the fill put (1,000, rounded up to whole batches of 500).
+    let drained = report["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["workload"] == "get-records" && s["target"] == "kinesin")
+        .expect("a drain sample");
+    assert_eq!(drained["records"], 1000, "{drained}");
+
+    let latency = report["latency"].as_array().expect("latency rows");
+    let get = latency.iter().find(|r| r["workload"] == "put-to-get" && r["target"] == "kinesin").expect("put-to-get row");
+    assert_eq!(get["status"], "ok", "{get}");
+    assert!(get["received"].as_u64().unwrap() > 0, "{get}");
+    let push = latency.iter().find(|r| r["workload"] == "put-to-push" && r["target"] == "kinesin").expect("put-to-push row");
+    // Either measured, or (before fan-out exists) reported as unsupported.
+    let status = push["status"].as_str().unwrap();
+    assert!(status == "ok" || status == "not supported by the endpoint", "{push}");
+
+    let servers = report["servers"].as_array().expect("server rows");
+    let kinesin = servers.iter().find(|s| s["target"] == "kinesin").expect("kinesin server row");
+    for field in ["startup_ms", "idle_rss_mib", "peak_rss_mib", "after_rss_mib", "restart_ms"] {
+        assert!(kinesin[field].as_f64().is_some(), "no {field} in {kinesin}");
+    }
+    assert!(report["machine"]["cores"].as_u64().unwrap() >= 1);
+}
