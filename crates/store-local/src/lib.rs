@@ -12,7 +12,7 @@
 //! derived from the data key; reads return them in clear.
 //!
 //! The on-disk format, group commit, recovery and the power-loss model are described in
-//! `docs/storage.md` of this crate.
+//! `docs/storage.md` at the repository root.
 
 mod catalog;
 mod frame;
