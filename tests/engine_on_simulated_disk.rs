@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kinesin_engine::storage::Clock;
-use kinesin_engine::{Api, Engine, EngineConfig, RequestContext};
+use kinesin_engine::{Api, Engine, EngineConfig, Reply, RequestContext};
 use kinesin_store_local::{
     open_store_with_fs, Durability, LocalSegmentLog, RedbCatalog, SimFs, StoreOptions, Vfs,
 };
@@ -60,7 +60,10 @@ impl Harness {
     }
 
     async fn call(&self, op: Operation, input: Value) -> Result<Value, ApiError> {
-        self.engine.handle(&self.ctx, op, input).await
+        match self.engine.handle(&self.ctx, op, input).await? {
+            Reply::Value(value) => Ok(value),
+            Reply::Events(_) => panic!("{op:?} answered with an event stream"),
+        }
     }
 
     async fn create_stream(&self, name: &str, shards: i64) {

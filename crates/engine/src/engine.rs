@@ -10,11 +10,13 @@ use rand::RngCore;
 
 use crate::autoscale::LoadTracker;
 use crate::errors;
+use crate::fanout::Fanout;
 use crate::model::{StreamMeta, StreamStatus};
 use crate::registry::Registry;
 use crate::storage::{Catalog, Clock, ShardKey, ShardLog, StoreError};
+use crate::subscription::SUBSCRIPTION_MS;
 use crate::throttle::Throttle;
-use crate::{Api, BoxFuture, RequestContext};
+use crate::{Api, BoxFuture, Reply, RequestContext};
 
 /// Settings that shape the engine's behaviour (the server's command-line flags).
 #[derive(Debug, Clone)]
@@ -29,6 +31,9 @@ pub struct EngineConfig {
     pub shard_limit: u32,
     /// On-demand streams allowed per account and region.
     pub on_demand_stream_limit: u32,
+    /// How long a SubscribeToShard subscription lasts before the server ends it, in ms (AWS:
+    /// 5 minutes; tests shorten it).
+    pub subscription_ms: i64,
     /// Enforce AWS's per-shard throughput limits and control-plane call rates.
     pub enforce_limits: bool,
 }
@@ -41,6 +46,7 @@ impl Default for EngineConfig {
             update_stream_ms: 500,
             shard_limit: 500,
             on_demand_stream_limit: 50,
+            subscription_ms: SUBSCRIPTION_MS,
             enforce_limits: false,
         }
     }
@@ -52,11 +58,12 @@ const ITERATOR_KEY_SETTING: &str = "token-signing-key";
 pub struct Engine<L, C> {
     pub(crate) log: Arc<L>,
     catalog: Arc<C>,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: EngineConfig,
     /// Signs shard iterators and pagination tokens.
     pub(crate) signer: Signer,
-    registry: RwLock<Registry>,
+    /// Shared with running subscriptions, which outlive the request that started them.
+    pub(crate) registry: Arc<RwLock<Registry>>,
     /// Serializes control-plane changes, so read-modify-write of a stream's metadata never
     /// interleaves. Data-plane calls never take it.
     control: tokio::sync::Mutex<()>,
@@ -68,6 +75,8 @@ pub struct Engine<L, C> {
     pub(crate) write_gate: tokio::sync::RwLock<()>,
     /// Write load of on-demand shards, for capacity scaling.
     pub(crate) load: LoadTracker,
+    /// Shard signals and subscription leases for SubscribeToShard.
+    pub(crate) fanout: Arc<Fanout>,
     /// AWS's rate limits (used only with `EngineConfig::enforce_limits`).
     pub(crate) throttle: Throttle,
 }
@@ -93,7 +102,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let mut registry = Registry::default();
         let mut next_transition = i64::MAX;
         for stream in catalog.load_streams()? {
-            if let Some(due) = stream.transition_due_ms {
+            if let Some(due) = stream.next_transition_ms() {
                 next_transition = next_transition.min(due);
             }
             // A crash between creating a stream's logs and recording it in the catalog is
@@ -110,11 +119,12 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             clock,
             config,
             signer: Signer::new(key.try_into().expect("checked length")),
-            registry: RwLock::new(registry),
+            registry: Arc::new(RwLock::new(registry)),
             control: tokio::sync::Mutex::new(()),
             next_transition_ms: AtomicI64::new(next_transition),
             write_gate: tokio::sync::RwLock::new(()),
             load: LoadTracker::default(),
+            fanout: Arc::default(),
             throttle: Throttle::default(),
         })
     }
@@ -141,10 +151,11 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             .await
             .map_err(|_| ApiError::internal_failure())?
             .map_err(internal)?;
-        if let Some(due) = meta.transition_due_ms {
+        if let Some(due) = meta.next_transition_ms() {
             self.next_transition_ms.fetch_min(due, Ordering::SeqCst);
         }
         self.registry.write().unwrap_or_else(|e| e.into_inner()).insert(meta.clone());
+        self.fanout.stream_changed(meta.id);
         Ok(meta)
     }
 
@@ -181,7 +192,8 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     }
 
     /// Completes status transitions whose time has come: CREATING and UPDATING become
-    /// ACTIVE (applying a pending reshard first), DELETING streams disappear with their logs.
+    /// ACTIVE (applying a pending reshard first), DELETING streams disappear with their logs;
+    /// so do consumers' (CREATING becomes ACTIVE, DELETING consumers disappear).
     async fn settle_transitions(&self) -> Result<(), ApiError> {
         let now = self.now_ms();
         if self.next_transition_ms.load(Ordering::SeqCst) > now {
@@ -192,13 +204,13 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let (due, pending): (Vec<_>, Vec<_>) = self
             .registry()
             .all()
-            .filter_map(|s| s.transition_due_ms.map(|d| (d, s.clone())))
+            .filter_map(|s| s.next_transition_ms().map(|d| (d, s.clone())))
             .partition(|(d, _)| *d <= now);
         for (d, _) in &pending {
             self.next_transition_ms.fetch_min(*d, Ordering::SeqCst);
         }
         for (_, stream) in due {
-            if let Err(e) = self.complete_transition(&stream).await {
+            if let Err(e) = self.complete_transition(&stream, now).await {
                 // Try again on a later request.
                 self.next_transition_ms.fetch_min(now, Ordering::SeqCst);
                 return Err(e);
@@ -207,7 +219,12 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         Ok(())
     }
 
-    async fn complete_transition(&self, stream: &StreamMeta) -> Result<(), ApiError> {
+    async fn complete_transition(&self, stream: &StreamMeta, now: i64) -> Result<(), ApiError> {
+        if stream.transition_due_ms.is_none_or(|due| due > now) {
+            // Only consumers are due. (When the stream is due too, its consumers are settled
+            // on the next pass: they are still due after it.)
+            return self.settle_consumers(stream, now).await;
+        }
         if stream.status == StreamStatus::Deleting {
             return self.remove_stream(stream.id).await;
         }
@@ -235,6 +252,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             .map_err(|_| ApiError::internal_failure())?
             .map_err(internal)?;
         self.registry.write().unwrap_or_else(|e| e.into_inner()).remove(stream_id);
+        self.fanout.stream_changed(stream_id);
         self.log.delete_stream(stream_id).await.map_err(internal)
     }
 
@@ -267,14 +285,14 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         internal(err)
     }
 
-    async fn dispatch(&self, ctx: &RequestContext, op: Operation, input: &Value) -> Result<Value, ApiError> {
+    async fn dispatch(&self, ctx: &RequestContext, op: Operation, input: &Value) -> Result<Reply, ApiError> {
         self.settle_transitions().await?;
         if self.config.enforce_limits {
             let stream = input.str("StreamName").or_else(|| input.str("StreamARN"));
             self.throttle.admit_control(ctx, op, stream, self.now_ms())?;
         }
         use Operation as Op;
-        match op {
+        let value = match op {
             Op::CreateStream => self.create_stream(ctx, input).await,
             Op::DeleteStream => self.delete_stream(ctx, input).await,
             Op::DescribeStream => self.describe_stream(ctx, input),
@@ -309,8 +327,15 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             Op::UpdateShardCount => self.update_shard_count(ctx, input).await,
             Op::UpdateStreamMode => self.update_stream_mode(ctx, input).await,
             Op::UpdateMaxRecordSize => self.update_max_record_size(ctx, input).await,
+            Op::RegisterStreamConsumer => self.register_stream_consumer(ctx, input).await,
+            Op::DeregisterStreamConsumer => self.deregister_stream_consumer(ctx, input).await,
+            Op::DescribeStreamConsumer => self.describe_stream_consumer(ctx, input),
+            Op::ListStreamConsumers => self.list_stream_consumers(ctx, input),
+            // The one operation that answers with an event stream.
+            Op::SubscribeToShard => return self.subscribe_to_shard(ctx, input).await.map(Reply::Events),
             _ => Err(errors::not_implemented(op)),
-        }
+        };
+        value.map(Reply::Value)
     }
 }
 
@@ -320,7 +345,7 @@ impl<L: ShardLog, C: Catalog> Api for Engine<L, C> {
         ctx: &'a RequestContext,
         op: Operation,
         input: Value,
-    ) -> BoxFuture<'a, Result<Value, ApiError>> {
+    ) -> BoxFuture<'a, Result<Reply, ApiError>> {
         Box::pin(async move { self.dispatch(ctx, op, &input).await })
     }
 }

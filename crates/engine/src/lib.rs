@@ -3,8 +3,10 @@
 //! [`storage::Catalog`] traits so that it does no I/O of its own.
 
 mod autoscale;
+mod consumers;
 mod engine;
 mod errors;
+mod fanout;
 pub mod hashing;
 mod lookup;
 pub mod model;
@@ -14,7 +16,10 @@ mod registry;
 mod render;
 mod resharding;
 mod routing;
+mod shard_reader;
+mod starting_position;
 pub mod storage;
+mod subscription;
 mod throttle;
 
 use std::future::Future;
@@ -34,14 +39,35 @@ pub struct RequestContext {
 /// A boxed future, so that [`Api`] can be used as a trait object by the server.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// What an operation answers.
+#[derive(Debug)]
+pub enum Reply {
+    /// One response body. `Value::Null` means "HTTP 200 with an empty body" (operations with
+    /// no modeled output).
+    Value(Value),
+    /// An event stream (SubscribeToShard). The server answers 200 at once, sends the
+    /// `initial-response` event, then each [`Event`] as it arrives, and ends the response when
+    /// the sender is dropped. Dropping the receiver (the client went away) tells the producer
+    /// to stop.
+    Events(tokio::sync::mpsc::Receiver<Event>),
+}
+
+/// One message of an event stream, named after its `:message-type`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A modeled event: its `:event-type` (e.g. `SubscribeToShardEvent`) and payload.
+    Event { event_type: &'static str, payload: Value },
+    /// A modeled error (e.g. `ResourceInUseException`); always the last message.
+    Exception(ApiError),
+}
+
 /// The whole Kinesis API behind one call. `input` has already passed the model's type checks
-/// and constraint validation. A successful answer of `Value::Null` means "HTTP 200 with an
-/// empty body" (operations with no modeled output).
+/// and constraint validation.
 pub trait Api: Send + Sync + 'static {
     fn handle<'a>(
         &'a self,
         ctx: &'a RequestContext,
         op: Operation,
         input: Value,
-    ) -> BoxFuture<'a, Result<Value, ApiError>>;
+    ) -> BoxFuture<'a, Result<Reply, ApiError>>;
 }

@@ -5,6 +5,7 @@ use kinesin_wire::Value;
 
 use crate::lookup::shard_id;
 use crate::model::{ShardMeta, StreamMeta};
+use crate::storage::StoredRecord;
 
 /// The sequence index of a closed shard's EndingSequenceNumber.
 pub const CLOSED_SHARD_END_SEQ_IX: u64 = 0x7fff_ffff_ffff_ffff;
@@ -18,6 +19,15 @@ pub fn sequence_number(shard: &ShardMeta, seq_ix: u64, arrival_ms: i64) -> Strin
         shard_index: shard.index,
     }
     .encode()
+}
+
+/// The `Record` shape of GetRecords and SubscribeToShard events.
+pub fn record(shard: &ShardMeta, r: &StoredRecord) -> Value {
+    Value::object()
+        .with("SequenceNumber", sequence_number(shard, r.seq_ix, r.arrival_ms))
+        .with("ApproximateArrivalTimestamp", Value::Timestamp(r.arrival_ms))
+        .with("Data", r.data.clone())
+        .with("PartitionKey", &r.partition_key)
 }
 
 /// The `Shard` shape of DescribeStream and ListShards.

@@ -121,7 +121,10 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                 let bytes = records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
                 self.load.record(key, records.len(), bytes);
             }
-            (shard, positions, self.log.append(key, records).await)
+            let result = self.log.append(key, records).await;
+            // Subscribers push the records the moment they are committed.
+            self.fanout.shard_appended(key);
+            (shard, positions, result)
         });
         for (shard, positions, result) in futures_util::future::join_all(appends).await {
             for (offset, position) in positions.into_iter().enumerate() {

@@ -10,10 +10,12 @@ use http::request::Parts;
 use http::{Method, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
-use kinesin_engine::{Api, RequestContext};
+use kinesin_engine::{Api, Reply, RequestContext};
 use kinesin_wire::{decode, validate, ApiError, Format, Operation, Value};
+use tokio::sync::watch;
 use tracing::{debug, error};
 
+use crate::event_stream;
 use crate::response::{self, ResponseBody};
 use crate::routing::{ContentType, Target};
 use crate::{auth, cors, sigv4, ServerConfig};
@@ -21,11 +23,23 @@ use crate::{auth, cors, sigv4, ServerConfig};
 pub struct FrontDoor {
     api: Arc<dyn Api>,
     config: ServerConfig,
+    /// Turns true when the server shuts down, ending every event stream.
+    closing: watch::Sender<bool>,
 }
 
 impl FrontDoor {
     pub fn new(api: Arc<dyn Api>, config: ServerConfig) -> FrontDoor {
-        FrontDoor { api, config }
+        FrontDoor {
+            api,
+            config,
+            closing: watch::channel(false).0,
+        }
+    }
+
+    /// Ends every event-stream response (they would otherwise hold a graceful shutdown up for
+    /// as long as a subscription lasts).
+    pub fn close_event_streams(&self) {
+        self.closing.send_replace(true);
     }
 
     /// Answers one request. The only error is a failure to read the request body (the client
@@ -85,9 +99,13 @@ impl FrontDoor {
             return response::error(format, &ApiError::bare(code));
         }
         match content_type {
-            ContentType::Kinesis(format) => {
-                response::answer(format, self.run(parts, target, format, &body).await)
-            }
+            ContentType::Kinesis(format) => match self.run(parts, target, format, &body).await {
+                Ok(Reply::Value(value)) => response::answer(format, Ok(value)),
+                Ok(Reply::Events(events)) => {
+                    event_stream::response(format, events, self.closing.subscribe())
+                }
+                Err(err) => response::error(format, &err),
+            },
             ContentType::LegacyJson => match decode::parse_body(Format::Json, &body) {
                 Ok(_) => response::legacy_unknown_operation(),
                 Err(_) => response::legacy_serialization(),
@@ -107,7 +125,7 @@ impl FrontDoor {
         target: Target,
         format: Format,
         body: &[u8],
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Reply, ApiError> {
         let raw = decode::parse_body(format, body)?;
         let op = target
             .operation()
@@ -132,7 +150,7 @@ impl FrontDoor {
         ctx: RequestContext,
         op: Operation,
         input: Value,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Reply, ApiError> {
         let api = Arc::clone(&self.api);
         match tokio::spawn(async move { api.handle(&ctx, op, input).await }).await {
             Ok(result) => result,

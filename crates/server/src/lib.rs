@@ -6,6 +6,7 @@
 
 mod auth;
 mod cors;
+mod event_stream;
 mod front_door;
 mod response;
 mod routing;
@@ -165,6 +166,7 @@ pub async fn serve_with_tls(
 
     drop(listener);
     drop(tls_listener);
+    front_door.close_event_streams();
     graceful.shutdown().await;
     Ok(())
 }

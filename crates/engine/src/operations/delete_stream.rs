@@ -1,18 +1,30 @@
-//! DeleteStream: the stream goes DELETING, then disappears with its data.
+//! DeleteStream: the stream goes DELETING, then disappears with its data. A stream with
+//! registered consumers is deleted only with `EnforceConsumerDeletion`, and its consumers with
+//! it.
 
 use kinesin_wire::{ApiError, Value};
 
-use crate::model::StreamStatus;
+use crate::model::{ConsumerStatus, StreamStatus};
 use crate::storage::{Catalog, ShardLog};
 use crate::{Engine, RequestContext};
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
-    /// `EnforceConsumerDeletion` is accepted; with no registered consumers it changes nothing.
     pub(crate) async fn delete_stream(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
         let _guard = self.control_lock().await;
         let mut meta = (*self.resolve_stream(ctx, input)?).clone();
+        if !meta.consumers.is_empty() && input.bool("EnforceConsumerDeletion") != Some(true) {
+            return Err(ApiError::resource_in_use(format!(
+                "Stream {} under account {} has registered consumers. Deregister them first, or set \
+                 EnforceConsumerDeletion to delete them with the stream.",
+                meta.name, meta.account
+            )));
+        }
         meta.status = StreamStatus::Deleting;
         meta.transition_due_ms = self.due_after(self.config.delete_stream_ms);
+        for consumer in &mut meta.consumers {
+            consumer.status = ConsumerStatus::Deleting;
+            consumer.transition_due_ms = meta.transition_due_ms;
+        }
         self.persist(meta).await?;
         Ok(Value::Null)
     }

@@ -57,7 +57,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             .with("EncryptionType", render::encryption_type(&stream))
             .with_opt("KeyId", stream.encryption_key_id.as_ref())
             .with("OpenShardCount", stream.open_shards().count())
-            .with("ConsumerCount", 0usize)
+            .with("ConsumerCount", stream.consumers.len())
             .with("MaxRecordSizeInKiB", stream.max_record_size_kib)
             .with_opt("WarmThroughput", warm_throughput(&stream));
         Ok(Value::object().with("StreamDescriptionSummary", summary))

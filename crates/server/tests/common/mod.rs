@@ -17,11 +17,11 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use kinesin_engine::{Api, BoxFuture, RequestContext};
+use kinesin_engine::{Api, BoxFuture, Event, RequestContext};
 use kinesin_server::{serve, ServerConfig};
 use kinesin_wire::{ApiError, Operation, Value};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub type RequestBody = BoxBody<Bytes, Infallible>;
@@ -43,10 +43,14 @@ pub struct Call {
 }
 
 /// Records every call. DeleteStream answers nothing (empty 200), SplitShard fails,
-/// MergeShards panics, and everything else echoes its input back.
+/// MergeShards panics, SubscribeToShard answers with an event stream whose one event echoes the
+/// input and which stays open until the server shuts down, and everything else echoes its input
+/// back.
 #[derive(Default)]
 pub struct Recorder {
     pub calls: Mutex<Vec<Call>>,
+    /// The senders of the event streams SubscribeToShard opened, kept so they stay open.
+    pub open_streams: Mutex<Vec<mpsc::Sender<Event>>>,
 }
 
 impl Api for Recorder {
@@ -55,7 +59,8 @@ impl Api for Recorder {
         ctx: &'a RequestContext,
         op: Operation,
         input: Value,
-    ) -> BoxFuture<'a, Result<Value, ApiError>> {
+    ) -> BoxFuture<'a, Result<kinesin_engine::Reply, ApiError>> {
+        use kinesin_engine::Reply as R;
         self.calls.lock().unwrap().push(Call {
             ctx: ctx.clone(),
             op,
@@ -63,10 +68,20 @@ impl Api for Recorder {
         });
         Box::pin(async move {
             match op {
-                Operation::DeleteStream => Ok(Value::Null),
+                Operation::DeleteStream => Ok(R::Value(Value::Null)),
                 Operation::SplitShard => Err(ApiError::resource_not_found("Stream s not found.")),
                 Operation::MergeShards => panic!("stub panics on MergeShards"),
-                _ => Ok(input),
+                Operation::SubscribeToShard => {
+                    let (events, receiver) = mpsc::channel(4);
+                    let echo = Event::Event {
+                        event_type: "SubscribeToShardEvent",
+                        payload: input,
+                    };
+                    events.send(echo).await.unwrap();
+                    self.open_streams.lock().unwrap().push(events);
+                    Ok(R::Events(receiver))
+                }
+                _ => Ok(R::Value(input)),
             }
         })
     }

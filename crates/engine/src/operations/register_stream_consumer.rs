@@ -1,0 +1,55 @@
+//! RegisterStreamConsumer: a new enhanced fan-out consumer, CREATING until the engine's create
+//! delay has passed.
+
+use kinesin_wire::{ApiError, Value};
+
+use crate::consumers;
+use crate::errors;
+use crate::model::{ConsumerMeta, ConsumerStatus, StreamStatus};
+use crate::operations::tags::{check_tag_limit, parse_tags};
+use crate::storage::{Catalog, ShardLog};
+use crate::{Engine, RequestContext};
+
+/// Consumers a stream may have (provisioned and on-demand standard streams).
+const MAX_CONSUMERS_PER_STREAM: usize = 20;
+
+impl<L: ShardLog, C: Catalog> Engine<L, C> {
+    pub(crate) async fn register_stream_consumer(
+        &self,
+        ctx: &RequestContext,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
+        let name = input.str("ConsumerName").unwrap_or_default();
+        let tags = parse_tags(input.map("Tags").unwrap_or_default());
+        let _guard = self.control_lock().await;
+        let stream = self.resolve_stream(ctx, input)?;
+        if !matches!(stream.status, StreamStatus::Active | StreamStatus::Updating) {
+            return Err(errors::stream_not_active(&stream));
+        }
+        check_tag_limit(&stream.name, &stream.account, &[], &tags)?;
+        if stream.consumers.iter().any(|c| c.name == name) {
+            return Err(ApiError::resource_in_use(format!(
+                "Consumer {name} under stream {} under account {} already exists.",
+                stream.name, stream.account
+            )));
+        }
+        if stream.consumers.len() >= MAX_CONSUMERS_PER_STREAM {
+            return Err(ApiError::limit_exceeded(format!(
+                "Stream {} under account {} already has {MAX_CONSUMERS_PER_STREAM} registered consumers, the \
+                 most a stream can have.",
+                stream.name, stream.account
+            )));
+        }
+        let consumer = ConsumerMeta {
+            name: name.to_owned(),
+            created_ms: self.now_ms(),
+            status: ConsumerStatus::Creating,
+            transition_due_ms: self.due_after(self.config.create_stream_ms),
+            tags,
+        };
+        let mut meta = (*stream).clone();
+        meta.consumers.push(consumer.clone());
+        let meta = self.persist(meta).await?;
+        Ok(Value::object().with("Consumer", consumers::consumer(&meta, &consumer)))
+    }
+}
