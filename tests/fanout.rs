@@ -270,6 +270,41 @@ async fn consumers_are_registered_described_listed_and_deregistered() {
 }
 
 #[tokio::test]
+async fn consumers_carry_their_own_tags() {
+    let server = TestServer::start();
+    let client = server.client_no_retry();
+    let (name, arn) = stream(&client, 1).await;
+    let registered = client
+        .register_stream_consumer()
+        .stream_arn(&arn)
+        .consumer_name("tagged")
+        .tags("team", "data")
+        .send()
+        .await
+        .unwrap();
+    let consumer_arn = registered.consumer().unwrap().consumer_arn().to_owned();
+    let tags = |resource: String| {
+        let client = client.clone();
+        async move {
+            let out = client.list_tags_for_resource().resource_arn(resource).send().await.unwrap();
+            out.tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned()))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(tags(consumer_arn.clone()).await, [("team".to_owned(), "data".to_owned())]);
+    client.tag_resource().resource_arn(&consumer_arn).tags("env", "dev").send().await.unwrap();
+    client.untag_resource().resource_arn(&consumer_arn).tag_keys("team").send().await.unwrap();
+    assert_eq!(tags(consumer_arn.clone()).await, [("env".to_owned(), "dev".to_owned())]);
+    // The stream's own tags are another set.
+    assert!(tags(arn.clone()).await.is_empty());
+    assert!(client.list_tags_for_stream().stream_name(&name).send().await.unwrap().tags().is_empty());
+    let gone = format!("{arn}/consumer/ghost:1700000000");
+    expect_err(client.list_tags_for_resource().resource_arn(gone).send().await, "ResourceNotFoundException");
+}
+
+#[tokio::test]
 async fn consumers_stay_creating_and_deleting_for_the_configured_delays() {
     let server = TestServer::start_with(ServerOptions::default().transition_ms(600, 600, 0));
     let client = server.client_no_retry();

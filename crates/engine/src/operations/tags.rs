@@ -1,11 +1,12 @@
 //! Tags, through both APIs: the stream ones (AddTagsToStream, RemoveTagsFromStream,
 //! ListTagsForStream) and the ARN ones (TagResource, UntagResource, ListTagsForResource).
-//! Both read and write the same tag set.
+//! Both read and write the same tag set. The ARN ones also tag enhanced fan-out consumers.
 
 use std::sync::Arc;
 
 use kinesin_wire::{ApiError, Value};
 
+use crate::consumers::parse_consumer_arn;
 use crate::lookup::parse_stream_arn;
 use crate::model::StreamMeta;
 use crate::storage::{Catalog, ShardLog};
@@ -60,10 +61,44 @@ fn merge(tags: &mut Vec<(String, String)>, new: Vec<(String, String)>) {
 }
 
 /// Tags sorted by key, as the listing operations return them.
-fn sorted(stream: &StreamMeta) -> Vec<(String, String)> {
-    let mut tags = stream.tags.clone();
+fn sorted(tags: &[(String, String)]) -> Vec<(String, String)> {
+    let mut tags = tags.to_vec();
     tags.sort();
     tags
+}
+
+/// What a tag operation works on: a stream, or one of its consumers.
+struct Tagged {
+    stream: Arc<StreamMeta>,
+    /// The consumer's name, when a consumer ARN was given.
+    consumer: Option<String>,
+}
+
+impl Tagged {
+    fn stream(stream: Arc<StreamMeta>) -> Tagged {
+        Tagged { stream, consumer: None }
+    }
+
+    fn tags(&self) -> &[(String, String)] {
+        match &self.consumer {
+            Some(name) => {
+                &self.stream.consumers.iter().find(|c| &c.name == name).expect("resolved consumer").tags
+            }
+            None => &self.stream.tags,
+        }
+    }
+
+    /// The stream's metadata with `change` applied to the tags.
+    fn changed(&self, change: impl FnOnce(&mut Vec<(String, String)>)) -> StreamMeta {
+        let mut meta = (*self.stream).clone();
+        match &self.consumer {
+            Some(name) => change(
+                &mut meta.consumers.iter_mut().find(|c| &c.name == name).expect("resolved consumer").tags,
+            ),
+            None => change(&mut meta.tags),
+        }
+        meta
+    }
 }
 
 fn tag_values(tags: impl Iterator<Item = (String, String)>) -> Vec<Value> {
@@ -87,21 +122,27 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         self.resolve_stream(ctx, &Value::object().with("StreamARN", arn))
     }
 
-    async fn add_tags(&self, stream: &StreamMeta, input: &Value) -> Result<Value, ApiError> {
+    /// The stream or consumer a `ResourceARN` names, for tagging.
+    fn resolve_tagged(&self, ctx: &RequestContext, input: &Value) -> Result<Tagged, ApiError> {
+        let arn = input.str("ResourceARN").unwrap_or_default();
+        if parse_consumer_arn(arn).is_none() {
+            return self.resolve_resource(ctx, input).map(Tagged::stream);
+        }
+        let (stream, consumer) = self.consumer_by_arn(ctx, arn)?;
+        Ok(Tagged { stream, consumer: Some(consumer.name) })
+    }
+
+    async fn add_tags(&self, target: &Tagged, input: &Value) -> Result<Value, ApiError> {
         let new = parse_tags(input.map("Tags").unwrap_or_default());
-        check_tag_limit(&stream.name, &stream.account, &stream.tags, &new)?;
-        let mut meta = stream.clone();
-        merge(&mut meta.tags, new);
-        self.persist(meta).await?;
+        check_tag_limit(&target.stream.name, &target.stream.account, target.tags(), &new)?;
+        self.persist(target.changed(|tags| merge(tags, new))).await?;
         Ok(Value::Null)
     }
 
-    async fn remove_tags(&self, stream: &StreamMeta, input: &Value) -> Result<Value, ApiError> {
+    async fn remove_tags(&self, target: &Tagged, input: &Value) -> Result<Value, ApiError> {
         let keys: Vec<&str> =
             input.list("TagKeys").unwrap_or_default().iter().filter_map(Value::as_str).collect();
-        let mut meta = stream.clone();
-        meta.tags.retain(|(k, _)| !keys.contains(&k.as_str()));
-        self.persist(meta).await?;
+        self.persist(target.changed(|tags| tags.retain(|(k, _)| !keys.contains(&k.as_str())))).await?;
         Ok(Value::Null)
     }
 
@@ -112,13 +153,13 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     ) -> Result<Value, ApiError> {
         let _guard = self.control_lock().await;
         let stream = self.resolve_stream(ctx, input)?;
-        self.add_tags(&stream, input).await
+        self.add_tags(&Tagged::stream(stream), input).await
     }
 
     pub(crate) async fn tag_resource(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
         let _guard = self.control_lock().await;
-        let stream = self.resolve_resource(ctx, input)?;
-        self.add_tags(&stream, input).await
+        let target = self.resolve_tagged(ctx, input)?;
+        self.add_tags(&target, input).await
     }
 
     pub(crate) async fn remove_tags_from_stream(
@@ -128,7 +169,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     ) -> Result<Value, ApiError> {
         let _guard = self.control_lock().await;
         let stream = self.resolve_stream(ctx, input)?;
-        self.remove_tags(&stream, input).await
+        self.remove_tags(&Tagged::stream(stream), input).await
     }
 
     pub(crate) async fn untag_resource(
@@ -137,8 +178,8 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         input: &Value,
     ) -> Result<Value, ApiError> {
         let _guard = self.control_lock().await;
-        let stream = self.resolve_resource(ctx, input)?;
-        self.remove_tags(&stream, input).await
+        let target = self.resolve_tagged(ctx, input)?;
+        self.remove_tags(&target, input).await
     }
 
     pub(crate) fn list_tags_for_stream(
@@ -149,7 +190,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let stream = self.resolve_stream(ctx, input)?;
         let limit = input.int("Limit").map_or(MAX_TAGS, |l| l as usize);
         let start = input.str("ExclusiveStartTagKey");
-        let mut tags = sorted(&stream).into_iter().filter(|(k, _)| start.is_none_or(|s| k.as_str() > s));
+        let mut tags = sorted(&stream.tags).into_iter().filter(|(k, _)| start.is_none_or(|s| k.as_str() > s));
         let page: Vec<_> = tags.by_ref().take(limit).collect();
         let has_more = tags.next().is_some();
         Ok(Value::object().with("Tags", tag_values(page.into_iter())).with("HasMoreTags", has_more))
@@ -160,8 +201,8 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         ctx: &RequestContext,
         input: &Value,
     ) -> Result<Value, ApiError> {
-        let stream = self.resolve_resource(ctx, input)?;
-        Ok(Value::object().with("Tags", tag_values(sorted(&stream).into_iter())))
+        let target = self.resolve_tagged(ctx, input)?;
+        Ok(Value::object().with("Tags", tag_values(sorted(target.tags()).into_iter())))
     }
 }
 
