@@ -77,39 +77,34 @@ impl U192 {
         (carry == 0).then_some(U192(out))
     }
 
-    /// Divides in place by `d`, returning the remainder.
-    fn divmod(&mut self, d: u64) -> u64 {
-        let mut rem: u128 = 0;
-        for limb in self.0.iter_mut().rev() {
-            let cur = (rem << 64) | *limb as u128;
-            *limb = (cur / d as u128) as u64;
-            rem = cur % d as u128;
+    fn to_decimal(self) -> String {
+        // Peel off 9 digits at a time from 32-bit limbs, so that every division is a u64 one
+        // by a constant (a multiplication) rather than a 128-bit library call; digits go from
+        // the end of a stack buffer (at most 57 digits for 188 bits, 63 with whole chunks).
+        const CHUNK: u64 = 1_000_000_000;
+        let mut limbs = [0u32; 6];
+        for (i, limb) in self.0.iter().enumerate() {
+            limbs[2 * i] = *limb as u32;
+            limbs[2 * i + 1] = (*limb >> 32) as u32;
         }
-        rem as u64
-    }
-
-    fn is_zero(&self) -> bool {
-        self.0 == [0, 0, 0]
-    }
-
-    fn to_decimal(mut self) -> String {
-        // Peel off 19 digits at a time; at most 57 digits for 188 bits.
-        const CHUNK: u64 = 10_000_000_000_000_000_000;
-        let mut chunks = Vec::with_capacity(3);
-        while !self.is_zero() {
-            chunks.push(self.divmod(CHUNK));
-        }
-        let mut out = String::with_capacity(57);
-        match chunks.split_last() {
-            None => out.push('0'),
-            Some((most, rest)) => {
-                out.push_str(&most.to_string());
-                for c in rest.iter().rev() {
-                    out.push_str(&format!("{c:019}"));
-                }
+        let mut buf = [b'0'; 63];
+        let mut start = buf.len();
+        while limbs.iter().any(|&l| l != 0) {
+            let mut rem = 0u64;
+            for limb in limbs.iter_mut().rev() {
+                let cur = (rem << 32) | u64::from(*limb);
+                *limb = (cur / CHUNK) as u32;
+                rem = cur % CHUNK;
+            }
+            let end = start;
+            start -= 9;
+            for digit in buf[start..end].iter_mut().rev() {
+                *digit = b'0' + (rem % 10) as u8;
+                rem /= 10;
             }
         }
-        out
+        let first = buf[start..].iter().position(|&d| d != b'0').map_or(buf.len() - 1, |at| start + at);
+        String::from_utf8(buf[first..].to_vec()).expect("ASCII digits")
     }
 
     fn from_decimal(s: &str) -> Option<U192> {
