@@ -43,6 +43,8 @@ const MAX_EVENT_BYTES: usize = 2 * 1024 * 1024;
 const EVENT_BUFFER: usize = 4;
 
 const EVENT_TYPE: &str = "SubscribeToShardEvent";
+/// With `--enforce-limits`, a consumer reads each shard at AWS's 2 MiB/s.
+const ENHANCED_FAN_OUT_BYTES_PER_SEC: f64 = 2.0 * 1024.0 * 1024.0;
 
 /// What a subscription reads, for whom, and from where.
 pub(crate) struct Target {
@@ -70,6 +72,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             target,
             events,
             ends_at: Instant::now() + lifetime,
+            paced: self.config.enforce_limits,
         };
         tokio::spawn(feed.run());
         receiver
@@ -88,6 +91,8 @@ struct Feed<L> {
     position: Position,
     events: mpsc::Sender<Event>,
     ends_at: Instant,
+    /// Hold delivery to [`ENHANCED_FAN_OUT_BYTES_PER_SEC`].
+    paced: bool,
 }
 
 impl<L: ShardLog> Feed<L> {
@@ -130,6 +135,15 @@ impl<L: ShardLog> Feed<L> {
                     return Ok(());
                 }
                 last_event = Some(Instant::now());
+                if self.paced {
+                    let bytes: usize =
+                        read.records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
+                    let pause = Duration::from_secs_f64(bytes as f64 / ENHANCED_FAN_OUT_BYTES_PER_SEC);
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        () = sleep_until(self.ends_at) => return Ok(()),
+                    }
+                }
                 if more {
                     continue;
                 }
