@@ -55,6 +55,26 @@ pub struct ShardMeta {
     pub closed_ms: Option<i64>,
 }
 
+impl ShardMeta {
+    /// The `n` shards of a new stream, over AWS's even hash ranges.
+    pub fn initial(n: u32, created_ms: i64) -> Vec<ShardMeta> {
+        crate::hashing::even_ranges(n)
+            .into_iter()
+            .zip(0..)
+            .map(|((start, end), index)| ShardMeta {
+                index,
+                parent: None,
+                adjacent_parent: None,
+                starting_hash_key: start.to_string(),
+                ending_hash_key: end.to_string(),
+                created_ms,
+                closed_at_seq_ix: None,
+                closed_ms: None,
+            })
+            .collect()
+    }
+}
+
 /// Everything the catalog knows about one stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamMeta {
@@ -151,5 +171,30 @@ impl StreamMeta {
     pub fn live_shards(&self, now_ms: i64) -> impl Iterator<Item = &ShardMeta> {
         let horizon = now_ms - i64::from(self.retention_hours) * 3_600_000;
         self.shards.iter().filter(move |s| s.closed_ms.is_none_or(|closed| closed >= horizon))
+    }
+}
+
+/// An ACTIVE provisioned stream with `n` shards, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_stream(n: u32) -> StreamMeta {
+    StreamMeta {
+        id: 1,
+        account: "000000000000".into(),
+        region: "us-east-1".into(),
+        name: "s".into(),
+        status: StreamStatus::Active,
+        mode: StreamMode::Provisioned,
+        created_ms: 0,
+        retention_hours: 24,
+        max_record_size_kib: 1024,
+        shards: ShardMeta::initial(n, 0),
+        tags: vec![],
+        shard_level_metrics: vec![],
+        encryption_key_id: None,
+        transition_due_ms: None,
+        consumers: vec![],
+        pending_reshard: None,
+        resource_policy: None,
+        warm_throughput_mibps: None,
     }
 }

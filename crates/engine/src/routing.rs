@@ -147,45 +147,9 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hashing::even_ranges;
-    use crate::model::StreamMode;
     use proptest::prelude::*;
 
-    fn stream(n: u32) -> StreamMeta {
-        StreamMeta {
-            id: 1,
-            account: "000000000000".into(),
-            region: "us-east-1".into(),
-            name: "s".into(),
-            status: StreamStatus::Active,
-            mode: StreamMode::Provisioned,
-            created_ms: 0,
-            retention_hours: 24,
-            max_record_size_kib: 1024,
-            shards: even_ranges(n)
-                .into_iter()
-                .zip(0..)
-                .map(|((s, e), index)| ShardMeta {
-                    index,
-                    parent: None,
-                    adjacent_parent: None,
-                    starting_hash_key: s.to_string(),
-                    ending_hash_key: e.to_string(),
-                    created_ms: 0,
-                    closed_at_seq_ix: None,
-                    closed_ms: None,
-                })
-                .collect(),
-            tags: vec![],
-            shard_level_metrics: vec![],
-            encryption_key_id: None,
-            transition_due_ms: None,
-            consumers: vec![],
-            pending_reshard: None,
-            resource_policy: None,
-            warm_throughput_mibps: None,
-        }
-    }
+    use crate::model::test_stream as stream;
 
     proptest! {
         /// The router picks the one shard whose inclusive range holds the key.

@@ -3,7 +3,6 @@
 use kinesin_wire::{ApiError, Value};
 use rand::Rng;
 
-use crate::hashing::even_ranges;
 use crate::model::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
 use crate::operations::tags::{check_tag_limit, parse_tags};
 use crate::storage::{Catalog, ShardLog};
@@ -64,20 +63,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             }
         }
 
-        let shards = even_ranges(shard_count)
-            .into_iter()
-            .zip(0..)
-            .map(|((start, end), index)| ShardMeta {
-                index,
-                parent: None,
-                adjacent_parent: None,
-                starting_hash_key: start.to_string(),
-                ending_hash_key: end.to_string(),
-                created_ms: now,
-                closed_at_seq_ix: None,
-                closed_ms: None,
-            })
-            .collect();
+        let shards = ShardMeta::initial(shard_count, now);
         let meta = StreamMeta {
             id: rand::thread_rng().gen(),
             account: ctx.account.clone(),
