@@ -56,23 +56,28 @@ impl Collector {
     }
 }
 
-/// Sends `rate` records per second for `seconds`; answers records acknowledged and errors.
+/// Sends `rate` records per second for `seconds` (fewer if the endpoint cannot keep up); answers
+/// records acknowledged and errors.
 pub async fn produce(client: &Client, stream: &str, rate: u64, seconds: f64, record_bytes: usize, epoch: Instant) -> (u64, Errors) {
     let permits = Arc::new(Semaphore::new(512));
     let acked = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(Mutex::new(Errors::new()));
     let started = Instant::now();
     let total = (rate as f64 * seconds).round() as u64;
+    // An endpoint slower than the rate gets fewer records, not a longer run.
+    let deadline = started + Duration::from_secs_f64(seconds);
     let mut sent = 0u64;
     let mut ticks = tokio::time::interval(Duration::from_millis(1));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut tasks = tokio::task::JoinSet::new();
-    while sent < total {
+    while sent < total && Instant::now() < deadline {
         ticks.tick().await;
         let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
-        while sent < due {
+        while sent < due && Instant::now() < deadline {
             sent += 1;
-            let permit = permits.clone().acquire_owned().await.expect("never closed");
+            let Ok(Ok(permit)) = tokio::time::timeout_at(deadline.into(), permits.clone().acquire_owned()).await else {
+                break;
+            };
             let (client, stream, acked, errors) = (client.clone(), stream.to_owned(), acked.clone(), errors.clone());
             tasks.spawn(async move {
                 let mut data = vec![0u8; record_bytes.max(8)];
@@ -91,7 +96,9 @@ pub async fn produce(client: &Client, stream: &str, rate: u64, seconds: f64, rec
         }
         while tasks.try_join_next().is_some() {}
     }
-    while tasks.join_next().await.is_some() {}
+    // Puts still in flight get 10 s more; then they are abandoned (and count as not acked).
+    let _ = tokio::time::timeout(Duration::from_secs(10), async { while tasks.join_next().await.is_some() {} }).await;
+    tasks.abort_all();
     let errors = std::mem::take(&mut *errors.lock().unwrap());
     (acked.load(Ordering::Relaxed), errors)
 }

@@ -169,7 +169,16 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(run_bench(args))
+    // On Ctrl-C or SIGTERM the run stops and the servers it started are stopped with it.
+    runtime.block_on(async {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
+        tokio::select! {
+            result = run_bench(args) => result,
+            _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
+            _ = terminate.recv() => Err("terminated".to_owned()),
+        }
+    })
 }
 
 /// `n` entries with random 16-hex-digit partition keys and random data of `size` bytes.

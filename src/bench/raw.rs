@@ -17,6 +17,10 @@ use super::sigv4::{amz_date_now, Signer};
 
 const JSON: &str = "application/x-amz-json-1.1";
 
+/// A call not answered within this is counted as a `timeout` error, so that a stuck endpoint
+/// cannot stall the run.
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A signed request ready to send any number of times (within the signature's 5 minutes).
 pub struct Prepared {
     headers: HeaderMap,
@@ -90,12 +94,14 @@ impl RawClient {
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = self.uri.clone();
         *request.headers_mut() = prepared.headers.clone();
-        let response = self.http.request(request).await.map_err(|e| CallError::new("connection", format!("{e:?}")))?;
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
+        let response = tokio::time::timeout(CALL_TIMEOUT, self.http.request(request))
             .await
+            .map_err(|_| CallError::new("timeout", "no answer within 30 s"))?
+            .map_err(|e| CallError::new("connection", format!("{e:?}")))?;
+        let status = response.status();
+        let body = tokio::time::timeout(CALL_TIMEOUT, response.into_body().collect())
+            .await
+            .map_err(|_| CallError::new("timeout", "no whole answer within 30 s"))?
             .map_err(|e| CallError::new("connection", format!("{e:?}")))?
             .to_bytes();
         if status == http::StatusCode::OK {

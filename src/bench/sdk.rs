@@ -1,7 +1,10 @@
 //! The `sdk` client mode: the official aws-sdk-kinesis client, configured as a user would for a
 //! local endpoint, with retries off so that every throttle or error is counted, not hidden.
 
+use std::time::Duration;
+
 use aws_sdk_kinesis::config::retry::RetryConfig;
+use aws_sdk_kinesis::config::timeout::TimeoutConfig;
 use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
@@ -18,6 +21,13 @@ pub fn client(endpoint: &str, region: &str) -> aws_sdk_kinesis::Client {
         .credentials_provider(Credentials::new("test", "test", None, None, "kinesin-bench"))
         .http_client(http)
         .retry_config(RetryConfig::disabled())
+        // A stuck endpoint must not stall the run (a subscription is read for seconds only).
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_timeout(Duration::from_secs(30))
+                .build(),
+        )
         .build();
     aws_sdk_kinesis::Client::from_conf(config)
 }
