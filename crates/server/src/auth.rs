@@ -9,10 +9,8 @@ use kinesin_wire::ApiError;
 /// Checks that the request is signed, in exactly one mode, with every parameter present.
 /// On success returns the credential as sent (`AKID/yyyymmdd/region/service/aws4_request`).
 pub fn check(headers: &HeaderMap, query: Option<&str>) -> Result<String, ApiError> {
-    let authorization = headers
-        .get(AUTHORIZATION)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()))
-        .filter(|v| !v.is_empty());
+    let authorization =
+        headers.get(AUTHORIZATION).map(|v| String::from_utf8_lossy(v.as_bytes())).filter(|v| !v.is_empty());
     let query = query.map(parse_query).unwrap_or_default();
     // Query mode needs only the key: `/?X-Amz-Algorithm` with no value counts.
     let query_mode = query.iter().any(|(name, _)| name == "X-Amz-Algorithm");
@@ -21,10 +19,9 @@ pub fn check(headers: &HeaderMap, query: Option<&str>) -> Result<String, ApiErro
             "InvalidSignatureException",
             "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.",
         )),
-        (None, false) => Err(ApiError::new(
-            "MissingAuthenticationTokenException",
-            "Missing Authentication Token",
-        )),
+        (None, false) => {
+            Err(ApiError::new("MissingAuthenticationTokenException", "Missing Authentication Token"))
+        }
         (Some(authorization), false) => check_header(&authorization, headers),
         (None, true) => check_query(&query),
     }
@@ -40,9 +37,7 @@ pub fn scope_region(credential: &str) -> Option<&str> {
                 && !date.is_empty()
                 && !service.is_empty()
                 && !region.is_empty()
-                && region
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+                && region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
         {
             Some(region)
         }
@@ -64,26 +59,15 @@ fn check_header(authorization: &str, headers: &HeaderMap) -> Result<String, ApiE
         .filter(|piece| !piece.is_empty())
         .map(|piece| {
             let mut fields = piece.split('=');
-            (
-                fields.next().unwrap_or_default(),
-                fields.next().unwrap_or_default(),
-            )
+            (fields.next().unwrap_or_default(), fields.next().unwrap_or_default())
         })
         .collect();
-    let param = |name: &str| {
-        params
-            .iter()
-            .rev()
-            .find(|(n, _)| *n == name)
-            .map_or("", |(_, value)| *value)
-    };
+    let param = |name: &str| params.iter().rev().find(|(n, _)| *n == name).map_or("", |(_, value)| *value);
 
     let mut message = String::new();
     for name in ["Credential", "Signature", "SignedHeaders"] {
         if param(name).is_empty() {
-            message.push_str(&format!(
-                "Authorization header requires '{name}' parameter. "
-            ));
+            message.push_str(&format!("Authorization header requires '{name}' parameter. "));
         }
     }
     let has_date = |name| headers.get(name).is_some_and(|v| !v.is_empty());
@@ -103,24 +87,13 @@ fn check_header(authorization: &str, headers: &HeaderMap) -> Result<String, ApiE
 
 /// Query mode (§3.4): every `X-Amz-*` signing parameter must be present and non-empty.
 fn check_query(query: &[(String, String)]) -> Result<String, ApiError> {
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or("", |(_, value)| value.as_str())
-    };
+    let param = |name: &str| query.iter().find(|(n, _)| n == name).map_or("", |(_, value)| value.as_str());
     let mut message = String::new();
-    for name in [
-        "X-Amz-Algorithm",
-        "X-Amz-Credential",
-        "X-Amz-Signature",
-        "X-Amz-SignedHeaders",
-        "X-Amz-Date",
-    ] {
+    for name in
+        ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date"]
+    {
         if param(name).is_empty() {
-            message.push_str(&format!(
-                "AWS query-string parameters must include '{name}'. "
-            ));
+            message.push_str(&format!("AWS query-string parameters must include '{name}'. "));
         }
     }
     if message.is_empty() {
@@ -153,9 +126,7 @@ fn percent_decode(text: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok());
+                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
                 match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     Some(byte) => {
                         out.push(byte);
@@ -193,23 +164,14 @@ mod tests {
         let result = check(&HeaderMap::new(), None);
         assert_eq!(
             message(result),
-            (
-                "MissingAuthenticationTokenException",
-                "Missing Authentication Token".into()
-            )
+            ("MissingAuthenticationTokenException", "Missing Authentication Token".into())
         );
         // Other X-Amz-* parameters, or a misspelt algorithm key, do not make query mode.
         let result = check(&HeaderMap::new(), Some("X-Amz-Algorith&X-Amz-Credential=a"));
-        assert_eq!(
-            result.unwrap_err().code,
-            "MissingAuthenticationTokenException"
-        );
+        assert_eq!(result.unwrap_err().code, "MissingAuthenticationTokenException");
         // An empty Authorization header is no header at all.
         let result = check(&headers(&[("authorization", "")]), None);
-        assert_eq!(
-            result.unwrap_err().code,
-            "MissingAuthenticationTokenException"
-        );
+        assert_eq!(result.unwrap_err().code, "MissingAuthenticationTokenException");
     }
 
     #[test]
@@ -259,13 +221,8 @@ mod tests {
 
     #[test]
     fn header_mode_skips_the_first_piece_unchecked() {
-        let h = headers(&[
-            (
-                "authorization",
-                "Credential=a/b Signature=c SignedHeaders=d",
-            ),
-            ("x-amz-date", "a"),
-        ]);
+        let h =
+            headers(&[("authorization", "Credential=a/b Signature=c SignedHeaders=d"), ("x-amz-date", "a")]);
         assert_eq!(
             message(check(&h, None)).1,
             "Authorization header requires 'Credential' parameter. \
@@ -283,10 +240,7 @@ mod tests {
             ),
             ("x-amz-date", "20261125T182526Z"),
         ]);
-        assert_eq!(
-            check(&h, None).unwrap(),
-            "AKID/20261125/eu-west-3/kinesis/aws4_request"
-        );
+        assert_eq!(check(&h, None).unwrap(), "AKID/20261125/eu-west-3/kinesis/aws4_request");
     }
 
     #[test]
@@ -298,10 +252,7 @@ mod tests {
                    AWS query-string parameters must include 'X-Amz-Date'. \
                    Re-examine the query-string parameters.";
         let result = check(&HeaderMap::new(), Some("X-Amz-Algorithm"));
-        assert_eq!(
-            message(result),
-            ("IncompleteSignatureException", all.into())
-        );
+        assert_eq!(message(result), ("IncompleteSignatureException", all.into()));
 
         let result = check(
             &HeaderMap::new(),
@@ -331,23 +282,11 @@ mod tests {
 
     #[test]
     fn region_comes_only_from_a_well_formed_scope() {
-        assert_eq!(
-            scope_region("AKID/20261125/eu-west-3/kinesis/aws4_request"),
-            Some("eu-west-3")
-        );
+        assert_eq!(scope_region("AKID/20261125/eu-west-3/kinesis/aws4_request"), Some("eu-west-3"));
         assert_eq!(scope_region("a"), None);
         assert_eq!(scope_region("AKID/20261125//kinesis/aws4_request"), None);
-        assert_eq!(
-            scope_region("AKID/20261125/eu west/kinesis/aws4_request"),
-            None
-        );
-        assert_eq!(
-            scope_region("AKID/20261125/eu-west-3/kinesis/aws4_reques"),
-            None
-        );
-        assert_eq!(
-            scope_region("AKID/20261125/eu-west-3/kinesis/aws4_request/x"),
-            None
-        );
+        assert_eq!(scope_region("AKID/20261125/eu west/kinesis/aws4_request"), None);
+        assert_eq!(scope_region("AKID/20261125/eu-west-3/kinesis/aws4_reques"), None);
+        assert_eq!(scope_region("AKID/20261125/eu-west-3/kinesis/aws4_request/x"), None);
     }
 }

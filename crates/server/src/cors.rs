@@ -39,8 +39,5 @@ pub fn preflight(request: &HeaderMap) -> Response<ResponseBody> {
 /// The CORS headers of every other response to a request with an origin.
 pub fn add_headers(response: &mut HeaderMap) {
     response.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    response.insert(
-        ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static(EXPOSE_HEADERS),
-    );
+    response.insert(ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSE_HEADERS));
 }

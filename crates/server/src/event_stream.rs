@@ -43,9 +43,7 @@ pub fn response(
         ended: false,
     };
     let mut response = Response::new(body.boxed_unsync());
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HttpHeaderValue::from_static(EVENT_STREAM));
+    response.headers_mut().insert(CONTENT_TYPE, HttpHeaderValue::from_static(EVENT_STREAM));
     response
 }
 
@@ -79,9 +77,7 @@ impl Body for EventBody {
             return Poll::Ready(None);
         }
         match this.events.poll_recv(cx) {
-            Poll::Ready(Some(event)) => {
-                Poll::Ready(Some(Ok(Frame::data(encode_event(this.format, &event)))))
-            }
+            Poll::Ready(Some(event)) => Poll::Ready(Some(Ok(Frame::data(encode_event(this.format, &event))))),
             Poll::Ready(None) => {
                 this.ended = true;
                 Poll::Ready(None)
@@ -95,34 +91,18 @@ impl Body for EventBody {
 /// which SubscribeToShard has none, so an empty structure.
 fn initial_response(format: Format) -> Bytes {
     let payload = encode::encode(format, &Value::object());
-    message(
-        format,
-        "event",
-        (":event-type", "initial-response"),
-        payload,
-    )
+    message(format, "event", (":event-type", "initial-response"), payload)
 }
 
 /// One event, or the exception that ends the stream.
 fn encode_event(format: Format, event: &Event) -> Bytes {
     match event {
-        Event::Event {
-            event_type,
-            payload,
-        } => message(
-            format,
-            "event",
-            (":event-type", event_type),
-            encode::encode(format, payload),
-        ),
+        Event::Event { event_type, payload } => {
+            message(format, "event", (":event-type", event_type), encode::encode(format, payload))
+        }
         Event::Exception(error) => {
             let payload = Value::object().with_opt("message", error.message.as_deref());
-            message(
-                format,
-                "exception",
-                (":exception-type", error.code),
-                encode::encode(format, &payload),
-            )
+            message(format, "exception", (":exception-type", error.code), encode::encode(format, &payload))
         }
     }
 }
@@ -140,18 +120,9 @@ fn message(
         Format::Cbor => Format::Cbor.content_type(),
     };
     let message = Message::new(payload)
-        .add_header(Header::new(
-            ":message-type",
-            HeaderValue::String(message_type.into()),
-        ))
-        .add_header(Header::new(
-            type_header,
-            HeaderValue::String(type_name.into()),
-        ))
-        .add_header(Header::new(
-            ":content-type",
-            HeaderValue::String(content_type.into()),
-        ));
+        .add_header(Header::new(":message-type", HeaderValue::String(message_type.into())))
+        .add_header(Header::new(type_header, HeaderValue::String(type_name.into())))
+        .add_header(Header::new(":content-type", HeaderValue::String(content_type.into())));
     let mut frame = Vec::new();
     // Fails only past the format's limits (16 MiB payloads, 128 KiB of headers); events are
     // capped far below (a few MiB of records).
@@ -183,10 +154,7 @@ mod tests {
             96e697469616c2d726573706f6e73650d3a636f6e\
             74656e742d747970650700106170706c69636174\
             696f6e2f6a736f6e7b7dfe942c1d";
-        let hex: String = initial_response(Format::Json)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex: String = initial_response(Format::Json).iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, expected);
     }
 
@@ -204,14 +172,8 @@ mod tests {
         let exception = Event::Exception(ApiError::resource_in_use("taken over"));
         let decoded = read_message_from(&encode_event(Format::Cbor, &exception)[..]).unwrap();
         assert_eq!(header(&decoded, ":message-type"), "exception");
-        assert_eq!(
-            header(&decoded, ":exception-type"),
-            "ResourceInUseException"
-        );
-        assert_eq!(
-            header(&decoded, ":content-type"),
-            "application/x-amz-cbor-1.1"
-        );
+        assert_eq!(header(&decoded, ":exception-type"), "ResourceInUseException");
+        assert_eq!(header(&decoded, ":content-type"), "application/x-amz-cbor-1.1");
         // {"message": "taken over"} in CBOR.
         assert_eq!(&decoded.payload()[..], b"\xa1\x67message\x6ataken over");
     }

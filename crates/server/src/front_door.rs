@@ -29,11 +29,7 @@ pub struct FrontDoor {
 
 impl FrontDoor {
     pub fn new(api: Arc<dyn Api>, config: ServerConfig) -> FrontDoor {
-        FrontDoor {
-            api,
-            config,
-            closing: watch::channel(false).0,
-        }
+        FrontDoor { api, config, closing: watch::channel(false).0 }
     }
 
     /// Ends every event-stream response (they would otherwise hold a graceful shutdown up for
@@ -44,10 +40,7 @@ impl FrontDoor {
 
     /// Answers one request. The only error is a failure to read the request body (the client
     /// went away or broke the protocol), which ends the connection.
-    pub async fn handle(
-        &self,
-        request: Request<Incoming>,
-    ) -> Result<Response<ResponseBody>, hyper::Error> {
+    pub async fn handle(&self, request: Request<Incoming>) -> Result<Response<ResponseBody>, hyper::Error> {
         let started = Instant::now();
         let target = Target::of(request.headers());
         let (parts, body) = request.into_parts();
@@ -101,9 +94,7 @@ impl FrontDoor {
         match content_type {
             ContentType::Kinesis(format) => match self.run(parts, target, format, &body).await {
                 Ok(Reply::Value(value)) => response::answer(format, Ok(value)),
-                Ok(Reply::Events(events)) => {
-                    event_stream::response(format, events, self.closing.subscribe())
-                }
+                Ok(Reply::Events(events)) => event_stream::response(format, events, self.closing.subscribe()),
                 Err(err) => response::error(format, &err),
             },
             ContentType::LegacyJson => match decode::parse_body(Format::Json, &body) {
@@ -127,30 +118,20 @@ impl FrontDoor {
         body: &[u8],
     ) -> Result<Reply, ApiError> {
         let raw = decode::parse_body(format, body)?;
-        let op = target
-            .operation()
-            .ok_or_else(|| ApiError::bare("UnknownOperationException"))?;
+        let op = target.operation().ok_or_else(|| ApiError::bare("UnknownOperationException"))?;
         let credential = auth::check(&parts.headers, parts.uri.query())?;
         let account = sigv4::account(&self.config, parts, &credential, body)?;
         let input = decode::check_types(op, raw)?;
         validate::validate(op, &input)?;
         let region = auth::scope_region(&credential).unwrap_or(&self.config.region);
-        let ctx = RequestContext {
-            account,
-            region: region.to_owned(),
-        };
+        let ctx = RequestContext { account, region: region.to_owned() };
         self.call(ctx, op, input).await
     }
 
     /// Runs the operation in a task of its own, so that a client that disconnects cannot cancel
     /// it halfway through a write, and so that a panicking operation becomes a 500
     /// InternalFailure rather than a dropped connection.
-    async fn call(
-        &self,
-        ctx: RequestContext,
-        op: Operation,
-        input: Value,
-    ) -> Result<Reply, ApiError> {
+    async fn call(&self, ctx: RequestContext, op: Operation, input: Value) -> Result<Reply, ApiError> {
         let api = Arc::clone(&self.api);
         match tokio::spawn(async move { api.handle(&ctx, op, input).await }).await {
             Ok(result) => result,

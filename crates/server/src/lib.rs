@@ -132,30 +132,26 @@ pub async fn serve_with_tls(
             let builder = builder.clone();
             let watcher = graceful.watcher();
             tokio::spawn(async move {
-                let stream =
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(err)) => {
-                            debug!(%peer, error = %err, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
-                    };
-                let connection = builder
-                    .serve_connection(TokioIo::new(stream), service)
-                    .into_owned();
+                let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(err)) => {
+                        debug!(%peer, error = %err, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 if let Err(err) = watcher.watch(connection).await {
                     debug!(%peer, error = %err, "connection ended with an error");
                 }
             });
             continue;
         }
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
+        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(err) = connection.await {
@@ -172,9 +168,7 @@ pub async fn serve_with_tls(
 }
 
 /// Accepts from `listener`, or never completes when there is none.
-async fn accept_if_any(
-    listener: Option<&TcpListener>,
-) -> io::Result<(TcpStream, std::net::SocketAddr)> {
+async fn accept_if_any(listener: Option<&TcpListener>) -> io::Result<(TcpStream, std::net::SocketAddr)> {
     match listener {
         Some(listener) => listener.accept().await,
         None => std::future::pending().await,

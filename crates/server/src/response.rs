@@ -30,11 +30,7 @@ fn buffered(
 ) -> Response<ResponseBody> {
     let body = body.into();
     let length = body.len();
-    let mut response = Response::new(
-        Full::new(body)
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
+    let mut response = Response::new(Full::new(body).map_err(|never| match never {}).boxed_unsync());
     *response.status_mut() = status;
     let headers = response.headers_mut();
     if let Some(content_type) = content_type {
@@ -48,22 +44,14 @@ fn buffered(
 /// the error with its own status.
 pub fn answer(format: Format, result: Result<Value, ApiError>) -> Response<ResponseBody> {
     match result {
-        Ok(value) => buffered(
-            StatusCode::OK,
-            Some(format.content_type()),
-            encode::encode(format, &value),
-        ),
+        Ok(value) => buffered(StatusCode::OK, Some(format.content_type()), encode::encode(format, &value)),
         Err(err) => error(format, &err),
     }
 }
 
 pub fn error(format: Format, err: &ApiError) -> Response<ResponseBody> {
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    buffered(
-        status,
-        Some(format.content_type()),
-        encode::encode_error(format, err),
-    )
+    buffered(status, Some(format.content_type()), encode::encode_error(format, err))
 }
 
 /// 403 for a method other than POST, or an unsupported content type without a full target.
@@ -77,11 +65,7 @@ pub fn access_denied() -> Response<ResponseBody> {
 
 /// 404 for an unsupported content type with both target parts.
 pub fn unknown_operation_xml() -> Response<ResponseBody> {
-    buffered(
-        StatusCode::NOT_FOUND,
-        None,
-        "<UnknownOperationException/>\n",
-    )
+    buffered(StatusCode::NOT_FOUND, None, "<UnknownOperationException/>\n")
 }
 
 /// The deprecated `application/json` protocol's answer to a body that does not parse.
@@ -122,10 +106,7 @@ impl Body for UnsizedEmpty {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         Poll::Ready(None)
     }
 }
@@ -139,27 +120,15 @@ pub fn add_request_ids(headers: &mut HeaderMap, with_id_2: bool) {
     uuid[6] = (uuid[6] & 0x0f) | 0x40;
     uuid[8] = (uuid[8] & 0x3f) | 0x80;
     let hex: String = uuid.iter().map(|b| format!("{b:02x}")).collect();
-    let request_id = format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    );
-    headers.insert(
-        "x-amzn-requestid",
-        HeaderValue::from_str(&request_id).expect("hex and dashes"),
-    );
+    let request_id =
+        format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]);
+    headers.insert("x-amzn-requestid", HeaderValue::from_str(&request_id).expect("hex and dashes"));
 
     if with_id_2 {
         let mut id_2 = [0u8; 72];
         rng.fill_bytes(&mut id_2);
         let id_2 = base64::engine::general_purpose::STANDARD.encode(id_2);
-        headers.insert(
-            "x-amz-id-2",
-            HeaderValue::from_str(&id_2).expect("base64 is visible ASCII"),
-        );
+        headers.insert("x-amz-id-2", HeaderValue::from_str(&id_2).expect("base64 is visible ASCII"));
     }
 }
 
@@ -173,25 +142,14 @@ mod tests {
         add_request_ids(&mut headers, true);
         let id = headers["x-amzn-requestid"].to_str().unwrap();
         let groups: Vec<&str> = id.split('-').collect();
-        assert_eq!(
-            groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
-            [8, 4, 4, 4, 12]
-        );
-        assert!(id
-            .bytes()
-            .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert_eq!(groups.iter().map(|g| g.len()).collect::<Vec<_>>(), [8, 4, 4, 4, 12]);
+        assert!(id.bytes().all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
         assert!(groups[2].starts_with('4'));
         assert!(matches!(groups[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'));
 
         let id_2 = headers["x-amz-id-2"].to_str().unwrap();
         assert_eq!(id_2.len(), 96);
-        assert_eq!(
-            base64::engine::general_purpose::STANDARD
-                .decode(id_2)
-                .unwrap()
-                .len(),
-            72
-        );
+        assert_eq!(base64::engine::general_purpose::STANDARD.decode(id_2).unwrap().len(), 72);
 
         let mut preflight = HeaderMap::new();
         add_request_ids(&mut preflight, false);

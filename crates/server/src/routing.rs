@@ -25,11 +25,7 @@ impl ContentType {
         let Some(value) = headers.get(CONTENT_TYPE) else {
             return ContentType::Unsupported;
         };
-        let essence = value
-            .as_bytes()
-            .split(|&b| b == b';')
-            .next()
-            .unwrap_or_default();
+        let essence = value.as_bytes().split(|&b| b == b';').next().unwrap_or_default();
         match essence.trim_ascii() {
             b"application/x-amz-json-1.1" => ContentType::Kinesis(Format::Json),
             b"application/x-amz-cbor-1.1" => ContentType::Kinesis(Format::Cbor),
@@ -53,10 +49,7 @@ pub enum Target {
 
 impl Target {
     pub fn of(headers: &HeaderMap) -> Target {
-        let raw = headers
-            .get("x-amz-target")
-            .map(|v| v.as_bytes())
-            .unwrap_or_default();
+        let raw = headers.get("x-amz-target").map(|v| v.as_bytes()).unwrap_or_default();
         let mut parts = raw.split(|&b| b == b'.');
         let service = parts.next().unwrap_or_default();
         let operation = parts.next().unwrap_or_default();
@@ -93,20 +86,11 @@ mod tests {
     #[test]
     fn content_type_keeps_text_before_semicolon_trimmed() {
         let ct = |v| ContentType::of(&headers("content-type", v));
-        assert_eq!(
-            ct("   application/x-amz-json-1.1   ;whatever"),
-            ContentType::Kinesis(Format::Json)
-        );
-        assert_eq!(
-            ct("application/x-amz-cbor-1.1"),
-            ContentType::Kinesis(Format::Cbor)
-        );
+        assert_eq!(ct("   application/x-amz-json-1.1   ;whatever"), ContentType::Kinesis(Format::Json));
+        assert_eq!(ct("application/x-amz-cbor-1.1"), ContentType::Kinesis(Format::Cbor));
         assert_eq!(ct("     application/json     ;"), ContentType::LegacyJson);
         assert_eq!(ct("application/x-amz-json-1.0"), ContentType::Unsupported);
-        assert_eq!(
-            ct("application/x-amz-json-1.1asdf"),
-            ContentType::Unsupported
-        );
+        assert_eq!(ct("application/x-amz-json-1.1asdf"), ContentType::Unsupported);
         assert_eq!(ct("Application/X-Amz-Json-1.1"), ContentType::Unsupported);
         assert_eq!(ContentType::of(&HeaderMap::new()), ContentType::Unsupported);
     }
@@ -124,13 +108,7 @@ mod tests {
         assert_eq!(target("Whatever.Whatever"), Target::Unknown);
         assert_eq!(target("whatever.ListStreams"), Target::Unknown);
         assert_eq!(target("kinesis_20131202.ListStreams"), Target::Unknown);
-        assert_eq!(
-            target("Kinesis_20131202.ListStreams"),
-            Target::Valid(Operation::ListStreams)
-        );
-        assert_eq!(
-            target("Kinesis_20131202.ListStreams.extra"),
-            Target::Valid(Operation::ListStreams)
-        );
+        assert_eq!(target("Kinesis_20131202.ListStreams"), Target::Valid(Operation::ListStreams));
+        assert_eq!(target("Kinesis_20131202.ListStreams.extra"), Target::Valid(Operation::ListStreams));
     }
 }

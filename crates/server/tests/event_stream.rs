@@ -46,19 +46,13 @@ struct Messages {
 
 impl Messages {
     fn new(body: Incoming) -> Messages {
-        Messages {
-            body,
-            buffer: BytesMut::new(),
-            decoder: MessageFrameDecoder::new(),
-        }
+        Messages { body, buffer: BytesMut::new(), decoder: MessageFrameDecoder::new() }
     }
 
     /// The next message, or `None` when the body ends.
     async fn next(&mut self) -> Option<Message> {
         loop {
-            if let DecodedFrame::Complete(message) =
-                self.decoder.decode_frame(&mut self.buffer).unwrap()
-            {
+            if let DecodedFrame::Complete(message) = self.decoder.decode_frame(&mut self.buffer).unwrap() {
                 return Some(message);
             }
             match self.body.frame().await {
@@ -90,28 +84,18 @@ async fn event_streams_start_with_the_initial_response_and_end_at_shutdown() {
     for protocol in PROTOCOLS {
         for cbor in [false, true] {
             let server = TestServer::start().await;
-            let (content_type, body) = if cbor {
-                (CBOR, cbor_body(INPUT))
-            } else {
-                (JSON, INPUT.as_bytes().to_vec())
-            };
+            let (content_type, body) =
+                if cbor { (CBOR, cbor_body(INPUT)) } else { (JSON, INPUT.as_bytes().to_vec()) };
             let response = open(&server, protocol, content_type, body).await;
             assert_eq!(response.status(), StatusCode::OK);
             let headers = response.headers();
-            assert_eq!(
-                headers["content-type"],
-                "application/vnd.amazon.eventstream"
-            );
+            assert_eq!(headers["content-type"], "application/vnd.amazon.eventstream");
             assert!(headers.contains_key("x-amzn-requestid"));
             assert!(!headers.contains_key("content-length"));
             if protocol == Protocol::Http1 {
                 assert_eq!(headers["transfer-encoding"], "chunked");
             }
-            let payload_type = if cbor {
-                "application/x-amz-cbor-1.1"
-            } else {
-                "application/json"
-            };
+            let payload_type = if cbor { "application/x-amz-cbor-1.1" } else { "application/json" };
 
             let mut messages = Messages::new(response.into_body());
             let initial = messages.next().await.expect("initial-response");

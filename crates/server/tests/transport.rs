@@ -28,30 +28,21 @@ async fn bodies_over_the_limit_get_413() {
     let server = TestServer::with_limit(LIMIT).await;
     for protocol in PROTOCOLS {
         // Announced by Content-Length.
-        let reply = server
-            .send(
-                protocol,
-                signed("Kinesis_20131202.ListStreams", JSON, vec![b' '; LIMIT + 1]),
-            )
-            .await;
+        let reply =
+            server.send(protocol, signed("Kinesis_20131202.ListStreams", JSON, vec![b' '; LIMIT + 1])).await;
         assert_too_large(&reply, protocol);
 
         // Discovered while reading a body of unannounced length.
         let chunks = vec![Bytes::from(vec![b' '; LIMIT / 2]); 3];
         let reply = server
-            .send(
-                protocol,
-                request("POST", "/", &[("content-type", JSON)], unsized_body(chunks)),
-            )
+            .send(protocol, request("POST", "/", &[("content-type", JSON)], unsized_body(chunks)))
             .await;
         assert_too_large(&reply, protocol);
 
         // Exactly the limit is accepted: here it is read and found not to parse.
         let mut body = vec![b' '; LIMIT];
         body[0] = b'x';
-        let reply = server
-            .send(protocol, signed("Kinesis_20131202.ListStreams", JSON, body))
-            .await;
+        let reply = server.send(protocol, signed("Kinesis_20131202.ListStreams", JSON, body)).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
         assert_eq!(reply.text(), r#"{"__type":"SerializationException"}"#);
 
@@ -59,12 +50,7 @@ async fn bodies_over_the_limit_get_413() {
         body[..2].copy_from_slice(b"{}");
         let chunks = body.chunks(100).map(Bytes::copy_from_slice).collect();
         let headers = [("content-type", JSON), ("x-amz-target", "Whatever")];
-        let reply = server
-            .send(
-                protocol,
-                request("POST", "/", &headers, unsized_body(chunks)),
-            )
-            .await;
+        let reply = server.send(protocol, request("POST", "/", &headers, unsized_body(chunks))).await;
         assert_eq!(reply.text(), r#"{"__type":"UnknownOperationException"}"#);
     }
     assert!(server.calls().is_empty());
@@ -76,17 +62,11 @@ async fn connections_are_kept_alive() {
     for protocol in PROTOCOLS {
         let mut client = Client::connect(server.addr, protocol).await;
         for _ in 0..5 {
-            let reply = client
-                .send(signed("Kinesis_20131202.ListStreams", JSON, "{}"))
-                .await
-                .unwrap();
+            let reply = client.send(signed("Kinesis_20131202.ListStreams", JSON, "{}")).await.unwrap();
             assert_eq!(reply.status, StatusCode::OK);
             assert_eq!(reply.header("connection"), None);
             // Error answers keep the connection too.
-            let reply = client
-                .send(request("GET", "/", &[], full("")))
-                .await
-                .unwrap();
+            let reply = client.send(request("GET", "/", &[], full(""))).await.unwrap();
             assert_eq!(reply.status, StatusCode::FORBIDDEN);
         }
     }
@@ -97,17 +77,13 @@ async fn connections_are_kept_alive() {
 async fn h2c_streams_are_served_concurrently() {
     let server = TestServer::start().await;
     let client = Client::connect(server.addr, Protocol::H2c).await;
-    let Client::H2c(sender, addr) = client else {
-        unreachable!()
-    };
+    let Client::H2c(sender, addr) = client else { unreachable!() };
     let replies = (0..50).map(|i| {
         let mut client = Client::H2c(sender.clone(), addr);
         async move {
             let body = format!(r#"{{"Limit":{}}}"#, i + 1);
-            let reply = client
-                .send(signed("Kinesis_20131202.ListStreams", JSON, body.clone()))
-                .await
-                .unwrap();
+            let reply =
+                client.send(signed("Kinesis_20131202.ListStreams", JSON, body.clone())).await.unwrap();
             (body, reply)
         }
     });
@@ -137,17 +113,9 @@ async fn a_broken_connection_does_not_affect_others() {
         let _ = stream.read_to_end(&mut answer).await;
     }
 
-    let reply = healthy
-        .send(signed("Kinesis_20131202.ListStreams", JSON, "{}"))
-        .await
-        .unwrap();
+    let reply = healthy.send(signed("Kinesis_20131202.ListStreams", JSON, "{}")).await.unwrap();
     assert_eq!(reply.status, StatusCode::OK);
-    let reply = server
-        .send(
-            Protocol::H2c,
-            signed("Kinesis_20131202.ListStreams", JSON, "{}"),
-        )
-        .await;
+    let reply = server.send(Protocol::H2c, signed("Kinesis_20131202.ListStreams", JSON, "{}")).await;
     assert_eq!(reply.status, StatusCode::OK);
 }
 
@@ -155,10 +123,7 @@ async fn a_broken_connection_does_not_affect_others() {
 async fn plain_http_1_1_on_the_wire() {
     let server = TestServer::start().await;
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).await.unwrap();
     let answer = String::from_utf8(answer).unwrap();
@@ -179,21 +144,9 @@ async fn shutdown_finishes_open_connections_and_stops_accepting() {
     let server = TestServer::start().await;
     let addr = server.addr;
     let mut idle = Client::connect(addr, Protocol::Http1).await;
-    assert_eq!(
-        idle.send(request("GET", "/", &[], full("")))
-            .await
-            .unwrap()
-            .status,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(idle.send(request("GET", "/", &[], full(""))).await.unwrap().status, StatusCode::FORBIDDEN);
     let mut h2 = Client::connect(addr, Protocol::H2c).await;
-    assert_eq!(
-        h2.send(request("GET", "/", &[], full("")))
-            .await
-            .unwrap()
-            .status,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(h2.send(request("GET", "/", &[], full(""))).await.unwrap().status, StatusCode::FORBIDDEN);
 
     tokio::time::timeout(std::time::Duration::from_secs(10), server.stop())
         .await

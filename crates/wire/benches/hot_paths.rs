@@ -13,8 +13,13 @@ use kinesin_wire::{encode, Format, Value};
 
 fn iterators(c: &mut Criterion) {
     let signer = Signer::new([7; 32]);
-    let iterator =
-        ShardIterator { stream_id: 42, shard_index: 3, seq_ix: 123_456_789, hint: 987_654, issued_ms: 1_700_000_000_123 };
+    let iterator = ShardIterator {
+        stream_id: 42,
+        shard_index: 3,
+        seq_ix: 123_456_789,
+        hint: 987_654,
+        issued_ms: 1_700_000_000_123,
+    };
     let token = iterator.encode(&signer);
     let mut group = c.benchmark_group("shard_iterator");
     group.bench_function("encode", |b| b.iter(|| iterator.encode(&signer)));
@@ -23,7 +28,12 @@ fn iterators(c: &mut Criterion) {
 }
 
 fn sequence(i: u64) -> SequenceNumber {
-    SequenceNumber { shard_index: 3, arrival_secs: 1_700_000_000, seq_ix: i, shard_created_secs: 1_699_000_000 }
+    SequenceNumber {
+        shard_index: 3,
+        arrival_secs: 1_700_000_000,
+        seq_ix: i,
+        shard_created_secs: 1_699_000_000,
+    }
 }
 
 fn sequence_numbers(c: &mut Criterion) {
@@ -48,7 +58,10 @@ fn get_records_answer() -> Value {
         .collect();
     Value::object()
         .with("Records", Value::List(records))
-        .with("NextShardIterator", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .with(
+            "NextShardIterator",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        )
         .with("MillisBehindLatest", Value::Int(0))
 }
 

@@ -127,15 +127,19 @@ impl Checker<'_> {
             }
             Kind::Boolean => boolean(raw),
             Kind::Blob => match raw {
-                Raw::Str(text) => blob::decode(&text).map(|b| Value::Blob(Bytes::from(b))).map_err(type_error),
+                Raw::Str(text) => {
+                    blob::decode(&text).map(|b| Value::Blob(Bytes::from(b))).map_err(type_error)
+                }
                 Raw::Bytes(b) => Ok(Value::Blob(Bytes::from(b))),
                 other => Err(mismatch(&other, "a Blob")),
             },
             Kind::Timestamp => self.timestamp(raw),
             Kind::List { member } => match raw {
-                Raw::List(items) => {
-                    items.into_iter().map(|item| self.value(*member, item)).collect::<Result<_, _>>().map(Value::List)
-                }
+                Raw::List(items) => items
+                    .into_iter()
+                    .map(|item| self.value(*member, item))
+                    .collect::<Result<_, _>>()
+                    .map(Value::List),
                 Raw::Map(_) => Err(type_error(STRUCTURE_NOT_EXPECTED)),
                 _ => Err(type_error("Expected list or null")),
             },

@@ -29,7 +29,8 @@ pub fn encode_error(format: Format, error: &ApiError) -> Vec<u8> {
     let mut out = Vec::new();
     match format {
         Format::Json => {
-            let body = Value::object().with("__type", error.code).with_opt(message_key, error.message.as_deref());
+            let body =
+                Value::object().with("__type", error.code).with_opt(message_key, error.message.as_deref());
             json(&body, &mut out);
         }
         Format::Cbor => {

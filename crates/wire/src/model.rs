@@ -124,12 +124,21 @@ const VALIDATION_ORDER: &[(&str, &[&str])] = &[
     ("DescribeStreamSummaryInput", &["StreamName"]),
     ("DescribeStreamInput", &["Limit", "ExclusiveStartShardId", "StreamName"]),
     ("GetRecordsInput", &["Limit", "ShardIterator"]),
-    ("GetShardIteratorInput", &["ShardId", "ShardIteratorType", "StartingSequenceNumber", "StreamName", "Timestamp"]),
-    ("ListShardsInput", &["ExclusiveStartShardId", "MaxResults", "NextToken", "StreamCreationTimestamp", "StreamName"]),
+    (
+        "GetShardIteratorInput",
+        &["ShardId", "ShardIteratorType", "StartingSequenceNumber", "StreamName", "Timestamp"],
+    ),
+    (
+        "ListShardsInput",
+        &["ExclusiveStartShardId", "MaxResults", "NextToken", "StreamCreationTimestamp", "StreamName"],
+    ),
     ("ListStreamsInput", &["Limit", "ExclusiveStartStreamName"]),
     ("ListTagsForStreamInput", &["Limit", "ExclusiveStartTagKey", "StreamName"]),
     ("MergeShardsInput", &["ShardToMerge", "AdjacentShardToMerge", "StreamName"]),
-    ("PutRecordInput", &["SequenceNumberForOrdering", "PartitionKey", "ExplicitHashKey", "Data", "StreamName"]),
+    (
+        "PutRecordInput",
+        &["SequenceNumberForOrdering", "PartitionKey", "ExplicitHashKey", "Data", "StreamName"],
+    ),
     ("PutRecordsInput", &["Records", "StreamName"]),
     ("PutRecordsRequestEntry", &["PartitionKey", "ExplicitHashKey", "Data"]),
     ("RemoveTagsFromStreamInput", &["TagKeys", "StreamName"]),
@@ -184,7 +193,8 @@ impl Model {
     fn load(json: &str) -> Model {
         let doc: Raw = serde_json::from_str(json).expect("the embedded API model is JSON");
         let defs = doc.get("shapes").and_then(Raw::as_map).expect("model has shapes");
-        let ids: HashMap<&str, ShapeId> = defs.iter().enumerate().map(|(i, (n, _))| (n.as_str(), i)).collect();
+        let ids: HashMap<&str, ShapeId> =
+            defs.iter().enumerate().map(|(i, (n, _))| (n.as_str(), i)).collect();
         let id_of = |name: &str| -> ShapeId {
             *ids.get(name).unwrap_or_else(|| panic!("model references unknown shape {name}"))
         };
@@ -213,7 +223,10 @@ impl Model {
                     min: def.get("min").and_then(Raw::as_i64),
                     max: def.get("max").and_then(Raw::as_i64),
                     pattern: def.get("pattern").and_then(Raw::as_str).map(Pattern::new),
-                    enum_values: def.get("enum").and_then(Raw::as_list).map(|values| enum_order(name, values)),
+                    enum_values: def
+                        .get("enum")
+                        .and_then(Raw::as_list)
+                        .map(|values| enum_order(name, values)),
                 }
             })
             .collect::<Vec<Shape>>();
@@ -258,7 +271,8 @@ fn load_structure(name: &str, def: &Raw, target: &dyn Fn(Option<&Raw>) -> ShapeI
     let index = |members: &[Member], member: &str| members.iter().position(|m| m.name == member);
 
     if STREAM_NAME_REQUIRED_UNLESS_ARN.contains(&name) {
-        let (Some(stream_name), Some(arn)) = (index(&members, "StreamName"), index(&members, "StreamARN")) else {
+        let (Some(stream_name), Some(arn)) = (index(&members, "StreamName"), index(&members, "StreamARN"))
+        else {
             panic!("{name} lacks StreamName or StreamARN");
         };
         if members[stream_name].requirement == Requirement::Optional {
@@ -267,9 +281,10 @@ fn load_structure(name: &str, def: &Raw, target: &dyn Fn(Option<&Raw>) -> ShapeI
     }
 
     let mut validation_order: Vec<usize> = match VALIDATION_ORDER.iter().find(|(n, _)| *n == name) {
-        Some((_, listed)) => {
-            listed.iter().map(|m| index(&members, m).unwrap_or_else(|| panic!("{name} has no member {m}"))).collect()
-        }
+        Some((_, listed)) => listed
+            .iter()
+            .map(|m| index(&members, m).unwrap_or_else(|| panic!("{name} has no member {m}")))
+            .collect(),
         None => Vec::new(),
     };
     for i in 0..members.len() {
@@ -334,11 +349,13 @@ mod tests {
         let put = model.input(Operation::PutRecords);
         let names: Vec<&str> = put.members.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["Records", "StreamName", "StreamARN", "StreamId", "DryRun"]);
-        let order: Vec<&str> = put.validation_order.iter().map(|&i| put.members[i].path_name.as_str()).collect();
+        let order: Vec<&str> =
+            put.validation_order.iter().map(|&i| put.members[i].path_name.as_str()).collect();
         assert_eq!(order, ["records", "streamName", "streamARN", "streamId", "dryRun"]);
 
         let split = model.input(Operation::SplitShard);
-        let order: Vec<&str> = split.validation_order.iter().map(|&i| split.members[i].name.as_str()).collect();
+        let order: Vec<&str> =
+            split.validation_order.iter().map(|&i| split.members[i].name.as_str()).collect();
         assert_eq!(order, ["NewStartingHashKey", "StreamName", "ShardToSplit", "StreamARN", "StreamId"]);
     }
 

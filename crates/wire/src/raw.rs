@@ -161,7 +161,10 @@ mod tests {
             raw,
             Raw::Map(vec![
                 ("b".into(), Raw::Int(1)),
-                ("a".into(), Raw::List(vec![Raw::Bool(true), Raw::Null, Raw::Float(1.5), Raw::Str("x".into())])),
+                (
+                    "a".into(),
+                    Raw::List(vec![Raw::Bool(true), Raw::Null, Raw::Float(1.5), Raw::Str("x".into())])
+                ),
                 ("c".into(), Raw::Map(vec![])),
             ])
         );

@@ -177,8 +177,11 @@ mod tests {
     }
 
     fn seq() -> impl Strategy<Value = SequenceNumber> {
-        (0u64..1 << 36, any::<u64>(), 0u64..1 << 36, any::<u32>()).prop_map(|(c, ix, a, sh)| {
-            SequenceNumber { shard_created_secs: c, seq_ix: ix, arrival_secs: a, shard_index: sh }
+        (0u64..1 << 36, any::<u64>(), 0u64..1 << 36, any::<u32>()).prop_map(|(c, ix, a, sh)| SequenceNumber {
+            shard_created_secs: c,
+            seq_ix: ix,
+            arrival_secs: a,
+            shard_index: sh,
         })
     }
 

@@ -27,7 +27,10 @@ pub fn validate(op: Operation, input: &Value) -> Result<(), ApiError> {
     match validator.errors.len() {
         0 => Ok(()),
         1 => Err(ApiError::validation(format!("1 validation error detected: {}", validator.errors[0]))),
-        n => Err(ApiError::validation(format!("{n} validation errors detected: {}", validator.errors.join("; ")))),
+        n => Err(ApiError::validation(format!(
+            "{n} validation errors detected: {}",
+            validator.errors.join("; ")
+        ))),
     }
 }
 
@@ -88,7 +91,9 @@ impl Validator<'_> {
                     let required = match member.requirement {
                         Requirement::Optional => false,
                         Requirement::Required => true,
-                        Requirement::RequiredUnless(other) => present(entries, &shape.members[other].name).is_none(),
+                        Requirement::RequiredUnless(other) => {
+                            present(entries, &shape.members[other].name).is_none()
+                        }
                     };
                     if required {
                         self.fail(member.shape, &Value::Null, &member_path, NOT_NULL);

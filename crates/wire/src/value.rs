@@ -56,11 +56,9 @@ impl Value {
     /// A member of a structure, `None` when absent or null.
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
-            Value::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v)
-                .filter(|v| !matches!(v, Value::Null)),
+            Value::Map(entries) => {
+                entries.iter().find(|(k, _)| k == key).map(|(_, v)| v).filter(|v| !matches!(v, Value::Null))
+            }
             _ => None,
         }
     }

@@ -48,7 +48,8 @@ fn get_shard_iterator_at_timestamp_from_the_java_sdk() {
         ("Timestamp", tag1(1787036486712)),
     ]);
     // The bytes of the captured request (floci-io/floci#2368).
-    let capture = [b"Timestamp".as_slice(), &[0xc1, 0x1b, 0x00, 0x00, 0x01, 0xa0, 0x13, 0xac, 0xcc, 0x38]].concat();
+    let capture =
+        [b"Timestamp".as_slice(), &[0xc1, 0x1b, 0x00, 0x00, 0x01, 0xa0, 0x13, 0xac, 0xcc, 0x38]].concat();
     assert!(body.windows(capture.len()).any(|w| w == capture));
 
     let typed = run(Format::Cbor, Operation::GetShardIterator, &body).unwrap();
@@ -93,7 +94,8 @@ fn put_records_with_byte_string_data() {
 
 #[test]
 fn base64_text_is_accepted_for_blobs_with_the_json_checks() {
-    let body = definite(vec![("StreamName", text("s")), ("PartitionKey", text("p")), ("Data", text("aGVsbG8="))]);
+    let body =
+        definite(vec![("StreamName", text("s")), ("PartitionKey", text("p")), ("Data", text("aGVsbG8="))]);
     let typed = run(Format::Cbor, Operation::PutRecord, &body).unwrap();
     assert_eq!(typed.blob("Data"), Some(&Bytes::from_static(b"hello")));
 
@@ -146,7 +148,10 @@ fn responses_carry_integer_milliseconds_and_byte_strings() {
     let members = decoded.as_map().unwrap();
     assert_eq!(members[0].0, text("Records"));
     let record = members[0].1.as_array().unwrap()[0].as_map().unwrap();
-    assert_eq!(record[0], (text("SequenceNumber"), text("49590338271490256608559692538361571095921575989136588898")));
+    assert_eq!(
+        record[0],
+        (text("SequenceNumber"), text("49590338271490256608559692538361571095921575989136588898"))
+    );
     assert_eq!(record[1], (text("ApproximateArrivalTimestamp"), Cbor::Integer(1603152823565u64.into())));
     assert_eq!(record[2], (text("Data"), Cbor::Bytes(b"\x00hello".to_vec())));
     assert_eq!(members[1], (text("MillisBehindLatest"), Cbor::Integer(0.into())));

@@ -51,13 +51,19 @@ fn json_timestamps_always_have_three_fraction_digits() {
 fn json_errors() {
     let encode = |e: &ApiError| String::from_utf8(encode_error(Format::Json, e)).unwrap();
     assert_eq!(encode(&ApiError::bare("SerializationException")), r#"{"__type":"SerializationException"}"#);
-    assert_eq!(encode(&ApiError::bare("UnknownOperationException")), r#"{"__type":"UnknownOperationException"}"#);
+    assert_eq!(
+        encode(&ApiError::bare("UnknownOperationException")),
+        r#"{"__type":"UnknownOperationException"}"#
+    );
     assert_eq!(
         encode(&ApiError::validation("1 validation error detected: x")),
         r#"{"__type":"ValidationException","message":"1 validation error detected: x"}"#
     );
-    let type_error =
-        ApiError { code: "SerializationException", message: Some("Expected null".into()), capitalized_message: true };
+    let type_error = ApiError {
+        code: "SerializationException",
+        message: Some("Expected null".into()),
+        capitalized_message: true,
+    };
     assert_eq!(encode(&type_error), r#"{"__type":"SerializationException","Message":"Expected null"}"#);
 }
 
@@ -73,14 +79,19 @@ fn cbor_errors_match_the_bytes_observed_from_aws() {
     assert_eq!(serialization.len(), 32);
 
     let unknown = encode_error(Format::Cbor, &ApiError::bare("UnknownOperationException"));
-    assert_eq!(unknown, hex("bf 66 5f5f74797065 78 19 556e6b6e6f776e4f7065726174696f6e457863657074696f6e ff"));
+    assert_eq!(
+        unknown,
+        hex("bf 66 5f5f74797065 78 19 556e6b6e6f776e4f7065726174696f6e457863657074696f6e ff")
+    );
     assert_eq!(unknown.len(), 36);
 }
 
 #[test]
 fn cbor_errors_with_messages_decode_as_maps() {
-    let bytes =
-        encode_error(Format::Cbor, &ApiError::resource_not_found("Stream s under account 000000000000 not found."));
+    let bytes = encode_error(
+        Format::Cbor,
+        &ApiError::resource_not_found("Stream s under account 000000000000 not found."),
+    );
     let decoded: ciborium::Value = ciborium::de::from_reader(&bytes[..]).unwrap();
     assert_eq!(
         decoded,

@@ -81,8 +81,9 @@ fn tree() -> impl Strategy<Value = Cbor> {
     leaf().prop_recursive(5, 64, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Cbor::Array),
-            prop::collection::vec((prop::sample::select(KEYS), inner), 0..6)
-                .prop_map(|members| Cbor::Map(members.into_iter().map(|(k, v)| (Cbor::Text(k.into()), v)).collect())),
+            prop::collection::vec((prop::sample::select(KEYS), inner), 0..6).prop_map(|members| Cbor::Map(
+                members.into_iter().map(|(k, v)| (Cbor::Text(k.into()), v)).collect()
+            )),
         ]
     })
 }
@@ -98,15 +99,17 @@ fn to_json(value: &Cbor) -> serde_json::Value {
     match value {
         Cbor::Null => J::Null,
         Cbor::Bool(b) => J::Bool(*b),
-        Cbor::Integer(n) => i128::from(*n).try_into().map(|n: i64| J::from(n)).unwrap_or_else(|_| J::from(u64::MAX)),
+        Cbor::Integer(n) => {
+            i128::from(*n).try_into().map(|n: i64| J::from(n)).unwrap_or_else(|_| J::from(u64::MAX))
+        }
         Cbor::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
         Cbor::Text(s) => J::String(s.clone()),
         Cbor::Bytes(b) => J::String(base64::engine::general_purpose::STANDARD.encode(b)),
         Cbor::Tag(_, inner) => to_json(inner),
         Cbor::Array(items) => J::Array(items.iter().map(to_json).collect()),
-        Cbor::Map(members) => {
-            J::Object(members.iter().map(|(k, v)| (k.as_text().unwrap_or_default().to_owned(), to_json(v))).collect())
-        }
+        Cbor::Map(members) => J::Object(
+            members.iter().map(|(k, v)| (k.as_text().unwrap_or_default().to_owned(), to_json(v))).collect(),
+        ),
         _ => J::Null,
     }
 }
@@ -124,9 +127,9 @@ fn to_value(value: &Cbor) -> Value {
             other => other,
         },
         Cbor::Array(items) => Value::List(items.iter().map(to_value).collect()),
-        Cbor::Map(members) => {
-            Value::Map(members.iter().map(|(k, v)| (k.as_text().unwrap_or_default().to_owned(), to_value(v))).collect())
-        }
+        Cbor::Map(members) => Value::Map(
+            members.iter().map(|(k, v)| (k.as_text().unwrap_or_default().to_owned(), to_value(v))).collect(),
+        ),
         _ => Value::Null,
     }
 }
@@ -138,7 +141,8 @@ fn exercise(raw: RawBody) {
         let Ok(typed) = check_types(op, raw.clone()) else { continue };
         let _ = validate(op, &typed);
         encode(Format::Json, &typed);
-        let again = check_types(op, parse_body(Format::Cbor, &encode(Format::Cbor, &typed)).unwrap()).unwrap();
+        let again =
+            check_types(op, parse_body(Format::Cbor, &encode(Format::Cbor, &typed)).unwrap()).unwrap();
         assert_eq!(again, typed, "{op:?}");
     }
 }

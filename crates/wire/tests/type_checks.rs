@@ -174,7 +174,10 @@ fn base64_messages() {
     ];
     for (data, reason) in cases {
         let body = format!(r#"{{"StreamName":"s","PartitionKey":"p","Data":"{data}"}}"#);
-        assert_eq!(type_error(PutRecord, &body), format!("'{data}' can not be converted to a Blob: {reason}"));
+        assert_eq!(
+            type_error(PutRecord, &body),
+            format!("'{data}' can not be converted to a Blob: {reason}")
+        );
     }
 }
 
@@ -184,13 +187,19 @@ fn nested_values_are_checked_against_their_own_types() {
         type_error(RemoveTagsFromStream, r#"{"StreamName":"s","TagKeys":["a",true]}"#),
         "class java.lang.Boolean can not be converted to an String"
     );
-    assert_eq!(type_error(AddTagsToStream, r#"{"StreamName":"s","Tags":{"a":23}}"#), format!("{TBN}an String"));
+    assert_eq!(
+        type_error(AddTagsToStream, r#"{"StreamName":"s","Tags":{"a":23}}"#),
+        format!("{TBN}an String")
+    );
     assert_eq!(type_error(PutRecords, r#"{"StreamName":"s","Records":[{"Data":""},"x"]}"#), "Expected null");
     assert_eq!(
         type_error(PutRecords, r#"{"Records":[{"Data":true}]}"#),
         "class java.lang.Boolean can not be converted to a Blob"
     );
-    assert_eq!(type_error(PutRecords, r#"{"Records":[{"Data":"","PartitionKey":1}]}"#), format!("{TBN}an String"));
+    assert_eq!(
+        type_error(PutRecords, r#"{"Records":[{"Data":"","PartitionKey":1}]}"#),
+        format!("{TBN}an String")
+    );
     assert_eq!(type_error(PutRecords, r#"{"Records":[{"Data":"","ExplicitHashKey":[]}]}"#), L);
     assert_eq!(type_error(CreateStream, r#"{"StreamModeDetails":{"StreamMode":{}}}"#), S);
 }
@@ -216,16 +225,24 @@ fn null_and_unknown_members_are_dropped() {
     .unwrap();
     assert_eq!(
         typed,
-        Value::object().with("StreamName", "s").with("PartitionKey", "p").with("Data", Bytes::from_static(b"hello"))
+        Value::object()
+            .with("StreamName", "s")
+            .with("PartitionKey", "p")
+            .with("Data", Bytes::from_static(b"hello"))
     );
     // Unknown members are not type-checked either, at any depth.
-    run_json(PutRecords, r#"{"StreamName":"s","Records":[{"Data":"","PartitionKey":"p","Bad":{}}],"X":true}"#).unwrap();
+    run_json(
+        PutRecords,
+        r#"{"StreamName":"s","Records":[{"Data":"","PartitionKey":"p","Bad":{}}],"X":true}"#,
+    )
+    .unwrap();
 }
 
 #[test]
 fn numbers_are_floored_and_clamped() {
-    let limit =
-        |body: &str| check_types(ListStreams, parse_body(Format::Json, body.as_bytes()).unwrap()).unwrap().int("Limit");
+    let limit = |body: &str| {
+        check_types(ListStreams, parse_body(Format::Json, body.as_bytes()).unwrap()).unwrap().int("Limit")
+    };
     assert_eq!(limit(r#"{"Limit":34.56}"#), Some(34));
     assert_eq!(limit(r#"{"Limit":-0.5}"#), Some(-1));
     assert_eq!(limit(r#"{"Limit":2147483648}"#), Some(2147483647));
@@ -251,13 +268,17 @@ fn json_timestamps_are_seconds() {
 #[test]
 fn maps_keep_order_and_the_last_duplicate_wins() {
     let typed = run_json(AddTagsToStream, r#"{"StreamName":"s","Tags":{"b":"1","a":"2","b":"3"}}"#).unwrap();
-    assert_eq!(typed.map("Tags").unwrap(), [("b".to_owned(), Value::from("3")), ("a".to_owned(), Value::from("2"))]);
+    assert_eq!(
+        typed.map("Tags").unwrap(),
+        [("b".to_owned(), Value::from("3")), ("a".to_owned(), Value::from("2"))]
+    );
     let typed = run_json(ListStreams, r#"{"Limit":1,"Limit":2}"#).unwrap();
     assert_eq!(typed, Value::object().with("Limit", 2i64));
 }
 
 #[test]
 fn empty_blob_is_valid() {
-    let typed = run_json(PutRecords, r#"{"StreamName":"s","Records":[{"PartitionKey":"p","Data":""}]}"#).unwrap();
+    let typed =
+        run_json(PutRecords, r#"{"StreamName":"s","Records":[{"PartitionKey":"p","Data":""}]}"#).unwrap();
     assert_eq!(typed.list("Records").unwrap()[0].blob("Data").unwrap().len(), 0);
 }

@@ -70,7 +70,10 @@ fn whole_value_pattern_matching() {
     // The model's HashKey pattern carries its own anchors; the message quotes it as is.
     for key in ["01", "0abc", "1a"] {
         assert_eq!(
-            one(PutRecord, &format!(r#"{{"StreamName":"s","PartitionKey":"p","Data":"","ExplicitHashKey":"{key}"}}"#)),
+            one(
+                PutRecord,
+                &format!(r#"{{"StreamName":"s","PartitionKey":"p","Data":"","ExplicitHashKey":"{key}"}}"#)
+            ),
             format!(
                 "Value '{key}' at 'explicitHashKey' failed to satisfy constraint: \
                  Member must satisfy regular expression pattern: 0|([1-9]\\d{{0,38}})"
@@ -202,7 +205,10 @@ fn nested_paths() {
          Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]"
     );
     assert_eq!(
-        one(PutRecords, r#"{"StreamName":"s","Records":[{"PartitionKey":"p","Data":""},{"PartitionKey":"p"}]}"#),
+        one(
+            PutRecords,
+            r#"{"StreamName":"s","Records":[{"PartitionKey":"p","Data":""},{"PartitionKey":"p"}]}"#
+        ),
         "Value null at 'records.2.member.data' failed to satisfy constraint: Member must not be null"
     );
     assert_eq!(

@@ -40,9 +40,10 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                 Ok((shard, sequence_number)) => {
                     Value::object().with("SequenceNumber", sequence_number).with("ShardId", shard_id(shard))
                 }
-                Err(e) => Value::object()
-                    .with("ErrorCode", e.code)
-                    .with("ErrorMessage", e.message.unwrap_or_else(|| "Internal service failure.".to_owned())),
+                Err(e) => Value::object().with("ErrorCode", e.code).with(
+                    "ErrorMessage",
+                    e.message.unwrap_or_else(|| "Internal service failure.".to_owned()),
+                ),
             })
             .collect();
         Ok(Value::object().with("FailedRecordCount", failed).with("Records", results).with_opt(

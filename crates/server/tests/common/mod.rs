@@ -61,11 +61,7 @@ impl Api for Recorder {
         input: Value,
     ) -> BoxFuture<'a, Result<kinesin_engine::Reply, ApiError>> {
         use kinesin_engine::Reply as R;
-        self.calls.lock().unwrap().push(Call {
-            ctx: ctx.clone(),
-            op,
-            input: input.clone(),
-        });
+        self.calls.lock().unwrap().push(Call { ctx: ctx.clone(), op, input: input.clone() });
         Box::pin(async move {
             match op {
                 Operation::DeleteStream => Ok(R::Value(Value::Null)),
@@ -73,10 +69,7 @@ impl Api for Recorder {
                 Operation::MergeShards => panic!("stub panics on MergeShards"),
                 Operation::SubscribeToShard => {
                     let (events, receiver) = mpsc::channel(4);
-                    let echo = Event::Event {
-                        event_type: "SubscribeToShardEvent",
-                        payload: input,
-                    };
+                    let echo = Event::Event { event_type: "SubscribeToShardEvent", payload: input };
                     events.send(echo).await.unwrap();
                     self.open_streams.lock().unwrap().push(events);
                     Ok(R::Events(receiver))
@@ -117,12 +110,7 @@ impl TestServer {
             let _ = rx.await;
         };
         let task = tokio::spawn(serve(listener, api.clone(), config, shutdown));
-        TestServer {
-            addr,
-            api,
-            shutdown: Some(tx),
-            task: Some(task),
-        }
+        TestServer { addr, api, shutdown: Some(tx), task: Some(task) }
     }
 
     /// Sends one request on a fresh connection.
@@ -143,14 +131,8 @@ impl TestServer {
 }
 
 pub enum Client {
-    Http1(
-        hyper::client::conn::http1::SendRequest<RequestBody>,
-        SocketAddr,
-    ),
-    H2c(
-        hyper::client::conn::http2::SendRequest<RequestBody>,
-        SocketAddr,
-    ),
+    Http1(hyper::client::conn::http1::SendRequest<RequestBody>, SocketAddr),
+    H2c(hyper::client::conn::http2::SendRequest<RequestBody>, SocketAddr),
 }
 
 impl Client {
@@ -164,9 +146,7 @@ impl Client {
             }
             Protocol::H2c => {
                 let (sender, conn) =
-                    hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
-                        .await
-                        .unwrap();
+                    hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await.unwrap();
                 tokio::spawn(conn);
                 Client::H2c(sender, addr)
             }
@@ -178,9 +158,7 @@ impl Client {
     pub async fn send(&mut self, mut request: Request<RequestBody>) -> hyper::Result<Reply> {
         let response = match self {
             Client::Http1(sender, addr) => {
-                request
-                    .headers_mut()
-                    .insert("host", addr.to_string().parse().unwrap());
+                request.headers_mut().insert("host", addr.to_string().parse().unwrap());
                 sender.ready().await?;
                 sender.send_request(request).await?
             }
@@ -193,11 +171,7 @@ impl Client {
         };
         let (parts, body) = response.into_parts();
         let body = body.collect().await?.to_bytes();
-        Ok(Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        })
+        Ok(Reply { status: parts.status, headers: parts.headers, body })
     }
 }
 
@@ -290,15 +264,9 @@ pub fn cbor_body(json: &str) -> Vec<u8> {
 
 /// `{"__type": code}` (and `message` when given) as CBOR, for comparing decoded answers.
 pub fn cbor_error(code: &str, message: Option<&str>) -> ciborium::Value {
-    let mut entries = vec![(
-        ciborium::Value::Text("__type".into()),
-        ciborium::Value::Text(code.into()),
-    )];
+    let mut entries = vec![(ciborium::Value::Text("__type".into()), ciborium::Value::Text(code.into()))];
     if let Some(message) = message {
-        entries.push((
-            ciborium::Value::Text("message".into()),
-            ciborium::Value::Text(message.into()),
-        ));
+        entries.push((ciborium::Value::Text("message".into()), ciborium::Value::Text(message.into())));
     }
     ciborium::Value::Map(entries)
 }

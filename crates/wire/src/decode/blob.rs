@@ -67,7 +67,10 @@ mod tests {
             decode("23456").unwrap_err(),
             "'23456' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 5"
         );
-        assert_eq!(decode("=+/=").unwrap_err(), "'=+/=' can not be converted to a Blob: Invalid Base64 character: '='");
+        assert_eq!(
+            decode("=+/=").unwrap_err(),
+            "'=+/=' can not be converted to a Blob: Invalid Base64 character: '='"
+        );
         assert_eq!(
             decode("+/+=").unwrap_err(),
             "'+/+=' can not be converted to a Blob: Invalid last non-pad Base64 character dectected"
@@ -80,9 +83,18 @@ mod tests {
 
     #[test]
     fn first_offending_character_is_reported() {
-        assert_eq!(decode("ab!c").unwrap_err(), "'ab!c' can not be converted to a Blob: Invalid Base64 character: '!'");
-        assert_eq!(decode("a=b!").unwrap_err(), "'a=b!' can not be converted to a Blob: Invalid Base64 character: '='");
-        assert_eq!(decode("aé==").unwrap_err(), "'aé==' can not be converted to a Blob: Invalid Base64 character: 'é'");
+        assert_eq!(
+            decode("ab!c").unwrap_err(),
+            "'ab!c' can not be converted to a Blob: Invalid Base64 character: '!'"
+        );
+        assert_eq!(
+            decode("a=b!").unwrap_err(),
+            "'a=b!' can not be converted to a Blob: Invalid Base64 character: '='"
+        );
+        assert_eq!(
+            decode("aé==").unwrap_err(),
+            "'aé==' can not be converted to a Blob: Invalid Base64 character: 'é'"
+        );
     }
 
     #[test]

@@ -46,7 +46,8 @@ fn java_string(model: &Model, shape: ShapeId, value: &Value, out: &mut String) {
         }
         Value::Map(entries) => match kind {
             Kind::Structure(_) => {
-                write!(out, "com.amazonaws.kinesis.v20131202.{}@{JAVA_HASH}", model.shape(shape).name).unwrap()
+                write!(out, "com.amazonaws.kinesis.v20131202.{}@{JAVA_HASH}", model.shape(shape).name)
+                    .unwrap()
             }
             _ => {
                 let value_shape = match kind {
