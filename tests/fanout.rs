@@ -305,6 +305,77 @@ async fn consumers_carry_their_own_tags() {
 }
 
 #[tokio::test]
+async fn consumers_carry_their_own_resource_policies() {
+    async fn policy(client: &Client, resource: &str) -> String {
+        let out = client.get_resource_policy().resource_arn(resource).send().await;
+        out.unwrap_or_else(|e| panic!("GetResourcePolicy {resource}: {}", show(&e))).policy().to_owned()
+    }
+    let mut server = TestServer::start();
+    let mut client = server.client_no_retry();
+    let (_, arn) = stream(&client, 1).await;
+    let consumer_arn = active_consumer(&client, &arn, "governed").await;
+    let consumer_policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"consumer"}]}"#;
+    let stream_policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"stream"}]}"#;
+
+    assert_eq!(policy(&client, &consumer_arn).await, "{}");
+    client.put_resource_policy().resource_arn(&consumer_arn).policy(consumer_policy).send().await.unwrap();
+    assert_eq!(policy(&client, &consumer_arn).await, consumer_policy);
+    // The stream's policy is another one.
+    assert_eq!(policy(&client, &arn).await, "{}");
+    client.put_resource_policy().resource_arn(&arn).policy(stream_policy).send().await.unwrap();
+    // Both are stored with the stream's metadata.
+    server.restart();
+    client = server.client_no_retry();
+    assert_eq!(policy(&client, &arn).await, stream_policy);
+    assert_eq!(policy(&client, &consumer_arn).await, consumer_policy);
+
+    // A bad document changes nothing.
+    let bad = client.put_resource_policy().resource_arn(&consumer_arn).policy("[]").send().await;
+    assert_eq!(
+        expect_err(bad, "InvalidArgumentException"),
+        "The resource policy is not a valid JSON policy document."
+    );
+    assert_eq!(policy(&client, &consumer_arn).await, consumer_policy);
+
+    client.delete_resource_policy().resource_arn(&consumer_arn).send().await.unwrap();
+    assert_eq!(policy(&client, &consumer_arn).await, "{}");
+    assert_eq!(policy(&client, &arn).await, stream_policy);
+    let again = client.delete_resource_policy().resource_arn(&consumer_arn).send().await;
+    assert_eq!(
+        expect_err(again, "ResourceNotFoundException"),
+        format!("No resource policy found for resource {consumer_arn}.")
+    );
+
+    // A consumer that does not exist has no policy to read, set or delete.
+    let ghost = format!("{arn}/consumer/ghost:1700000000");
+    let not_found = format!("Consumer {ghost} under account {ACCOUNT} not found.");
+    let get = client.get_resource_policy().resource_arn(&ghost).send().await;
+    assert_eq!(expect_err(get, "ResourceNotFoundException"), not_found);
+    let put = client.put_resource_policy().resource_arn(&ghost).policy(consumer_policy).send().await;
+    assert_eq!(expect_err(put, "ResourceNotFoundException"), not_found);
+    let delete = client.delete_resource_policy().resource_arn(&ghost).send().await;
+    assert_eq!(expect_err(delete, "ResourceNotFoundException"), not_found);
+
+    // Deregistering drops the consumer's policy: its ARN is gone, and a consumer registered
+    // again under the name starts without one.
+    client.put_resource_policy().resource_arn(&consumer_arn).policy(consumer_policy).send().await.unwrap();
+    client.deregister_stream_consumer().consumer_arn(&consumer_arn).send().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.describe_stream_consumer().consumer_arn(&consumer_arn).send().await.is_ok() {
+        assert!(Instant::now() < deadline, "the consumer never went away");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let gone = client.get_resource_policy().resource_arn(&consumer_arn).send().await;
+    assert_eq!(
+        expect_err(gone, "ResourceNotFoundException"),
+        format!("Consumer {consumer_arn} under account {ACCOUNT} not found.")
+    );
+    let registered_again = active_consumer(&client, &arn, "governed").await;
+    assert_eq!(policy(&client, &registered_again).await, "{}");
+    assert_eq!(policy(&client, &arn).await, stream_policy);
+}
+
+#[tokio::test]
 async fn consumers_stay_creating_and_deleting_for_the_configured_delays() {
     let server = TestServer::start_with(ServerOptions::default().transition_ms(600, 600, 0));
     let client = server.client_no_retry();

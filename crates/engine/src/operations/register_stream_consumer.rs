@@ -46,6 +46,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             status: ConsumerStatus::Creating,
             transition_due_ms: self.due_after(self.config.create_stream_ms),
             tags,
+            resource_policy: None,
         };
         let mut meta = (*stream).clone();
         meta.consumers.push(consumer.clone());

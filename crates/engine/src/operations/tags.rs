@@ -2,13 +2,9 @@
 //! ListTagsForStream) and the ARN ones (TagResource, UntagResource, ListTagsForResource).
 //! Both read and write the same tag set. The ARN ones also tag enhanced fan-out consumers.
 
-use std::sync::Arc;
-
 use kinesin_wire::{ApiError, Value};
 
-use crate::consumers::parse_consumer_arn;
-use crate::lookup::parse_stream_arn;
-use crate::model::StreamMeta;
+use crate::resource::Resource;
 use crate::storage::{Catalog, ShardLog};
 use crate::{Engine, RequestContext};
 
@@ -67,82 +63,22 @@ fn sorted(tags: &[(String, String)]) -> Vec<(String, String)> {
     tags
 }
 
-/// What a tag operation works on: a stream, or one of its consumers.
-struct Tagged {
-    stream: Arc<StreamMeta>,
-    /// The consumer's name, when a consumer ARN was given.
-    consumer: Option<String>,
-}
-
-impl Tagged {
-    fn stream(stream: Arc<StreamMeta>) -> Tagged {
-        Tagged { stream, consumer: None }
-    }
-
-    fn tags(&self) -> &[(String, String)] {
-        match &self.consumer {
-            Some(name) => {
-                &self.stream.consumers.iter().find(|c| &c.name == name).expect("resolved consumer").tags
-            }
-            None => &self.stream.tags,
-        }
-    }
-
-    /// The stream's metadata with `change` applied to the tags.
-    fn changed(&self, change: impl FnOnce(&mut Vec<(String, String)>)) -> StreamMeta {
-        let mut meta = (*self.stream).clone();
-        match &self.consumer {
-            Some(name) => change(
-                &mut meta.consumers.iter_mut().find(|c| &c.name == name).expect("resolved consumer").tags,
-            ),
-            None => change(&mut meta.tags),
-        }
-        meta
-    }
-}
-
 fn tag_values(tags: impl Iterator<Item = (String, String)>) -> Vec<Value> {
     tags.map(|(k, v)| Value::object().with("Key", k).with("Value", v)).collect()
 }
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
-    /// The stream a `ResourceARN` names.
-    pub(crate) fn resolve_resource(
-        &self,
-        ctx: &RequestContext,
-        input: &Value,
-    ) -> Result<Arc<StreamMeta>, ApiError> {
-        let arn = input.str("ResourceARN").unwrap_or_default();
-        if parse_stream_arn(arn).is_none() {
-            return Err(ApiError::resource_not_found(format!(
-                "Resource {arn} under account {} not found.",
-                ctx.account
-            )));
-        }
-        self.resolve_stream(ctx, &Value::object().with("StreamARN", arn))
-    }
-
-    /// The stream or consumer a `ResourceARN` names, for tagging.
-    fn resolve_tagged(&self, ctx: &RequestContext, input: &Value) -> Result<Tagged, ApiError> {
-        let arn = input.str("ResourceARN").unwrap_or_default();
-        if parse_consumer_arn(arn).is_none() {
-            return self.resolve_resource(ctx, input).map(Tagged::stream);
-        }
-        let (stream, consumer) = self.consumer_by_arn(ctx, arn)?;
-        Ok(Tagged { stream, consumer: Some(consumer.name) })
-    }
-
-    async fn add_tags(&self, target: &Tagged, input: &Value) -> Result<Value, ApiError> {
+    async fn add_tags(&self, target: &Resource, input: &Value) -> Result<Value, ApiError> {
         let new = parse_tags(input.map("Tags").unwrap_or_default());
         check_tag_limit(&target.stream.name, &target.stream.account, target.tags(), &new)?;
-        self.persist(target.changed(|tags| merge(tags, new))).await?;
+        self.persist(target.changed(|tags, _| merge(tags, new))).await?;
         Ok(Value::Null)
     }
 
-    async fn remove_tags(&self, target: &Tagged, input: &Value) -> Result<Value, ApiError> {
+    async fn remove_tags(&self, target: &Resource, input: &Value) -> Result<Value, ApiError> {
         let keys: Vec<&str> =
             input.list("TagKeys").unwrap_or_default().iter().filter_map(Value::as_str).collect();
-        self.persist(target.changed(|tags| tags.retain(|(k, _)| !keys.contains(&k.as_str())))).await?;
+        self.persist(target.changed(|tags, _| tags.retain(|(k, _)| !keys.contains(&k.as_str())))).await?;
         Ok(Value::Null)
     }
 
@@ -153,12 +89,12 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     ) -> Result<Value, ApiError> {
         let _guard = self.control_lock().await;
         let stream = self.resolve_stream(ctx, input)?;
-        self.add_tags(&Tagged::stream(stream), input).await
+        self.add_tags(&Resource::stream(stream), input).await
     }
 
     pub(crate) async fn tag_resource(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
         let _guard = self.control_lock().await;
-        let target = self.resolve_tagged(ctx, input)?;
+        let target = self.resolve_resource(ctx, input)?;
         self.add_tags(&target, input).await
     }
 
@@ -169,7 +105,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     ) -> Result<Value, ApiError> {
         let _guard = self.control_lock().await;
         let stream = self.resolve_stream(ctx, input)?;
-        self.remove_tags(&Tagged::stream(stream), input).await
+        self.remove_tags(&Resource::stream(stream), input).await
     }
 
     pub(crate) async fn untag_resource(
@@ -178,7 +114,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         input: &Value,
     ) -> Result<Value, ApiError> {
         let _guard = self.control_lock().await;
-        let target = self.resolve_tagged(ctx, input)?;
+        let target = self.resolve_resource(ctx, input)?;
         self.remove_tags(&target, input).await
     }
 
@@ -201,7 +137,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         ctx: &RequestContext,
         input: &Value,
     ) -> Result<Value, ApiError> {
-        let target = self.resolve_tagged(ctx, input)?;
+        let target = self.resolve_resource(ctx, input)?;
         Ok(Value::object().with("Tags", tag_values(sorted(target.tags()).into_iter())))
     }
 }
