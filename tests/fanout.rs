@@ -305,6 +305,75 @@ async fn consumers_carry_their_own_tags() {
 }
 
 #[tokio::test]
+async fn tag_errors_on_consumers_name_the_consumer() {
+    let server = TestServer::start();
+    let client = server.client_no_retry();
+    let (name, arn) = stream(&client, 1).await;
+    let registered = client
+        .register_stream_consumer()
+        .stream_arn(&arn)
+        .consumer_name("busy")
+        .tags("k00", "v")
+        .send()
+        .await;
+    let consumer_arn = registered.unwrap().consumer().unwrap().consumer_arn().to_owned();
+    let too_many = |kind: &str, name: &str| {
+        format!(
+            "Failed to add tags to {kind} {name} under account {ACCOUNT} because a given {kind} cannot have \
+             more than 50 tags associated with it."
+        )
+    };
+    let illegal = |kind: &str, name: &str| {
+        format!(
+            "Failed to add tags to {kind} {name} under account {ACCOUNT} because some tags contained illegal \
+             characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'."
+        )
+    };
+    let tags = |resource: &str| {
+        let listed = client.list_tags_for_resource().resource_arn(resource).send();
+        async move {
+            let out = listed.await.unwrap();
+            out.tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned()))
+                .collect::<Vec<_>>()
+        }
+    };
+
+    // 49 more make 50; one more is too many.
+    let mut fill = client.tag_resource().resource_arn(&consumer_arn);
+    for i in 1..50 {
+        fill = fill.tags(format!("k{i:02}"), "v");
+    }
+    fill.send().await.unwrap();
+    let expected: Vec<(String, String)> = (0..50).map(|i| (format!("k{i:02}"), "v".to_owned())).collect();
+    let over = client.tag_resource().resource_arn(&consumer_arn).tags("one-too-many", "v").send().await;
+    assert_eq!(expect_err(over, "InvalidArgumentException"), too_many("consumer", "busy"));
+    let percent = client.tag_resource().resource_arn(&consumer_arn).tags("k00", "100%").send().await;
+    assert_eq!(expect_err(percent, "InvalidArgumentException"), illegal("consumer", "busy"));
+    assert_eq!(tags(&consumer_arn).await, expected);
+
+    // RegisterStreamConsumer's Tags are the new consumer's: its errors name it, and it is not
+    // registered.
+    let mut crowded = client.register_stream_consumer().stream_arn(&arn).consumer_name("crowded");
+    for i in 0..51 {
+        crowded = crowded.tags(format!("k{i:02}"), "v");
+    }
+    assert_eq!(expect_err(crowded.send().await, "InvalidArgumentException"), too_many("consumer", "crowded"));
+    let refused =
+        client.register_stream_consumer().stream_arn(&arn).consumer_name("odd").tags("k", "5%").send().await;
+    assert_eq!(expect_err(refused, "InvalidArgumentException"), illegal("consumer", "odd"));
+    let listed = client.list_stream_consumers().stream_arn(&arn).send().await.unwrap();
+    let names: Vec<_> = listed.consumers().iter().map(|c| c.consumer_name()).collect();
+    assert_eq!(names, ["busy"]);
+
+    // The stream's own tags keep the stream wording.
+    let percent = client.tag_resource().resource_arn(&arn).tags("k", "5%").send().await;
+    assert_eq!(expect_err(percent, "InvalidArgumentException"), illegal("stream", &name));
+    assert!(tags(&arn).await.is_empty());
+}
+
+#[tokio::test]
 async fn consumers_carry_their_own_resource_policies() {
     async fn policy(client: &Client, resource: &str) -> String {
         let out = client.get_resource_policy().resource_arn(resource).send().await;

@@ -27,6 +27,19 @@ impl Resource {
         Some(self.stream.consumers.iter().find(|c| &c.name == name).expect("resolved consumer"))
     }
 
+    /// `stream` or `consumer`, as messages name the resource.
+    pub fn kind(&self) -> &'static str {
+        if self.consumer.is_some() {
+            "consumer"
+        } else {
+            "stream"
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.consumer.as_deref().unwrap_or(&self.stream.name)
+    }
+
     pub fn arn(&self) -> String {
         match self.consumer() {
             Some(consumer) => consumer_arn(&self.stream, consumer),

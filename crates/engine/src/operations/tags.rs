@@ -8,7 +8,7 @@ use crate::resource::Resource;
 use crate::storage::{Catalog, ShardLog};
 use crate::{Engine, RequestContext};
 
-/// A stream carries at most 50 tags.
+/// A stream or consumer carries at most 50 tags.
 const MAX_TAGS: usize = 50;
 
 /// Tag pairs from a `Tags` map member.
@@ -16,9 +16,13 @@ pub fn parse_tags(entries: &[(String, Value)]) -> Vec<(String, String)> {
     entries.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect()
 }
 
-/// Rejects tag sets AWS would reject: bad characters, or more than 50 tags once merged.
+/// Rejects tag sets AWS would reject: bad characters, or more than 50 tags once merged. `kind`
+/// (`stream` or `consumer`) and `name` say what the tags are for. AWS's messages are known for
+/// streams; for consumers the spec gives no wording, so they are the stream messages with the
+/// resource word swapped.
 pub fn check_tag_limit(
-    stream_name: &str,
+    kind: &str,
+    name: &str,
     account: &str,
     existing: &[(String, String)],
     new: &[(String, String)],
@@ -33,14 +37,14 @@ pub fn check_tag_limit(
     }
     if texts().any(|t| t.contains('%')) {
         return Err(ApiError::invalid_argument(format!(
-            "Failed to add tags to stream {stream_name} under account {account} because some tags contained illegal \
+            "Failed to add tags to {kind} {name} under account {account} because some tags contained illegal \
              characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'."
         )));
     }
     let added = new.iter().filter(|(k, _)| !existing.iter().any(|(e, _)| e == k)).count();
     if existing.len() + added > MAX_TAGS {
         return Err(ApiError::invalid_argument(format!(
-            "Failed to add tags to stream {stream_name} under account {account} because a given stream cannot have \
+            "Failed to add tags to {kind} {name} under account {account} because a given {kind} cannot have \
              more than {MAX_TAGS} tags associated with it."
         )));
     }
@@ -70,7 +74,7 @@ fn tag_values(tags: impl Iterator<Item = (String, String)>) -> Vec<Value> {
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
     async fn add_tags(&self, target: &Resource, input: &Value) -> Result<Value, ApiError> {
         let new = parse_tags(input.map("Tags").unwrap_or_default());
-        check_tag_limit(&target.stream.name, &target.stream.account, target.tags(), &new)?;
+        check_tag_limit(target.kind(), target.name(), &target.stream.account, target.tags(), &new)?;
         self.persist(target.changed(|tags, _| merge(tags, new))).await?;
         Ok(Value::Null)
     }
@@ -152,16 +156,17 @@ mod tests {
 
     #[test]
     fn limits_tags_to_fifty_counting_overwrites_once() {
-        assert!(check_tag_limit("s", "a", &pairs(49), &pairs(50)).is_ok());
-        assert!(check_tag_limit("s", "a", &pairs(50), &[("new".into(), "v".into())]).is_err());
+        assert!(check_tag_limit("stream", "s", "a", &pairs(49), &pairs(50)).is_ok());
+        assert!(check_tag_limit("stream", "s", "a", &pairs(50), &[("new".into(), "v".into())]).is_err());
     }
 
     #[test]
     fn rejects_bad_characters() {
-        let err = check_tag_limit("s", "a", &[], &[("a*b".into(), "v".into())]).unwrap_err();
+        let err = check_tag_limit("stream", "s", "a", &[], &[("a*b".into(), "v".into())]).unwrap_err();
         assert!(err.message.unwrap().starts_with("Some tags contain invalid characters"));
-        let err = check_tag_limit("s", "a", &[], &[("a%b".into(), "v".into())]).unwrap_err();
+        let err = check_tag_limit("stream", "s", "a", &[], &[("a%b".into(), "v".into())]).unwrap_err();
         assert!(err.message.unwrap().contains("illegal characters"));
-        assert!(check_tag_limit("s", "a", &[], &[("Ünïcode key_1/=+-@:".into(), "va lue".into())]).is_ok());
+        assert!(check_tag_limit("stream", "s", "a", &[], &[("Ünïcode key_1/=+-@:".into(), "va lue".into())])
+            .is_ok());
     }
 }
