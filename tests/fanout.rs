@@ -479,6 +479,60 @@ async fn consumers_stay_creating_and_deleting_for_the_configured_delays() {
     );
 }
 
+#[tokio::test]
+async fn at_most_five_consumers_are_creating_at_once_per_account() {
+    // Consumers stay CREATING as long as new streams do (--create-stream-ms).
+    let server = TestServer::start_with(ServerOptions::default().transition_ms(3000, 0, 0));
+    let client = server.client_no_retry();
+    let streams = [unique_name("creating"), unique_name("creating")];
+    for name in &streams {
+        client.create_stream().stream_name(name).shard_count(1).send().await.unwrap();
+    }
+    for name in &streams {
+        wait_active(&client, name).await;
+    }
+    let register = |stream: &str, consumer: &str| {
+        client.register_stream_consumer().stream_arn(stream_arn(stream)).consumer_name(consumer).send()
+    };
+    let consumers = |stream: &str| {
+        let listed = client.list_stream_consumers().stream_arn(stream_arn(stream)).send();
+        async move {
+            let out = listed.await.unwrap();
+            out.consumers()
+                .iter()
+                .map(|c| (c.consumer_name().to_owned(), c.consumer_status().clone()))
+                .collect::<Vec<_>>()
+        }
+    };
+
+    // Five CREATING consumers over the account's two streams; a sixth is refused.
+    for (stream, consumer) in [(0, "a"), (0, "b"), (0, "c"), (1, "d"), (1, "e")] {
+        register(&streams[stream], consumer).await.unwrap();
+    }
+    assert_eq!(
+        expect_err(register(&streams[1], "f").await, "LimitExceededException"),
+        format!(
+            "Account {ACCOUNT} already has 5 consumers in CREATING state, the most an account can have at once."
+        )
+    );
+    // The refusal registered nothing, and the five were still CREATING.
+    let creating = |names: &[&str]| -> Vec<_> {
+        names.iter().map(|n| (n.to_string(), ConsumerStatus::Creating)).collect()
+    };
+    assert_eq!(consumers(&streams[0]).await, creating(&["a", "b", "c"]));
+    assert_eq!(consumers(&streams[1]).await, creating(&["d", "e"]));
+
+    // Once they are ACTIVE, the sixth is accepted.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for stream in &streams {
+        while consumers(stream).await.iter().any(|(_, status)| *status == ConsumerStatus::Creating) {
+            assert!(Instant::now() < deadline, "the consumers never became ACTIVE");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    register(&streams[1], "f").await.unwrap();
+}
+
 // ---------------------------------------------------------------------------------------------
 // SubscribeToShard through the SDK
 // ---------------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ use crate::{Engine, RequestContext};
 
 /// Consumers a stream may have (provisioned and on-demand standard streams).
 const MAX_CONSUMERS_PER_STREAM: usize = 20;
+/// Consumers an account may have CREATING at once.
+const MAX_CREATING_CONSUMERS: usize = 5;
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
     pub(crate) async fn register_stream_consumer(
@@ -38,6 +40,19 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                 "Stream {} under account {} already has {MAX_CONSUMERS_PER_STREAM} registered consumers, the \
                  most a stream can have.",
                 stream.name, stream.account
+            )));
+        }
+        let creating = self
+            .registry()
+            .in_account(&ctx.account, &ctx.region)
+            .flat_map(|s| &s.consumers)
+            .filter(|c| c.status == ConsumerStatus::Creating)
+            .count();
+        if creating >= MAX_CREATING_CONSUMERS {
+            return Err(ApiError::limit_exceeded(format!(
+                "Account {} already has {MAX_CREATING_CONSUMERS} consumers in CREATING state, the most an \
+                 account can have at once.",
+                ctx.account
             )));
         }
         let consumer = ConsumerMeta {
