@@ -1,18 +1,21 @@
 //! Enhanced fan-out end to end: consumer registration (RegisterStreamConsumer,
 //! DescribeStreamConsumer, ListStreamConsumers, DeregisterStreamConsumer, DeleteStream with
-//! consumers) and SubscribeToShard through aws-sdk-kinesis's event-stream receiver, through raw
-//! HTTP/1.1 and h2c connections, and through boto3.
+//! consumers) and SubscribeToShard through aws-sdk-kinesis's event-stream receiver (over plain
+//! HTTP and over TLS with h2), through raw HTTP/1.1 and h2c connections, and through boto3.
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aws_sdk_kinesis::config::retry::RetryConfig;
 use aws_sdk_kinesis::primitives::{Blob, DateTime};
 use aws_sdk_kinesis::types::error::SubscribeToShardEventStreamError as StreamError;
 use aws_sdk_kinesis::types::{ConsumerStatus, ShardIteratorType, StartingPosition, SubscribeToShardEvent};
 use aws_sdk_kinesis::Client;
 use aws_smithy_eventstream::frame::read_message_from;
+use aws_smithy_http_client::pool::{ConnectionEvent, ConnectionPool, ConnectionProtocol};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use aws_smithy_types::event_stream::Message;
 use bytes::{Buf, Bytes};
 use common::*;
@@ -553,6 +556,44 @@ async fn records_put_after_subscribing_are_pushed() {
 
     let put = put_many(&client, &name, "live", 50).await;
     assert_eq!(receive_records(&mut events, 50).await, put);
+}
+
+#[tokio::test]
+async fn records_are_pushed_over_tls_and_h2() {
+    let server = TestServer::start_with(ServerOptions::default().arg("--tls-port").arg("0"));
+    let tls = TlsEndpoint::of(&server);
+    // The SDK's HTTPS client (ALPN h2 and http/1.1) trusting the self-signed certificate, noting
+    // the protocol of every connection it opens.
+    let protocols = Arc::new(Mutex::new(Vec::new()));
+    let opened = protocols.clone();
+    let pool = ConnectionPool::builder()
+        .event_listener(move |event: &ConnectionEvent<'_>| {
+            if let ConnectionEvent::Opened(open) = event {
+                opened.lock().unwrap().push(open.connection().protocol());
+            }
+        })
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(
+            TlsContext::builder()
+                .with_trust_store(TrustStore::empty().with_pem_certificate(tls.pem.clone()))
+                .build()
+                .unwrap(),
+        )
+        .build_https()
+        .unwrap();
+    let http = aws_smithy_http_client::pool::Client::new(&pool).unwrap();
+    let client = Client::from_conf(config_for(&tls.url(), RetryConfig::disabled()).http_client(http).build());
+
+    let (name, arn) = stream(&client, 1).await;
+    let consumer = active_consumer(&client, &arn, "secure").await;
+    let mut events =
+        subscribe(&client, &consumer, "shardId-000000000000", position(ShardIteratorType::Latest, None))
+            .await;
+    assert!(next_event(&mut events).await.records().is_empty());
+    let put = put_many(&client, &name, "tls", 50).await;
+    assert_eq!(receive_records(&mut events, 50).await, put);
+    // One h2 connection carried everything, the puts beside the open subscription.
+    assert_eq!(*protocols.lock().unwrap(), [ConnectionProtocol::Http2]);
 }
 
 #[tokio::test]
