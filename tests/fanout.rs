@@ -1,18 +1,21 @@
 //! Enhanced fan-out end to end: consumer registration (RegisterStreamConsumer,
 //! DescribeStreamConsumer, ListStreamConsumers, DeregisterStreamConsumer, DeleteStream with
-//! consumers) and SubscribeToShard through aws-sdk-kinesis's event-stream receiver, through raw
-//! HTTP/1.1 and h2c connections, and through boto3.
+//! consumers) and SubscribeToShard through aws-sdk-kinesis's event-stream receiver (over plain
+//! HTTP and over TLS with h2), through raw HTTP/1.1 and h2c connections, and through boto3.
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aws_sdk_kinesis::config::retry::RetryConfig;
 use aws_sdk_kinesis::primitives::{Blob, DateTime};
 use aws_sdk_kinesis::types::error::SubscribeToShardEventStreamError as StreamError;
 use aws_sdk_kinesis::types::{ConsumerStatus, ShardIteratorType, StartingPosition, SubscribeToShardEvent};
 use aws_sdk_kinesis::Client;
 use aws_smithy_eventstream::frame::read_message_from;
+use aws_smithy_http_client::pool::{ConnectionEvent, ConnectionPool, ConnectionProtocol};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use aws_smithy_types::event_stream::Message;
 use bytes::{Buf, Bytes};
 use common::*;
@@ -305,6 +308,146 @@ async fn consumers_carry_their_own_tags() {
 }
 
 #[tokio::test]
+async fn tag_errors_on_consumers_name_the_consumer() {
+    let server = TestServer::start();
+    let client = server.client_no_retry();
+    let (name, arn) = stream(&client, 1).await;
+    let registered = client
+        .register_stream_consumer()
+        .stream_arn(&arn)
+        .consumer_name("busy")
+        .tags("k00", "v")
+        .send()
+        .await;
+    let consumer_arn = registered.unwrap().consumer().unwrap().consumer_arn().to_owned();
+    let too_many = |kind: &str, name: &str| {
+        format!(
+            "Failed to add tags to {kind} {name} under account {ACCOUNT} because a given {kind} cannot have \
+             more than 50 tags associated with it."
+        )
+    };
+    let illegal = |kind: &str, name: &str| {
+        format!(
+            "Failed to add tags to {kind} {name} under account {ACCOUNT} because some tags contained illegal \
+             characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'."
+        )
+    };
+    let tags = |resource: &str| {
+        let listed = client.list_tags_for_resource().resource_arn(resource).send();
+        async move {
+            let out = listed.await.unwrap();
+            out.tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned()))
+                .collect::<Vec<_>>()
+        }
+    };
+
+    // 49 more make 50; one more is too many.
+    let mut fill = client.tag_resource().resource_arn(&consumer_arn);
+    for i in 1..50 {
+        fill = fill.tags(format!("k{i:02}"), "v");
+    }
+    fill.send().await.unwrap();
+    let expected: Vec<(String, String)> = (0..50).map(|i| (format!("k{i:02}"), "v".to_owned())).collect();
+    let over = client.tag_resource().resource_arn(&consumer_arn).tags("one-too-many", "v").send().await;
+    assert_eq!(expect_err(over, "InvalidArgumentException"), too_many("consumer", "busy"));
+    let percent = client.tag_resource().resource_arn(&consumer_arn).tags("k00", "100%").send().await;
+    assert_eq!(expect_err(percent, "InvalidArgumentException"), illegal("consumer", "busy"));
+    assert_eq!(tags(&consumer_arn).await, expected);
+
+    // RegisterStreamConsumer's Tags are the new consumer's: its errors name it, and it is not
+    // registered.
+    let mut crowded = client.register_stream_consumer().stream_arn(&arn).consumer_name("crowded");
+    for i in 0..51 {
+        crowded = crowded.tags(format!("k{i:02}"), "v");
+    }
+    assert_eq!(expect_err(crowded.send().await, "InvalidArgumentException"), too_many("consumer", "crowded"));
+    let refused =
+        client.register_stream_consumer().stream_arn(&arn).consumer_name("odd").tags("k", "5%").send().await;
+    assert_eq!(expect_err(refused, "InvalidArgumentException"), illegal("consumer", "odd"));
+    let listed = client.list_stream_consumers().stream_arn(&arn).send().await.unwrap();
+    let names: Vec<_> = listed.consumers().iter().map(|c| c.consumer_name()).collect();
+    assert_eq!(names, ["busy"]);
+
+    // The stream's own tags keep the stream wording.
+    let percent = client.tag_resource().resource_arn(&arn).tags("k", "5%").send().await;
+    assert_eq!(expect_err(percent, "InvalidArgumentException"), illegal("stream", &name));
+    assert!(tags(&arn).await.is_empty());
+}
+
+#[tokio::test]
+async fn consumers_carry_their_own_resource_policies() {
+    async fn policy(client: &Client, resource: &str) -> String {
+        let out = client.get_resource_policy().resource_arn(resource).send().await;
+        out.unwrap_or_else(|e| panic!("GetResourcePolicy {resource}: {}", show(&e))).policy().to_owned()
+    }
+    let mut server = TestServer::start();
+    let mut client = server.client_no_retry();
+    let (_, arn) = stream(&client, 1).await;
+    let consumer_arn = active_consumer(&client, &arn, "governed").await;
+    let consumer_policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"consumer"}]}"#;
+    let stream_policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"stream"}]}"#;
+
+    assert_eq!(policy(&client, &consumer_arn).await, "{}");
+    client.put_resource_policy().resource_arn(&consumer_arn).policy(consumer_policy).send().await.unwrap();
+    assert_eq!(policy(&client, &consumer_arn).await, consumer_policy);
+    // The stream's policy is another one.
+    assert_eq!(policy(&client, &arn).await, "{}");
+    client.put_resource_policy().resource_arn(&arn).policy(stream_policy).send().await.unwrap();
+    // Both are stored with the stream's metadata.
+    server.restart();
+    client = server.client_no_retry();
+    assert_eq!(policy(&client, &arn).await, stream_policy);
+    assert_eq!(policy(&client, &consumer_arn).await, consumer_policy);
+
+    // A bad document changes nothing.
+    let bad = client.put_resource_policy().resource_arn(&consumer_arn).policy("[]").send().await;
+    assert_eq!(
+        expect_err(bad, "InvalidArgumentException"),
+        "The resource policy is not a valid JSON policy document."
+    );
+    assert_eq!(policy(&client, &consumer_arn).await, consumer_policy);
+
+    client.delete_resource_policy().resource_arn(&consumer_arn).send().await.unwrap();
+    assert_eq!(policy(&client, &consumer_arn).await, "{}");
+    assert_eq!(policy(&client, &arn).await, stream_policy);
+    let again = client.delete_resource_policy().resource_arn(&consumer_arn).send().await;
+    assert_eq!(
+        expect_err(again, "ResourceNotFoundException"),
+        format!("No resource policy found for resource {consumer_arn}.")
+    );
+
+    // A consumer that does not exist has no policy to read, set or delete.
+    let ghost = format!("{arn}/consumer/ghost:1700000000");
+    let not_found = format!("Consumer {ghost} under account {ACCOUNT} not found.");
+    let get = client.get_resource_policy().resource_arn(&ghost).send().await;
+    assert_eq!(expect_err(get, "ResourceNotFoundException"), not_found);
+    let put = client.put_resource_policy().resource_arn(&ghost).policy(consumer_policy).send().await;
+    assert_eq!(expect_err(put, "ResourceNotFoundException"), not_found);
+    let delete = client.delete_resource_policy().resource_arn(&ghost).send().await;
+    assert_eq!(expect_err(delete, "ResourceNotFoundException"), not_found);
+
+    // Deregistering drops the consumer's policy: its ARN is gone, and a consumer registered
+    // again under the name starts without one.
+    client.put_resource_policy().resource_arn(&consumer_arn).policy(consumer_policy).send().await.unwrap();
+    client.deregister_stream_consumer().consumer_arn(&consumer_arn).send().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.describe_stream_consumer().consumer_arn(&consumer_arn).send().await.is_ok() {
+        assert!(Instant::now() < deadline, "the consumer never went away");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let gone = client.get_resource_policy().resource_arn(&consumer_arn).send().await;
+    assert_eq!(
+        expect_err(gone, "ResourceNotFoundException"),
+        format!("Consumer {consumer_arn} under account {ACCOUNT} not found.")
+    );
+    let registered_again = active_consumer(&client, &arn, "governed").await;
+    assert_eq!(policy(&client, &registered_again).await, "{}");
+    assert_eq!(policy(&client, &arn).await, stream_policy);
+}
+
+#[tokio::test]
 async fn consumers_stay_creating_and_deleting_for_the_configured_delays() {
     let server = TestServer::start_with(ServerOptions::default().transition_ms(600, 600, 0));
     let client = server.client_no_retry();
@@ -339,6 +482,60 @@ async fn consumers_stay_creating_and_deleting_for_the_configured_delays() {
     );
 }
 
+#[tokio::test]
+async fn at_most_five_consumers_are_creating_at_once_per_account() {
+    // Consumers stay CREATING as long as new streams do (--create-stream-ms).
+    let server = TestServer::start_with(ServerOptions::default().transition_ms(3000, 0, 0));
+    let client = server.client_no_retry();
+    let streams = [unique_name("creating"), unique_name("creating")];
+    for name in &streams {
+        client.create_stream().stream_name(name).shard_count(1).send().await.unwrap();
+    }
+    for name in &streams {
+        wait_active(&client, name).await;
+    }
+    let register = |stream: &str, consumer: &str| {
+        client.register_stream_consumer().stream_arn(stream_arn(stream)).consumer_name(consumer).send()
+    };
+    let consumers = |stream: &str| {
+        let listed = client.list_stream_consumers().stream_arn(stream_arn(stream)).send();
+        async move {
+            let out = listed.await.unwrap();
+            out.consumers()
+                .iter()
+                .map(|c| (c.consumer_name().to_owned(), c.consumer_status().clone()))
+                .collect::<Vec<_>>()
+        }
+    };
+
+    // Five CREATING consumers over the account's two streams; a sixth is refused.
+    for (stream, consumer) in [(0, "a"), (0, "b"), (0, "c"), (1, "d"), (1, "e")] {
+        register(&streams[stream], consumer).await.unwrap();
+    }
+    assert_eq!(
+        expect_err(register(&streams[1], "f").await, "LimitExceededException"),
+        format!(
+            "Account {ACCOUNT} already has 5 consumers in CREATING state, the most an account can have at once."
+        )
+    );
+    // The refusal registered nothing, and the five were still CREATING.
+    let creating = |names: &[&str]| -> Vec<_> {
+        names.iter().map(|n| (n.to_string(), ConsumerStatus::Creating)).collect()
+    };
+    assert_eq!(consumers(&streams[0]).await, creating(&["a", "b", "c"]));
+    assert_eq!(consumers(&streams[1]).await, creating(&["d", "e"]));
+
+    // Once they are ACTIVE, the sixth is accepted.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for stream in &streams {
+        while consumers(stream).await.iter().any(|(_, status)| *status == ConsumerStatus::Creating) {
+            assert!(Instant::now() < deadline, "the consumers never became ACTIVE");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    register(&streams[1], "f").await.unwrap();
+}
+
 // ---------------------------------------------------------------------------------------------
 // SubscribeToShard through the SDK
 // ---------------------------------------------------------------------------------------------
@@ -359,6 +556,44 @@ async fn records_put_after_subscribing_are_pushed() {
 
     let put = put_many(&client, &name, "live", 50).await;
     assert_eq!(receive_records(&mut events, 50).await, put);
+}
+
+#[tokio::test]
+async fn records_are_pushed_over_tls_and_h2() {
+    let server = TestServer::start_with(ServerOptions::default().arg("--tls-port").arg("0"));
+    let tls = TlsEndpoint::of(&server);
+    // The SDK's HTTPS client (ALPN h2 and http/1.1) trusting the self-signed certificate, noting
+    // the protocol of every connection it opens.
+    let protocols = Arc::new(Mutex::new(Vec::new()));
+    let opened = protocols.clone();
+    let pool = ConnectionPool::builder()
+        .event_listener(move |event: &ConnectionEvent<'_>| {
+            if let ConnectionEvent::Opened(open) = event {
+                opened.lock().unwrap().push(open.connection().protocol());
+            }
+        })
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(
+            TlsContext::builder()
+                .with_trust_store(TrustStore::empty().with_pem_certificate(tls.pem.clone()))
+                .build()
+                .unwrap(),
+        )
+        .build_https()
+        .unwrap();
+    let http = aws_smithy_http_client::pool::Client::new(&pool).unwrap();
+    let client = Client::from_conf(config_for(&tls.url(), RetryConfig::disabled()).http_client(http).build());
+
+    let (name, arn) = stream(&client, 1).await;
+    let consumer = active_consumer(&client, &arn, "secure").await;
+    let mut events =
+        subscribe(&client, &consumer, "shardId-000000000000", position(ShardIteratorType::Latest, None))
+            .await;
+    assert!(next_event(&mut events).await.records().is_empty());
+    let put = put_many(&client, &name, "tls", 50).await;
+    assert_eq!(receive_records(&mut events, 50).await, put);
+    // One h2 connection carried everything, the puts beside the open subscription.
+    assert_eq!(*protocols.lock().unwrap(), [ConnectionProtocol::Http2]);
 }
 
 #[tokio::test]

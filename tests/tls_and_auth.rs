@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -39,34 +38,6 @@ const MISMATCH: &str = "The request signature we calculated does not match the s
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// The HTTPS side of a server, from its `kinesin tls on https://HOST:PORT (certificate: PATH)`
-/// stdout line.
-struct TlsEndpoint {
-    port: u16,
-    certificate: PathBuf,
-    pem: Vec<u8>,
-}
-
-impl TlsEndpoint {
-    fn of(server: &TestServer) -> TlsEndpoint {
-        let line = server.stdout_line("kinesin tls on ").expect("no `kinesin tls on` line on stdout");
-        let rest =
-            line.strip_prefix("kinesin tls on https://127.0.0.1:").unwrap_or_else(|| panic!("{line:?}"));
-        let (port, rest) = rest.split_once(' ').unwrap_or_else(|| panic!("{line:?}"));
-        let certificate = rest
-            .strip_prefix("(certificate: ")
-            .and_then(|r| r.strip_suffix(')'))
-            .unwrap_or_else(|| panic!("{line:?}"));
-        let certificate = PathBuf::from(certificate);
-        let pem = std::fs::read(&certificate).expect("read the certificate");
-        TlsEndpoint { port: port.parse().unwrap(), certificate, pem }
-    }
-
-    fn url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.port)
-    }
-}
 
 /// The SDK's own HTTPS client (rustls, as the SDK ships it) trusting only `pem`.
 fn https_client(pem: &[u8]) -> SharedHttpClient {

@@ -374,16 +374,47 @@ impl Drop for TestServer {
     }
 }
 
-/// The SDK client exactly as a user without aws-config would build it.
-pub fn client_for(endpoint: &str, retry: RetryConfig) -> Client {
-    let config = aws_sdk_kinesis::Config::builder()
+/// The SDK configuration exactly as a user without aws-config would build it.
+pub fn config_for(endpoint: &str, retry: RetryConfig) -> aws_sdk_kinesis::config::Builder {
+    aws_sdk_kinesis::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"))
         .retry_config(retry)
-        .build();
-    Client::from_conf(config)
+}
+
+/// The SDK client exactly as a user without aws-config would build it.
+pub fn client_for(endpoint: &str, retry: RetryConfig) -> Client {
+    Client::from_conf(config_for(endpoint, retry).build())
+}
+
+/// The HTTPS side of a server started with `--tls-port`, from its `kinesin tls on
+/// https://HOST:PORT (certificate: PATH)` stdout line.
+pub struct TlsEndpoint {
+    pub port: u16,
+    pub certificate: PathBuf,
+    pub pem: Vec<u8>,
+}
+
+impl TlsEndpoint {
+    pub fn of(server: &TestServer) -> TlsEndpoint {
+        let line = server.stdout_line("kinesin tls on ").expect("no `kinesin tls on` line on stdout");
+        let rest =
+            line.strip_prefix("kinesin tls on https://127.0.0.1:").unwrap_or_else(|| panic!("{line:?}"));
+        let (port, rest) = rest.split_once(' ').unwrap_or_else(|| panic!("{line:?}"));
+        let certificate = rest
+            .strip_prefix("(certificate: ")
+            .and_then(|r| r.strip_suffix(')'))
+            .unwrap_or_else(|| panic!("{line:?}"));
+        let certificate = PathBuf::from(certificate);
+        let pem = std::fs::read(&certificate).expect("read the certificate");
+        TlsEndpoint { port: port.parse().unwrap(), certificate, pem }
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
 }
 
 /// A stream name unique within this test process.

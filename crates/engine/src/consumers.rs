@@ -165,6 +165,7 @@ mod tests {
             status,
             transition_due_ms: due,
             tags: vec![],
+            resource_policy: None,
         }
     }
 

@@ -15,6 +15,7 @@ mod pagination;
 mod registry;
 mod render;
 mod resharding;
+mod resource;
 mod routing;
 mod shard_reader;
 mod starting_position;

@@ -133,6 +133,9 @@ pub struct ConsumerMeta {
     /// Epoch ms at which a pending CREATING/DELETING transition completes.
     pub transition_due_ms: Option<i64>,
     pub tags: Vec<(String, String)>,
+    /// The IAM policy document attached with PutResourcePolicy (stored, not enforced).
+    #[serde(default)]
+    pub resource_policy: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -37,7 +37,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             self.check_warm_throughput(ctx, name, mode, mibps).await?;
         }
         let tags = parse_tags(input.map("Tags").unwrap_or_default());
-        check_tag_limit(name, &ctx.account, &[], &tags)?;
+        check_tag_limit("stream", name, &ctx.account, &[], &tags)?;
 
         let _guard = self.control_lock().await;
         let now = self.now_ms();

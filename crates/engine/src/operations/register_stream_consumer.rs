@@ -12,6 +12,8 @@ use crate::{Engine, RequestContext};
 
 /// Consumers a stream may have (provisioned and on-demand standard streams).
 const MAX_CONSUMERS_PER_STREAM: usize = 20;
+/// Consumers an account may have CREATING at once.
+const MAX_CREATING_CONSUMERS: usize = 5;
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
     pub(crate) async fn register_stream_consumer(
@@ -26,7 +28,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         if !matches!(stream.status, StreamStatus::Active | StreamStatus::Updating) {
             return Err(errors::stream_not_active(&stream));
         }
-        check_tag_limit(&stream.name, &stream.account, &[], &tags)?;
+        check_tag_limit("consumer", name, &stream.account, &[], &tags)?;
         if stream.consumers.iter().any(|c| c.name == name) {
             return Err(ApiError::resource_in_use(format!(
                 "Consumer {name} under stream {} under account {} already exists.",
@@ -40,12 +42,26 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                 stream.name, stream.account
             )));
         }
+        let creating = self
+            .registry()
+            .in_account(&ctx.account, &ctx.region)
+            .flat_map(|s| &s.consumers)
+            .filter(|c| c.status == ConsumerStatus::Creating)
+            .count();
+        if creating >= MAX_CREATING_CONSUMERS {
+            return Err(ApiError::limit_exceeded(format!(
+                "Account {} already has {MAX_CREATING_CONSUMERS} consumers in CREATING state, the most an \
+                 account can have at once.",
+                ctx.account
+            )));
+        }
         let consumer = ConsumerMeta {
             name: name.to_owned(),
             created_ms: self.now_ms(),
             status: ConsumerStatus::Creating,
             transition_due_ms: self.due_after(self.config.create_stream_ms),
             tags,
+            resource_policy: None,
         };
         let mut meta = (*stream).clone();
         meta.consumers.push(consumer.clone());

@@ -1,5 +1,5 @@
-//! PutResourcePolicy, GetResourcePolicy and DeleteResourcePolicy on a stream ARN. The
-//! policy is validated as a JSON object and stored; it is not enforced.
+//! PutResourcePolicy, GetResourcePolicy and DeleteResourcePolicy on a stream or consumer ARN.
+//! The policy is validated as a JSON object and stored; it is not enforced.
 
 use kinesin_wire::{ApiError, Value};
 
@@ -20,16 +20,15 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             ));
         }
         let _guard = self.control_lock().await;
-        let mut meta = (*self.resolve_resource(ctx, input)?).clone();
-        meta.resource_policy = Some(policy.to_owned());
-        self.persist(meta).await?;
+        let resource = self.resolve_resource(ctx, input)?;
+        self.persist(resource.changed(|_, stored| *stored = Some(policy.to_owned()))).await?;
         Ok(Value::Null)
     }
 
-    /// A stream without a policy answers an empty policy document.
+    /// A resource without a policy answers an empty policy document.
     pub(crate) fn get_resource_policy(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
-        let stream = self.resolve_resource(ctx, input)?;
-        Ok(Value::object().with("Policy", stream.resource_policy.as_deref().unwrap_or("{}")))
+        let resource = self.resolve_resource(ctx, input)?;
+        Ok(Value::object().with("Policy", resource.policy().unwrap_or("{}")))
     }
 
     pub(crate) async fn delete_resource_policy(
@@ -38,16 +37,14 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         input: &Value,
     ) -> Result<Value, ApiError> {
         let _guard = self.control_lock().await;
-        let stream = self.resolve_resource(ctx, input)?;
-        if stream.resource_policy.is_none() {
+        let resource = self.resolve_resource(ctx, input)?;
+        if resource.policy().is_none() {
             return Err(ApiError::resource_not_found(format!(
                 "No resource policy found for resource {}.",
-                stream.arn()
+                resource.arn()
             )));
         }
-        let mut meta = (*stream).clone();
-        meta.resource_policy = None;
-        self.persist(meta).await?;
+        self.persist(resource.changed(|_, stored| *stored = None)).await?;
         Ok(Value::Null)
     }
 }
