@@ -10,8 +10,26 @@ fn bench_runs_every_workload_and_reports_table_and_json() {
     let json_path = work.path().join("report.json");
     let output = Command::new(env!("CARGO_BIN_EXE_kinesin"))
         .args(["bench", "--rounds", "1", "--seconds", "0.3", "--warmup", "0.1", "--shards", "2"])
-        .args(["--put-records-sizes", "100", "--batch", "20", "--in-flight", "2", "--put-record-clients", "2"])
-        .args(["--drain-records", "1000", "--latency-rates", "50", "--latency-seconds", "0.3", "--settle-seconds", "0"])
+        .args([
+            "--put-records-sizes",
+            "100",
+            "--batch",
+            "20",
+            "--in-flight",
+            "2",
+            "--put-record-clients",
+            "2",
+        ])
+        .args([
+            "--drain-records",
+            "1000",
+            "--latency-rates",
+            "50",
+            "--latency-seconds",
+            "0.3",
+            "--settle-seconds",
+            "0",
+        ])
         .arg("--work-dir")
         .arg(work.path())
         .arg("--json-file")
@@ -24,12 +42,15 @@ fn bench_runs_every_workload_and_reports_table_and_json() {
 
     // The table names the client modes and has a row per workload and target.
     assert!(stdout.contains("client modes run: raw, sdk"), "{stdout}");
-    for needle in ["put-records", "put-record ", "get-records", "put-to-get", "put-to-push", "baseline", "start-up ms"] {
+    for needle in
+        ["put-records", "put-record ", "get-records", "put-to-get", "put-to-push", "baseline", "start-up ms"]
+    {
         assert!(stdout.contains(needle), "the table lacks '{needle}':\n{stdout}");
     }
 
     let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&json_path).expect("the JSON report was written")).expect("valid JSON");
+        serde_json::from_slice(&std::fs::read(&json_path).expect("the JSON report was written"))
+            .expect("valid JSON");
     let rows = report["throughput"].as_array().expect("throughput rows");
     for workload in ["put-records", "put-record", "get-records"] {
         for mode in ["raw", "sdk"] {
@@ -55,10 +76,16 @@ fn bench_runs_every_workload_and_reports_table_and_json() {
     assert_eq!(drained["records"], 1000, "{drained}");
 
     let latency = report["latency"].as_array().expect("latency rows");
-    let get = latency.iter().find(|r| r["workload"] == "put-to-get" && r["target"] == "kinesin").expect("put-to-get row");
+    let get = latency
+        .iter()
+        .find(|r| r["workload"] == "put-to-get" && r["target"] == "kinesin")
+        .expect("put-to-get row");
     assert_eq!(get["status"], "ok", "{get}");
     assert!(get["received"].as_u64().unwrap() > 0, "{get}");
-    let push = latency.iter().find(|r| r["workload"] == "put-to-push" && r["target"] == "kinesin").expect("put-to-push row");
+    let push = latency
+        .iter()
+        .find(|r| r["workload"] == "put-to-push" && r["target"] == "kinesin")
+        .expect("put-to-push row");
     // Either measured, or (before fan-out exists) reported as unsupported.
     let status = push["status"].as_str().unwrap();
     assert!(status == "ok" || status == "not supported by the endpoint", "{push}");

@@ -38,10 +38,12 @@ type Shared = Arc<Mutex<State>>;
 
 /// Serves on 127.0.0.1:`port` until killed; prints `baseline listening on http://ADDR`.
 pub fn run(port: u16) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let listener =
-            tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| format!("cannot listen: {e}"))?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| format!("cannot listen: {e}"))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
         let mut stdout = std::io::stdout();
         let _ = writeln!(stdout, "baseline listening on http://{bound}");
@@ -176,7 +178,12 @@ fn handle(state: &Shared, target: &str, body: &[u8]) -> Answer {
                 if i > 0 {
                     out.push(b',');
                 }
-                write!(out, "{{\"SequenceNumber\":\"{:056}\",\"ShardId\":\"shardId-{shard:012}\"}}", *sequence).unwrap();
+                write!(
+                    out,
+                    "{{\"SequenceNumber\":\"{:056}\",\"ShardId\":\"shardId-{shard:012}\"}}",
+                    *sequence
+                )
+                .unwrap();
             }
             out.extend_from_slice(b"]}");
             Ok(out)
@@ -193,7 +200,8 @@ fn handle(state: &Shared, target: &str, body: &[u8]) -> Answer {
             s.shards[shard].0 += 1;
             s.shards[shard].1 += len;
             *sequence += 1;
-            Ok(format!("{{\"SequenceNumber\":\"{:056}\",\"ShardId\":\"shardId-{shard:012}\"}}", *sequence).into_bytes())
+            Ok(format!("{{\"SequenceNumber\":\"{:056}\",\"ShardId\":\"shardId-{shard:012}\"}}", *sequence)
+                .into_bytes())
         }
         "GetRecords" => {
             let input: InGetRecords = serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))?;
@@ -320,7 +328,8 @@ pub fn get_records_body(stream: &str, shard: usize, position: u64, n: u64, size:
         base64_simd::STANDARD.encode_append(&data, &mut out);
         out.extend_from_slice(b"\"}");
     }
-    write!(out, "],\"NextShardIterator\":\"{stream}|{shard}|{}\",\"MillisBehindLatest\":0}}", position + n).unwrap();
+    write!(out, "],\"NextShardIterator\":\"{stream}|{shard}|{}\",\"MillisBehindLatest\":0}}", position + n)
+        .unwrap();
     out
 }
 

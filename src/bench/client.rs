@@ -140,7 +140,10 @@ impl Client {
             match self.sdk.list_streams().send().await {
                 Ok(_) => return Ok(()),
                 Err(err) if Instant::now() > deadline => {
-                    return Err(format!("the endpoint did not answer ListStreams: {}", CallError::from_sdk(&err)))
+                    return Err(format!(
+                        "the endpoint did not answer ListStreams: {}",
+                        CallError::from_sdk(&err)
+                    ))
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
             }
@@ -203,7 +206,9 @@ impl Client {
             .send()
             .await
             .map_err(|e| CallError::from_sdk(&e))?;
-        out.shard_iterator().map(str::to_owned).ok_or_else(|| CallError::new("no-iterator", "no ShardIterator"))
+        out.shard_iterator()
+            .map(str::to_owned)
+            .ok_or_else(|| CallError::new("no-iterator", "no ShardIterator"))
     }
 
     // ---- data plane ----
@@ -228,7 +233,12 @@ impl Client {
     }
 
     /// Sends a prepared PutRecords request.
-    pub async fn put_batch(&self, stream: &str, batch: &PreparedBatch, want_shards: bool) -> Result<PutOutcome, CallError> {
+    pub async fn put_batch(
+        &self,
+        stream: &str,
+        batch: &PreparedBatch,
+        want_shards: bool,
+    ) -> Result<PutOutcome, CallError> {
         match &batch.raw {
             Some(prepared) => self.raw.put_records(prepared, batch.records as u64, want_shards).await,
             None => sdk::put_records(&self.sdk, stream, batch.sdk.clone(), want_shards).await,
@@ -251,7 +261,12 @@ impl Client {
         }
     }
 
-    pub async fn get_records(&self, iterator: &str, limit: i32, want_stamps: bool) -> Result<Page, CallError> {
+    pub async fn get_records(
+        &self,
+        iterator: &str,
+        limit: i32,
+        want_stamps: bool,
+    ) -> Result<Page, CallError> {
         match self.mode {
             Mode::Raw => self.raw.get_records(iterator, limit, want_stamps).await,
             Mode::Sdk => sdk::get_records(&self.sdk, iterator, limit, want_stamps).await,

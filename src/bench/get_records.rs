@@ -17,14 +17,21 @@ use super::procfs;
 pub type ShardCounts = HashMap<String, u64>;
 
 /// Puts `total` records of `record_bytes` into `stream` with 8 PutRecords of 500 in flight.
-pub async fn fill(client: &Client, stream: &str, total: u64, record_bytes: usize) -> Result<ShardCounts, String> {
+pub async fn fill(
+    client: &Client,
+    stream: &str,
+    total: u64,
+    record_bytes: usize,
+) -> Result<ShardCounts, String> {
     let client = Arc::new(client.with_mode(Mode::Raw));
-    let batches: Arc<Vec<_>> =
-        Arc::new((0..16).map(|_| client.prepare_batch(stream, &super::random_entries(500, record_bytes))).collect());
+    let batches: Arc<Vec<_>> = Arc::new(
+        (0..16).map(|_| client.prepare_batch(stream, &super::random_entries(500, record_bytes))).collect(),
+    );
     let remaining = Arc::new(std::sync::atomic::AtomicI64::new(total as i64));
     let mut tasks = Vec::new();
     for worker in 0..8 {
-        let (client, batches, remaining, stream) = (client.clone(), batches.clone(), remaining.clone(), stream.to_owned());
+        let (client, batches, remaining, stream) =
+            (client.clone(), batches.clone(), remaining.clone(), stream.to_owned());
         tasks.push(tokio::spawn(async move {
             let mut counts = ShardCounts::new();
             let mut failures = 0u32;
@@ -35,7 +42,9 @@ pub async fn fill(client: &Client, stream: &str, total: u64, record_bytes: usize
             while remaining.fetch_sub(500, std::sync::atomic::Ordering::Relaxed) > 0 {
                 if signed_at.elapsed() > Duration::from_secs(120) {
                     batches = Arc::new(
-                        (0..4).map(|_| client.prepare_batch(&stream, &super::random_entries(500, record_bytes))).collect(),
+                        (0..4)
+                            .map(|_| client.prepare_batch(&stream, &super::random_entries(500, record_bytes)))
+                            .collect(),
                     );
                     signed_at = Instant::now();
                 }
@@ -82,13 +91,14 @@ pub async fn drain(client: &Client, stream: &str, counts: &ShardCounts, pid: Opt
         let (client, stream, shard) = (client.clone(), stream.to_owned(), shard.clone());
         tasks.push(tokio::spawn(async move {
             let mut result = LoopResult::default();
-            let mut iterator = match client.shard_iterator(&stream, &shard, ShardIteratorType::TrimHorizon).await {
-                Ok(it) => it,
-                Err(err) => {
-                    count_error(&mut result.errors, &err);
-                    return result;
-                }
-            };
+            let mut iterator =
+                match client.shard_iterator(&stream, &shard, ShardIteratorType::TrimHorizon).await {
+                    Ok(it) => it,
+                    Err(err) => {
+                        count_error(&mut result.errors, &err);
+                        return result;
+                    }
+                };
             let mut failures = 0;
             while result.records < expected {
                 let sent = Instant::now();

@@ -58,7 +58,14 @@ impl Collector {
 
 /// Sends `rate` records per second for `seconds` (fewer if the endpoint cannot keep up); answers
 /// records acknowledged and errors.
-pub async fn produce(client: &Client, stream: &str, rate: u64, seconds: f64, record_bytes: usize, epoch: Instant) -> (u64, Errors) {
+pub async fn produce(
+    client: &Client,
+    stream: &str,
+    rate: u64,
+    seconds: f64,
+    record_bytes: usize,
+    epoch: Instant,
+) -> (u64, Errors) {
     let permits = Arc::new(Semaphore::new(512));
     let acked = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(Mutex::new(Errors::new()));
@@ -75,10 +82,13 @@ pub async fn produce(client: &Client, stream: &str, rate: u64, seconds: f64, rec
         let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
         while sent < due && Instant::now() < deadline {
             sent += 1;
-            let Ok(Ok(permit)) = tokio::time::timeout_at(deadline.into(), permits.clone().acquire_owned()).await else {
+            let Ok(Ok(permit)) =
+                tokio::time::timeout_at(deadline.into(), permits.clone().acquire_owned()).await
+            else {
                 break;
             };
-            let (client, stream, acked, errors) = (client.clone(), stream.to_owned(), acked.clone(), errors.clone());
+            let (client, stream, acked, errors) =
+                (client.clone(), stream.to_owned(), acked.clone(), errors.clone());
             tasks.spawn(async move {
                 let mut data = vec![0u8; record_bytes.max(8)];
                 rand::thread_rng().fill(&mut data[8..]);
@@ -97,7 +107,9 @@ pub async fn produce(client: &Client, stream: &str, rate: u64, seconds: f64, rec
         while tasks.try_join_next().is_some() {}
     }
     // Puts still in flight get 10 s more; then they are abandoned (and count as not acked).
-    let _ = tokio::time::timeout(Duration::from_secs(10), async { while tasks.join_next().await.is_some() {} }).await;
+    let _ =
+        tokio::time::timeout(Duration::from_secs(10), async { while tasks.join_next().await.is_some() {} })
+            .await;
     tasks.abort_all();
     let errors = std::mem::take(&mut *errors.lock().unwrap());
     (acked.load(Ordering::Relaxed), errors)

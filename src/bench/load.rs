@@ -68,7 +68,9 @@ pub async fn closed_loop(
                     Ok(records) => {
                         result.records += records;
                         result.requests += 1;
-                        result.latencies_us.push(done.duration_since(sent).as_micros().min(u32::MAX as u128) as u32);
+                        result
+                            .latencies_us
+                            .push(done.duration_since(sent).as_micros().min(u32::MAX as u128) as u32);
                     }
                     Err(err) => {
                         count_error(&mut result.errors, &err);

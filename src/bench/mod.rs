@@ -54,7 +54,12 @@ pub enum Workload {
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Workloads to run, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "put-records,put-record,get-records,put-to-get,put-to-push")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "put-records,put-record,get-records,put-to-get,put-to-push"
+    )]
     workloads: Vec<Workload>,
     /// Client modes for the throughput workloads: `raw` (pre-signed requests over hyper; the
     /// load generator costs least) and/or `sdk` (aws-sdk-kinesis, what users run).
@@ -239,7 +244,11 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
     let machine = procfs::machine(work.path());
     let mut notes = Vec::new();
 
-    let progress = if args.json { ProgressBar::hidden() } else { ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()) };
+    let progress = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+    };
     progress.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
             .expect("valid template"),
@@ -249,7 +258,8 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
     // One core's GetRecords serialisation rate, measured before any server runs.
     let ceiling = if has(Workload::GetRecords) {
         progress.set_message("measuring one core's GetRecords serialisation rate");
-        let mut runs: Vec<f64> = (0..3).map(|_| get_records::serialise_ceiling(settings.record_bytes, 0.3)).collect();
+        let mut runs: Vec<f64> =
+            (0..3).map(|_| get_records::serialise_ceiling(settings.record_bytes, 0.3)).collect();
         load::median(&mut runs)
     } else {
         None
@@ -264,7 +274,8 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
         }
         let name = if reference.is_none() { "kinesin".to_owned() } else { format!("kinesin-{durability}") };
         progress.set_message(format!("starting {name}"));
-        targets.push(Target::spawn(&name, Kind::Kinesin(durability.clone()), work.path(), &args.region).await?);
+        targets
+            .push(Target::spawn(&name, Kind::Kinesin(durability.clone()), work.path(), &args.region).await?);
         reference.get_or_insert(name);
     }
     if !args.no_baseline {
@@ -272,15 +283,19 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
         targets.push(Target::spawn("baseline", Kind::Baseline, work.path(), &args.region).await?);
     }
     for peer in &args.peers {
-        let (name, command) = peer.split_once('=').ok_or_else(|| format!("--peer takes NAME=COMMAND, not '{peer}'"))?;
+        let (name, command) =
+            peer.split_once('=').ok_or_else(|| format!("--peer takes NAME=COMMAND, not '{peer}'"))?;
         progress.set_message(format!("starting {name}"));
         targets.push(Target::spawn(name, Kind::Peer(command.to_owned()), work.path(), &args.region).await?);
     }
     for endpoint in &args.endpoints {
-        let (name, rest) =
-            endpoint.split_once('=').ok_or_else(|| format!("--endpoint takes NAME=URL[,pid=PID], not '{endpoint}'"))?;
+        let (name, rest) = endpoint
+            .split_once('=')
+            .ok_or_else(|| format!("--endpoint takes NAME=URL[,pid=PID], not '{endpoint}'"))?;
         let (url, pid) = match rest.split_once(",pid=") {
-            Some((url, pid)) => (url, Some(pid.parse::<u32>().map_err(|_| format!("bad pid in '{endpoint}'"))?)),
+            Some((url, pid)) => {
+                (url, Some(pid.parse::<u32>().map_err(|_| format!("bad pid in '{endpoint}'"))?))
+            }
             None => (rest, None),
         };
         let target = Target::external(name, url, pid);
@@ -316,14 +331,26 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
         let idle_rss_kib = target.pid.and_then(procfs::rss_kib);
         let rss = target.pid.map(procfs::RssSampler::start);
         if has(Workload::PutRecords) || has(Workload::PutRecord) {
-            client.ensure_stream(PUT_STREAM, settings.shards).await.map_err(|e| format!("{}: {e}", target.name))?;
+            client
+                .ensure_stream(PUT_STREAM, settings.shards)
+                .await
+                .map_err(|e| format!("{}: {e}", target.name))?;
         }
         let mut drain = None;
         if has(Workload::GetRecords) {
-            client.ensure_stream(DRAIN_STREAM, settings.shards).await.map_err(|e| format!("{}: {e}", target.name))?;
-            progress.set_message(format!("filling {DRAIN_STREAM} on {} ({} records)", target.name, settings.drain_records));
+            client
+                .ensure_stream(DRAIN_STREAM, settings.shards)
+                .await
+                .map_err(|e| format!("{}: {e}", target.name))?;
+            progress.set_message(format!(
+                "filling {DRAIN_STREAM} on {} ({} records)",
+                target.name, settings.drain_records
+            ));
             let filled = Instant::now();
-            drain = Some(get_records::fill(&client, DRAIN_STREAM, settings.drain_records, settings.record_bytes).await?);
+            drain = Some(
+                get_records::fill(&client, DRAIN_STREAM, settings.drain_records, settings.record_bytes)
+                    .await?,
+            );
             notes.push(format!(
                 "{}: filled {DRAIN_STREAM} with {} records in {:.1} s",
                 target.name,
@@ -333,17 +360,30 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
         }
         let mut latency_shards = Vec::new();
         if has(Workload::PutToGet) && !target.is_baseline() {
-            latency_shards =
-                client.ensure_stream(GET_STREAM, settings.shards).await.map_err(|e| format!("{}: {e}", target.name))?;
+            latency_shards = client
+                .ensure_stream(GET_STREAM, settings.shards)
+                .await
+                .map_err(|e| format!("{}: {e}", target.name))?;
         }
         let mut push = Err("not run".to_owned());
         if has(Workload::PutToPush) && !target.is_baseline() {
-            let shards =
-                client.ensure_stream(PUSH_STREAM, settings.shards).await.map_err(|e| format!("{}: {e}", target.name))?;
+            let shards = client
+                .ensure_stream(PUSH_STREAM, settings.shards)
+                .await
+                .map_err(|e| format!("{}: {e}", target.name))?;
             push = put_to_push::register(&client, PUSH_STREAM).await.map(|arn| (arn, shards));
         }
         progress.inc(1);
-        unders.push(Under { target, client, rss, idle_rss_kib, put_stream: PUT_STREAM.into(), drain, latency_shards, push });
+        unders.push(Under {
+            target,
+            client,
+            rss,
+            idle_rss_kib,
+            put_stream: PUT_STREAM.into(),
+            drain,
+            latency_shards,
+            push,
+        });
     }
 
     // The rounds: every workload variant and mode on every target in turn, the target order
@@ -373,33 +413,53 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
                     let name = &under.target.name;
                     let (label, variant, mut result) = match workload {
                         Workload::PutRecords => {
-                            let variant = format!("{}×{} B, {} in flight", settings.batch, param, settings.in_flight);
-                            progress.set_message(format!("round {}: PutRecords {variant} {mode} → {name}", round + 1));
+                            let variant =
+                                format!("{}×{} B, {} in flight", settings.batch, param, settings.in_flight);
+                            progress.set_message(format!(
+                                "round {}: PutRecords {variant} {mode} → {name}",
+                                round + 1
+                            ));
                             let r = put_records::run(&client, &settings, &under.put_stream, param, pid).await;
                             ("put-records", variant, r)
                         }
                         Workload::PutRecord => {
                             let variant = format!("{} B, {param} clients", settings.record_bytes);
-                            progress.set_message(format!("round {}: PutRecord {variant} {mode} → {name}", round + 1));
+                            progress.set_message(format!(
+                                "round {}: PutRecord {variant} {mode} → {name}",
+                                round + 1
+                            ));
                             let r = put_record::run(&client, &settings, &under.put_stream, param, pid).await;
                             ("put-record", variant, r)
                         }
                         _ => {
-                            let variant = format!("{} × {} B, 1 reader/shard", settings.drain_records, settings.record_bytes);
-                            progress.set_message(format!("round {}: drain {variant} {mode} → {name}", round + 1));
+                            let variant = format!(
+                                "{} × {} B, 1 reader/shard",
+                                settings.drain_records, settings.record_bytes
+                            );
+                            progress
+                                .set_message(format!("round {}: drain {variant} {mode} → {name}", round + 1));
                             let counts = under.drain.as_ref().expect("filled at set-up");
                             let r = get_records::drain(&client, DRAIN_STREAM, counts, pid).await;
                             ("get-records", variant, r)
                         }
                     };
-                    samples.push(report::sample(label, &variant, &mode.to_string(), name, round, &mut result));
+                    samples.push(report::sample(
+                        label,
+                        &variant,
+                        &mode.to_string(),
+                        name,
+                        round,
+                        &mut result,
+                    ));
                     progress.inc(1);
                 }
             }
         }
         // Latency workloads (not on the baseline, which stores nothing).
         for &rate in &settings.latency_rates {
-            for (workload, label) in [(Workload::PutToGet, "put-to-get"), (Workload::PutToPush, "put-to-push")] {
+            for (workload, label) in
+                [(Workload::PutToGet, "put-to-get"), (Workload::PutToPush, "put-to-push")]
+            {
                 if !has(workload) {
                     continue;
                 }
@@ -412,11 +472,20 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
                     let name = under.target.name.clone();
                     progress.set_message(format!("round {}: {label} at {rate} rec/s → {name}", round + 1));
                     let result = if workload == Workload::PutToGet {
-                        Ok(put_to_get::run(&client, &settings, GET_STREAM, &under.latency_shards, rate, epoch).await)
+                        Ok(put_to_get::run(
+                            &client,
+                            &settings,
+                            GET_STREAM,
+                            &under.latency_shards,
+                            rate,
+                            epoch,
+                        )
+                        .await)
                     } else {
                         match &under.push {
                             Ok((arn, shards)) => {
-                                put_to_push::run(&client, &settings, PUSH_STREAM, arn, shards, rate, epoch).await
+                                put_to_push::run(&client, &settings, PUSH_STREAM, arn, shards, rate, epoch)
+                                    .await
                             }
                             Err(reason) => Err(reason.clone()),
                         }
@@ -492,7 +561,8 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
         });
     }
     if has(Workload::PutToPush) {
-        notes.push("put-to-push subscribes through the SDK; its producer uses the latency client mode".into());
+        notes
+            .push("put-to-push subscribes through the SDK; its producer uses the latency client mode".into());
     }
     let throughput = report::aggregate(&samples, reference.as_deref(), ceiling);
     let report = Report {

@@ -117,7 +117,8 @@ fn filesystem_of(path: &Path) -> String {
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() >= 3 && path.starts_with(f[1])).then(|| (f[1].len(), format!("{} on {} (mounted at {})", f[2], f[0], f[1])))
+            (f.len() >= 3 && path.starts_with(f[1]))
+                .then(|| (f[1].len(), format!("{} on {} (mounted at {})", f[2], f[0], f[1])))
         })
         .max_by_key(|(len, _)| *len)
         .map(|(_, s)| s)

@@ -8,7 +8,13 @@ use super::client::Client;
 use super::load::{closed_loop, LoopResult};
 use super::Settings;
 
-pub async fn run(client: &Client, settings: &Settings, stream: &str, clients: usize, pid: Option<u32>) -> LoopResult {
+pub async fn run(
+    client: &Client,
+    settings: &Settings,
+    stream: &str,
+    clients: usize,
+    pid: Option<u32>,
+) -> LoopResult {
     const PER_CLIENT: usize = 8;
     let records: Vec<_> = super::random_entries(clients * PER_CLIENT, settings.record_bytes)
         .into_iter()

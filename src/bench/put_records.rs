@@ -8,7 +8,13 @@ use super::client::Client;
 use super::load::{closed_loop, LoopResult};
 use super::Settings;
 
-pub async fn run(client: &Client, settings: &Settings, stream: &str, record_bytes: usize, pid: Option<u32>) -> LoopResult {
+pub async fn run(
+    client: &Client,
+    settings: &Settings,
+    stream: &str,
+    record_bytes: usize,
+    pid: Option<u32>,
+) -> LoopResult {
     // Twice as many distinct requests as are in flight, each with random partition keys.
     let batches: Vec<_> = (0..settings.in_flight * 2)
         .map(|_| client.prepare_batch(stream, &super::random_entries(settings.batch, record_bytes)))
@@ -34,4 +40,3 @@ pub async fn run(client: &Client, settings: &Settings, stream: &str, record_byte
     )
     .await
 }
-

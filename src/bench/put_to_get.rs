@@ -56,7 +56,8 @@ pub async fn run(
             errors
         }));
     }
-    let (sent, put_errors) = produce(client, stream, rate, settings.latency_seconds, settings.record_bytes, epoch).await;
+    let (sent, put_errors) =
+        produce(client, stream, rate, settings.latency_seconds, settings.record_bytes, epoch).await;
     settle(&collector, sent, Duration::from_secs(3)).await;
     stop.store(true, Ordering::Relaxed);
     for consumer in consumers {

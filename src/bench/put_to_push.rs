@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_kinesis::types::{ConsumerStatus, ShardIteratorType, StartingPosition, SubscribeToShardEventStream};
+use aws_sdk_kinesis::types::{
+    ConsumerStatus, ShardIteratorType, StartingPosition, SubscribeToShardEventStream,
+};
 
 use super::client::{count_error, CallError, Client, Errors};
 use super::latency::{produce, settle, Collector, LatencyResult};
@@ -27,26 +29,27 @@ pub async fn register(client: &Client, stream: &str) -> Result<String, String> {
         .await
         .map_err(|e| format!("DescribeStreamSummary: {}", CallError::from_sdk(&e)))?;
     let arn = summary.stream_description_summary().map(|s| s.stream_arn().to_owned()).unwrap_or_default();
-    let consumer_arn = match sdk.register_stream_consumer().stream_arn(&arn).consumer_name("kinesin-bench").send().await {
-        Ok(out) => out.consumer().map(|c| c.consumer_arn().to_owned()).unwrap_or_default(),
-        Err(err) => {
-            let err = CallError::from_sdk(&err);
-            match err.code.as_str() {
-                "UnknownOperationException" => return Err(UNSUPPORTED.into()),
-                "ResourceInUseException" => sdk
-                    .describe_stream_consumer()
-                    .stream_arn(&arn)
-                    .consumer_name("kinesin-bench")
-                    .send()
-                    .await
-                    .map_err(|e| format!("DescribeStreamConsumer: {}", CallError::from_sdk(&e)))?
-                    .consumer_description()
-                    .map(|c| c.consumer_arn().to_owned())
-                    .unwrap_or_default(),
-                _ => return Err(format!("RegisterStreamConsumer: {err}")),
+    let consumer_arn =
+        match sdk.register_stream_consumer().stream_arn(&arn).consumer_name("kinesin-bench").send().await {
+            Ok(out) => out.consumer().map(|c| c.consumer_arn().to_owned()).unwrap_or_default(),
+            Err(err) => {
+                let err = CallError::from_sdk(&err);
+                match err.code.as_str() {
+                    "UnknownOperationException" => return Err(UNSUPPORTED.into()),
+                    "ResourceInUseException" => sdk
+                        .describe_stream_consumer()
+                        .stream_arn(&arn)
+                        .consumer_name("kinesin-bench")
+                        .send()
+                        .await
+                        .map_err(|e| format!("DescribeStreamConsumer: {}", CallError::from_sdk(&e)))?
+                        .consumer_description()
+                        .map(|c| c.consumer_arn().to_owned())
+                        .unwrap_or_default(),
+                    _ => return Err(format!("RegisterStreamConsumer: {err}")),
+                }
             }
-        }
-    };
+        };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let described = sdk
@@ -79,7 +82,8 @@ pub async fn run(
     let mut errors = Errors::new();
     let mut readers = Vec::new();
     for shard in shards {
-        let position = StartingPosition::builder().r#type(ShardIteratorType::Latest).build().expect("type is set");
+        let position =
+            StartingPosition::builder().r#type(ShardIteratorType::Latest).build().expect("type is set");
         let subscribed = client
             .sdk
             .subscribe_to_shard()
@@ -103,12 +107,16 @@ pub async fn run(
         readers.push(tokio::spawn(async move {
             let mut errors = Errors::new();
             while !stop.load(Ordering::Relaxed) {
-                let event = tokio::time::timeout(Duration::from_millis(200), output.event_stream.recv()).await;
+                let event =
+                    tokio::time::timeout(Duration::from_millis(200), output.event_stream.recv()).await;
                 match event {
                     Err(_) => continue,
                     Ok(Ok(Some(SubscribeToShardEventStream::SubscribeToShardEvent(event)))) => {
-                        let stamps: Vec<u64> =
-                            event.records().iter().map(|r| super::client::stamp_of(r.data().as_ref())).collect();
+                        let stamps: Vec<u64> = event
+                            .records()
+                            .iter()
+                            .map(|r| super::client::stamp_of(r.data().as_ref()))
+                            .collect();
                         collector.arrived(&stamps);
                     }
                     Ok(Ok(Some(_))) => {}
@@ -125,7 +133,8 @@ pub async fn run(
     if readers.is_empty() {
         return Err(format!("no subscription succeeded: {errors:?}"));
     }
-    let (sent, put_errors) = produce(client, stream, rate, settings.latency_seconds, settings.record_bytes, epoch).await;
+    let (sent, put_errors) =
+        produce(client, stream, rate, settings.latency_seconds, settings.record_bytes, epoch).await;
     settle(&collector, sent, Duration::from_secs(3)).await;
     stop.store(true, Ordering::Relaxed);
     for reader in readers {

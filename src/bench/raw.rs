@@ -41,7 +41,10 @@ impl RawClient {
         if uri.scheme_str() != Some("http") {
             return Err(format!("bad endpoint {endpoint}: the bench clients speak plain http:// only"));
         }
-        let host = uri.authority().map(|a| a.as_str().to_owned()).ok_or_else(|| format!("bad endpoint {endpoint}"))?;
+        let host = uri
+            .authority()
+            .map(|a| a.as_str().to_owned())
+            .ok_or_else(|| format!("bad endpoint {endpoint}"))?;
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let http = HyperClient::builder(TokioExecutor::new()).build(connector);
@@ -61,7 +64,9 @@ impl RawClient {
     }
 
     pub fn prepare_put_records(&self, stream: &str, entries: &[Entry]) -> Prepared {
-        let mut body = Vec::with_capacity(64 + entries.iter().map(|e| e.data.len() * 4 / 3 + e.key.len() + 40).sum::<usize>());
+        let mut body = Vec::with_capacity(
+            64 + entries.iter().map(|e| e.data.len() * 4 / 3 + e.key.len() + 40).sum::<usize>(),
+        );
         body.extend_from_slice(b"{\"StreamName\":");
         serde_json::to_writer(&mut body, stream).expect("writes to a Vec");
         body.extend_from_slice(b",\"Records\":[");
@@ -124,7 +129,12 @@ impl RawClient {
         Err(CallError::new(code, message))
     }
 
-    pub async fn put_records(&self, prepared: &Prepared, records: u64, want_shards: bool) -> Result<PutOutcome, CallError> {
+    pub async fn put_records(
+        &self,
+        prepared: &Prepared,
+        records: u64,
+        want_shards: bool,
+    ) -> Result<PutOutcome, CallError> {
         let body = self.send(prepared).await?;
         if !want_shards {
             if let Some(failed) = find_number(&body, b"\"FailedRecordCount\":") {
@@ -143,7 +153,8 @@ impl RawClient {
             #[serde(rename = "ShardId")]
             shard: Option<String>,
         }
-        let out: Out = serde_json::from_slice(&body).map_err(|e| CallError::new("bad-response", e.to_string()))?;
+        let out: Out =
+            serde_json::from_slice(&body).map_err(|e| CallError::new("bad-response", e.to_string()))?;
         Ok(PutOutcome {
             ok: records - out.failed.min(records),
             failed: out.failed,
@@ -155,8 +166,14 @@ impl RawClient {
         self.send(prepared).await.map(|_| ())
     }
 
-    pub async fn get_records(&self, iterator: &str, limit: i32, want_stamps: bool) -> Result<Page, CallError> {
-        let body = serde_json::to_vec(&serde_json::json!({"ShardIterator": iterator, "Limit": limit})).expect("serialises");
+    pub async fn get_records(
+        &self,
+        iterator: &str,
+        limit: i32,
+        want_stamps: bool,
+    ) -> Result<Page, CallError> {
+        let body = serde_json::to_vec(&serde_json::json!({"ShardIterator": iterator, "Limit": limit}))
+            .expect("serialises");
         let body = self.send(&self.prepare("GetRecords", body)).await?;
         #[derive(Deserialize)]
         struct Out<'a> {
@@ -172,7 +189,8 @@ impl RawClient {
             #[serde(rename = "Data", borrow)]
             data: Cow<'a, str>,
         }
-        let out: Out = serde_json::from_slice(&body).map_err(|e| CallError::new("bad-response", e.to_string()))?;
+        let out: Out =
+            serde_json::from_slice(&body).map_err(|e| CallError::new("bad-response", e.to_string()))?;
         let mut page = Page { next_iterator: out.next, millis_behind: out.behind, ..Page::default() };
         for record in &out.records {
             let b64 = record.data.as_bytes();
@@ -192,7 +210,12 @@ impl RawClient {
 /// The unsigned integer right after `key` in `body`, if `key` occurs.
 fn find_number(body: &[u8], key: &[u8]) -> Option<u64> {
     let at = body.windows(key.len()).position(|w| w == key)? + key.len();
-    let digits: Vec<u8> = body[at..].iter().skip_while(|c| c.is_ascii_whitespace()).take_while(|c| c.is_ascii_digit()).copied().collect();
+    let digits: Vec<u8> = body[at..]
+        .iter()
+        .skip_while(|c| c.is_ascii_whitespace())
+        .take_while(|c| c.is_ascii_digit())
+        .copied()
+        .collect();
     std::str::from_utf8(&digits).ok()?.parse().ok()
 }
 
@@ -200,7 +223,10 @@ fn find_number(body: &[u8], key: &[u8]) -> Option<u64> {
 mod tests {
     #[test]
     fn finds_numbers() {
-        assert_eq!(super::find_number(br#"{"FailedRecordCount":12,"Records":[]}"#, b"\"FailedRecordCount\":"), Some(12));
+        assert_eq!(
+            super::find_number(br#"{"FailedRecordCount":12,"Records":[]}"#, b"\"FailedRecordCount\":"),
+            Some(12)
+        );
         assert_eq!(super::find_number(br#"{"FailedRecordCount": 0}"#, b"\"FailedRecordCount\":"), Some(0));
         assert_eq!(super::find_number(br#"{"Records":[]}"#, b"\"FailedRecordCount\":"), None);
     }

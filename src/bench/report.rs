@@ -141,8 +141,10 @@ pub fn aggregate(samples: &[Sample], reference: Option<&str>, ceiling: Option<f6
         .map(|key| {
             let group = &groups[key];
             let mut rates: Vec<f64> = group.iter().map(|s| s.records_per_s).collect();
-            let mut mibs: Vec<f64> =
-                group.iter().map(|s| if s.seconds > 0.0 { s.bytes as f64 / s.seconds / 1048576.0 } else { 0.0 }).collect();
+            let mut mibs: Vec<f64> = group
+                .iter()
+                .map(|s| if s.seconds > 0.0 { s.bytes as f64 / s.seconds / 1048576.0 } else { 0.0 })
+                .collect();
             let mut p50: Vec<f64> = group.iter().filter_map(|s| s.req_p50_ms).collect();
             let mut p99: Vec<f64> = group.iter().filter_map(|s| s.req_p99_ms).collect();
             let mut cpu: Vec<f64> = group
@@ -197,7 +199,13 @@ pub fn aggregate(samples: &[Sample], reference: Option<&str>, ceiling: Option<f6
     rows
 }
 
-pub fn latency_row(workload: &str, rate: u64, mode: &str, target: &str, results: &[super::latency::LatencyResult]) -> LatencyRow {
+pub fn latency_row(
+    workload: &str,
+    rate: u64,
+    mode: &str,
+    target: &str,
+    results: &[super::latency::LatencyResult],
+) -> LatencyRow {
     let mut all: Vec<u32> = results.iter().flat_map(|r| r.latencies_us.iter().copied()).collect();
     all.sort_unstable();
     let ms = |q| quantile(&all, q).map(|us| us as f64 / 1000.0);
@@ -288,11 +296,18 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let m = &report.machine;
     let modes: Vec<String> = report.settings.modes.iter().map(|m| m.to_string()).collect();
-    let _ = writeln!(out, "kinesin bench {} — client modes run: {}", report.kinesin_version, modes.join(", "));
+    let _ =
+        writeln!(out, "kinesin bench {} — client modes run: {}", report.kinesin_version, modes.join(", "));
     let _ = writeln!(
         out,
         "machine: {} cores ({}), {} MiB, Linux {}; data on {}; load average {} at start, {} at end",
-        m.cores, m.cpu_model, m.memory_mib, m.kernel, m.data_filesystem, m.load_average_at_start, report.load_average_at_end
+        m.cores,
+        m.cpu_model,
+        m.memory_mib,
+        m.kernel,
+        m.data_filesystem,
+        m.load_average_at_start,
+        report.load_average_at_end
     );
     let reference = report.reference.clone().unwrap_or_else(|| "-".into());
     if !report.throughput.is_empty() {
@@ -327,14 +342,29 @@ pub fn render(report: &Report) -> String {
             .collect();
         out.push_str(&table(
             &[
-                "workload", "variant", "client", "target", "records/s", "MiB/s", "range", "req p50 ms", "req p99 ms",
-                "srv CPU s/M rec", "errors", "ratio",
+                "workload",
+                "variant",
+                "client",
+                "target",
+                "records/s",
+                "MiB/s",
+                "range",
+                "req p50 ms",
+                "req p99 ms",
+                "srv CPU s/M rec",
+                "errors",
+                "ratio",
             ],
             &rows,
             4,
         ));
         if let Some(c) = report.serialise_ceiling_records_per_s {
-            let _ = writeln!(out, "  one core serialises {} records/s of {} B into GetRecords answers", num(c), report.settings.record_bytes);
+            let _ = writeln!(
+                out,
+                "  one core serialises {} records/s of {} B into GetRecords answers",
+                num(c),
+                report.settings.record_bytes
+            );
         }
     }
     if !report.latency.is_empty() {
@@ -364,7 +394,10 @@ pub fn render(report: &Report) -> String {
             })
             .collect();
         out.push_str(&table(
-            &["workload", "rate", "client", "target", "acked", "received", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "status"],
+            &[
+                "workload", "rate", "client", "target", "acked", "received", "p50 ms", "p99 ms", "p99.9 ms",
+                "max ms", "errors", "status",
+            ],
             &rows,
             4,
         ));
@@ -387,7 +420,15 @@ pub fn render(report: &Report) -> String {
             })
             .collect();
         out.push_str(&table(
-            &["target", "endpoint", "start-up ms", "restart ms", "idle RSS MiB", "peak RSS MiB", "after RSS MiB"],
+            &[
+                "target",
+                "endpoint",
+                "start-up ms",
+                "restart ms",
+                "idle RSS MiB",
+                "peak RSS MiB",
+                "after RSS MiB",
+            ],
             &rows,
             2,
         ));

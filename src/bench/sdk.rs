@@ -68,7 +68,11 @@ pub async fn put_records(
     Ok(PutOutcome { ok: n - failed.min(n), failed, shards })
 }
 
-pub async fn put_record(client: &aws_sdk_kinesis::Client, stream: &str, entry: &Entry) -> Result<(), CallError> {
+pub async fn put_record(
+    client: &aws_sdk_kinesis::Client,
+    stream: &str,
+    entry: &Entry,
+) -> Result<(), CallError> {
     client
         .put_record()
         .stream_name(stream)

@@ -25,7 +25,14 @@ impl Signer {
 
     /// Signs `POST /` with the given host (as sent in the Host header), content type, target
     /// and body, at `amz_date` (`yyyymmddThhmmssZ`).
-    pub fn sign(&self, host: &str, content_type: &str, target: &str, body: &[u8], amz_date: &str) -> Signature {
+    pub fn sign(
+        &self,
+        host: &str,
+        content_type: &str,
+        target: &str,
+        body: &[u8],
+        amz_date: &str,
+    ) -> Signature {
         let payload_hash = hex(&Sha256::digest(body));
         let canonical = format!(
             "POST\n/\n\ncontent-type:{content_type}\nhost:{host}\nx-amz-date:{amz_date}\nx-amz-target:{target}\n\n\
@@ -33,7 +40,8 @@ impl Signer {
         );
         let date = &amz_date[..8];
         let scope = format!("{date}/{}/kinesis/aws4_request", self.region);
-        let to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", hex(&Sha256::digest(canonical.as_bytes())));
+        let to_sign =
+            format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", hex(&Sha256::digest(canonical.as_bytes())));
         let key = hmac(format!("AWS4{}", self.secret_key).as_bytes(), date.as_bytes());
         let key = hmac(&key, self.region.as_bytes());
         let key = hmac(&key, b"kinesis");
@@ -111,7 +119,8 @@ mod tests {
             "20261125T183406Z",
         );
         assert!(
-            sig.authorization.ends_with("Signature=87324ccd46de04a6f79f2f5428f1e8b8deae3e255bc8d09d662de69ec57ecb57"),
+            sig.authorization
+                .ends_with("Signature=87324ccd46de04a6f79f2f5428f1e8b8deae3e255bc8d09d662de69ec57ecb57"),
             "{}",
             sig.authorization
         );

@@ -57,7 +57,8 @@ impl Target {
     /// Starts the server and waits until it answers. `work` holds data directories and logs.
     pub async fn spawn(name: &str, kind: Kind, work: &Path, region: &str) -> Result<Target, String> {
         let data_dir = work.join(format!("{name}-data"));
-        std::fs::create_dir_all(&data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+        std::fs::create_dir_all(&data_dir)
+            .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
         let log = work.join(format!("{name}.log"));
         let mut target = Target {
             name: name.into(),
@@ -124,7 +125,11 @@ impl Target {
         let ready = client.wait_ready(STARTUP_TIMEOUT).await;
         if let Err(err) = ready {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                return Err(format!("{} exited ({status}) before answering; see {}", self.name, self.log.display()));
+                return Err(format!(
+                    "{} exited ({status}) before answering; see {}",
+                    self.name,
+                    self.log.display()
+                ));
             }
             return Err(format!("{}: {err}; see {}", self.name, self.log.display()));
         }
