@@ -7,6 +7,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use aws_sdk_kinesis::config::retry::RetryConfig;
+use aws_sdk_kinesis::config::Credentials;
 use aws_sdk_kinesis::error::ProvideErrorMetadata;
 use aws_sdk_kinesis::primitives::{Blob, DateTime};
 use aws_sdk_kinesis::types::{
@@ -1169,6 +1171,38 @@ async fn enhanced_monitoring_by_name_and_arn() {
             .await,
         "ResourceNotFoundException",
     );
+}
+
+#[tokio::test]
+async fn at_most_five_streams_are_creating_at_once_per_account() {
+    // KINESIS.md §3.8: CreateStream gives LimitExceededException with five streams CREATING.
+    let server = TestServer::start_with(ServerOptions::default().transition_ms(2_000, 0, 0));
+    let client = server.client_no_retry();
+    let create = |name: String| client.create_stream().stream_name(name).shard_count(1).send();
+    let names: Vec<String> = (0..5).map(|_| unique_name("creating")).collect();
+    for name in &names {
+        create(name.clone()).await.unwrap();
+    }
+    let sixth = unique_name("sixth");
+    assert_eq!(
+        expect_err(create(sixth.clone()).await, "LimitExceededException"),
+        format!("Account {ACCOUNT} already has 5 streams in CREATING state, the most an account can have at once.")
+    );
+    // The refusal created nothing.
+    let listed = client.list_streams().send().await.unwrap();
+    assert_eq!(listed.stream_names().iter().collect::<BTreeSet<_>>(), names.iter().collect());
+    // Other accounts are not affected (a 12-digit access key id is the account).
+    let other_account = Client::from_conf(
+        config_for(&server.endpoint(), RetryConfig::disabled())
+            .credentials_provider(Credentials::new("111111111111", "secret", None, None, "test"))
+            .build(),
+    );
+    other_account.create_stream().stream_name(&sixth).shard_count(1).send().await.unwrap();
+    // Once the five are ACTIVE, the sixth is accepted.
+    for name in &names {
+        wait_active(&client, name).await;
+    }
+    create(sixth).await.unwrap();
 }
 
 #[tokio::test]

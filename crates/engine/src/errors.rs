@@ -36,6 +36,18 @@ pub fn shard_limit_exceeded(ctx: &crate::RequestContext, open: u32, limit: u32, 
     ))
 }
 
+/// Streams, and consumers, an account may have CREATING at once (KINESIS.md §1.8, §3.8).
+pub const MAX_CREATING: usize = 5;
+
+/// A create while the account already has [`MAX_CREATING`] `things` ("streams", "consumers") in
+/// CREATING. AWS's wording is not recorded; this follows the other limit messages.
+pub fn too_many_creating(things: &str, account: &str) -> ApiError {
+    ApiError::limit_exceeded(format!(
+        "Account {account} already has {MAX_CREATING} {things} in CREATING state, the most an account can \
+         have at once."
+    ))
+}
+
 pub fn invalid_shard_iterator() -> ApiError {
     ApiError::invalid_argument("Invalid ShardIterator.")
 }

@@ -50,6 +50,11 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                 )));
             }
             let in_account: Vec<_> = registry.in_account(&ctx.account, &ctx.region).collect();
+            if in_account.iter().filter(|s| s.status == StreamStatus::Creating).count()
+                >= errors::MAX_CREATING
+            {
+                return Err(errors::too_many_creating("streams", &ctx.account));
+            }
             let open: u32 = in_account.iter().map(|s| s.open_shards().count() as u32).sum();
             if open + shard_count > self.config.shard_limit {
                 return Err(errors::shard_limit_exceeded(ctx, open, self.config.shard_limit, shard_count));

@@ -12,8 +12,6 @@ use crate::{Engine, RequestContext};
 
 /// Consumers a stream may have (provisioned and on-demand standard streams).
 const MAX_CONSUMERS_PER_STREAM: usize = 20;
-/// Consumers an account may have CREATING at once.
-const MAX_CREATING_CONSUMERS: usize = 5;
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
     pub(crate) async fn register_stream_consumer(
@@ -48,12 +46,8 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             .flat_map(|s| &s.consumers)
             .filter(|c| c.status == ConsumerStatus::Creating)
             .count();
-        if creating >= MAX_CREATING_CONSUMERS {
-            return Err(ApiError::limit_exceeded(format!(
-                "Account {} already has {MAX_CREATING_CONSUMERS} consumers in CREATING state, the most an \
-                 account can have at once.",
-                ctx.account
-            )));
+        if creating >= errors::MAX_CREATING {
+            return Err(errors::too_many_creating("consumers", &ctx.account));
         }
         let consumer = ConsumerMeta {
             name: name.to_owned(),
