@@ -16,12 +16,14 @@ use super::procfs;
 /// Records per shard after a fill.
 pub type ShardCounts = HashMap<String, u64>;
 
-/// Puts `total` records of `record_bytes` into `stream` with 8 PutRecords of 500 in flight.
+/// Puts `total` records of `record_bytes` into `stream` with 8 PutRecords of 500 in flight, or
+/// as many as the endpoint takes before `deadline` (the counts say how many landed where).
 pub async fn fill(
     client: &Client,
     stream: &str,
     total: u64,
     record_bytes: usize,
+    deadline: Instant,
 ) -> Result<ShardCounts, String> {
     let client = Arc::new(client.with_mode(Mode::Raw));
     let batches: Arc<Vec<_>> = Arc::new(
@@ -39,7 +41,9 @@ pub async fn fill(
             // Batches are re-signed now and then: a fill of a slow peer can outlast a signature.
             let mut signed_at = Instant::now();
             let mut batches = batches;
-            while remaining.fetch_sub(500, std::sync::atomic::Ordering::Relaxed) > 0 {
+            while Instant::now() < deadline
+                && remaining.fetch_sub(500, std::sync::atomic::Ordering::Relaxed) > 0
+            {
                 if signed_at.elapsed() > Duration::from_secs(120) {
                     batches = Arc::new(
                         (0..4)

@@ -23,6 +23,7 @@ mod sdk;
 mod sigv4;
 mod target;
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -346,17 +347,27 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
                 "filling {DRAIN_STREAM} on {} ({} records)",
                 target.name, settings.drain_records
             ));
-            let filled = Instant::now();
-            drain = Some(
-                get_records::fill(&client, DRAIN_STREAM, settings.drain_records, settings.record_bytes)
-                    .await?,
-            );
-            notes.push(format!(
-                "{}: filled {DRAIN_STREAM} with {} records in {:.1} s",
-                target.name,
+            let started = Instant::now();
+            let counts = get_records::fill(
+                &client,
+                DRAIN_STREAM,
                 settings.drain_records,
-                filled.elapsed().as_secs_f64()
+                settings.record_bytes,
+                started + FILL_LIMIT,
+            )
+            .await?;
+            let filled: u64 = counts.values().sum();
+            let cut = if filled < settings.drain_records {
+                format!(" (of {}: the fill stops after {} s)", settings.drain_records, FILL_LIMIT.as_secs())
+            } else {
+                String::new()
+            };
+            notes.push(format!(
+                "{}: filled {DRAIN_STREAM} with {filled} records{cut} in {:.1} s",
+                target.name,
+                started.elapsed().as_secs_f64()
             ));
+            drain = Some(counts);
         }
         let mut latency_shards = Vec::new();
         if has(Workload::PutToGet) && !target.is_baseline() {
@@ -392,6 +403,8 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
     let mut samples: Vec<Sample> = Vec::new();
     let mut latency_results: Vec<((&'static str, u64, String), Vec<latency::LatencyResult>)> = Vec::new();
     let mut unsupported: Vec<(&'static str, u64, String, String)> = Vec::new();
+    let throughput_limit = Duration::from_secs_f64(settings.warmup + settings.seconds) + MEASUREMENT_GRACE;
+    let latency_limit = Duration::from_secs_f64(settings.latency_seconds) + MEASUREMENT_GRACE;
     for round in 0..settings.rounds {
         let order: Vec<usize> = (0..unders.len()).map(|i| (i + round) % unders.len()).collect();
         let mut variants: Vec<(Workload, usize)> = Vec::new();
@@ -419,7 +432,8 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
                                 "round {}: PutRecords {variant} {mode} → {name}",
                                 round + 1
                             ));
-                            let r = put_records::run(&client, &settings, &under.put_stream, param, pid).await;
+                            let run = put_records::run(&client, &settings, &under.put_stream, param, pid);
+                            let r = within(throughput_limit, run, || abandoned(throughput_limit)).await;
                             ("put-records", variant, r)
                         }
                         Workload::PutRecord => {
@@ -428,7 +442,8 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
                                 "round {}: PutRecord {variant} {mode} → {name}",
                                 round + 1
                             ));
-                            let r = put_record::run(&client, &settings, &under.put_stream, param, pid).await;
+                            let run = put_record::run(&client, &settings, &under.put_stream, param, pid);
+                            let r = within(throughput_limit, run, || abandoned(throughput_limit)).await;
                             ("put-record", variant, r)
                         }
                         _ => {
@@ -439,7 +454,8 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
                             progress
                                 .set_message(format!("round {}: drain {variant} {mode} → {name}", round + 1));
                             let counts = under.drain.as_ref().expect("filled at set-up");
-                            let r = get_records::drain(&client, DRAIN_STREAM, counts, pid).await;
+                            let run = get_records::drain(&client, DRAIN_STREAM, counts, pid);
+                            let r = within(DRAIN_LIMIT, run, || abandoned(DRAIN_LIMIT)).await;
                             ("get-records", variant, r)
                         }
                     };
@@ -471,25 +487,39 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
                     let client = under.client.with_mode(settings.latency_mode);
                     let name = under.target.name.clone();
                     progress.set_message(format!("round {}: {label} at {rate} rec/s → {name}", round + 1));
-                    let result = if workload == Workload::PutToGet {
-                        Ok(put_to_get::run(
-                            &client,
-                            &settings,
-                            GET_STREAM,
-                            &under.latency_shards,
-                            rate,
-                            epoch,
-                        )
-                        .await)
-                    } else {
-                        match &under.push {
-                            Ok((arn, shards)) => {
-                                put_to_push::run(&client, &settings, PUSH_STREAM, arn, shards, rate, epoch)
+                    let measurement = async {
+                        if workload == Workload::PutToGet {
+                            Ok(put_to_get::run(
+                                &client,
+                                &settings,
+                                GET_STREAM,
+                                &under.latency_shards,
+                                rate,
+                                epoch,
+                            )
+                            .await)
+                        } else {
+                            match &under.push {
+                                Ok((arn, shards)) => {
+                                    put_to_push::run(
+                                        &client,
+                                        &settings,
+                                        PUSH_STREAM,
+                                        arn,
+                                        shards,
+                                        rate,
+                                        epoch,
+                                    )
                                     .await
+                                }
+                                Err(reason) => Err(reason.clone()),
                             }
-                            Err(reason) => Err(reason.clone()),
                         }
                     };
+                    let result = within(latency_limit, measurement, || {
+                        Err(format!("abandoned: no result within {} s", latency_limit.as_secs()))
+                    })
+                    .await;
                     match result {
                         Ok(r) => {
                             let key = (label, rate, name);
@@ -589,4 +619,26 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
         print!("{}", report::render(&report));
     }
     Ok(())
+}
+
+/// How long a measurement may run past its nominal length before it is abandoned: a stuck or
+/// crawling endpoint then costs one row of the report (an `abandoned` error), not the run.
+const MEASUREMENT_GRACE: Duration = Duration::from_secs(120);
+/// How long filling the drain stream may take; a slower endpoint is drained with what it took.
+const FILL_LIMIT: Duration = Duration::from_secs(300);
+/// How long one drain of the filled stream may take.
+const DRAIN_LIMIT: Duration = Duration::from_secs(300);
+
+/// `work`, or `late()` if it has not finished within `limit`.
+async fn within<T>(limit: Duration, work: impl Future<Output = T>, late: impl FnOnce() -> T) -> T {
+    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| late())
+}
+
+/// The result of a throughput measurement abandoned after `limit`.
+fn abandoned(limit: Duration) -> load::LoopResult {
+    load::LoopResult {
+        seconds: limit.as_secs_f64(),
+        errors: [("abandoned".to_owned(), 1)].into(),
+        ..load::LoopResult::default()
+    }
 }
