@@ -44,6 +44,12 @@ async fn stream(client: &Client, shards: i32) -> (String, String) {
     (name, arn)
 }
 
+/// ListTagsForResource of a stream or consumer ARN, as (key, value) pairs.
+async fn resource_tags(client: &Client, resource: &str) -> Vec<(String, String)> {
+    let out = client.list_tags_for_resource().resource_arn(resource).send().await.unwrap();
+    out.tags().iter().map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned())).collect()
+}
+
 /// Registers a consumer and waits until it is ACTIVE; returns its ARN.
 async fn active_consumer(client: &Client, stream_arn: &str, name: &str) -> String {
     let out = client
@@ -286,22 +292,12 @@ async fn consumers_carry_their_own_tags() {
         .await
         .unwrap();
     let consumer_arn = registered.consumer().unwrap().consumer_arn().to_owned();
-    let tags = |resource: String| {
-        let client = client.clone();
-        async move {
-            let out = client.list_tags_for_resource().resource_arn(resource).send().await.unwrap();
-            out.tags()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned()))
-                .collect::<Vec<_>>()
-        }
-    };
-    assert_eq!(tags(consumer_arn.clone()).await, [("team".to_owned(), "data".to_owned())]);
+    assert_eq!(resource_tags(&client, &consumer_arn).await, [("team".to_owned(), "data".to_owned())]);
     client.tag_resource().resource_arn(&consumer_arn).tags("env", "dev").send().await.unwrap();
     client.untag_resource().resource_arn(&consumer_arn).tag_keys("team").send().await.unwrap();
-    assert_eq!(tags(consumer_arn.clone()).await, [("env".to_owned(), "dev".to_owned())]);
+    assert_eq!(resource_tags(&client, &consumer_arn).await, [("env".to_owned(), "dev".to_owned())]);
     // The stream's own tags are another set.
-    assert!(tags(arn.clone()).await.is_empty());
+    assert!(resource_tags(&client, &arn).await.is_empty());
     assert!(client.list_tags_for_stream().stream_name(&name).send().await.unwrap().tags().is_empty());
     let gone = format!("{arn}/consumer/ghost:1700000000");
     expect_err(client.list_tags_for_resource().resource_arn(gone).send().await, "ResourceNotFoundException");
@@ -332,16 +328,6 @@ async fn tag_errors_on_consumers_name_the_consumer() {
              characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'."
         )
     };
-    let tags = |resource: &str| {
-        let listed = client.list_tags_for_resource().resource_arn(resource).send();
-        async move {
-            let out = listed.await.unwrap();
-            out.tags()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned()))
-                .collect::<Vec<_>>()
-        }
-    };
 
     // 49 more make 50; one more is too many.
     let mut fill = client.tag_resource().resource_arn(&consumer_arn);
@@ -354,7 +340,7 @@ async fn tag_errors_on_consumers_name_the_consumer() {
     assert_eq!(expect_err(over, "InvalidArgumentException"), too_many("consumer", "busy"));
     let percent = client.tag_resource().resource_arn(&consumer_arn).tags("k00", "100%").send().await;
     assert_eq!(expect_err(percent, "InvalidArgumentException"), illegal("consumer", "busy"));
-    assert_eq!(tags(&consumer_arn).await, expected);
+    assert_eq!(resource_tags(&client, &consumer_arn).await, expected);
 
     // RegisterStreamConsumer's Tags are the new consumer's: its errors name it, and it is not
     // registered.
@@ -373,7 +359,7 @@ async fn tag_errors_on_consumers_name_the_consumer() {
     // The stream's own tags keep the stream wording.
     let percent = client.tag_resource().resource_arn(&arn).tags("k", "5%").send().await;
     assert_eq!(expect_err(percent, "InvalidArgumentException"), illegal("stream", &name));
-    assert!(tags(&arn).await.is_empty());
+    assert!(resource_tags(&client, &arn).await.is_empty());
 }
 
 #[tokio::test]
