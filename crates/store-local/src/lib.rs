@@ -1,10 +1,12 @@
-//! The embedded store: per-shard segment logs with group commit ([`LocalSegmentLog`]) and a
-//! redb catalog ([`RedbCatalog`]) in one data directory, all file I/O going through the narrow
-//! [`Vfs`] interface so tests can cut the power on a simulated disk ([`SimFs`]).
+//! The embedded store: per-shard segment logs made durable by group commits through one
+//! write-ahead journal ([`LocalSegmentLog`]), and a redb catalog ([`RedbCatalog`]), in one data
+//! directory, all file I/O going through the narrow [`Vfs`] interface so tests can cut the
+//! power on a simulated disk ([`SimFs`]).
 //!
 //! ```text
 //! DATA/catalog.redb
 //! DATA/keys/data.key                                                     the data key (0600)
+//! DATA/journal/<generation, 20 digits>.jnl                               write-ahead journal
 //! DATA/streams/<stream-id>/<shard-index>/<first-seq-ix, 20 digits>.log   (+ .idx when sealed)
 //! ```
 //!
@@ -15,8 +17,10 @@
 //! `docs/storage.md` at the repository root.
 
 mod catalog;
+mod commit;
 mod frame;
 mod index;
+mod journal;
 mod keys;
 mod log;
 mod redb_backend;
@@ -52,11 +56,14 @@ pub struct StoreOptions {
     /// A segment is sealed and a new one started once it holds this many bytes (clamped to
     /// 1 byte ..= 512 GiB).
     pub segment_bytes: u64,
+    /// The journal is rotated — the segments it covers synced, then it is deleted — once it
+    /// holds this many bytes (at least 1). Bounds what a restart replays.
+    pub journal_bytes: u64,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { durability: Durability::Fsync, segment_bytes: 64 << 20 }
+        StoreOptions { durability: Durability::Fsync, segment_bytes: 64 << 20, journal_bytes: 32 << 20 }
     }
 }
 
@@ -78,6 +85,7 @@ pub fn open_store_with_fs(
     clock: Arc<dyn Clock>,
 ) -> Result<(LocalSegmentLog, RedbCatalog), StoreError> {
     options.segment_bytes = options.segment_bytes.clamp(1, shard::MAX_SEGMENT_BYTES);
+    options.journal_bytes = options.journal_bytes.max(1);
     let sync = options.durability == Durability::Fsync;
     if !sync {
         tracing::warn!(

@@ -1,7 +1,7 @@
 //! `LocalSegmentLog`: the [`ShardLog`] of the embedded store, one [`Shard`] per directory
-//! `DATA/streams/<stream-id>/<shard-index>/`.
+//! `DATA/streams/<stream-id>/<shard-index>/`, appends going through the [`Committer`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -10,12 +10,16 @@ use kinesin_engine::storage::{
     Appended, NewRecord, Position, ReadBatch, ShardKey, ShardLog, StoreError, Tip,
 };
 
+use crate::commit::Committer;
+use crate::journal::{self, Journal};
 use crate::shard::{Env, Shard};
 use crate::vfs::ensure_dir;
 
-/// Per-shard append-only segment files with group commit. See `docs/storage.md`.
+/// Per-shard append-only segment files, group commit through one journal. See
+/// `docs/storage.md`.
 pub struct LocalSegmentLog {
     env: Arc<Env>,
+    committer: Committer,
     streams_dir: PathBuf,
     shards: RwLock<HashMap<ShardKey, Arc<Shard>>>,
     /// Serializes creating and deleting shard directories.
@@ -40,7 +44,8 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl LocalSegmentLog {
-    /// Opens every shard under `root/streams`, recovering each from its last segment.
+    /// Opens every shard under `root/streams`, recovering each from its last segment and then
+    /// from the journal.
     pub(crate) fn open(env: Arc<Env>, root: &Path) -> Result<Self, StoreError> {
         let fs = &*env.fs;
         let streams_dir = root.join("streams");
@@ -66,7 +71,9 @@ impl LocalSegmentLog {
                 shards.insert(key, Arc::new(shard));
             }
         }
-        Ok(LocalSegmentLog { env, streams_dir, shards: RwLock::new(shards), layout: Arc::default() })
+        let journal = replay_journal(&env, &journal::dir(root), &shards)?;
+        let committer = Committer::start(journal)?;
+        Ok(LocalSegmentLog { env, committer, streams_dir, shards: RwLock::new(shards), layout: Arc::default() })
     }
 
     fn shard(&self, key: ShardKey) -> Result<Arc<Shard>, StoreError> {
@@ -77,6 +84,41 @@ impl LocalSegmentLog {
     fn stream_dir(&self, stream_id: u64) -> PathBuf {
         self.streams_dir.join(stream_id.to_string())
     }
+}
+
+/// Appends to the shards what the journals left by the last run hold and their segments lack,
+/// syncs those segments, removes the journals, and starts the new journal (with durability
+/// `fsync`). Entries of shards that no longer exist (deleted streams) are skipped.
+fn replay_journal(
+    env: &Env,
+    dir: &Path,
+    shards: &HashMap<ShardKey, Arc<Shard>>,
+) -> Result<Option<Journal>, StoreError> {
+    let fs = &env.fs;
+    ensure_dir(&**fs, dir, env.sync())?;
+    let journals = journal::read_all(&**fs, dir)?;
+    let mut replayed = HashSet::new();
+    for entry in journals.iter().flat_map(|(_, entries)| entries) {
+        if let Some(shard) = shards.get(&entry.key) {
+            if shard.replay(&entry.frames)? {
+                replayed.insert(entry.key);
+            }
+        }
+    }
+    if !replayed.is_empty() {
+        tracing::info!(shards = replayed.len(), "recovered records from the journal");
+    }
+    for key in replayed {
+        shards[&key].sync_active()?;
+    }
+    let generations: Vec<u64> = journals.iter().map(|(generation, _)| *generation).collect();
+    if env.sync() {
+        return Ok(Some(Journal::start(fs.clone(), dir.to_owned(), &generations, env.options.journal_bytes)?));
+    }
+    for generation in &generations {
+        journal::remove(&**fs, dir, *generation)?;
+    }
+    Ok(None)
 }
 
 impl ShardLog for LocalSegmentLog {
@@ -99,7 +141,7 @@ impl ShardLog for LocalSegmentLog {
     }
 
     async fn append(&self, key: ShardKey, records: Vec<NewRecord>) -> Result<Appended, StoreError> {
-        self.shard(key)?.append(records).await
+        self.committer.append(self.shard(key)?, records).await
     }
 
     async fn read(

@@ -69,3 +69,45 @@ async fn concurrent_appends_are_grouped() {
         assert!(stored.windows(2).all(|w| w[0].arrival_ms <= w[1].arrival_ms));
     }
 }
+
+/// One writer per shard, each waiting for its own append before the next: only a group commit
+/// shared across shards (the journal) lets them share syncs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appends_to_different_shards_share_one_sync() {
+    const SHARDS: u32 = 4;
+    const APPENDS: usize = 30;
+    let fs = SimFs::new();
+    fs.set_sync_delay(Duration::from_millis(2));
+    let (log, _catalog) = open(Arc::new(fs.clone()), options(1 << 20), FakeClock::new(1_000));
+    let log = Arc::new(log);
+    let shards: Vec<_> = (0..SHARDS).map(|shard_index| ShardKey { stream_id: 7, shard_index }).collect();
+    for key in &shards {
+        log.create_shard(*key).unwrap();
+    }
+    let syncs_before = fs.sync_count();
+
+    let writers: Vec<_> = shards
+        .iter()
+        .map(|&key| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                for i in 0..APPENDS {
+                    log.append(key, vec![record("k", format!("{i}"))]).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+
+    let syncs = fs.sync_count() - syncs_before;
+    let appends = SHARDS as u64 * APPENDS as u64;
+    println!("{appends} appends to {SHARDS} shards, {syncs} syncs");
+    assert!(syncs <= appends / 2, "{syncs} syncs for {appends} appends: shards do not share syncs");
+    for key in shards {
+        let stored = read_all(&log, key, 100).await;
+        let data: Vec<_> = stored.iter().map(|r| String::from_utf8_lossy(&r.data).into_owned()).collect();
+        assert_eq!(data, (0..APPENDS).map(|i| i.to_string()).collect::<Vec<_>>());
+    }
+}

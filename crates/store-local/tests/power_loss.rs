@@ -5,12 +5,13 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
 use kinesin_engine::storage::{Appended, Catalog, NewRecord, ShardKey, ShardLog};
-use kinesin_store_local::SimFs;
+use kinesin_store_local::{SimFs, StoreOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -24,10 +25,12 @@ struct Sent {
     records: Vec<NewRecord>,
 }
 
-/// The data of record `k` of request `id`: the ids make every record recognizable.
+/// The data of record `k` of request `id`: the ids make every record recognizable. One in
+/// fifty is big enough to be synced in its segment instead of going through the journal.
 fn payload(id: usize, k: usize, rng: &mut StdRng) -> Vec<u8> {
     let mut data = format!("{id}/{k}/").into_bytes();
-    data.extend((0..rng.gen_range(0..300)).map(|_| rng.gen::<u8>()));
+    let len = if rng.gen_ratio(1, 50) { 130 << 10 } else { rng.gen_range(0..300) };
+    data.extend((0..len).map(|_| rng.gen::<u8>()));
     data
 }
 
@@ -44,8 +47,11 @@ async fn run(seed: u64) {
     let fs = SimFs::new();
     fs.set_sync_delay(Duration::from_micros(rng.gen_range(0..300)));
     let segment_bytes = rng.gen_range(300..6_000);
+    // Small journals, so that rotations and checkpoints race with the power cut too.
+    let journal_bytes = rng.gen_range(200..8_000);
+    let options = StoreOptions { journal_bytes, ..options(segment_bytes) };
     let clock = FakeClock::new(1_700_000_000_000);
-    let (log, catalog) = open(Arc::new(fs.clone()), options(segment_bytes), clock.clone());
+    let (log, catalog) = open(Arc::new(fs.clone()), options, clock.clone());
     let stream = stream_meta(7, "orders", 2);
     catalog.put_stream(&stream).unwrap();
     let shards = [SHARD, ShardKey { stream_id: 7, shard_index: 1 }];
@@ -55,10 +61,12 @@ async fn run(seed: u64) {
 
     let log = Arc::new(log);
     let sent: Arc<Mutex<Vec<Sent>>> = Arc::default();
+    let power_off = Arc::new(AtomicBool::new(false));
     let acked: Arc<Mutex<Vec<(usize, Appended)>>> = Arc::default();
     let mut tasks = Vec::new();
     for task in 0..rng.gen_range(1..8) {
         let (log, sent, acked, clock) = (log.clone(), sent.clone(), acked.clone(), clock.clone());
+        let power_off = power_off.clone();
         let mut rng = StdRng::seed_from_u64(seed * 1000 + task);
         tasks.push(tokio::spawn(async move {
             loop {
@@ -81,8 +89,24 @@ async fn run(seed: u64) {
                 clock.advance(rng.gen_range(0..3));
                 match log.append(key, records).await {
                     Ok(appended) => acked.lock().unwrap().push((id, appended)),
-                    Err(_) => return, // the power is off
+                    Err(_) if power_off.load(Ordering::SeqCst) => return,
+                    Err(_) => tokio::time::sleep(Duration::from_micros(20)).await, // the disk is full
                 }
+            }
+        }));
+    }
+
+    // In some runs the disk is full now and then: failed groups must never come back in
+    // place of acknowledged ones.
+    let full_now_and_then = rng.gen_bool(0.3);
+    if full_now_and_then {
+        let (fs, mut rng) = (fs.clone(), StdRng::seed_from_u64(seed ^ 0xf011));
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..rng.gen_range(1..6) {
+                tokio::time::sleep(Duration::from_micros(rng.gen_range(0..400))).await;
+                fs.fail_writes(true);
+                tokio::time::sleep(Duration::from_micros(rng.gen_range(0..200))).await;
+                fs.fail_writes(false);
             }
         }));
     }
@@ -94,14 +118,19 @@ async fn run(seed: u64) {
     }
     tokio::time::sleep(Duration::from_micros(rng.gen_range(0..500))).await;
     let torn = rng.gen_bool(0.5);
+    power_off.store(true, Ordering::SeqCst);
     let after = if torn { fs.power_cut_torn(seed) } else { fs.power_cut() };
     for task in tasks {
         task.await.unwrap();
     }
+    after.fail_writes(false);
     drop((log, catalog));
 
-    let context = format!("seed {seed} (torn: {torn}, segment bytes: {segment_bytes})");
-    let (log, catalog) = open(Arc::new(after), options(segment_bytes), clock.clone());
+    let context = format!(
+        "seed {seed} (torn: {torn}, segment bytes: {segment_bytes}, journal bytes: {journal_bytes}, \
+         disk full now and then: {full_now_and_then})"
+    );
+    let (log, catalog) = open(Arc::new(after), options, clock.clone());
     assert_eq!(catalog.load_streams().unwrap(), vec![stream], "{context}");
     let sent = sent.lock().unwrap().clone();
     let acked = acked.lock().unwrap().clone();

@@ -1,130 +1,41 @@
-//! Appending with group commit.
+//! Appending: writing a group commit's frames to the active segment, making them visible once
+//! the group is durable, and replaying journal entries at open. The committer
+//! ([`crate::commit`]) decides when; this module only knows the shard's own files.
 
-use std::collections::VecDeque;
-use std::io;
 use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
 use kinesin_engine::storage::{Appended, NewRecord, StoreError};
-use tokio::sync::oneshot;
 
-use super::{lock, Active, Sealed, Shard};
-use crate::frame;
+use super::{corrupt, Active, Sealed, Shard};
+use crate::frame::{self, Decoded};
 use crate::index::{self, SparseIndex, Summary};
 use crate::segment::{idx_path, log_path};
-use crate::vfs::OpenMode;
+use crate::vfs::{OpenMode, VfsFile};
 
-/// The most bytes of frames one group commit writes.
-const MAX_BATCH_BYTES: u64 = 8 << 20;
-
-/// Appends waiting for the flusher.
-#[derive(Default)]
-pub(super) struct Queue {
-    waiting: VecDeque<Request>,
-    /// A flusher is running; it will take everything in `waiting`.
-    flushing: bool,
-}
-
-struct Request {
-    records: Vec<NewRecord>,
-    frame_bytes: u64,
-    reply: oneshot::Sender<Result<Appended, StoreError>>,
-}
-
-/// A copy of an error for every request of a failed batch.
-fn replicate(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Io(e) => StoreError::Io(io::Error::new(e.kind(), e.to_string())),
-        StoreError::NoSuchShard(key) => StoreError::NoSuchShard(*key),
-        StoreError::Catalog(s) => StoreError::Catalog(s.clone()),
-        StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
-    }
+/// Frames a shard wrote for one group commit: in its active segment, not yet visible.
+pub(crate) struct Written {
+    /// `(seq_ix, offset)` of each frame.
+    frames: Vec<(u64, u64)>,
+    end_len: u64,
+    end_seq: u64,
+    arrival: i64,
+    encrypts: bool,
+    /// One per request, in order.
+    pub appended: Vec<Appended>,
+    /// The segment written to, for the checkpoint that syncs it.
+    pub file: Arc<dyn VfsFile>,
 }
 
 impl Shard {
-    /// Appends `records` and resolves once they are durable.
-    ///
-    /// Group commit: the request joins the queue; if no flusher is running, this call starts
-    /// one on a blocking thread. The flusher repeatedly takes everything waiting (up to
-    /// [`MAX_BATCH_BYTES`]) and writes it with one write and one fdatasync, so every request
-    /// that arrived while a sync ran shares the next one. It stops when the queue is empty.
-    /// Must be called within a tokio runtime.
-    pub async fn append(self: Arc<Self>, records: Vec<NewRecord>) -> Result<Appended, StoreError> {
-        if records.iter().any(|r| !frame::fits(&r.partition_key, &r.data)) {
-            return Err(StoreError::Io(io::Error::new(io::ErrorKind::InvalidInput, "record too large")));
-        }
-        if records.is_empty() {
-            let tip = self.tip()?;
-            let arrival_ms = tip.last_arrival_ms.unwrap_or_else(|| self.env.clock.now_ms());
-            return Ok(Appended { first_seq_ix: tip.next_seq_ix, arrival_ms });
-        }
-        let frame_bytes =
-            records.iter().map(|r| frame::frame_len(&r.partition_key, &r.data, r.encrypted) as u64).sum();
-        let (reply, answer) = oneshot::channel();
-        let start_flusher = {
-            let mut queue = lock(&self.queue);
-            queue.waiting.push_back(Request { records, frame_bytes, reply });
-            !std::mem::replace(&mut queue.flushing, true)
-        };
-        if start_flusher {
-            let shard = self.clone();
-            tokio::task::spawn_blocking(move || shard.flush());
-        }
-        answer.await.unwrap_or_else(|_| Err(StoreError::Io(io::Error::other("the shard appender stopped"))))
-    }
-
-    /// The flusher: commits batches until the queue is empty.
-    fn flush(&self) {
-        /// If this flusher panics: a later append may start a new one, which first cuts off
-        /// whatever this one may have written past the committed end.
-        struct Reset<'a>(&'a Shard);
-        impl Drop for Reset<'_> {
-            fn drop(&mut self) {
-                if std::thread::panicking() {
-                    lock(&self.0.queue).flushing = false;
-                    self.0.write_state().dirty_tail = true;
-                    self.0.env.keys.note_failure();
-                }
-            }
-        }
-        let _reset = Reset(self);
-        let budget = MAX_BATCH_BYTES.min(self.env.options.segment_bytes);
-        loop {
-            let batch = {
-                let mut queue = lock(&self.queue);
-                let mut bytes = 0;
-                let mut n = 0;
-                for request in &queue.waiting {
-                    if n > 0 && bytes + request.frame_bytes > budget {
-                        break;
-                    }
-                    bytes += request.frame_bytes;
-                    n += 1;
-                }
-                if n == 0 {
-                    queue.flushing = false;
-                    return;
-                }
-                queue.waiting.drain(..n).collect::<Vec<_>>()
-            };
-            match self.commit(&batch) {
-                Ok(appended) => {
-                    for (request, appended) in batch.into_iter().zip(appended) {
-                        let _ = request.reply.send(Ok(appended));
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(shard = ?self.key, error = %e, "append failed");
-                    for request in batch {
-                        let _ = request.reply.send(Err(replicate(&e)));
-                    }
-                }
-            }
-        }
-    }
-
-    /// Writes one batch and makes it durable and visible. On failure nothing of the batch is
-    /// visible, and the file is cut back to the committed length.
-    fn commit(&self, batch: &[Request]) -> Result<Vec<Appended>, StoreError> {
+    /// Encodes the records of `requests` as frames at the end of `buf` and writes them to the
+    /// active segment, after the committed end, without a sync; nothing becomes visible. Seals
+    /// the active segment first if it is full, and first cuts off what a failed group left.
+    pub(crate) fn write<'a>(
+        &self,
+        requests: impl Iterator<Item = &'a [NewRecord]> + Clone,
+        buf: &mut Vec<u8>,
+    ) -> Result<Written, StoreError> {
         let (dirty_tail, needs_roll) = {
             let state = self.read_state()?;
             let active = &state.active;
@@ -132,9 +43,16 @@ impl Shard {
             (state.dirty_tail, has_records && active.len >= self.env.options.segment_bytes)
         };
         if dirty_tail {
-            let state = self.read_state()?;
-            state.active.file.set_len(state.active.len)?;
-            drop(state);
+            // The cut must be durable before these offsets are written again: otherwise a
+            // power cut could bring back the failed group's frames in place of the new ones.
+            let (file, len) = {
+                let state = self.read_state()?;
+                (state.active.file.clone(), state.active.len)
+            };
+            file.set_len(len)?;
+            if self.env.sync() {
+                file.sync_data()?;
+            }
             self.write_state().dirty_tail = false;
         }
         if needs_roll {
@@ -147,63 +65,117 @@ impl Shard {
         };
 
         // Encrypted frames of a batch share its nonce epoch (see `keys`).
-        let encrypts = batch.iter().any(|r| r.records.iter().any(|r| r.encrypted));
+        let encrypts = requests.clone().flatten().any(|r| r.encrypted);
         let epoch = if encrypts { Some(self.env.keys.nonce_epoch()?) } else { None };
         let seal = epoch.map(|epoch| frame::Seal { cipher: &self.cipher, epoch });
 
-        let total: u64 = batch.iter().map(|r| r.frame_bytes).sum();
-        let mut buf = Vec::with_capacity(total as usize);
+        let start = buf.len();
         let mut frames = Vec::new();
-        let mut appended = Vec::with_capacity(batch.len());
+        let mut appended = Vec::new();
         let mut seq = first_seq;
-        for request in batch {
+        for records in requests {
             appended.push(Appended { first_seq_ix: seq, arrival_ms: arrival });
-            for record in &request.records {
-                frames.push((seq, offset + buf.len() as u64));
+            for record in records {
+                frames.push((seq, offset + (buf.len() - start) as u64));
                 let seal = seal.filter(|_| record.encrypted);
-                frame::encode(&mut buf, seq, arrival, &record.partition_key, &record.data, seal);
+                frame::encode(buf, seq, arrival, &record.partition_key, &record.data, seal);
                 seq += 1;
             }
         }
-
-        let written =
-            file.write_all_at(&buf, offset).and_then(
-                |()| {
-                    if self.env.sync() {
-                        file.sync_data()
-                    } else {
-                        Ok(())
-                    }
-                },
-            );
-        if let Err(e) = written {
-            if encrypts {
-                // These sequence indices will be encrypted again: under a new nonce epoch.
-                self.env.keys.note_failure();
-            }
-            if file.set_len(offset).is_err() {
-                self.write_state().dirty_tail = true;
-            }
+        let written = Written {
+            frames,
+            end_len: offset + (buf.len() - start) as u64,
+            end_seq: seq,
+            arrival,
+            encrypts,
+            appended,
+            file: file.clone(),
+        };
+        if let Err(e) = file.write_all_at(&buf[start..], offset) {
+            self.abandon(&written);
             return Err(e.into());
         }
+        Ok(written)
+    }
 
+    /// What appending no records answers: the tip, unchanged.
+    pub(crate) fn append_nothing(&self) -> Result<Appended, StoreError> {
+        let tip = self.tip()?;
+        let arrival_ms = tip.last_arrival_ms.unwrap_or_else(|| self.env.clock.now_ms());
+        Ok(Appended { first_seq_ix: tip.next_seq_ix, arrival_ms })
+    }
+
+    /// The group `written` belongs to is durable: its records become visible.
+    pub(crate) fn publish(&self, written: Written) {
         let mut state = self.write_state();
         let active = &mut state.active;
-        for (seq, offset) in frames {
-            active.index.note(seq, arrival, offset);
+        for (seq, offset) in written.frames {
+            active.index.note(seq, written.arrival, offset);
         }
-        active.len = offset + buf.len() as u64;
-        active.end_seq = seq;
-        active.first_arrival.get_or_insert(arrival);
-        state.last_arrival = Some(arrival);
+        active.len = written.end_len;
+        active.end_seq = written.end_seq;
+        active.first_arrival.get_or_insert(written.arrival);
+        state.last_arrival = Some(written.arrival);
+    }
+
+    /// The group `written` belongs to failed: its frames are cut off before the next write.
+    pub(crate) fn abandon(&self, written: &Written) {
+        if written.encrypts {
+            // These sequence indices will be encrypted again: under a new nonce epoch.
+            self.env.keys.note_failure();
+        }
+        self.write_state().dirty_tail = true;
+    }
+
+    /// A group that touched this shard panicked half-way: treat it as failed.
+    pub(crate) fn abandon_after_panic(&self) {
+        self.env.keys.note_failure();
+        self.write_state().dirty_tail = true;
+    }
+
+    /// Appends the frames of a journal entry that the active segment lacks (those at or past
+    /// its end; earlier ones are already there). Returns whether anything was appended.
+    pub(crate) fn replay(&self, frames: &Bytes) -> Result<bool, StoreError> {
+        let mut state = self.write_state();
+        let mut at = 0;
+        let mut appended = false;
+        while at < frames.len() {
+            let Decoded::Frame { frame, len } = frame::decode(frames, at) else {
+                return Err(corrupt("a journal entry holds a damaged frame"));
+            };
+            let active = &mut state.active;
+            if frame.seq_ix > active.end_seq {
+                return Err(corrupt(format!(
+                    "shard {:?}: the journal continues at sequence index {} but the segment ends at {}",
+                    self.key, frame.seq_ix, active.end_seq
+                )));
+            }
+            if frame.seq_ix == active.end_seq {
+                active.file.write_all_at(&frames[at..at + len], active.len)?;
+                active.index.note(frame.seq_ix, frame.arrival_ms, active.len);
+                active.len += len as u64;
+                active.end_seq += 1;
+                active.first_arrival.get_or_insert(frame.arrival_ms);
+                state.last_arrival = Some(frame.arrival_ms);
+                appended = true;
+            }
+            at += len;
+        }
         Ok(appended)
     }
 
-    /// Seals the active segment (writing its `.idx`) and starts a new, empty one.
+    /// Syncs the active segment (after a replay).
+    pub(crate) fn sync_active(&self) -> Result<(), StoreError> {
+        let file = self.read_state()?.active.file.clone();
+        Ok(file.sync_data()?)
+    }
+
+    /// Seals the active segment (syncing it and writing its `.idx`) and starts a new, empty
+    /// one. The sync is what lets the journal forget a sealed segment's records.
     fn roll(&self) -> Result<(), StoreError> {
         let fs = &*self.env.fs;
         let sync = self.env.sync();
-        let (summary, index) = {
+        let (summary, index, file) = {
             let state = self.read_state()?;
             let active = &state.active;
             let summary = Summary {
@@ -213,8 +185,11 @@ impl Shard {
                 last_arrival: state.last_arrival.expect("a segment with records"),
                 log_len: active.len,
             };
-            (summary, active.index.clone())
+            (summary, active.index.clone(), active.file.clone())
         };
+        if sync {
+            file.sync_data()?;
+        }
         index::write(fs, &idx_path(&self.dir, summary.first_seq), &summary, &index, sync)?;
         let file = fs.open(&log_path(&self.dir, summary.end_seq), OpenMode::Truncate)?;
         if sync {

@@ -1,11 +1,14 @@
-//! One shard's log: its segments and their state, recovery at open, and retention. Appending
-//! (group commit) is in [`append`], reading in [`read`].
+//! One shard's log: its segments and their state, recovery at open, and retention. Writing
+//! frames is in [`append`] (the committer, [`crate::commit`], groups and syncs them), reading
+//! in [`read`].
 //!
 //! Invariants:
 //! * Records are visible (to `read`, `seek_time`, `tip`) only once durable: the state holds
-//!   the *committed* end of the active segment, advanced only after the write and sync.
-//! * Exactly one thread appends at a time (the flusher, see [`Shard::append`]); only it
-//!   changes the active segment. `trim` only removes sealed segments from the front.
+//!   the *committed* end of the active segment, advanced only after the group commit that
+//!   wrote them is synced (in the journal, with durability `fsync`).
+//! * Only the committer thread writes and only it changes the active segment (replay at open
+//!   happens before it starts). `trim` only removes sealed segments from the front.
+//! * Sealed segments are synced: the journal no longer covers them.
 //! * Sealed segments are never empty and are immutable; their `.idx` is whole or absent.
 //! * Memory per shard is O(1) per sealed segment plus the active segment's sparse index
 //!   (bounded by the segment size); record data is never cached here.
@@ -26,6 +29,7 @@ use crate::segment::{self, idx_path, log_path};
 use crate::vfs::{OpenMode, Vfs, VfsFile};
 use crate::{Durability, StoreOptions};
 
+pub(crate) use append::Written;
 pub(crate) use read::MAX_SEGMENT_BYTES;
 
 /// What every shard shares: the file system, the clock, the options and the data key.
@@ -49,7 +53,6 @@ pub(crate) struct Shard {
     env: Arc<Env>,
     /// Encrypts and decrypts this shard's encrypted frames.
     cipher: ShardCipher,
-    queue: Mutex<append::Queue>,
     state: RwLock<State>,
     /// Serializes rebuilding a missing `.idx`.
     repair: Mutex<()>,
@@ -61,8 +64,8 @@ struct State {
     /// Arrival time of the newest committed record.
     last_arrival: Option<i64>,
     deleted: bool,
-    /// The active file may hold bytes past `active.len` (a failed write that could not be cut
-    /// off, or a flusher that panicked); the flusher cuts them before writing.
+    /// The active file may hold bytes past `active.len` (a failed group commit); the next
+    /// write cuts them off first.
     dirty_tail: bool,
 }
 
@@ -166,7 +169,6 @@ impl Shard {
             dir,
             cipher: env.keys.shard_cipher(key),
             env,
-            queue: Mutex::default(),
             state: RwLock::new(state),
             repair: Mutex::new(()),
         })
@@ -182,6 +184,10 @@ impl Shard {
 
     fn write_state(&self) -> RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn key(&self) -> ShardKey {
+        self.key
     }
 
     /// Makes every later call fail with `NoSuchShard` (the stream was deleted).
