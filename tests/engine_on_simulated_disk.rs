@@ -38,7 +38,7 @@ struct Harness {
 }
 
 fn open(fs: SimFs, clock: Arc<FakeClock>, segment_bytes: u64) -> Harness {
-    let options = StoreOptions { durability: Durability::Fsync, segment_bytes };
+    let options = StoreOptions { durability: Durability::Fsync, segment_bytes, ..StoreOptions::default() };
     let (log, catalog) = open_store_with_fs(Arc::new(fs.clone()), Path::new("/data"), options, clock.clone())
         .expect("open store");
     let config =
