@@ -152,6 +152,9 @@ impl ShardLog for LocalSegmentLog {
         max_bytes: usize,
     ) -> Result<ReadBatch, StoreError> {
         let shard = self.shard(key)?;
+        if let Some(batch) = shard.read_cached(from, max_records, max_bytes)? {
+            return Ok(batch);
+        }
         blocking(move || shard.read(from, max_records, max_bytes)).await
     }
 

@@ -50,12 +50,19 @@ pub(crate) struct FrameCursor<'a> {
     /// File offset of `chunk[0]`.
     chunk_at: u64,
     chunk_len: usize,
+    /// Read only what is in the page cache; fail with `WouldBlock` otherwise.
+    cached_only: bool,
 }
 
 impl<'a> FrameCursor<'a> {
     /// `chunk_len` is how much to read at a time (more when a frame is bigger).
     pub fn new(file: &'a dyn VfsFile, start: u64, end: u64, chunk_len: usize) -> Self {
-        FrameCursor { file, pos: start, end, chunk: Bytes::new(), chunk_at: start, chunk_len }
+        FrameCursor { file, pos: start, end, chunk: Bytes::new(), chunk_at: start, chunk_len, cached_only: false }
+    }
+
+    /// From now on, fails with `io::ErrorKind::WouldBlock` rather than wait for the disk.
+    pub fn cached_only(&mut self) {
+        self.cached_only = true;
     }
 
     /// The offset of the next frame.
@@ -99,7 +106,13 @@ impl<'a> FrameCursor<'a> {
     fn fill(&mut self, need: usize) -> io::Result<()> {
         let len = (self.end - self.pos).min(self.chunk_len.max(need) as u64) as usize;
         let mut buf = vec![0; len];
-        self.file.read_exact_at(&mut buf, self.pos)?;
+        if self.cached_only {
+            if !self.file.read_cached_at(&mut buf, self.pos)? {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+        } else {
+            self.file.read_exact_at(&mut buf, self.pos)?;
+        }
         self.chunk = Bytes::from(buf);
         self.chunk_at = self.pos;
         Ok(())

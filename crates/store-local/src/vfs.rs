@@ -40,6 +40,10 @@ pub struct DirEntry {
 pub trait VfsFile: Send + Sync + Debug {
     /// Fills `buf` from `offset`; `UnexpectedEof` if the file ends first.
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// Like [`read_exact_at`](Self::read_exact_at), but only if it need not wait for the disk
+    /// (the bytes are in the page cache): otherwise `Ok(false)`, with `buf` unspecified. Lets
+    /// an async task read freshly written records without handing the read to a thread.
+    fn read_cached_at(&self, buf: &mut [u8], offset: u64) -> io::Result<bool>;
     /// Writes all of `data` at `offset`, extending the file if needed.
     fn write_all_at(&self, data: &[u8], offset: u64) -> io::Result<()>;
     fn len(&self) -> io::Result<u64>;
@@ -79,6 +83,39 @@ struct RealFile(File);
 impl VfsFile for RealFile {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         FileExt::read_exact_at(&self.0, buf, offset)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn read_cached_at(&self, mut buf: &mut [u8], mut offset: u64) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        while !buf.is_empty() {
+            let iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+            let offset_arg = libc::off_t::try_from(offset).map_err(io::Error::other)?;
+            // SAFETY: `iov` describes `buf`, which is valid for writes of its length.
+            let n = unsafe { libc::preadv2(self.0.as_raw_fd(), &iov, 1, offset_arg, libc::RWF_NOWAIT) };
+            match n {
+                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                n if n > 0 => {
+                    buf = &mut buf[n as usize..];
+                    offset += n as u64;
+                }
+                _ => {
+                    let e = io::Error::last_os_error();
+                    match e.raw_os_error() {
+                        Some(libc::EINTR) => {}
+                        // Not cached; or a kernel or file system without RWF_NOWAIT.
+                        Some(libc::EAGAIN | libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL) => return Ok(false),
+                        _ => return Err(e),
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn read_cached_at(&self, _buf: &mut [u8], _offset: u64) -> io::Result<bool> {
+        Ok(false)
     }
 
     fn write_all_at(&self, data: &[u8], offset: u64) -> io::Result<()> {
@@ -166,5 +203,24 @@ pub(crate) fn ensure_dir(fs: &dyn Vfs, path: &Path, sync: bool) -> io::Result<()
     match path.parent() {
         Some(parent) if sync && !parent.as_os_str().is_empty() => fs.sync_dir(parent),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_reads_of_fresh_writes_return_the_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = RealFs.open(&dir.path().join("f"), OpenMode::Create).unwrap();
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        file.write_all_at(&data, 0).unwrap();
+
+        let mut buf = vec![0; 50_000];
+        assert!(file.read_cached_at(&mut buf, 25_000).unwrap(), "just written, so in the page cache");
+        assert_eq!(buf, data[25_000..75_000]);
+        let err = file.read_cached_at(&mut buf, 75_000).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 }

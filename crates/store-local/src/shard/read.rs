@@ -88,6 +88,22 @@ impl Shard {
         Ok(Located::At { seq, hint: hint_value, target })
     }
 
+    /// [`read`](Self::read), if it can be done without waiting for the disk: at the tip, or
+    /// in the active segment's pages that are in the page cache (freshly written records
+    /// are). `None` if it would have to wait. Lets an async caller serve consumers at the head
+    /// of the stream without a blocking thread.
+    pub fn read_cached(
+        &self,
+        from: Position,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Option<ReadBatch>, StoreError> {
+        match self.read_once(from, max_records, max_bytes, true) {
+            Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            read => read.map(Some),
+        }
+    }
+
     /// Reads committed records from `from` on; see `ShardLog::read`.
     pub fn read(
         &self,
@@ -95,14 +111,17 @@ impl Shard {
         max_records: usize,
         max_bytes: usize,
     ) -> Result<ReadBatch, StoreError> {
-        self.retry_after_trim(|| self.read_once(from, max_records, max_bytes))
+        self.retry_after_trim(|| self.read_once(from, max_records, max_bytes, false))
     }
 
+    /// With `cached_only`, fails with `WouldBlock` instead of reading a sealed segment or
+    /// waiting for the disk.
     fn read_once(
         &self,
         from: Position,
         max_records: usize,
         max_bytes: usize,
+        cached_only: bool,
     ) -> Result<ReadBatch, StoreError> {
         let mut records: Vec<StoredRecord> = Vec::new();
         let mut bytes = 0;
@@ -116,10 +135,13 @@ impl Shard {
                 // Records up to `seq` were trimmed while this read ran: end the batch before
                 // the gap; the next read starts after it.
                 Located::At { seq, .. } if seq != pos.seq_ix && !records.is_empty() => break,
+                Located::At { target, .. } if cached_only && target.active.is_none() => {
+                    return Err(StoreError::Io(io::ErrorKind::WouldBlock.into()));
+                }
                 Located::At { seq, hint, target } => (seq, hint, target),
             };
             let (file, end) = self.segment_file(&target)?;
-            let mut cursor = self.cursor_at(&*file, end, &target, seq, hint_value)?;
+            let mut cursor = self.cursor_at(&*file, end, &target, seq, hint_value, cached_only)?;
             let mut expected = seq;
             let stopped = loop {
                 let offset = cursor.offset();
@@ -193,8 +215,12 @@ impl Shard {
         target: &Target,
         seq: u64,
         hint_value: u64,
+        cached_only: bool,
     ) -> Result<FrameCursor<'f>, StoreError> {
         let mut cursor = FrameCursor::new(file, 0, end, READ_CHUNK);
+        if cached_only {
+            cursor.cached_only();
+        }
         if let Some(offset) = hint_offset(hint_value, target.first_seq).filter(|o| *o < end) {
             cursor.seek(offset);
             if matches!(cursor.next()?, Step::Frame(r) if r.seq_ix == seq) {
