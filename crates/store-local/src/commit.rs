@@ -109,6 +109,29 @@ impl Part {
     }
 }
 
+/// Publishes the journaled parts of a group once the journal sync succeeded, or fails them.
+fn finish_journaled(
+    journaled: Vec<Part>,
+    synced: io::Result<()>,
+    covered: &mut HashMap<ShardKey, Arc<dyn VfsFile>>,
+) {
+    match synced {
+        Ok(()) => {
+            for part in journaled {
+                covered.insert(part.shard.key(), part.written.file.clone());
+                part.publish();
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the journal write failed; the group's appends failed");
+            let e = StoreError::Io(e);
+            for part in journaled {
+                part.abandon(&e);
+            }
+        }
+    }
+}
+
 fn fail(shard: &Shard, requests: Vec<Request>, e: &StoreError) {
     tracing::warn!(shard = ?shard.key(), error = %e, "append failed");
     for request in requests {
@@ -184,32 +207,30 @@ impl CommitThread {
             }
         }
 
-        // Large parts are synced in their own segments; the rest by one journal sync.
-        let sync = self.journal.is_some();
+        // Large parts are synced in their own segments, the rest by one journal sync, all at
+        // once: a disk works through concurrent syncs faster than through the same in a row.
         let (direct, journaled): (Vec<Part>, Vec<Part>) = parts.into_iter().partition(|p| !p.journaled);
-        for part in direct {
-            match if sync { part.written.file.sync_data() } else { Ok(()) } {
+        let direct_synced: Vec<io::Result<()>> = match &mut self.journal {
+            None => direct.iter().map(|_| Ok(())).collect(),
+            Some(journal) => std::thread::scope(|scope| {
+                let syncs: Vec<_> = direct
+                    .iter()
+                    .map(|part| {
+                        let file = &part.written.file;
+                        scope.spawn(move || file.sync_data())
+                    })
+                    .collect();
+                let journaled_synced = if journaled.is_empty() { Ok(()) } else { journal.commit(&entries) };
+                let direct_synced =
+                    syncs.into_iter().map(|sync| sync.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect();
+                finish_journaled(journaled, journaled_synced, &mut self.covered);
+                direct_synced
+            }),
+        };
+        for (part, synced) in direct.into_iter().zip(direct_synced) {
+            match synced {
                 Ok(()) => part.publish(),
                 Err(e) => part.abandon(&StoreError::Io(e)),
-            }
-        }
-        if journaled.is_empty() {
-            return;
-        }
-        let journal = self.journal.as_mut().expect("journaled parts imply a journal");
-        match journal.commit(&entries) {
-            Ok(()) => {
-                for part in journaled {
-                    self.covered.insert(part.shard.key(), part.written.file.clone());
-                    part.publish();
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "the journal write failed; the group's appends failed");
-                let e = StoreError::Io(e);
-                for part in journaled {
-                    part.abandon(&e);
-                }
             }
         }
     }
