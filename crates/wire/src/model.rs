@@ -194,7 +194,7 @@ impl Model {
         let doc: Raw = serde_json::from_str(json).expect("the embedded API model is JSON");
         let defs = doc.get("shapes").and_then(Raw::as_map).expect("model has shapes");
         let ids: HashMap<&str, ShapeId> =
-            defs.iter().enumerate().map(|(i, (n, _))| (n.as_str(), i)).collect();
+            defs.iter().enumerate().map(|(i, (n, _))| (n.as_ref(), i)).collect();
         let id_of = |name: &str| -> ShapeId {
             *ids.get(name).unwrap_or_else(|| panic!("model references unknown shape {name}"))
         };
@@ -218,7 +218,7 @@ impl Model {
                     other => panic!("shape {name} has unsupported type {other:?}"),
                 };
                 Shape {
-                    name: name.clone(),
+                    name: name.to_string(),
                     kind,
                     min: def.get("min").and_then(Raw::as_i64),
                     max: def.get("max").and_then(Raw::as_i64),
@@ -258,10 +258,10 @@ fn load_structure(name: &str, def: &Raw, target: &dyn Fn(Option<&Raw>) -> ShapeI
         .unwrap_or(&[])
         .iter()
         .map(|(member, mdef)| Member {
-            name: member.clone(),
+            name: member.to_string(),
             path_name: lower_first(member),
             shape: target(Some(mdef)),
-            requirement: if required.contains(&member.as_str()) {
+            requirement: if required.contains(&member.as_ref()) {
                 Requirement::Required
             } else {
                 Requirement::Optional
