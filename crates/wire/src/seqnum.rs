@@ -79,29 +79,33 @@ impl U192 {
 
     fn to_decimal(self) -> String {
         // Peel off 9 digits at a time from 32-bit limbs, so that every division is a u64 one
-        // by a constant (a multiplication) rather than a 128-bit library call; digits go from
-        // the end of a stack buffer (at most 57 digits for 188 bits, 63 with whole chunks).
+        // by a constant (a multiplication) rather than a 128-bit library call, and skip the
+        // limbs already divided down to zero; digits go from the end of a stack buffer (at
+        // most 57 digits for 188 bits, 63 with whole chunks), two at a time.
         const CHUNK: u64 = 1_000_000_000;
         let mut limbs = [0u32; 6];
         for (i, limb) in self.0.iter().enumerate() {
             limbs[2 * i] = *limb as u32;
             limbs[2 * i + 1] = (*limb >> 32) as u32;
         }
+        let mut len = limbs.len();
         let mut buf = [b'0'; 63];
         let mut start = buf.len();
-        while limbs.iter().any(|&l| l != 0) {
+        loop {
+            while len > 0 && limbs[len - 1] == 0 {
+                len -= 1;
+            }
+            if len == 0 {
+                break;
+            }
             let mut rem = 0u64;
-            for limb in limbs.iter_mut().rev() {
+            for limb in limbs[..len].iter_mut().rev() {
                 let cur = (rem << 32) | u64::from(*limb);
                 *limb = (cur / CHUNK) as u32;
                 rem = cur % CHUNK;
             }
-            let end = start;
             start -= 9;
-            for digit in buf[start..end].iter_mut().rev() {
-                *digit = b'0' + (rem % 10) as u8;
-                rem /= 10;
-            }
+            write_nine_digits(rem as u32, &mut buf[start..start + 9]);
         }
         let first = buf[start..].iter().position(|&d| d != b'0').map_or(buf.len() - 1, |at| start + at);
         String::from_utf8(buf[first..].to_vec()).expect("ASCII digits")
@@ -113,6 +117,24 @@ impl U192 {
         }
         s.bytes().try_fold(U192::default(), |acc, b| acc.mul10_add(u64::from(b - b'0')))
     }
+}
+
+/// `"00".."99"`, for writing two digits per division.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
+/// `n` (below 10^9) as exactly nine decimal digits, zero-padded.
+fn write_nine_digits(mut n: u32, out: &mut [u8]) {
+    for at in [7, 5, 3, 1] {
+        let pair = (n % 100) as usize * 2;
+        out[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        n /= 100;
+    }
+    out[0] = b'0' + n as u8;
 }
 
 impl SequenceNumber {
@@ -162,6 +184,7 @@ mod tests {
         assert_eq!(s.arrival_secs / 86400, 17882);
         let s = SequenceNumber::parse("49593949378240586316257100628612811999143984124999500050").unwrap();
         assert_eq!(s.shard_index, 17);
+        assert_eq!(s.encode(), "49593949378240586316257100628612811999143984124999500050");
     }
 
     #[test]
