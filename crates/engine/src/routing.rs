@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
 use kinesin_wire::{ApiError, Value};
 
 use crate::hashing::{parse_hash_key, partition_key_hash};
@@ -48,14 +49,21 @@ pub struct Routed<'a> {
 /// Where one record landed: its shard and sequence number, or the failure to report.
 pub type PutOutcome = Result<(u32, String), ApiError>;
 
-/// Reads, checks and routes one `PutRecord` input or `PutRecords` entry.
+/// Reads, checks and routes one `PutRecord` input or `PutRecords` entry, moving its partition
+/// key and data into the record.
 pub fn route_entry<'a>(
     stream: &'a StreamMeta,
     router: &Router<'a>,
-    entry: &Value,
+    entry: &mut Value,
 ) -> Result<Routed<'a>, ApiError> {
-    let partition_key = entry.str("PartitionKey").unwrap_or_default();
-    let data = entry.blob("Data").cloned().unwrap_or_default();
+    let partition_key = match entry.take("PartitionKey") {
+        Some(Value::Str(key)) => key,
+        _ => String::new(),
+    };
+    let data = match entry.take("Data") {
+        Some(Value::Blob(data)) => data,
+        _ => Bytes::new(),
+    };
     let size = partition_key.len() + data.len();
     let max = stream.max_record_size_kib as usize * 1024;
     if size > max {
@@ -71,15 +79,11 @@ pub fn route_entry<'a>(
                 "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}"
             ))
         })?,
-        None => partition_key_hash(partition_key),
+        None => partition_key_hash(&partition_key),
     };
     Ok(Routed {
         shard: router.route(hash),
-        record: NewRecord {
-            partition_key: partition_key.to_owned(),
-            data,
-            encrypted: stream.encryption_key_id.is_some(),
-        },
+        record: NewRecord { partition_key, data, encrypted: stream.encryption_key_id.is_some() },
     })
 }
 
@@ -167,8 +171,8 @@ mod tests {
         fn partition_keys_route_by_md5(n in 1u32..50, pk in "\\PC{1,64}") {
             let s = stream(n);
             let router = Router::new(&s);
-            let entry = Value::object().with("PartitionKey", pk.as_str()).with("Data", bytes::Bytes::new());
-            let routed = route_entry(&s, &router, &entry).unwrap();
+            let mut entry = Value::object().with("PartitionKey", pk.as_str()).with("Data", Bytes::new());
+            let routed = route_entry(&s, &router, &mut entry).unwrap();
             prop_assert_eq!(routed.shard.index, router.route(partition_key_hash(&pk)).index);
         }
     }

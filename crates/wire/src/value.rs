@@ -69,6 +69,19 @@ impl Value {
         }
     }
 
+    /// Moves a member out of a structure (leaving `Value::Null`), `None` when absent or null:
+    /// lets a consumer keep a request's strings and blobs without copying them.
+    pub fn take(&mut self, key: &str) -> Option<Value> {
+        match self {
+            Value::Map(entries) => entries
+                .iter_mut()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| std::mem::replace(v, Value::Null))
+                .filter(|v| !matches!(v, Value::Null)),
+            _ => None,
+        }
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),

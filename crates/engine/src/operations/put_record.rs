@@ -11,7 +11,11 @@ use crate::storage::{Catalog, ShardLog};
 use crate::{Engine, RequestContext};
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
-    pub(crate) async fn put_record(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
+    pub(crate) async fn put_record(
+        &self,
+        ctx: &RequestContext,
+        input: &mut Value,
+    ) -> Result<Value, ApiError> {
         // Held from routing until the records are durable (see `Engine::write_gate`).
         let _gate = self.write_gate.read().await;
         let stream = self.resolve_stream(ctx, input)?;

@@ -10,12 +10,19 @@ use crate::storage::{Catalog, ShardLog};
 use crate::{Engine, RequestContext};
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
-    pub(crate) async fn put_records(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
+    pub(crate) async fn put_records(
+        &self,
+        ctx: &RequestContext,
+        input: &mut Value,
+    ) -> Result<Value, ApiError> {
         // Held from routing until the records are durable (see `Engine::write_gate`).
         let _gate = self.write_gate.read().await;
         let stream = self.resolve_stream(ctx, input)?;
         check_writable(&stream)?;
-        let entries = input.list("Records").unwrap_or_default();
+        let mut entries = match input.take("Records") {
+            Some(Value::List(entries)) => entries,
+            _ => Vec::new(),
+        };
         let total: usize = entries
             .iter()
             .map(|e| e.str("PartitionKey").map_or(0, str::len) + e.blob("Data").map_or(0, |d| d.len()))
@@ -30,7 +37,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         // Any invalid entry fails the whole request before anything is written.
         let router = Router::new(&stream);
         let routed =
-            entries.iter().map(|e| route_entry(&stream, &router, e)).collect::<Result<Vec<_>, _>>()?;
+            entries.iter_mut().map(|e| route_entry(&stream, &router, e)).collect::<Result<Vec<_>, _>>()?;
         check_dry_run(input)?;
         let outcomes = self.append_routed(&stream, routed).await;
         let failed = outcomes.iter().filter(|o| o.is_err()).count();
