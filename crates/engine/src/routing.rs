@@ -7,7 +7,7 @@ use kinesin_wire::{ApiError, Value};
 
 use crate::hashing::{parse_hash_key, partition_key_hash};
 use crate::model::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
-use crate::render::sequence_number;
+use crate::render::sequence_numbers;
 use crate::storage::{Catalog, NewRecord, ShardKey, ShardLog};
 use crate::{errors, Engine};
 
@@ -131,17 +131,20 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             (shard, positions, result)
         });
         for (shard, positions, result) in futures_util::future::join_all(appends).await {
-            for (offset, position) in positions.into_iter().enumerate() {
-                outcomes[position] = Some(match &result {
-                    Ok(appended) => Ok((
-                        shard.index,
-                        sequence_number(shard, appended.first_seq_ix + offset as u64, appended.arrival_ms),
-                    )),
-                    Err(e) => {
-                        tracing::error!(error = %e, "append failed");
-                        Err(ApiError::internal_failure())
+            match result {
+                Ok(appended) => {
+                    let numbers =
+                        sequence_numbers(shard, appended.first_seq_ix, appended.arrival_ms, positions.len());
+                    for (position, number) in positions.into_iter().zip(numbers) {
+                        outcomes[position] = Some(Ok((shard.index, number)));
                     }
-                });
+                }
+                Err(e) => {
+                    for position in positions {
+                        tracing::error!(error = %e, "append failed");
+                        outcomes[position] = Some(Err(ApiError::internal_failure()));
+                    }
+                }
             }
         }
         outcomes.into_iter().map(|o| o.expect("every record belongs to one shard group")).collect()
