@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+pub use kinesin_wire::shard_id::{parse_shard_id, shard_id};
 use kinesin_wire::{ApiError, Value};
 
 use crate::errors;
@@ -26,30 +27,6 @@ pub fn parse_stream_arn(arn: &str) -> Option<StreamArn<'_>> {
     }
     let name = resource.strip_prefix("stream/")?;
     (!name.is_empty() && !name.contains('/')).then_some(StreamArn { region, account, name })
-}
-
-const SHARD_ID_PREFIX: &str = "shardId-";
-
-/// `shardId-000000000007` → 7. Like AWS, the zero padding is not required.
-pub fn parse_shard_id(shard_id: &str) -> Option<u32> {
-    let digits = shard_id.strip_prefix(SHARD_ID_PREFIX)?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse::<u32>().ok().filter(|i| *i <= i32::MAX as u32)
-}
-
-/// `7` → `shardId-000000000007`. Written by hand: every record a PutRecords puts is answered
-/// with one, and `format!` with padding costs several times as much.
-pub fn shard_id(index: u32) -> String {
-    // Twelve digits hold any u32 (at most ten), so the padding is never cut.
-    let mut id = *b"shardId-000000000000";
-    let mut rest = index;
-    for digit in id[SHARD_ID_PREFIX.len()..].iter_mut().rev() {
-        *digit = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
-    String::from_utf8(id.to_vec()).expect("ASCII")
 }
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
@@ -131,16 +108,5 @@ mod tests {
         assert_eq!(parse_stream_arn("arn:aws:kinesis:us-east-1:000000000000:stream/s1/consumer/c:1"), None);
         assert_eq!(parse_stream_arn("arn:aws:sqs:us-east-1:000000000000:stream/s1"), None);
         assert_eq!(parse_stream_arn("nope"), None);
-    }
-
-    #[test]
-    fn parses_shard_ids() {
-        assert_eq!(parse_shard_id("shardId-000000000007"), Some(7));
-        assert_eq!(parse_shard_id("shardId-7"), Some(7));
-        assert_eq!(parse_shard_id("shardId-"), None);
-        assert_eq!(parse_shard_id("7"), None);
-        assert_eq!(shard_id(12), "shardId-000000000012");
-        assert_eq!(shard_id(0), "shardId-000000000000");
-        assert_eq!(shard_id(u32::MAX), "shardId-004294967295");
     }
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod iterator;
 pub mod operation;
 pub mod seqnum;
+pub mod shard_id;
 pub mod token;
 pub mod validate;
 pub mod value;
