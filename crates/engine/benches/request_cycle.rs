@@ -19,7 +19,7 @@ use kinesin_engine::storage::{
     Appended, Catalog, NewRecord, Position, ReadBatch, ShardKey, ShardLog, StoreError, SystemClock, Tip,
 };
 use kinesin_engine::{Api, Engine, EngineConfig, Reply, RequestContext};
-use kinesin_wire::{check_types, encode, parse_body, validate, Format, Operation};
+use kinesin_wire::{check_types, parse_body, validate, Format, Operation};
 
 const RECORDS: usize = 500;
 
@@ -101,8 +101,8 @@ fn put_records_request(
     let input = check_types(op, parse_body(Format::Json, body).unwrap()).unwrap();
     validate(op, &input).unwrap();
     match rt.block_on(engine.handle(ctx, op, input)).unwrap() {
-        Reply::Value(answer) => encode(Format::Json, &answer),
-        Reply::Events(_) => unreachable!("PutRecords answers one body"),
+        Reply::PutRecords(answer) => answer.encode(Format::Json),
+        Reply::Value(_) | Reply::Events(_) => unreachable!("PutRecords answers with its own type"),
     }
 }
 

@@ -307,7 +307,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             Op::ListStreams => self.list_streams(ctx, input),
             Op::ListShards => self.list_shards(ctx, input),
             Op::PutRecord => self.put_record(ctx, input).await,
-            Op::PutRecords => self.put_records(ctx, input).await,
+            Op::PutRecords => return self.put_records(ctx, input).await.map(Reply::PutRecords),
             Op::GetShardIterator => self.get_shard_iterator(ctx, input).await,
             Op::GetRecords => self.get_records(ctx, input).await,
             Op::IncreaseStreamRetentionPeriod => self.change_retention(ctx, input, true).await,

@@ -1,6 +1,6 @@
 //! Building the response shapes shared by several operations (Shard, stream descriptions).
 
-use kinesin_wire::seqnum::SequenceNumber;
+use kinesin_wire::seqnum::{SequenceNumber, SequenceText};
 use kinesin_wire::Value;
 
 use crate::lookup::shard_id;
@@ -22,7 +22,7 @@ pub fn sequence_numbers(
     first_seq_ix: u64,
     arrival_ms: i64,
     count: usize,
-) -> impl Iterator<Item = String> {
+) -> impl Iterator<Item = SequenceText> {
     sequence(shard, first_seq_ix, arrival_ms).encode_run(count)
 }
 

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use kinesin_wire::put_records_answer::{PutRecordsEntry, WrittenRecord};
 use kinesin_wire::{ApiError, Value};
 
 use crate::hashing::{parse_hash_key, partition_key_hash};
@@ -45,9 +46,6 @@ pub struct Routed<'a> {
     pub shard: &'a ShardMeta,
     pub record: NewRecord,
 }
-
-/// Where one record landed: its shard and sequence number, or the failure to report.
-pub type PutOutcome = Result<(u32, String), ApiError>;
 
 /// Reads, checks and routes one `PutRecord` input or `PutRecords` entry, moving its partition
 /// key and data into the record.
@@ -102,9 +100,9 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         &self,
         stream: &StreamMeta,
         routed: Vec<Routed<'_>>,
-    ) -> Vec<PutOutcome> {
+    ) -> Vec<PutRecordsEntry> {
         let count = routed.len();
-        let mut outcomes: Vec<Option<PutOutcome>> = (0..count).map(|_| None).collect();
+        let mut outcomes: Vec<Option<PutRecordsEntry>> = (0..count).map(|_| None).collect();
         let mut by_shard: HashMap<u32, (&ShardMeta, Vec<usize>, Vec<NewRecord>)> = HashMap::new();
         let now = self.now_ms();
         for (i, r) in routed.into_iter().enumerate() {
@@ -135,8 +133,9 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                 Ok(appended) => {
                     let numbers =
                         sequence_numbers(shard, appended.first_seq_ix, appended.arrival_ms, positions.len());
-                    for (position, number) in positions.into_iter().zip(numbers) {
-                        outcomes[position] = Some(Ok((shard.index, number)));
+                    for (position, sequence_number) in positions.into_iter().zip(numbers) {
+                        outcomes[position] =
+                            Some(Ok(WrittenRecord { shard_index: shard.index, sequence_number }));
                     }
                 }
                 Err(e) => {

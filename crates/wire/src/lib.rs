@@ -7,6 +7,7 @@ pub mod encode;
 pub mod error;
 pub mod iterator;
 pub mod operation;
+pub mod put_records_answer;
 pub mod seqnum;
 pub mod shard_id;
 pub mod token;

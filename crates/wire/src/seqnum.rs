@@ -128,14 +128,28 @@ impl Decimal {
         }
     }
 
-    /// The digits, without leading zeros ("0" for zero).
-    fn text(self) -> String {
+    fn text(self) -> SequenceText {
         let mut digits = [b'0'; 63];
         for (chunk, out) in self.0.iter().rev().zip(digits.chunks_exact_mut(9)) {
             write_nine_digits(*chunk, out);
         }
         let start = digits.iter().position(|&d| d != b'0').unwrap_or(digits.len() - 1);
-        String::from_utf8(digits[start..].to_vec()).expect("ASCII digits")
+        SequenceText { digits, start: start as u8 }
+    }
+}
+
+/// A sequence number's decimal form, held on the stack: a PutRecords answer writes 500 of
+/// them straight into its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SequenceText {
+    digits: [u8; 63],
+    /// Where the digits start: there are no leading zeros (but "0" for zero).
+    start: u8,
+}
+
+impl SequenceText {
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.digits[usize::from(self.start)..]).expect("ASCII digits")
     }
 }
 
@@ -160,14 +174,14 @@ fn write_nine_digits(mut n: u32, out: &mut [u8]) {
 impl SequenceNumber {
     /// The decimal form clients see.
     pub fn encode(&self) -> String {
-        self.to_u192().to_decimal().text()
+        self.to_u192().to_decimal().text().as_str().to_owned()
     }
 
     /// The decimal forms of `count` numbers that differ only in `seq_ix`: `self.seq_ix`,
     /// `self.seq_ix + 1`, ... (the records of one append). Each is the one before plus 2^80,
     /// added in decimal, which costs a fraction of encoding it afresh. `self.seq_ix + count - 1`
     /// must fit in 64 bits.
-    pub fn encode_run(&self, count: usize) -> impl Iterator<Item = String> {
+    pub fn encode_run(&self, count: usize) -> impl Iterator<Item = SequenceText> {
         debug_assert!(count == 0 || self.seq_ix.checked_add(count as u64 - 1).is_some());
         let mut step = U192::default();
         step.put(80, 64, 1);
@@ -254,7 +268,7 @@ mod tests {
         #[test]
         fn runs_match_numbers_encoded_one_by_one(base in seq(), count in 0usize..40) {
             let first = SequenceNumber { seq_ix: base.seq_ix.min(u64::MAX - 40), ..base };
-            let run: Vec<String> = first.encode_run(count).collect();
+            let run: Vec<String> = first.encode_run(count).map(|text| text.as_str().to_owned()).collect();
             let one_by_one: Vec<String> = (0..count as u64)
                 .map(|i| SequenceNumber { seq_ix: first.seq_ix + i, ..first }.encode())
                 .collect();
