@@ -18,6 +18,8 @@ use serde::de::{
     Visitor,
 };
 
+use crate::model;
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Raw<'de> {
     Null,
@@ -91,6 +93,11 @@ impl<'de> Deserialize<'de> for OwnedRaw {
 /// What the visitor does with text the deserializer lends it for `'de`, to make a `Raw<'a>`.
 trait Keep<'de, 'a> {
     fn text(text: &'de str) -> Cow<'a, str>;
+
+    /// A map key the deserializer only shows in passing.
+    fn key(key: &str) -> Cow<'a, str> {
+        Cow::Owned(key.to_owned())
+    }
 }
 
 /// Borrows it: the tree lives no longer than the input.
@@ -108,6 +115,12 @@ enum Own {}
 impl<'de> Keep<'de, 'static> for Own {
     fn text(text: &'de str) -> Cow<'static, str> {
         Cow::Owned(text.to_owned())
+    }
+
+    /// Member names the model knows (nearly every key of a CBOR body) borrow the model's copy.
+    /// (The model itself is read as JSON, through `Borrow`, so this never runs while it loads.)
+    fn key(key: &str) -> Cow<'static, str> {
+        model::get().member_name(key).map_or_else(|| Cow::Owned(key.to_owned()), Cow::Borrowed)
     }
 }
 
@@ -190,10 +203,7 @@ impl<'de, 'a, K: Keep<'de, 'a>> Visitor<'de> for RawVisitor<'a, K> {
     /// with another kind of key is treated as an unparsable body.
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw<'a>, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
-        while let Some(key) = map.next_key_seed(RawVisitor::<K>::new())? {
-            let Raw::Str(key) = key else {
-                return Err(de::Error::custom("map key is not a text string"));
-            };
+        while let Some(key) = map.next_key_seed(KeyVisitor::<K>(PhantomData))? {
             entries.push((key, map.next_value_seed(RawVisitor::<K>::new())?));
         }
         Ok(Raw::Map(entries))
@@ -203,6 +213,40 @@ impl<'de, 'a, K: Keep<'de, 'a>> Visitor<'de> for RawVisitor<'a, K> {
     /// carry no meaning for Kinesis input: a tag-1 timestamp holds milliseconds exactly as an
     /// untagged integer does (KINESIS.md §2.4), so the tag is dropped and the item kept.
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Raw<'a>, A::Error> {
+        let (_, variant): (de::IgnoredAny, _) = data.variant()?;
+        variant.newtype_variant_seed(self)
+    }
+}
+
+/// A map key, which must be text (possibly tagged, like any CBOR item); any other kind of key
+/// fails the parse.
+struct KeyVisitor<'a, K>(PhantomData<(Cow<'a, str>, K)>);
+
+impl<'de, 'a, K: Keep<'de, 'a>> DeserializeSeed<'de> for KeyVisitor<'a, K> {
+    type Value = Cow<'a, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Cow<'a, str>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de, 'a, K: Keep<'de, 'a>> Visitor<'de> for KeyVisitor<'a, K> {
+    type Value = Cow<'a, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a text map key")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Cow<'a, str>, E> {
+        Ok(K::text(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Cow<'a, str>, E> {
+        Ok(K::key(v))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Cow<'a, str>, E> {
+        Ok(Cow::Owned(v))
+    }
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Cow<'a, str>, A::Error> {
         let (_, variant): (de::IgnoredAny, _) = data.variant()?;
         variant.newtype_variant_seed(self)
     }
@@ -239,6 +283,17 @@ mod tests {
             raw,
             Raw::Map(vec![("T".into(), Raw::Int(1_787_036_486_712)), ("D".into(), Raw::Bytes(vec![1, 2])),])
         );
+    }
+
+    #[test]
+    fn cbor_keys_the_model_knows_are_borrowed() {
+        // {"StreamName": "s", 0("Mine"): 1}: a member name, and a tagged name of no member.
+        let body = [&[0xa2, 0x6a][..], b"StreamName", &[0x61, b's', 0xc0, 0x64], b"Mine", &[0x01]].concat();
+        let OwnedRaw(raw) = ciborium::de::from_reader(&body[..]).unwrap();
+        let members = raw.as_map().unwrap();
+        assert!(matches!(&members[0].0, Cow::Borrowed("StreamName")));
+        assert!(matches!(&members[1].0, Cow::Owned(key) if key == "Mine"));
+        assert_eq!(members[1].1, Raw::Int(1));
     }
 
     #[test]
