@@ -62,6 +62,7 @@ impl Harness {
     async fn call(&self, op: Operation, input: Value) -> Result<Value, ApiError> {
         match self.engine.handle(&self.ctx, op, input).await? {
             Reply::Value(value) => Ok(value),
+            Reply::PutRecords(answer) => Ok(answer.to_value()),
             Reply::Events(_) => panic!("{op:?} answered with an event stream"),
         }
     }

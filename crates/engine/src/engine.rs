@@ -285,7 +285,14 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         internal(err)
     }
 
-    async fn dispatch(&self, ctx: &RequestContext, op: Operation, input: &Value) -> Result<Reply, ApiError> {
+    /// `input` is mutable so that the record writers can move the records' keys and data out
+    /// of it rather than copy them.
+    async fn dispatch(
+        &self,
+        ctx: &RequestContext,
+        op: Operation,
+        input: &mut Value,
+    ) -> Result<Reply, ApiError> {
         self.settle_transitions().await?;
         if self.config.enforce_limits {
             let stream = input.str("StreamName").or_else(|| input.str("StreamARN"));
@@ -300,7 +307,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             Op::ListStreams => self.list_streams(ctx, input),
             Op::ListShards => self.list_shards(ctx, input),
             Op::PutRecord => self.put_record(ctx, input).await,
-            Op::PutRecords => self.put_records(ctx, input).await,
+            Op::PutRecords => return self.put_records(ctx, input).await.map(Reply::PutRecords),
             Op::GetShardIterator => self.get_shard_iterator(ctx, input).await,
             Op::GetRecords => self.get_records(ctx, input).await,
             Op::IncreaseStreamRetentionPeriod => self.change_retention(ctx, input, true).await,
@@ -344,8 +351,8 @@ impl<L: ShardLog, C: Catalog> Api for Engine<L, C> {
         &'a self,
         ctx: &'a RequestContext,
         op: Operation,
-        input: Value,
+        mut input: Value,
     ) -> BoxFuture<'a, Result<Reply, ApiError>> {
-        Box::pin(async move { self.dispatch(ctx, op, &input).await })
+        Box::pin(async move { self.dispatch(ctx, op, &mut input).await })
     }
 }

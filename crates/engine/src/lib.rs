@@ -26,6 +26,7 @@ mod throttle;
 use std::future::Future;
 use std::pin::Pin;
 
+use kinesin_wire::put_records_answer::PutRecordsAnswer;
 use kinesin_wire::{ApiError, Operation, Value};
 
 pub use engine::{Engine, EngineConfig};
@@ -46,6 +47,9 @@ pub enum Reply {
     /// One response body. `Value::Null` means "HTTP 200 with an empty body" (operations with
     /// no modeled output).
     Value(Value),
+    /// PutRecords' answer, which the server encodes without building it as a [`Value`] (its
+    /// `to_value` gives the same body as a tree).
+    PutRecords(PutRecordsAnswer),
     /// An event stream (SubscribeToShard). The server answers 200 at once, sends the
     /// `initial-response` event, then each [`Event`] as it arrives, and ends the response when
     /// the sender is dropped. Dropping the receiver (the client went away) tells the producer

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+pub use kinesin_wire::shard_id::{parse_shard_id, shard_id};
 use kinesin_wire::{ApiError, Value};
 
 use crate::errors;
@@ -26,19 +27,6 @@ pub fn parse_stream_arn(arn: &str) -> Option<StreamArn<'_>> {
     }
     let name = resource.strip_prefix("stream/")?;
     (!name.is_empty() && !name.contains('/')).then_some(StreamArn { region, account, name })
-}
-
-/// `shardId-000000000007` → 7. Like AWS, the zero padding is not required.
-pub fn parse_shard_id(shard_id: &str) -> Option<u32> {
-    let digits = shard_id.strip_prefix("shardId-")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse::<u32>().ok().filter(|i| *i <= i32::MAX as u32)
-}
-
-pub fn shard_id(index: u32) -> String {
-    format!("shardId-{index:012}")
 }
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
@@ -120,14 +108,5 @@ mod tests {
         assert_eq!(parse_stream_arn("arn:aws:kinesis:us-east-1:000000000000:stream/s1/consumer/c:1"), None);
         assert_eq!(parse_stream_arn("arn:aws:sqs:us-east-1:000000000000:stream/s1"), None);
         assert_eq!(parse_stream_arn("nope"), None);
-    }
-
-    #[test]
-    fn parses_shard_ids() {
-        assert_eq!(parse_shard_id("shardId-000000000007"), Some(7));
-        assert_eq!(parse_shard_id("shardId-7"), Some(7));
-        assert_eq!(parse_shard_id("shardId-"), None);
-        assert_eq!(parse_shard_id("7"), None);
-        assert_eq!(shard_id(12), "shardId-000000000012");
     }
 }

@@ -1,6 +1,6 @@
 //! Building the response shapes shared by several operations (Shard, stream descriptions).
 
-use kinesin_wire::seqnum::SequenceNumber;
+use kinesin_wire::seqnum::{SequenceNumber, SequenceText};
 use kinesin_wire::Value;
 
 use crate::lookup::shard_id;
@@ -12,13 +12,27 @@ pub const CLOSED_SHARD_END_SEQ_IX: u64 = 0x7fff_ffff_ffff_ffff;
 
 /// The sequence number of record `seq_ix` of `shard`, which arrived at `arrival_ms`.
 pub fn sequence_number(shard: &ShardMeta, seq_ix: u64, arrival_ms: i64) -> String {
+    sequence(shard, seq_ix, arrival_ms).encode()
+}
+
+/// The sequence numbers of `count` records appended to `shard` together, from `first_seq_ix`
+/// on.
+pub fn sequence_numbers(
+    shard: &ShardMeta,
+    first_seq_ix: u64,
+    arrival_ms: i64,
+    count: usize,
+) -> impl Iterator<Item = SequenceText> {
+    sequence(shard, first_seq_ix, arrival_ms).encode_run(count)
+}
+
+fn sequence(shard: &ShardMeta, seq_ix: u64, arrival_ms: i64) -> SequenceNumber {
     SequenceNumber {
         shard_created_secs: (shard.created_ms / 1000) as u64,
         seq_ix,
         arrival_secs: (arrival_ms.max(0) / 1000) as u64,
         shard_index: shard.index,
     }
-    .encode()
 }
 
 /// The `Record` shape of GetRecords and SubscribeToShard events.

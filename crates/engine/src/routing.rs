@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
+use kinesin_wire::put_records_answer::{PutRecordsEntry, WrittenRecord};
 use kinesin_wire::{ApiError, Value};
 
 use crate::hashing::{parse_hash_key, partition_key_hash};
 use crate::model::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
-use crate::render::sequence_number;
+use crate::render::sequence_numbers;
 use crate::storage::{Catalog, NewRecord, ShardKey, ShardLog};
 use crate::{errors, Engine};
 
@@ -45,17 +47,21 @@ pub struct Routed<'a> {
     pub record: NewRecord,
 }
 
-/// Where one record landed: its shard and sequence number, or the failure to report.
-pub type PutOutcome = Result<(u32, String), ApiError>;
-
-/// Reads, checks and routes one `PutRecord` input or `PutRecords` entry.
+/// Reads, checks and routes one `PutRecord` input or `PutRecords` entry, moving its partition
+/// key and data into the record.
 pub fn route_entry<'a>(
     stream: &'a StreamMeta,
     router: &Router<'a>,
-    entry: &Value,
+    entry: &mut Value,
 ) -> Result<Routed<'a>, ApiError> {
-    let partition_key = entry.str("PartitionKey").unwrap_or_default();
-    let data = entry.blob("Data").cloned().unwrap_or_default();
+    let partition_key = match entry.take("PartitionKey") {
+        Some(Value::Str(key)) => key,
+        _ => String::new(),
+    };
+    let data = match entry.take("Data") {
+        Some(Value::Blob(data)) => data,
+        _ => Bytes::new(),
+    };
     let size = partition_key.len() + data.len();
     let max = stream.max_record_size_kib as usize * 1024;
     if size > max {
@@ -71,15 +77,11 @@ pub fn route_entry<'a>(
                 "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}"
             ))
         })?,
-        None => partition_key_hash(partition_key),
+        None => partition_key_hash(&partition_key),
     };
     Ok(Routed {
         shard: router.route(hash),
-        record: NewRecord {
-            partition_key: partition_key.to_owned(),
-            data,
-            encrypted: stream.encryption_key_id.is_some(),
-        },
+        record: NewRecord { partition_key, data, encrypted: stream.encryption_key_id.is_some() },
     })
 }
 
@@ -98,9 +100,9 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         &self,
         stream: &StreamMeta,
         routed: Vec<Routed<'_>>,
-    ) -> Vec<PutOutcome> {
+    ) -> Vec<PutRecordsEntry> {
         let count = routed.len();
-        let mut outcomes: Vec<Option<PutOutcome>> = (0..count).map(|_| None).collect();
+        let mut outcomes: Vec<Option<PutRecordsEntry>> = (0..count).map(|_| None).collect();
         let mut by_shard: HashMap<u32, (&ShardMeta, Vec<usize>, Vec<NewRecord>)> = HashMap::new();
         let now = self.now_ms();
         for (i, r) in routed.into_iter().enumerate() {
@@ -127,17 +129,21 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             (shard, positions, result)
         });
         for (shard, positions, result) in futures_util::future::join_all(appends).await {
-            for (offset, position) in positions.into_iter().enumerate() {
-                outcomes[position] = Some(match &result {
-                    Ok(appended) => Ok((
-                        shard.index,
-                        sequence_number(shard, appended.first_seq_ix + offset as u64, appended.arrival_ms),
-                    )),
-                    Err(e) => {
-                        tracing::error!(error = %e, "append failed");
-                        Err(ApiError::internal_failure())
+            match result {
+                Ok(appended) => {
+                    let numbers =
+                        sequence_numbers(shard, appended.first_seq_ix, appended.arrival_ms, positions.len());
+                    for (position, sequence_number) in positions.into_iter().zip(numbers) {
+                        outcomes[position] =
+                            Some(Ok(WrittenRecord { shard_index: shard.index, sequence_number }));
                     }
-                });
+                }
+                Err(e) => {
+                    for position in positions {
+                        tracing::error!(error = %e, "append failed");
+                        outcomes[position] = Some(Err(ApiError::internal_failure()));
+                    }
+                }
             }
         }
         outcomes.into_iter().map(|o| o.expect("every record belongs to one shard group")).collect()
@@ -167,8 +173,8 @@ mod tests {
         fn partition_keys_route_by_md5(n in 1u32..50, pk in "\\PC{1,64}") {
             let s = stream(n);
             let router = Router::new(&s);
-            let entry = Value::object().with("PartitionKey", pk.as_str()).with("Data", bytes::Bytes::new());
-            let routed = route_entry(&s, &router, &entry).unwrap();
+            let mut entry = Value::object().with("PartitionKey", pk.as_str()).with("Data", Bytes::new());
+            let routed = route_entry(&s, &router, &mut entry).unwrap();
             prop_assert_eq!(routed.shard.index, router.route(partition_key_hash(&pk)).index);
         }
     }

@@ -94,6 +94,7 @@ impl FrontDoor {
         match content_type {
             ContentType::Kinesis(format) => match self.run(parts, target, format, &body).await {
                 Ok(Reply::Value(value)) => response::answer(format, Ok(value)),
+                Ok(Reply::PutRecords(answer)) => response::encoded(format, answer.encode(format)),
                 Ok(Reply::Events(events)) => event_stream::response(format, events, self.closing.subscribe()),
                 Err(err) => response::error(format, &err),
             },

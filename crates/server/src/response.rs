@@ -44,9 +44,14 @@ fn buffered(
 /// the error with its own status.
 pub fn answer(format: Format, result: Result<Value, ApiError>) -> Response<ResponseBody> {
     match result {
-        Ok(value) => buffered(StatusCode::OK, Some(format.content_type()), encode::encode(format, &value)),
+        Ok(value) => encoded(format, encode::encode(format, &value)),
         Err(err) => error(format, &err),
     }
+}
+
+/// A 200 answer whose body is already encoded in `format`.
+pub fn encoded(format: Format, body: Vec<u8>) -> Response<ResponseBody> {
+    buffered(StatusCode::OK, Some(format.content_type()), body)
 }
 
 pub fn error(format: Format, err: &ApiError) -> Response<ResponseBody> {

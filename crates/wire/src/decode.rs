@@ -3,20 +3,22 @@
 
 mod blob;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use bytes::Bytes;
 
 use crate::model::{self, Kind, Model, ShapeId, Structure};
-use crate::raw::Raw;
+use crate::raw::{OwnedRaw, Raw};
+use crate::value::Key;
 use crate::{ApiError, Format, Operation, Value};
 
 /// A parsed but not yet type-checked body: the members of the top-level object or map, in
-/// document order.
+/// document order. JSON text may borrow from the body.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RawBody {
+pub struct RawBody<'a> {
     format: Format,
-    members: Vec<(String, Raw)>,
+    members: Vec<(Cow<'a, str>, Raw<'a>)>,
 }
 
 /// Step 6: the (non-empty) body must parse as one JSON value or CBOR data item that is an
@@ -24,10 +26,10 @@ pub struct RawBody {
 ///
 /// Trailing bytes after a complete CBOR item are ignored, as Jackson's CBOR reader does by
 /// default; JSON allows trailing whitespace only.
-pub fn parse_body(format: Format, body: &[u8]) -> Result<RawBody, ApiError> {
+pub fn parse_body(format: Format, body: &[u8]) -> Result<RawBody<'_>, ApiError> {
     let parsed = match format {
         Format::Json => serde_json::from_slice::<Raw>(body).ok(),
-        Format::Cbor => ciborium::de::from_reader::<Raw, _>(body).ok(),
+        Format::Cbor => ciborium::de::from_reader::<OwnedRaw, _>(body).ok().map(|OwnedRaw(raw)| raw),
     };
     match parsed {
         Some(Raw::Map(members)) => Ok(RawBody { format, members }),
@@ -79,14 +81,15 @@ fn mismatch(found: &Raw, target: &str) -> ApiError {
     type_error(format!("class {class} can not be converted to {target}"))
 }
 
-struct Checker<'m> {
-    model: &'m Model,
+struct Checker {
+    model: &'static Model,
     format: Format,
 }
 
-impl Checker<'_> {
-    fn structure(&self, shape: &Structure, entries: Vec<(String, Raw)>) -> Result<Value, ApiError> {
-        let mut out: Vec<(String, Value)> = Vec::with_capacity(entries.len().min(shape.members.len()));
+impl Checker {
+    /// Members take their names from the model, so the typed tree does not copy them.
+    fn structure(&self, shape: &'static Structure, entries: Vec<(Cow<str>, Raw)>) -> Result<Value, ApiError> {
+        let mut out: Vec<(Key, Value)> = Vec::with_capacity(entries.len().min(shape.members.len()));
         for (name, raw) in entries {
             if raw == Raw::Null {
                 continue;
@@ -96,9 +99,9 @@ impl Checker<'_> {
             };
             let value = self.value(member.shape, raw)?;
             // A repeated member: the last one wins, as it would in a Java map.
-            match out.iter_mut().find(|(k, _)| *k == name) {
+            match out.iter_mut().find(|(k, _)| *k == member.name) {
                 Some(slot) => slot.1 = value,
-                None => out.push((name, value)),
+                None => out.push((Cow::Borrowed(&member.name), value)),
             }
         }
         Ok(Value::Map(out))
@@ -112,7 +115,7 @@ impl Checker<'_> {
         }
         match &self.model.shape(id).kind {
             Kind::String => match raw {
-                Raw::Str(s) => Ok(Value::Str(s)),
+                Raw::Str(s) => Ok(Value::Str(s.into_owned())),
                 other => Err(mismatch(&other, "an String")),
             },
             Kind::Integer => {
@@ -158,16 +161,17 @@ impl Checker<'_> {
 
     /// A map: a repeated key keeps its first position and takes the last value, like a Java
     /// `LinkedHashMap`.
-    fn map(&self, value_shape: ShapeId, entries: Vec<(String, Raw)>) -> Result<Value, ApiError> {
-        let mut out: Vec<(String, Value)> = Vec::with_capacity(entries.len());
+    fn map(&self, value_shape: ShapeId, entries: Vec<(Cow<str>, Raw)>) -> Result<Value, ApiError> {
+        let mut out: Vec<(Key, Value)> = Vec::with_capacity(entries.len());
         let mut positions: HashMap<String, usize> = HashMap::with_capacity(entries.len());
         for (key, raw) in entries {
             let value = self.value(value_shape, raw)?;
-            match positions.get(&key) {
+            match positions.get(key.as_ref()) {
                 Some(&i) => out[i].1 = value,
                 None => {
+                    let key = key.into_owned();
                     positions.insert(key.clone(), out.len());
-                    out.push((key, value));
+                    out.push((Cow::Owned(key), value));
                 }
             }
         }

@@ -92,7 +92,7 @@ fn json(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
-fn json_string(s: &str, out: &mut Vec<u8>) {
+pub(crate) fn json_string(s: &str, out: &mut Vec<u8>) {
     // Keys, sequence numbers, shard ids and most partition keys need no escaping: copy them.
     // (A fold without early exit, so that the check vectorises.)
     let needs_escape = s.bytes().fold(false, |any, b| any | (b < 0x20) | (b == b'"') | (b == b'\\'));
@@ -137,7 +137,7 @@ fn cbor(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
-fn cbor_int(n: i64, out: &mut Vec<u8>) {
+pub(crate) fn cbor_int(n: i64, out: &mut Vec<u8>) {
     if n >= 0 {
         cbor_head(0, n as u64, out);
     } else {
@@ -146,13 +146,13 @@ fn cbor_int(n: i64, out: &mut Vec<u8>) {
     }
 }
 
-fn cbor_text(s: &str, out: &mut Vec<u8>) {
+pub(crate) fn cbor_text(s: &str, out: &mut Vec<u8>) {
     cbor_head(3, s.len() as u64, out);
     out.extend_from_slice(s.as_bytes());
 }
 
 /// The initial byte(s) of a CBOR item: major type and argument, in the shortest form.
-fn cbor_head(major: u8, argument: u64, out: &mut Vec<u8>) {
+pub(crate) fn cbor_head(major: u8, argument: u64, out: &mut Vec<u8>) {
     let major = major << 5;
     match argument {
         0..=23 => out.push(major | argument as u8),

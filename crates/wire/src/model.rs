@@ -4,7 +4,7 @@
 //! operation input) is resolved to a [`ShapeId`] at load time, so the hot paths of decoding
 //! and validation never look a shape up by name. Patterns are compiled once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use regex::bytes::{Regex, RegexBuilder};
@@ -21,6 +21,8 @@ pub(crate) struct Model {
     shapes: Vec<Shape>,
     /// Input structure of each operation, indexed by `Operation as usize`.
     inputs: Vec<ShapeId>,
+    /// Every structure member's name.
+    member_names: HashSet<String>,
 }
 
 pub(crate) struct Shape {
@@ -180,6 +182,12 @@ impl Model {
         &self.shapes[id]
     }
 
+    /// The model's copy of a structure member's name, if `name` is one: a body's member names
+    /// can borrow it instead of being copied.
+    pub fn member_name(&'static self, name: &str) -> Option<&'static str> {
+        self.member_names.get(name).map(String::as_str)
+    }
+
     /// The input structure of an operation.
     pub fn input(&self, op: Operation) -> &Structure {
         match &self.shapes[self.inputs[op as usize]].kind {
@@ -194,7 +202,7 @@ impl Model {
         let doc: Raw = serde_json::from_str(json).expect("the embedded API model is JSON");
         let defs = doc.get("shapes").and_then(Raw::as_map).expect("model has shapes");
         let ids: HashMap<&str, ShapeId> =
-            defs.iter().enumerate().map(|(i, (n, _))| (n.as_str(), i)).collect();
+            defs.iter().enumerate().map(|(i, (n, _))| (n.as_ref(), i)).collect();
         let id_of = |name: &str| -> ShapeId {
             *ids.get(name).unwrap_or_else(|| panic!("model references unknown shape {name}"))
         };
@@ -218,7 +226,7 @@ impl Model {
                     other => panic!("shape {name} has unsupported type {other:?}"),
                 };
                 Shape {
-                    name: name.clone(),
+                    name: name.to_string(),
                     kind,
                     min: def.get("min").and_then(Raw::as_i64),
                     max: def.get("max").and_then(Raw::as_i64),
@@ -245,7 +253,15 @@ impl Model {
             assert!(matches!(shape.kind, Kind::Structure(_)), "input of {} is not a structure", op.name());
         }
 
-        Model { shapes, inputs }
+        let member_names = shapes
+            .iter()
+            .filter_map(|shape| match &shape.kind {
+                Kind::Structure(structure) => Some(structure.members.iter().map(|m| m.name.clone())),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        Model { shapes, inputs, member_names }
     }
 }
 
@@ -258,10 +274,10 @@ fn load_structure(name: &str, def: &Raw, target: &dyn Fn(Option<&Raw>) -> ShapeI
         .unwrap_or(&[])
         .iter()
         .map(|(member, mdef)| Member {
-            name: member.clone(),
+            name: member.to_string(),
             path_name: lower_first(member),
             shape: target(Some(mdef)),
-            requirement: if required.contains(&member.as_str()) {
+            requirement: if required.contains(&member.as_ref()) {
                 Requirement::Required
             } else {
                 Requirement::Optional

@@ -3,33 +3,42 @@
 //! It exists (rather than `serde_json::Value` / `ciborium::Value`) for three reasons:
 //! - objects keep their members in document order (serde_json's map sorts them);
 //! - one tree serves both encodings, so the type checks are written once;
-//! - CBOR byte strings stay owned `Vec<u8>`s that become `Bytes` without a copy.
+//! - CBOR byte strings stay owned `Vec<u8>`s that become `Bytes` without a copy;
+//! - JSON member names and strings without escapes borrow from the body: most of a PutRecords
+//!   body is names and base64 text that is decoded, not kept.
 //!
 //! The API model itself is read into the same tree, because its member order matters too.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
-use serde::de::{self, Deserialize, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
+use serde::de::{
+    self, Deserialize, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess,
+    Visitor,
+};
+
+use crate::model;
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Raw {
+pub(crate) enum Raw<'de> {
     Null,
     Bool(bool),
     /// Any integer; CBOR bignums (tags 2 and 3) included, saturated to the i128 range.
     Int(i128),
     /// JSON numbers with a fraction or exponent, JSON integers beyond 64 bits, CBOR floats.
     Float(f64),
-    Str(String),
+    Str(Cow<'de, str>),
     /// CBOR byte strings only.
     Bytes(Vec<u8>),
-    List(Vec<Raw>),
+    List(Vec<Raw<'de>>),
     /// Objects and maps, members in document order (duplicates kept; see the type checks).
-    Map(Vec<(String, Raw)>),
+    Map(Vec<(Cow<'de, str>, Raw<'de>)>),
 }
 
-impl Raw {
+impl<'de> Raw<'de> {
     /// A member of a map, by exact name.
-    pub(crate) fn get(&self, key: &str) -> Option<&Raw> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Raw<'de>> {
         match self {
             Raw::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
@@ -50,14 +59,14 @@ impl Raw {
         }
     }
 
-    pub(crate) fn as_list(&self) -> Option<&[Raw]> {
+    pub(crate) fn as_list(&self) -> Option<&[Raw<'de>]> {
         match self {
             Raw::List(items) => Some(items),
             _ => None,
         }
     }
 
-    pub(crate) fn as_map(&self) -> Option<&[(String, Raw)]> {
+    pub(crate) fn as_map(&self) -> Option<&[(Cow<'de, str>, Raw<'de>)]> {
         match self {
             Raw::Map(entries) => Some(entries),
             _ => None,
@@ -65,64 +74,126 @@ impl Raw {
     }
 }
 
-impl<'de> Deserialize<'de> for Raw {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Raw, D::Error> {
-        deserializer.deserialize_any(RawVisitor)
+impl<'de> Deserialize<'de> for Raw<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Raw<'de>, D::Error> {
+        deserializer.deserialize_any(RawVisitor::<Borrow>::new())
     }
 }
 
-struct RawVisitor;
+/// A tree that owns all its text, for deserializers that only produce owned types (ciborium's
+/// entry points require `DeserializeOwned`; they never lend text anyway).
+pub(crate) struct OwnedRaw(pub Raw<'static>);
 
-impl<'de> Visitor<'de> for RawVisitor {
-    type Value = Raw;
+impl<'de> Deserialize<'de> for OwnedRaw {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<OwnedRaw, D::Error> {
+        deserializer.deserialize_any(RawVisitor::<Own>::new()).map(OwnedRaw)
+    }
+}
+
+/// What the visitor does with text the deserializer lends it for `'de`, to make a `Raw<'a>`.
+trait Keep<'de, 'a> {
+    fn text(text: &'de str) -> Cow<'a, str>;
+
+    /// A map key the deserializer only shows in passing.
+    fn key(key: &str) -> Cow<'a, str> {
+        Cow::Owned(key.to_owned())
+    }
+}
+
+/// Borrows it: the tree lives no longer than the input.
+enum Borrow {}
+
+impl<'de> Keep<'de, 'de> for Borrow {
+    fn text(text: &'de str) -> Cow<'de, str> {
+        Cow::Borrowed(text)
+    }
+}
+
+/// Copies it.
+enum Own {}
+
+impl<'de> Keep<'de, 'static> for Own {
+    fn text(text: &'de str) -> Cow<'static, str> {
+        Cow::Owned(text.to_owned())
+    }
+
+    /// Member names the model knows (nearly every key of a CBOR body) borrow the model's copy.
+    /// (The model itself is read as JSON, through `Borrow`, so this never runs while it loads.)
+    fn key(key: &str) -> Cow<'static, str> {
+        model::get().member_name(key).map_or_else(|| Cow::Owned(key.to_owned()), Cow::Borrowed)
+    }
+}
+
+/// Builds a `Raw<'a>`; also the seed of its own elements, members and keys.
+struct RawVisitor<'a, K>(PhantomData<(Cow<'a, str>, K)>);
+
+impl<'a, K> RawVisitor<'a, K> {
+    fn new() -> Self {
+        RawVisitor(PhantomData)
+    }
+}
+
+impl<'de, 'a, K: Keep<'de, 'a>> DeserializeSeed<'de> for RawVisitor<'a, K> {
+    type Value = Raw<'a>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Raw<'a>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de, 'a, K: Keep<'de, 'a>> Visitor<'de> for RawVisitor<'a, K> {
+    type Value = Raw<'a>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON or CBOR value")
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Raw, E> {
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Raw<'a>, E> {
         Ok(Raw::Bool(v))
     }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Raw, E> {
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Raw<'a>, E> {
         Ok(Raw::Int(i128::from(v)))
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Raw, E> {
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Raw<'a>, E> {
         Ok(Raw::Int(i128::from(v)))
     }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Raw, E> {
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Raw<'a>, E> {
         Ok(Raw::Int(v))
     }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Raw, E> {
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Raw<'a>, E> {
         Ok(Raw::Int(i128::try_from(v).unwrap_or(i128::MAX)))
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Raw, E> {
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Raw<'a>, E> {
         Ok(Raw::Float(v))
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Raw, E> {
-        Ok(Raw::Str(v.to_owned()))
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Raw<'a>, E> {
+        Ok(Raw::Str(K::text(v)))
     }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Raw, E> {
-        Ok(Raw::Str(v))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Raw<'a>, E> {
+        Ok(Raw::Str(Cow::Owned(v.to_owned())))
     }
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Raw, E> {
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Raw<'a>, E> {
+        Ok(Raw::Str(Cow::Owned(v)))
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Raw<'a>, E> {
         Ok(Raw::Bytes(v.to_vec()))
     }
-    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Raw, E> {
+    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Raw<'a>, E> {
         Ok(Raw::Bytes(v))
     }
-    fn visit_none<E: de::Error>(self) -> Result<Raw, E> {
+    fn visit_none<E: de::Error>(self) -> Result<Raw<'a>, E> {
         Ok(Raw::Null)
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Raw, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Raw<'a>, E> {
         Ok(Raw::Null)
     }
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Raw, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Raw<'a>, D::Error> {
         deserializer.deserialize_any(self)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw<'a>, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        while let Some(item) = seq.next_element()? {
+        while let Some(item) = seq.next_element_seed(RawVisitor::<K>::new())? {
             items.push(item);
         }
         Ok(Raw::List(items))
@@ -130,13 +201,10 @@ impl<'de> Visitor<'de> for RawVisitor {
 
     /// Map keys must be text: Kinesis member names and tag keys are strings, and a CBOR map
     /// with another kind of key is treated as an unparsable body.
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw<'a>, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
-        while let Some(key) = map.next_key::<Raw>()? {
-            let Raw::Str(key) = key else {
-                return Err(de::Error::custom("map key is not a text string"));
-            };
-            entries.push((key, map.next_value()?));
+        while let Some(key) = map.next_key_seed(KeyVisitor::<K>(PhantomData))? {
+            entries.push((key, map.next_value_seed(RawVisitor::<K>::new())?));
         }
         Ok(Raw::Map(entries))
     }
@@ -144,9 +212,43 @@ impl<'de> Visitor<'de> for RawVisitor {
     /// ciborium hands a CBOR tag over as an enum whose variant carries the tagged item. Tags
     /// carry no meaning for Kinesis input: a tag-1 timestamp holds milliseconds exactly as an
     /// untagged integer does (KINESIS.md §2.4), so the tag is dropped and the item kept.
-    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Raw, A::Error> {
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Raw<'a>, A::Error> {
         let (_, variant): (de::IgnoredAny, _) = data.variant()?;
-        variant.newtype_variant()
+        variant.newtype_variant_seed(self)
+    }
+}
+
+/// A map key, which must be text (possibly tagged, like any CBOR item); any other kind of key
+/// fails the parse.
+struct KeyVisitor<'a, K>(PhantomData<(Cow<'a, str>, K)>);
+
+impl<'de, 'a, K: Keep<'de, 'a>> DeserializeSeed<'de> for KeyVisitor<'a, K> {
+    type Value = Cow<'a, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Cow<'a, str>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de, 'a, K: Keep<'de, 'a>> Visitor<'de> for KeyVisitor<'a, K> {
+    type Value = Cow<'a, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a text map key")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Cow<'a, str>, E> {
+        Ok(K::text(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Cow<'a, str>, E> {
+        Ok(K::key(v))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Cow<'a, str>, E> {
+        Ok(Cow::Owned(v))
+    }
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Cow<'a, str>, A::Error> {
+        let (_, variant): (de::IgnoredAny, _) = data.variant()?;
+        variant.newtype_variant_seed(self)
     }
 }
 
@@ -176,7 +278,7 @@ mod tests {
         let mut body = vec![0xa2, 0x61, b'T', 0xc1, 0x1b];
         body.extend_from_slice(&1_787_036_486_712u64.to_be_bytes());
         body.extend_from_slice(&[0x61, b'D', 0x42, 1, 2]);
-        let raw: Raw = ciborium::de::from_reader(&body[..]).unwrap();
+        let OwnedRaw(raw) = ciborium::de::from_reader(&body[..]).unwrap();
         assert_eq!(
             raw,
             Raw::Map(vec![("T".into(), Raw::Int(1_787_036_486_712)), ("D".into(), Raw::Bytes(vec![1, 2])),])
@@ -184,8 +286,19 @@ mod tests {
     }
 
     #[test]
+    fn cbor_keys_the_model_knows_are_borrowed() {
+        // {"StreamName": "s", 0("Mine"): 1}: a member name, and a tagged name of no member.
+        let body = [&[0xa2, 0x6a][..], b"StreamName", &[0x61, b's', 0xc0, 0x64], b"Mine", &[0x01]].concat();
+        let OwnedRaw(raw) = ciborium::de::from_reader(&body[..]).unwrap();
+        let members = raw.as_map().unwrap();
+        assert!(matches!(&members[0].0, Cow::Borrowed("StreamName")));
+        assert!(matches!(&members[1].0, Cow::Owned(key) if key == "Mine"));
+        assert_eq!(members[1].1, Raw::Int(1));
+    }
+
+    #[test]
     fn cbor_non_text_keys_are_rejected() {
         // {1: 2}
-        assert!(ciborium::de::from_reader::<Raw, _>(&[0xa1u8, 0x01, 0x02][..]).is_err());
+        assert!(ciborium::de::from_reader::<OwnedRaw, _>(&[0xa1u8, 0x01, 0x02][..]).is_err());
     }
 }

@@ -6,6 +6,7 @@ mod render;
 use std::fmt;
 
 use crate::model::{self, Kind, Model, Requirement, Shape, ShapeId, Structure};
+use crate::value::Key;
 use crate::{ApiError, Operation, Value};
 
 /// The service lists at most this many failures, and says how many it listed.
@@ -78,7 +79,7 @@ impl Validator<'_> {
         }
     }
 
-    fn structure(&mut self, shape: &Structure, entries: &[(String, Value)], path: &Path<'_>) {
+    fn structure(&mut self, shape: &Structure, entries: &[(Key, Value)], path: &Path<'_>) {
         for &i in &shape.validation_order {
             if self.full() {
                 return;
@@ -131,7 +132,7 @@ impl Validator<'_> {
             }
             (Kind::Map { key, value: value_id }, Value::Map(entries)) => {
                 let (key_shape, value_shape) = (self.model.shape(*key), self.model.shape(*value_id));
-                if entries.iter().any(|(k, _)| !broken(key_shape, &Value::Str(k.clone())).is_empty()) {
+                if entries.iter().any(|(k, _)| !broken(key_shape, &Value::Str(k.to_string())).is_empty()) {
                     let rules = all_rules(key_shape);
                     self.fail(id, value, path, &format!("Map keys must satisfy constraint: [{rules}]"));
                 }
@@ -156,7 +157,7 @@ impl Validator<'_> {
 }
 
 /// A structure member's value, absent when missing or null.
-fn present<'v>(entries: &'v [(String, Value)], name: &str) -> Option<&'v Value> {
+fn present<'v>(entries: &'v [(Key, Value)], name: &str) -> Option<&'v Value> {
     entries.iter().find(|(k, _)| k == name).map(|(_, v)| v).filter(|v| **v != Value::Null)
 }
 

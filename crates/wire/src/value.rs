@@ -6,7 +6,13 @@
 //! encoded by [`crate::encode`], which applies each format's rules (base64 vs byte strings,
 //! fractional seconds vs integer milliseconds).
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
+
+/// A key of [`Value::Map`]: a structure member's name, borrowed from the API model or a
+/// response builder's literal (most keys, and no allocation), or a map key from a request.
+pub type Key = Cow<'static, str>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -22,7 +28,7 @@ pub enum Value {
     Timestamp(i64),
     List(Vec<Value>),
     /// A structure or map; keys keep their insertion order.
-    Map(Vec<(String, Value)>),
+    Map(Vec<(Key, Value)>),
 }
 
 impl Value {
@@ -33,22 +39,22 @@ impl Value {
 
     /// Adds a member to a structure (builder style). Panics if `self` is not a map: that is a
     /// programming error in a response builder, never a consequence of input.
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Value {
+    pub fn with(mut self, key: &'static str, value: impl Into<Value>) -> Value {
         self.set(key, value);
         self
     }
 
     /// Adds a member only when `value` is `Some`; absent members are omitted on the wire.
-    pub fn with_opt(self, key: &str, value: Option<impl Into<Value>>) -> Value {
+    pub fn with_opt(self, key: &'static str, value: Option<impl Into<Value>>) -> Value {
         match value {
             Some(v) => self.with(key, v),
             None => self,
         }
     }
 
-    pub fn set(&mut self, key: &str, value: impl Into<Value>) {
+    pub fn set(&mut self, key: &'static str, value: impl Into<Value>) {
         match self {
-            Value::Map(entries) => entries.push((key.to_owned(), value.into())),
+            Value::Map(entries) => entries.push((Cow::Borrowed(key), value.into())),
             other => panic!("Value::set on a non-map value {other:?}"),
         }
     }
@@ -59,6 +65,19 @@ impl Value {
             Value::Map(entries) => {
                 entries.iter().find(|(k, _)| k == key).map(|(_, v)| v).filter(|v| !matches!(v, Value::Null))
             }
+            _ => None,
+        }
+    }
+
+    /// Moves a member out of a structure (leaving `Value::Null`), `None` when absent or null:
+    /// lets a consumer keep a request's strings and blobs without copying them.
+    pub fn take(&mut self, key: &str) -> Option<Value> {
+        match self {
+            Value::Map(entries) => entries
+                .iter_mut()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| std::mem::replace(v, Value::Null))
+                .filter(|v| !matches!(v, Value::Null)),
             _ => None,
         }
     }
@@ -105,7 +124,7 @@ impl Value {
         }
     }
 
-    pub fn as_map(&self) -> Option<&[(String, Value)]> {
+    pub fn as_map(&self) -> Option<&[(Key, Value)]> {
         match self {
             Value::Map(entries) => Some(entries),
             _ => None,
@@ -131,7 +150,7 @@ impl Value {
     pub fn list(&self, key: &str) -> Option<&[Value]> {
         self.get(key).and_then(Value::as_list)
     }
-    pub fn map(&self, key: &str) -> Option<&[(String, Value)]> {
+    pub fn map(&self, key: &str) -> Option<&[(Key, Value)]> {
         self.get(key).and_then(Value::as_map)
     }
 }

@@ -128,7 +128,10 @@ fn to_value(value: &Cbor) -> Value {
         },
         Cbor::Array(items) => Value::List(items.iter().map(to_value).collect()),
         Cbor::Map(members) => Value::Map(
-            members.iter().map(|(k, v)| (k.as_text().unwrap_or_default().to_owned(), to_value(v))).collect(),
+            members
+                .iter()
+                .map(|(k, v)| (k.as_text().unwrap_or_default().to_owned().into(), to_value(v)))
+                .collect(),
         ),
         _ => Value::Null,
     }

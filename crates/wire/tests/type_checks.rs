@@ -268,10 +268,7 @@ fn json_timestamps_are_seconds() {
 #[test]
 fn maps_keep_order_and_the_last_duplicate_wins() {
     let typed = run_json(AddTagsToStream, r#"{"StreamName":"s","Tags":{"b":"1","a":"2","b":"3"}}"#).unwrap();
-    assert_eq!(
-        typed.map("Tags").unwrap(),
-        [("b".to_owned(), Value::from("3")), ("a".to_owned(), Value::from("2"))]
-    );
+    assert_eq!(typed.map("Tags").unwrap(), [("b".into(), Value::from("3")), ("a".into(), Value::from("2"))]);
     let typed = run_json(ListStreams, r#"{"Limit":1,"Limit":2}"#).unwrap();
     assert_eq!(typed, Value::object().with("Limit", 2i64));
 }

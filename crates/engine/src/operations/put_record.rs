@@ -11,7 +11,11 @@ use crate::storage::{Catalog, ShardLog};
 use crate::{Engine, RequestContext};
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
-    pub(crate) async fn put_record(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
+    pub(crate) async fn put_record(
+        &self,
+        ctx: &RequestContext,
+        input: &mut Value,
+    ) -> Result<Value, ApiError> {
         // Held from routing until the records are durable (see `Engine::write_gate`).
         let _gate = self.write_gate.read().await;
         let stream = self.resolve_stream(ctx, input)?;
@@ -30,10 +34,10 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let routed = route_entry(&stream, &router, input)?;
         check_dry_run(input)?;
         let outcome = self.append_routed(&stream, vec![routed]).await.pop().expect("one record, one outcome");
-        let (shard_index, sequence_number) = outcome?;
+        let written = outcome?;
         Ok(Value::object()
-            .with("ShardId", shard_id(shard_index))
-            .with("SequenceNumber", sequence_number)
+            .with("ShardId", shard_id(written.shard_index))
+            .with("SequenceNumber", written.sequence_number.as_str())
             .with_opt(
                 "EncryptionType",
                 stream.encryption_key_id.as_ref().map(|_| render::encryption_type(&stream)),

@@ -1,8 +1,8 @@
 //! PutRecords: up to 500 records across shards; per-record results in request order.
 
+use kinesin_wire::put_records_answer::PutRecordsAnswer;
 use kinesin_wire::{ApiError, Value};
 
-use crate::lookup::shard_id;
 use crate::operations::check_dry_run;
 use crate::render;
 use crate::routing::{check_writable, route_entry, Router, MAX_REQUEST_BYTES};
@@ -10,12 +10,19 @@ use crate::storage::{Catalog, ShardLog};
 use crate::{Engine, RequestContext};
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
-    pub(crate) async fn put_records(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
+    pub(crate) async fn put_records(
+        &self,
+        ctx: &RequestContext,
+        input: &mut Value,
+    ) -> Result<PutRecordsAnswer, ApiError> {
         // Held from routing until the records are durable (see `Engine::write_gate`).
         let _gate = self.write_gate.read().await;
         let stream = self.resolve_stream(ctx, input)?;
         check_writable(&stream)?;
-        let entries = input.list("Records").unwrap_or_default();
+        let mut entries = match input.take("Records") {
+            Some(Value::List(entries)) => entries,
+            _ => Vec::new(),
+        };
         let total: usize = entries
             .iter()
             .map(|e| e.str("PartitionKey").map_or(0, str::len) + e.blob("Data").map_or(0, |d| d.len()))
@@ -30,25 +37,11 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         // Any invalid entry fails the whole request before anything is written.
         let router = Router::new(&stream);
         let routed =
-            entries.iter().map(|e| route_entry(&stream, &router, e)).collect::<Result<Vec<_>, _>>()?;
+            entries.iter_mut().map(|e| route_entry(&stream, &router, e)).collect::<Result<Vec<_>, _>>()?;
         check_dry_run(input)?;
-        let outcomes = self.append_routed(&stream, routed).await;
-        let failed = outcomes.iter().filter(|o| o.is_err()).count();
-        let results: Vec<Value> = outcomes
-            .into_iter()
-            .map(|outcome| match outcome {
-                Ok((shard, sequence_number)) => {
-                    Value::object().with("SequenceNumber", sequence_number).with("ShardId", shard_id(shard))
-                }
-                Err(e) => Value::object().with("ErrorCode", e.code).with(
-                    "ErrorMessage",
-                    e.message.unwrap_or_else(|| "Internal service failure.".to_owned()),
-                ),
-            })
-            .collect();
-        Ok(Value::object().with("FailedRecordCount", failed).with("Records", results).with_opt(
-            "EncryptionType",
-            stream.encryption_key_id.as_ref().map(|_| render::encryption_type(&stream)),
-        ))
+        Ok(PutRecordsAnswer {
+            records: self.append_routed(&stream, routed).await,
+            encryption_type: stream.encryption_key_id.as_ref().map(|_| render::encryption_type(&stream)),
+        })
     }
 }

@@ -2,6 +2,7 @@
 //! ListTagsForStream) and the ARN ones (TagResource, UntagResource, ListTagsForResource).
 //! Both read and write the same tag set. The ARN ones also tag enhanced fan-out consumers.
 
+use kinesin_wire::value::Key;
 use kinesin_wire::{ApiError, Value};
 
 use crate::resource::Resource;
@@ -12,8 +13,8 @@ use crate::{Engine, RequestContext};
 const MAX_TAGS: usize = 50;
 
 /// Tag pairs from a `Tags` map member.
-pub fn parse_tags(entries: &[(String, Value)]) -> Vec<(String, String)> {
-    entries.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect()
+pub fn parse_tags(entries: &[(Key, Value)]) -> Vec<(String, String)> {
+    entries.iter().map(|(k, v)| (k.to_string(), v.as_str().unwrap_or_default().to_owned())).collect()
 }
 
 /// Rejects tag sets AWS would reject: bad characters, or more than 50 tags once merged. `kind`
