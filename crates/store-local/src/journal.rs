@@ -138,7 +138,11 @@ pub(crate) fn read_all(fs: &dyn Vfs, dir: &Path) -> io::Result<Vec<(u64, Vec<Ent
     generations.sort_unstable();
     let mut journals = Vec::new();
     for generation in generations {
-        let file = fs.open(&path(dir, generation), OpenMode::Existing)?;
+        let file = match fs.open(&path(dir, generation), OpenMode::Existing) {
+            // A checkpoint of the last run finished meanwhile: its segments are synced.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            opened => opened?,
+        };
         let mut contents = vec![0; file.len()? as usize];
         file.read_exact_at(&mut contents, 0)?;
         let (found, torn_at) = entries(contents.into());
