@@ -405,6 +405,9 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
     let mut unsupported: Vec<(&'static str, u64, String, String)> = Vec::new();
     let throughput_limit = Duration::from_secs_f64(settings.warmup + settings.seconds) + MEASUREMENT_GRACE;
     let latency_limit = Duration::from_secs_f64(settings.latency_seconds) + MEASUREMENT_GRACE;
+    // Targets that stopped answering: one abandoned measurement, and the rest of theirs are
+    // skipped instead of each waiting out its limit.
+    let mut stuck = vec![false; unders.len()];
     for round in 0..settings.rounds {
         let order: Vec<usize> = (0..unders.len()).map(|i| (i + round) % unders.len()).collect();
         let mut variants: Vec<(Workload, usize)> = Vec::new();
@@ -433,7 +436,8 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
                                 round + 1
                             ));
                             let run = put_records::run(&client, &settings, &under.put_stream, param, pid);
-                            let r = within(throughput_limit, run, || abandoned(throughput_limit)).await;
+                            let r = within(&mut stuck[i], throughput_limit, run, |why| given_up(why, throughput_limit))
+                                .await;
                             ("put-records", variant, r)
                         }
                         Workload::PutRecord => {
@@ -443,7 +447,8 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
                                 round + 1
                             ));
                             let run = put_record::run(&client, &settings, &under.put_stream, param, pid);
-                            let r = within(throughput_limit, run, || abandoned(throughput_limit)).await;
+                            let r = within(&mut stuck[i], throughput_limit, run, |why| given_up(why, throughput_limit))
+                                .await;
                             ("put-record", variant, r)
                         }
                         _ => {
@@ -455,7 +460,7 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
                                 .set_message(format!("round {}: drain {variant} {mode} → {name}", round + 1));
                             let counts = under.drain.as_ref().expect("filled at set-up");
                             let run = get_records::drain(&client, DRAIN_STREAM, counts, pid);
-                            let r = within(DRAIN_LIMIT, run, || abandoned(DRAIN_LIMIT)).await;
+                            let r = within(&mut stuck[i], DRAIN_LIMIT, run, |why| given_up(why, DRAIN_LIMIT)).await;
                             ("get-records", variant, r)
                         }
                     };
@@ -516,8 +521,8 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
                             }
                         }
                     };
-                    let result = within(latency_limit, measurement, || {
-                        Err(format!("abandoned: no result within {} s", latency_limit.as_secs()))
+                    let result = within(&mut stuck[i], latency_limit, measurement, |why| {
+                        Err(format!("{why}: no result within {} s", latency_limit.as_secs()))
                     })
                     .await;
                     match result {
@@ -622,23 +627,69 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
 }
 
 /// How long a measurement may run past its nominal length before it is abandoned: a stuck or
-/// crawling endpoint then costs one row of the report (an `abandoned` error), not the run.
+/// crawling endpoint then costs one row of the report (an `abandoned` error), and its later
+/// measurements are skipped, not the run.
 const MEASUREMENT_GRACE: Duration = Duration::from_secs(120);
 /// How long filling the drain stream may take; a slower endpoint is drained with what it took.
 const FILL_LIMIT: Duration = Duration::from_secs(300);
 /// How long one drain of the filled stream may take.
 const DRAIN_LIMIT: Duration = Duration::from_secs(300);
 
-/// `work`, or `late()` if it has not finished within `limit`.
-async fn within<T>(limit: Duration, work: impl Future<Output = T>, late: impl FnOnce() -> T) -> T {
-    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| late())
+/// `work`, or `late("abandoned")` if it has not finished within `limit`, which marks the target
+/// `stuck`; for a target already stuck, `late("skipped")` without running `work`.
+async fn within<T>(
+    stuck: &mut bool,
+    limit: Duration,
+    work: impl Future<Output = T>,
+    late: impl FnOnce(&str) -> T,
+) -> T {
+    if *stuck {
+        return late("skipped (stopped answering earlier)");
+    }
+    match tokio::time::timeout(limit, work).await {
+        Ok(result) => result,
+        Err(_) => {
+            *stuck = true;
+            late("abandoned")
+        }
+    }
 }
 
-/// The result of a throughput measurement abandoned after `limit`.
-fn abandoned(limit: Duration) -> load::LoopResult {
+/// The result of a throughput measurement abandoned after `limit`, or skipped.
+fn given_up(why: &str, limit: Duration) -> load::LoopResult {
     load::LoopResult {
         seconds: limit.as_secs_f64(),
-        errors: [("abandoned".to_owned(), 1)].into(),
+        errors: [(why.to_owned(), 1)].into(),
         ..load::LoopResult::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_target_that_stops_answering_costs_one_limit_then_is_skipped() {
+        let mut stuck = false;
+        let limit = Duration::from_millis(20);
+        let answer = |why: &str| why.to_owned();
+
+        let done = within(&mut stuck, limit, async { "done".to_owned() }, answer).await;
+        assert_eq!((done.as_str(), stuck), ("done", false));
+
+        let started = Instant::now();
+        let hung = within(&mut stuck, limit, std::future::pending::<String>(), answer).await;
+        assert_eq!((hung.as_str(), stuck), ("abandoned", true));
+        assert!(started.elapsed() >= limit);
+
+        // Later measurements of that target do not run at all.
+        let ran = std::sync::atomic::AtomicBool::new(false);
+        let work = async {
+            ran.store(true, std::sync::atomic::Ordering::SeqCst);
+            "done".to_owned()
+        };
+        let skipped = within(&mut stuck, Duration::from_secs(3600), work, answer).await;
+        assert!(skipped.starts_with("skipped"), "{skipped}");
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
     }
 }
