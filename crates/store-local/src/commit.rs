@@ -96,8 +96,7 @@ struct Part {
 
 impl Part {
     fn publish(self) {
-        let appended = self.written.appended.clone();
-        self.shard.publish(self.written);
+        let appended = self.shard.publish(self.written);
         for (request, appended) in self.requests.into_iter().zip(appended) {
             let _ = request.reply.send(Ok(appended));
         }

@@ -33,7 +33,7 @@ use bytes::Bytes;
 use kinesin_engine::storage::ShardKey;
 
 use crate::frame::{self, Decoded};
-use crate::vfs::{ensure_dir, OpenMode, Vfs, VfsFile};
+use crate::vfs::{OpenMode, Vfs, VfsFile};
 
 pub(crate) const HEADER_LEN: usize = 20;
 
@@ -182,14 +182,8 @@ impl Retired {
 }
 
 impl Journal {
-    /// Removes the journal files `generations` (their entries replayed and synced into the
-    /// segments) and starts a new, empty journal after them.
-    pub fn start(fs: Arc<dyn Vfs>, dir: PathBuf, replayed: &[u64], rotate_at: u64) -> io::Result<Journal> {
-        ensure_dir(&*fs, &dir, true)?;
-        for generation in replayed {
-            remove(&*fs, &dir, *generation)?;
-        }
-        let generation = replayed.last().map_or(0, |g| g + 1);
+    /// Starts a new, empty journal file `generation` in `dir`, which exists.
+    pub fn start(fs: Arc<dyn Vfs>, dir: PathBuf, generation: u64, rotate_at: u64) -> io::Result<Journal> {
         let file = fs.open(&path(&dir, generation), OpenMode::Truncate)?;
         fs.sync_dir(&dir)?;
         Ok(Journal { fs, dir, generation, file, len: 0, rotate_at, dirty_tail: false })

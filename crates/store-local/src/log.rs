@@ -111,14 +111,14 @@ fn replay_journal(
     for key in replayed {
         shards[&key].sync_active()?;
     }
-    let generations: Vec<u64> = journals.iter().map(|(generation, _)| *generation).collect();
-    if env.sync() {
-        return Ok(Some(Journal::start(fs.clone(), dir.to_owned(), &generations, env.options.journal_bytes)?));
-    }
-    for generation in &generations {
+    for (generation, _) in &journals {
         journal::remove(&**fs, dir, *generation)?;
     }
-    Ok(None)
+    if !env.sync() {
+        return Ok(None);
+    }
+    let next = journals.last().map_or(0, |(generation, _)| generation + 1);
+    Ok(Some(Journal::start(fs.clone(), dir.to_owned(), next, env.options.journal_bytes)?))
 }
 
 impl ShardLog for LocalSegmentLog {

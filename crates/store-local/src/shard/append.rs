@@ -22,7 +22,7 @@ pub(crate) struct Written {
     arrival: i64,
     encrypts: bool,
     /// One per request, in order.
-    pub appended: Vec<Appended>,
+    appended: Vec<Appended>,
     /// The segment written to, for the checkpoint that syncs it.
     pub file: Arc<dyn VfsFile>,
 }
@@ -105,8 +105,9 @@ impl Shard {
         Ok(Appended { first_seq_ix: tip.next_seq_ix, arrival_ms })
     }
 
-    /// The group `written` belongs to is durable: its records become visible.
-    pub(crate) fn publish(&self, written: Written) {
+    /// The group `written` belongs to is durable: its records become visible. Returns what
+    /// each of its requests is answered.
+    pub(crate) fn publish(&self, written: Written) -> Vec<Appended> {
         let mut state = self.write_state();
         let active = &mut state.active;
         for (seq, offset) in written.frames {
@@ -116,6 +117,7 @@ impl Shard {
         active.end_seq = written.end_seq;
         active.first_arrival.get_or_insert(written.arrival);
         state.last_arrival = Some(written.arrival);
+        written.appended
     }
 
     /// The group `written` belongs to failed: its frames are cut off before the next write.
