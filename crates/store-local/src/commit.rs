@@ -42,7 +42,21 @@ struct Request {
     shard: Arc<Shard>,
     records: Vec<NewRecord>,
     frame_bytes: u64,
-    reply: oneshot::Sender<Result<Appended, StoreError>>,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// A request's outcome, with its records handed back: they are freed by the task that made
+/// them rather than by the committer thread, whose every microsecond delays a whole group
+/// (freeing them, glibc's frees of other threads' allocations, was a fifth of its CPU time).
+struct Answer {
+    result: Result<Appended, StoreError>,
+    _records: Vec<NewRecord>,
+}
+
+impl Request {
+    fn answer(self, result: Result<Appended, StoreError>) {
+        let _ = self.reply.send(Answer { result, _records: self.records });
+    }
 }
 
 /// A copy of an error for every request of a failed group.
@@ -81,7 +95,7 @@ impl Committer {
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Io(io::Error::other("the committer stopped"));
         self.requests.send(Request { shard, records, frame_bytes, reply }).map_err(|_| stopped())?;
-        answer.await.unwrap_or_else(|_| Err(stopped()))
+        answer.await.map_or_else(|_| Err(stopped()), |answer| answer.result)
     }
 }
 
@@ -98,7 +112,7 @@ impl Part {
     fn publish(self) {
         let appended = self.shard.publish(self.written);
         for (request, appended) in self.requests.into_iter().zip(appended) {
-            let _ = request.reply.send(Ok(appended));
+            request.answer(Ok(appended));
         }
     }
 
@@ -134,7 +148,7 @@ fn finish_journaled(
 fn fail(shard: &Shard, requests: Vec<Request>, e: &StoreError) {
     tracing::warn!(shard = ?shard.key(), error = %e, "append failed");
     for request in requests {
-        let _ = request.reply.send(Err(replicate(e)));
+        request.answer(Err(replicate(e)));
     }
 }
 
