@@ -118,11 +118,11 @@ impl FrontDoor {
         format: Format,
         body: &[u8],
     ) -> Result<Reply, ApiError> {
-        let raw = decode::parse_body(format, body)?;
+        let parsed = decode::parse(target.operation(), format, body)?;
         let op = target.operation().ok_or_else(|| ApiError::bare("UnknownOperationException"))?;
         let credential = auth::check(&parts.headers, parts.uri.query())?;
         let account = sigv4::account(&self.config, parts, &credential, body)?;
-        let input = decode::check_types(op, raw)?;
+        let input = parsed.check_types(op)?;
         validate::validate(op, &input)?;
         let region = auth::scope_region(&credential).unwrap_or(&self.config.region);
         let ctx = RequestContext { account, region: region.to_owned() };

@@ -2,6 +2,7 @@
 //! operation's input shape (step 10, messages of FRONT-DOOR §4).
 
 mod blob;
+mod direct;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -34,6 +35,35 @@ pub fn parse_body(format: Format, body: &[u8]) -> Result<RawBody<'_>, ApiError> 
     match parsed {
         Some(Raw::Map(members)) => Ok(RawBody { format, members }),
         _ => Err(ApiError::bare("SerializationException")),
+    }
+}
+
+/// A body that parsed: already type-checked (the direct path), or waiting for step 10.
+#[derive(Debug)]
+pub enum Parsed<'a> {
+    Checked(Value),
+    Raw(RawBody<'a>),
+}
+
+/// Step 6 for the request of `op` (`None`: an unknown operation). A JSON body of a known
+/// operation is type-checked in the same pass when it passes the checks (see [`direct`]);
+/// otherwise this is [`parse_body`], and [`Parsed::check_types`] does step 10 later.
+pub fn parse(op: Option<Operation>, format: Format, body: &[u8]) -> Result<Parsed<'_>, ApiError> {
+    if let (Some(op), Format::Json) = (op, format) {
+        if let Some(input) = direct::check_json(op, body) {
+            return Ok(Parsed::Checked(input));
+        }
+    }
+    parse_body(format, body).map(Parsed::Raw)
+}
+
+impl Parsed<'_> {
+    /// Step 10 for `op`, the operation the body was parsed for: the typed tree.
+    pub fn check_types(self, op: Operation) -> Result<Value, ApiError> {
+        match self {
+            Parsed::Checked(input) => Ok(input),
+            Parsed::Raw(raw) => check_types(op, raw),
+        }
     }
 }
 

@@ -189,6 +189,11 @@ impl Model {
     }
 
     /// The input structure of an operation.
+    /// The shape of an operation's input structure.
+    pub fn input_id(&self, op: Operation) -> ShapeId {
+        self.inputs[op as usize]
+    }
+
     pub fn input(&self, op: Operation) -> &Structure {
         match &self.shapes[self.inputs[op as usize]].kind {
             Kind::Structure(input) => input,

@@ -91,7 +91,7 @@ impl<'de> Deserialize<'de> for OwnedRaw {
 }
 
 /// What the visitor does with text the deserializer lends it for `'de`, to make a `Raw<'a>`.
-trait Keep<'de, 'a> {
+pub(crate) trait Keep<'de, 'a> {
     fn text(text: &'de str) -> Cow<'a, str>;
 
     /// A map key the deserializer only shows in passing.
@@ -101,7 +101,7 @@ trait Keep<'de, 'a> {
 }
 
 /// Borrows it: the tree lives no longer than the input.
-enum Borrow {}
+pub(crate) enum Borrow {}
 
 impl<'de> Keep<'de, 'de> for Borrow {
     fn text(text: &'de str) -> Cow<'de, str> {
@@ -220,7 +220,14 @@ impl<'de, 'a, K: Keep<'de, 'a>> Visitor<'de> for RawVisitor<'a, K> {
 
 /// A map key, which must be text (possibly tagged, like any CBOR item); any other kind of key
 /// fails the parse.
-struct KeyVisitor<'a, K>(PhantomData<(Cow<'a, str>, K)>);
+pub(crate) struct KeyVisitor<'a, K>(PhantomData<(Cow<'a, str>, K)>);
+
+impl<'a> KeyVisitor<'a, Borrow> {
+    /// Member names that borrow from the body when they can.
+    pub(crate) fn borrowing() -> Self {
+        KeyVisitor(PhantomData)
+    }
+}
 
 impl<'de, 'a, K: Keep<'de, 'a>> DeserializeSeed<'de> for KeyVisitor<'a, K> {
     type Value = Cow<'a, str>;

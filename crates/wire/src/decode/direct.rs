@@ -1,0 +1,267 @@
+//! The direct path for JSON bodies: parsing (step 6) and the type checks (step 10) in one
+//! pass, straight into the typed tree, with no [`Raw`] tree in between. For a PutRecords of
+//! 500 small records the intermediate tree was most of the decoding's allocations.
+//!
+//! It only ever answers for a body the two-step path accepts, and then with the very same
+//! tree. Anything the two steps would reject makes it decline (`None`), and the caller takes
+//! the two-step path, which words the error and keeps the order in which errors are reported
+//! (a syntax error before an authentication error before a type error). Scalars are converted
+//! by the same [`Checker::value`] as on the two-step path, so their rules exist once.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::Checker;
+use crate::model::{self, Kind, ShapeId, Structure};
+use crate::raw::{KeyVisitor, Raw};
+use crate::value::Key;
+use crate::{Format, Operation, Value};
+
+/// `op`'s input from a JSON body, or `None` if the body is not one the type checks accept.
+pub(super) fn check_json(op: Operation, body: &[u8]) -> Option<Value> {
+    let model = model::get();
+    let checker = Checker { model, format: Format::Json };
+    let mut parser = serde_json::Deserializer::from_slice(body);
+    let input = Typed { checker: &checker, shape: model.input_id(op) }.deserialize(&mut parser).ok()?;
+    parser.end().ok()?;
+    // A top-level `null` is not an object: the two-step path rejects it.
+    (!matches!(input, Value::Null)).then_some(input)
+}
+
+/// The error that makes the direct path decline; its text is never shown.
+fn decline<E: de::Error>() -> E {
+    E::custom("declined")
+}
+
+/// Deserializes one value of shape `shape`. A `null` anywhere becomes `Value::Null`, which a
+/// structure then drops and a list or map keeps, as the type checks do.
+#[derive(Clone, Copy)]
+struct Typed<'c> {
+    checker: &'c Checker,
+    shape: ShapeId,
+}
+
+impl Typed<'_> {
+    fn kind(&self) -> &'static Kind {
+        &self.checker.model.shape(self.shape).kind
+    }
+
+    fn at(self, shape: ShapeId) -> Self {
+        Typed { shape, ..self }
+    }
+
+    fn scalar<E: de::Error>(self, raw: Raw) -> Result<Value, E> {
+        self.checker.value(self.shape, raw).map_err(|_| decline())
+    }
+
+    fn structure<'de, A: MapAccess<'de>>(self, shape: &'static Structure, mut map: A) -> Result<Value, A::Error> {
+        let mut out: Vec<(Key, Value)> = Vec::with_capacity(shape.members.len());
+        while let Some(name) = map.next_key_seed(KeyVisitor::borrowing())? {
+            let Some(member) = shape.members.iter().find(|m| m.name == name) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            let value = map.next_value_seed(self.at(member.shape))?;
+            if matches!(value, Value::Null) {
+                continue;
+            }
+            match out.iter_mut().find(|(k, _)| *k == member.name) {
+                Some(slot) => slot.1 = value,
+                None => out.push((Cow::Borrowed(&member.name), value)),
+            }
+        }
+        Ok(Value::Map(out))
+    }
+
+    /// As `Checker::map`: a repeated key keeps its first position and takes the last value.
+    fn map<'de, A: MapAccess<'de>>(self, value_shape: ShapeId, mut map: A) -> Result<Value, A::Error> {
+        let mut out: Vec<(Key, Value)> = Vec::new();
+        let mut positions: HashMap<String, usize> = HashMap::new();
+        while let Some(key) = map.next_key_seed(KeyVisitor::borrowing())? {
+            let value = map.next_value_seed(self.at(value_shape))?;
+            match positions.get(key.as_ref()) {
+                Some(&i) => out[i].1 = value,
+                None => {
+                    let key = key.into_owned();
+                    positions.insert(key.clone(), out.len());
+                    out.push((Cow::Owned(key), value));
+                }
+            }
+        }
+        Ok(Value::Map(out))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Typed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Typed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a value of shape {}", self.checker.model.shape(self.shape).name)
+    }
+
+    // Scalars arrive as the same `Raw` scalars the two-step parser would make of them.
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        self.scalar(Raw::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        self.scalar(Raw::Int(i128::from(v)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        self.scalar(Raw::Int(i128::from(v)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        self.scalar(Raw::Float(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        self.scalar(Raw::Str(Cow::Borrowed(v)))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let Kind::List { member } = self.kind() else {
+            return Err(decline());
+        };
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = seq.next_element_seed(self.at(*member))? {
+            items.push(item);
+        }
+        Ok(Value::List(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+        match self.kind() {
+            Kind::Structure(shape) => self.structure(shape, map),
+            Kind::Map { value, .. } => self.map(*value, map),
+            _ => Err(decline()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{json, Value as Json};
+
+    use super::check_json;
+    use crate::decode::{check_types, parse_body};
+    use crate::{Format, Operation, Value};
+
+    /// What the two-step path makes of a body, when it accepts it.
+    fn two_step(op: Operation, body: &[u8]) -> Option<Value> {
+        check_types(op, parse_body(Format::Json, body).ok()?).ok()
+    }
+
+    fn assert_agrees(op: Operation, body: &[u8]) {
+        assert_eq!(check_json(op, body), two_step(op, body), "{op:?} {}", String::from_utf8_lossy(body));
+    }
+
+    #[test]
+    fn a_put_records_body_is_read_in_one_pass() {
+        let body = br#"{"StreamName":"s","Records":[{"Data":"aGVsbG8=","PartitionKey":"k"},
+            {"Data":"","PartitionKey":"k\u00e9","ExplicitHashKey":"12"}],"Unknown":[1,{"a":null}]}"#;
+        assert!(check_json(Operation::PutRecords, body).is_some());
+        assert_agrees(Operation::PutRecords, body);
+    }
+
+    #[test]
+    fn what_the_checks_reject_is_declined() {
+        for body in [
+            &br#"{"StreamName":1}"#[..],
+            br#"{"Records":[{"Data":"not base64!"}]}"#,
+            br#"{"Records":{"Data":""}}"#,
+            br#"{"Records":"x"}"#,
+            br#"{"StreamName":"s"} trailing"#,
+            br#"{"StreamName":"s""#,
+            b"null",
+            b"[]",
+            b"\"s\"",
+        ] {
+            assert_eq!(check_json(Operation::PutRecords, body), None, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn repeated_members_and_nulls_are_treated_as_the_checks_treat_them() {
+        for (op, body) in [
+            (Operation::PutRecord, &br#"{"StreamName":"a","StreamName":"b","Data":null,"Data":"AA=="}"#[..]),
+            (Operation::PutRecord, br#"{"StreamName":"a","StreamName":null}"#),
+            (Operation::PutRecords, br#"{"Records":[null,{"Data":null}]}"#),
+            (Operation::AddTagsToStream, br#"{"Tags":{"b":"1","a":null,"b":"2","\u0061":"3"}}"#),
+            (Operation::ListShards, br#"{"MaxResults":1e20,"StreamCreationTimestamp":1.5}"#),
+            (Operation::CreateStream, br#"{"ShardCount":-3.7,"StreamModeDetails":{"StreamMode":"ON_DEMAND"}}"#),
+        ] {
+            assert!(check_json(op, body).is_some(), "{}", String::from_utf8_lossy(body));
+            assert_agrees(op, body);
+        }
+    }
+
+    /// JSON values built from the model's member names and values of every kind.
+    fn json_value() -> impl Strategy<Value = Json> {
+        let name = prop::sample::select(vec![
+            "StreamName", "StreamARN", "Records", "Data", "PartitionKey", "ExplicitHashKey", "Tags",
+            "ShardCount", "StreamModeDetails", "StreamMode", "MaxResults", "Timestamp", "Limit",
+            "StreamCreationTimestamp", "ShardFilter", "Type", "TagKeys", "x", "",
+        ]);
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::from),
+            any::<i64>().prop_map(Json::from),
+            any::<u64>().prop_map(Json::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Json::from),
+            prop::sample::select(vec!["", "aGVsbG8=", "AA==", "A", "s-1", "ON_DEMAND", "12", "é\"\\"])
+                .prop_map(Json::from),
+            "\\PC{0,8}".prop_map(Json::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Json::Array),
+                prop::collection::vec((name.clone(), inner), 0..6)
+                    .prop_map(|members| Json::Object(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// The direct path accepts exactly the bodies the two steps accept, with the same tree.
+        #[test]
+        fn agrees_with_the_two_step_path(
+            op in prop::sample::select(Operation::ALL.to_vec()),
+            body in json_value(),
+        ) {
+            let text = serde_json::to_vec(&body).unwrap();
+            prop_assert_eq!(check_json(op, &text), two_step(op, &text));
+        }
+
+        /// Well-formed PutRecords bodies, the hot path, take the direct path.
+        #[test]
+        fn put_records_bodies_take_the_direct_path(
+            records in prop::collection::vec(("\\PC{1,20}", prop::collection::vec(any::<u8>(), 0..40)), 1..20),
+        ) {
+            use base64::Engine;
+            let records: Vec<Json> = records
+                .iter()
+                .map(|(key, data)| json!({
+                    "PartitionKey": key,
+                    "Data": base64::engine::general_purpose::STANDARD.encode(data),
+                }))
+                .collect();
+            let text = serde_json::to_vec(&json!({"StreamName": "s", "Records": records})).unwrap();
+            let direct = check_json(Operation::PutRecords, &text);
+            prop_assert!(direct.is_some());
+            prop_assert_eq!(direct, two_step(Operation::PutRecords, &text));
+        }
+    }
+}
