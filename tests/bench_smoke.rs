@@ -97,3 +97,21 @@ fn bench_runs_every_workload_and_reports_table_and_json() {
     }
     assert!(report["machine"]["cores"].as_u64().unwrap() >= 1);
 }
+
+/// A peer that dies at start-up is reported with what it printed: its log goes away with the
+/// run's directory, so pointing at the file would help no one.
+#[test]
+fn a_peer_that_fails_to_start_is_reported_with_its_output() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_kinesin"))
+        .args(["bench", "--kinesin", "none", "--no-baseline", "--rounds", "1", "--workloads", "put-record"])
+        .args(["--peer", "broken=sh -c 'echo cannot bind port {port} >&2; exit 3'"])
+        .arg("--work-dir")
+        .arg(work.path())
+        .output()
+        .expect("run kinesin bench");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("broken exited (exit status: 3) before answering"), "{stderr}");
+    assert!(stderr.contains("cannot bind port"), "{stderr}");
+}

@@ -122,18 +122,39 @@ impl Target {
             Kind::External => return Err("an external endpoint cannot be started".into()),
         }
         let client = Client::new(Mode::Sdk, &self.endpoint, region)?;
-        let ready = client.wait_ready(STARTUP_TIMEOUT).await;
-        if let Err(err) = ready {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                return Err(format!(
-                    "{} exited ({status}) before answering; see {}",
-                    self.name,
-                    self.log.display()
-                ));
+        // A server that dies at start-up is reported at once, not after the whole timeout.
+        let ready = tokio::select! {
+            ready = client.wait_ready(STARTUP_TIMEOUT) => ready,
+            status = self.exited() => {
+                return Err(format!("{} exited ({status}) before answering{}", self.name, self.log_tail()));
             }
-            return Err(format!("{}: {err}; see {}", self.name, self.log.display()));
+        };
+        if let Err(err) = ready {
+            return Err(format!("{}: {err}{}", self.name, self.log_tail()));
         }
         Ok(started.elapsed().as_secs_f64() * 1000.0)
+    }
+
+    /// Resolves when the started process has exited (never, for none).
+    async fn exited(&mut self) -> std::process::ExitStatus {
+        loop {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The end of the server's output, for an error message: the run's directory, log
+    /// included, is removed when the harness stops.
+    fn log_tail(&self) -> String {
+        const LINES: usize = 20;
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        match lines.len() {
+            0 => "; it printed nothing".to_owned(),
+            n => format!("; the end of its output:\n{}", lines[n.saturating_sub(LINES)..].join("\n")),
+        }
     }
 
     /// Spawns a command that prints `<prefix>http://HOST:PORT` on stdout when ready; answers the URL.
@@ -162,7 +183,7 @@ impl Target {
             for _ in lines {}
         });
         rx.recv_timeout(STARTUP_TIMEOUT)
-            .map_err(|_| format!("{} did not announce its address; see {}", self.name, self.log.display()))
+            .map_err(|_| format!("{} did not announce its address{}", self.name, self.log_tail()))
     }
 
     /// Kills the server with SIGKILL and starts it again on the same data directory; records the

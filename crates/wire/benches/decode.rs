@@ -1,12 +1,13 @@
 //! Criterion benchmark of the request front half: parse + type check + validate of a full
-//! PutRecords (500 records of 1 KiB), in JSON and in CBOR.
+//! PutRecords (500 records of 1 KiB), in JSON (the direct path, one pass) and in CBOR (parse,
+//! then type check), each as the server does it.
 //!
 //! `cargo bench -p kinesin-wire --bench decode`
 
 use base64::Engine;
 use ciborium::Value as Cbor;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kinesin_wire::{check_types, parse_body, validate, Format, Operation};
+use kinesin_wire::{decode, validate, Format, Operation};
 
 fn json_body() -> Vec<u8> {
     let data = base64::engine::general_purpose::STANDARD.encode([0x5au8; 1024]);
@@ -39,7 +40,8 @@ fn decode_put_records(c: &mut Criterion) {
     for (name, format, body) in [("json", Format::Json, json_body()), ("cbor", Format::Cbor, cbor_body())] {
         group.bench_function(name, |b| {
             b.iter(|| {
-                let typed = check_types(Operation::PutRecords, parse_body(format, &body).unwrap()).unwrap();
+                let op = Operation::PutRecords;
+                let typed = decode::parse(Some(op), format, &body).unwrap().check_types(op).unwrap();
                 validate(Operation::PutRecords, &typed).unwrap();
                 typed
             })
