@@ -118,8 +118,9 @@ impl FrontDoor {
         format: Format,
         body: &[u8],
     ) -> Result<Reply, ApiError> {
-        let parsed = decode::parse(target.operation(), format, body)?;
-        let op = target.operation().ok_or_else(|| ApiError::bare("UnknownOperationException"))?;
+        let op = target.operation();
+        let parsed = decode::parse(op, format, body)?;
+        let op = op.ok_or_else(|| ApiError::bare("UnknownOperationException"))?;
         let credential = auth::check(&parts.headers, parts.uri.query())?;
         let account = sigv4::account(&self.config, parts, &credential, body)?;
         let input = parsed.check_types(op)?;

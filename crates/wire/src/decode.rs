@@ -127,12 +127,7 @@ impl Checker {
             let Some(member) = shape.members.iter().find(|m| m.name == name) else {
                 continue;
             };
-            let value = self.value(member.shape, raw)?;
-            // A repeated member: the last one wins, as it would in a Java map.
-            match out.iter_mut().find(|(k, _)| *k == member.name) {
-                Some(slot) => slot.1 = value,
-                None => out.push((Cow::Borrowed(&member.name), value)),
-            }
+            set_member(&mut out, &member.name, self.value(member.shape, raw)?);
         }
         Ok(Value::Map(out))
     }
@@ -192,20 +187,11 @@ impl Checker {
     /// A map: a repeated key keeps its first position and takes the last value, like a Java
     /// `LinkedHashMap`.
     fn map(&self, value_shape: ShapeId, entries: Vec<(Cow<str>, Raw)>) -> Result<Value, ApiError> {
-        let mut out: Vec<(Key, Value)> = Vec::with_capacity(entries.len());
-        let mut positions: HashMap<String, usize> = HashMap::with_capacity(entries.len());
+        let mut out = MapEntries::with_capacity(entries.len());
         for (key, raw) in entries {
-            let value = self.value(value_shape, raw)?;
-            match positions.get(key.as_ref()) {
-                Some(&i) => out[i].1 = value,
-                None => {
-                    let key = key.into_owned();
-                    positions.insert(key.clone(), out.len());
-                    out.push((Cow::Owned(key), value));
-                }
-            }
+            out.insert(key, self.value(value_shape, raw)?);
         }
-        Ok(Value::Map(out))
+        Ok(out.finish())
     }
 
     /// JSON carries epoch seconds (possibly fractional); the Java SDK's CBOR carries integer
@@ -223,6 +209,43 @@ impl Checker {
             Raw::Float(seconds) => Ok(Value::Timestamp(seconds_to_millis(seconds))),
             other => Err(mismatch(&other, "milliseconds since epoch")),
         }
+    }
+}
+
+/// Sets a structure member's value. A repeated member: the last one wins, as it would in a
+/// Java map. The name is the model's, so the tree does not copy it.
+fn set_member(members: &mut Vec<(Key, Value)>, name: &'static str, value: Value) {
+    match members.iter_mut().find(|(k, _)| *k == name) {
+        Some(slot) => slot.1 = value,
+        None => members.push((Cow::Borrowed(name), value)),
+    }
+}
+
+/// A map's entries as they are read: a repeated key keeps its first position and takes the
+/// last value, like a Java `LinkedHashMap`.
+struct MapEntries {
+    entries: Vec<(Key, Value)>,
+    positions: HashMap<String, usize>,
+}
+
+impl MapEntries {
+    fn with_capacity(capacity: usize) -> MapEntries {
+        MapEntries { entries: Vec::with_capacity(capacity), positions: HashMap::with_capacity(capacity) }
+    }
+
+    fn insert(&mut self, key: Cow<str>, value: Value) {
+        match self.positions.get(key.as_ref()) {
+            Some(&i) => self.entries[i].1 = value,
+            None => {
+                let key = key.into_owned();
+                self.positions.insert(key.clone(), self.entries.len());
+                self.entries.push((Cow::Owned(key), value));
+            }
+        }
+    }
+
+    fn finish(self) -> Value {
+        Value::Map(self.entries)
     }
 }
 

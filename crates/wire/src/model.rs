@@ -195,7 +195,7 @@ impl Model {
     }
 
     pub fn input(&self, op: Operation) -> &Structure {
-        match &self.shapes[self.inputs[op as usize]].kind {
+        match &self.shapes[self.input_id(op)].kind {
             Kind::Structure(input) => input,
             _ => unreachable!("operation inputs are structures (asserted when the model loads)"),
         }

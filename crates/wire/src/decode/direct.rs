@@ -9,12 +9,11 @@
 //! by the same [`Checker::value`] as on the two-step path, so their rules exist once.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::Checker;
+use super::{set_member, Checker, MapEntries};
 use crate::model::{self, Kind, ShapeId, Structure};
 use crate::raw::{KeyVisitor, Raw};
 use crate::value::Key;
@@ -65,33 +64,20 @@ impl Typed<'_> {
                 continue;
             };
             let value = map.next_value_seed(self.at(member.shape))?;
-            if matches!(value, Value::Null) {
-                continue;
-            }
-            match out.iter_mut().find(|(k, _)| *k == member.name) {
-                Some(slot) => slot.1 = value,
-                None => out.push((Cow::Borrowed(&member.name), value)),
+            if !matches!(value, Value::Null) {
+                set_member(&mut out, &member.name, value);
             }
         }
         Ok(Value::Map(out))
     }
 
-    /// As `Checker::map`: a repeated key keeps its first position and takes the last value.
     fn map<'de, A: MapAccess<'de>>(self, value_shape: ShapeId, mut map: A) -> Result<Value, A::Error> {
-        let mut out: Vec<(Key, Value)> = Vec::new();
-        let mut positions: HashMap<String, usize> = HashMap::new();
+        let mut out = MapEntries::with_capacity(map.size_hint().unwrap_or(0).min(4096));
         while let Some(key) = map.next_key_seed(KeyVisitor::borrowing())? {
             let value = map.next_value_seed(self.at(value_shape))?;
-            match positions.get(key.as_ref()) {
-                Some(&i) => out[i].1 = value,
-                None => {
-                    let key = key.into_owned();
-                    positions.insert(key.clone(), out.len());
-                    out.push((Cow::Owned(key), value));
-                }
-            }
+            out.insert(key, value);
         }
-        Ok(Value::Map(out))
+        Ok(out.finish())
     }
 }
 
