@@ -1,8 +1,8 @@
 //! Criterion benchmark of a PutRecords request's CPU outside storage: parse and type check the
-//! JSON body (as the server does, in one pass), validate, run the engine (stream lookup, partition-key hashing, routing to 4 shards,
-//! the answer) and encode the answer. The shard log only counts records, so the figure is the
-//! server's per-request work without the commit path (the store's `put_path` benchmark
-//! measures that).
+//! JSON body (as the server does, in one pass), validate, run the engine (stream lookup,
+//! partition-key hashing, routing to 4 shards, the answer) and encode the answer. The shard log
+//! only counts records, so the figure is the server's per-request work without the commit path
+//! (the store's `put_path` benchmark measures that).
 //!
 //! `cargo bench -p kinesin-engine --bench request_cycle`
 //!
