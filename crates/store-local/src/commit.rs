@@ -1,18 +1,36 @@
-//! The committer: one thread that performs every append of the store, in group commits.
+//! The committer: one thread that performs every append of the store, in group commits whose
+//! writes overlap the previous group's sync.
 //!
-//! Appends queue up while a group is being written; the thread then takes everything waiting
-//! (up to [`MAX_GROUP_BYTES`]), writes each shard's frames to its segment, writes the same
-//! frames to the journal in one write, and syncs the journal once: one fdatasync makes a whole
-//! group durable, however many shards it touched. A shard's share of [`DIRECT_SYNC_BYTES`] or
-//! more skips the journal and is synced in its segment instead (big writes are limited by disk
-//! bandwidth, not by syncs). Only once durable do the records become visible and the appends
-//! get their answers. With durability `os` there is no journal and no sync.
+//! Appends queue up; the thread takes everything waiting (up to [`MAX_GROUP_BYTES`]), writes
+//! each shard's frames to its segment, writes the same frames to the journal in one write, and
+//! hands the sync to a second thread, the syncer. While a sync runs, the groups that arrive are
+//! written at once and gathered into the next batch, synced as soon as the running sync ends:
+//! a request waits for the sync in progress and its own, not also for the writes in between.
+//! One fdatasync of the journal makes a whole batch durable, however many shards and groups it
+//! holds. A shard's share of a group of [`DIRECT_SYNC_BYTES`] or more skips the journal and is
+//! synced in its segment instead (big writes are limited by disk bandwidth, not by syncs). Only
+//! once durable do the records become visible and the appends get their answers, batch by
+//! batch, in the order written. With durability `os` there is no journal and no sync: a group
+//! is published as soon as it is written.
 //!
-//! Every `StoreOptions::journal_bytes` the journal is rotated: a second thread, the checkpointer,
-//! syncs the segments the old journal covered and then deletes it, while appends go on into
-//! the new one.
+//! With writes running ahead of syncs, three rules keep a power cut or a failed sync from
+//! bringing back anything but whole, acknowledged groups:
+//! * A batch with a failed sync fails the batch written after it too, and the journal is cut
+//!   back to its durable end: that batch's entries follow the failed ones, in the journal and
+//!   in the segments.
+//! * A shard whose share is in flight to be synced in its segment has its next shares synced in
+//!   their segment too. A journal entry must never become durable before the frames it follows
+//!   (replay would find the journal continuing past the segment's end), nor when the frames it
+//!   follows failed to sync (replay would bring back a failed group over newer records).
+//! * A shard due to roll its segment, and a journal due to rotate, first wait until nothing
+//!   is in flight: a roll seals what is committed, and a rotation lets the checkpointer delete
+//!   the old journal once the segments it covers are synced.
+//!
+//! Every `StoreOptions::journal_bytes` the journal is rotated: the checkpointer thread syncs
+//! the segments the old journal covered and then deletes it, while appends go on into the new
+//! one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc};
@@ -33,9 +51,17 @@ const MAX_GROUP_BYTES: u64 = 16 << 20;
 /// extra sync costs (a sync is worth roughly 100 KiB of sequential writing on a typical disk).
 const DIRECT_SYNC_BYTES: usize = 128 << 10;
 
-/// Hands appends to the committer thread; the thread stops once this is dropped.
+/// Hands appends to the committer thread; the thread stops once this is dropped, after
+/// finishing what it was given.
 pub(crate) struct Committer {
-    requests: mpsc::Sender<Request>,
+    inbox: mpsc::Sender<Message>,
+}
+
+/// What the committer thread receives: appends from the store, outcomes from the syncer.
+enum Message {
+    Append(Request),
+    Synced(Synced),
+    Stop,
 }
 
 struct Request {
@@ -70,16 +96,26 @@ fn replicate(e: &StoreError) -> StoreError {
 }
 
 impl Committer {
-    /// Starts the committer thread (and, with a journal, the checkpointer).
+    /// Starts the committer thread (and, with a journal, the syncer and the checkpointer).
     pub fn start(journal: Option<Journal>) -> io::Result<Committer> {
-        let (requests, waiting) = mpsc::channel();
-        let checkpoints = match journal {
-            Some(_) => Some(start_checkpointer()?),
-            None => None,
+        let (inbox, received) = mpsc::channel();
+        let (syncer, checkpoints) = match journal {
+            Some(_) => (Some(start_syncer(inbox.clone())?), Some(start_checkpointer()?)),
+            None => (None, None),
         };
-        let mut thread = CommitThread { journal, checkpoints, covered: HashMap::new() };
-        std::thread::Builder::new().name("kinesin-commit".into()).spawn(move || thread.run(waiting))?;
-        Ok(Committer { requests })
+        let thread = CommitThread {
+            inbox: received,
+            waiting: VecDeque::new(),
+            stopping: false,
+            journal,
+            syncer,
+            syncing: None,
+            written: Batch::default(),
+            checkpoints,
+            covered: HashMap::new(),
+        };
+        std::thread::Builder::new().name("kinesin-commit".into()).spawn(move || thread.run())?;
+        Ok(Committer { inbox })
     }
 
     /// Appends `records` to `shard` and resolves once they are durable and visible.
@@ -94,9 +130,28 @@ impl Committer {
             records.iter().map(|r| frame::frame_len(&r.partition_key, &r.data, r.encrypted) as u64).sum();
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Io(io::Error::other("the committer stopped"));
-        self.requests.send(Request { shard, records, frame_bytes, reply }).map_err(|_| stopped())?;
+        let request = Request { shard, records, frame_bytes, reply };
+        self.inbox.send(Message::Append(request)).map_err(|_| stopped())?;
         answer.await.map_or_else(|_| Err(stopped()), |answer| answer.result)
     }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        // The syncer holds a sender too, so the thread is told rather than left to notice.
+        let _ = self.inbox.send(Message::Stop);
+    }
+}
+
+/// What makes a part durable.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DurableBy {
+    /// Durability `os`: nothing; it is published once written.
+    Nothing,
+    /// The journal's sync.
+    Journal,
+    /// Its segment's sync.
+    Segment,
 }
 
 /// One shard's share of a group commit, written to its segment and waiting to be durable.
@@ -104,8 +159,7 @@ struct Part {
     shard: Arc<Shard>,
     requests: Vec<Request>,
     written: Written,
-    /// Made durable by the journal (else by syncing its segment).
-    journaled: bool,
+    durable_by: DurableBy,
 }
 
 impl Part {
@@ -122,29 +176,6 @@ impl Part {
     }
 }
 
-/// Publishes the journaled parts of a group once the journal sync succeeded, or fails them.
-fn finish_journaled(
-    journaled: Vec<Part>,
-    synced: io::Result<()>,
-    covered: &mut HashMap<ShardKey, Arc<dyn VfsFile>>,
-) {
-    match synced {
-        Ok(()) => {
-            for part in journaled {
-                covered.insert(part.shard.key(), part.written.file.clone());
-                part.publish();
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "the journal write failed; the group's appends failed");
-            let e = StoreError::Io(e);
-            for part in journaled {
-                part.abandon(&e);
-            }
-        }
-    }
-}
-
 fn fail(shard: &Shard, requests: Vec<Request>, e: &StoreError) {
     tracing::warn!(shard = ?shard.key(), error = %e, "append failed");
     for request in requests {
@@ -152,8 +183,99 @@ fn fail(shard: &Shard, requests: Vec<Request>, e: &StoreError) {
     }
 }
 
+/// Group commits written and made durable together by one round of syncs.
+#[derive(Default)]
+struct Batch {
+    /// In the order written.
+    parts: Vec<Part>,
+    /// The journal's written length after this batch's last entry, if it has any.
+    journal_end: Option<u64>,
+}
+
+impl Batch {
+    /// The segment files its parts synced in their segments need synced, each once.
+    fn segments(&self) -> Vec<Arc<dyn VfsFile>> {
+        let mut files: Vec<Arc<dyn VfsFile>> = Vec::new();
+        for part in self.parts.iter().filter(|p| p.durable_by == DurableBy::Segment) {
+            if !files.iter().any(|f| Arc::ptr_eq(f, &part.written.file)) {
+                files.push(part.written.file.clone());
+            }
+        }
+        files
+    }
+
+    fn has_direct_part(&self, key: ShardKey) -> bool {
+        self.parts.iter().any(|p| p.durable_by == DurableBy::Segment && p.shard.key() == key)
+    }
+}
+
+/// The files one batch needs synced, and how each sync went.
+struct SyncJob {
+    journal: Option<Arc<dyn VfsFile>>,
+    segments: Vec<Arc<dyn VfsFile>>,
+}
+
+struct Synced {
+    journal: io::Result<()>,
+    /// In the order of [`SyncJob::segments`].
+    segments: Vec<(Arc<dyn VfsFile>, io::Result<()>)>,
+}
+
+impl SyncJob {
+    /// Syncs every file at once: a disk works through concurrent syncs faster than through the
+    /// same in a row.
+    fn run(self) -> Synced {
+        std::thread::scope(|scope| {
+            let syncs: Vec<_> = self
+                .segments
+                .iter()
+                .map(|file| {
+                    let file = file.clone();
+                    scope.spawn(move || file.sync_data())
+                })
+                .collect();
+            let journal = self.journal.as_ref().map_or(Ok(()), |file| file.sync_data());
+            let segments = self
+                .segments
+                .iter()
+                .zip(syncs)
+                .map(|(file, sync)| {
+                    let synced =
+                        sync.join().unwrap_or_else(|_| Err(io::Error::other("a segment sync panicked")));
+                    (file.clone(), synced)
+                })
+                .collect();
+            Synced { journal, segments }
+        })
+    }
+}
+
+/// The syncer: runs each batch's syncs and reports back to the committer thread.
+fn start_syncer(results: mpsc::Sender<Message>) -> io::Result<mpsc::Sender<SyncJob>> {
+    let (jobs, received) = mpsc::channel::<SyncJob>();
+    std::thread::Builder::new().name("kinesin-sync".into()).spawn(move || {
+        for job in received {
+            if results.send(Message::Synced(job.run())).is_err() {
+                break;
+            }
+        }
+    })?;
+    Ok(jobs)
+}
+
 struct CommitThread {
+    inbox: mpsc::Receiver<Message>,
+    /// Appends received and not yet written.
+    waiting: VecDeque<Request>,
+    /// The store is closing: finish what was received, then stop.
+    stopping: bool,
     journal: Option<Journal>,
+    /// Present with a journal (durability `fsync`).
+    syncer: Option<mpsc::Sender<SyncJob>>,
+    /// The batch whose syncs are running.
+    syncing: Option<Batch>,
+    /// The batch written since, synced next.
+    written: Batch,
     checkpoints: Option<mpsc::Sender<Retired>>,
     /// The segment files written since the journal was last rotated: the next checkpoint
     /// syncs them.
@@ -161,32 +283,168 @@ struct CommitThread {
 }
 
 impl CommitThread {
-    fn run(&mut self, waiting: mpsc::Receiver<Request>) {
-        while let Ok(first) = waiting.recv() {
-            let mut bytes = first.frame_bytes;
-            let mut group = vec![first];
-            while bytes < MAX_GROUP_BYTES {
-                let Ok(request) = waiting.try_recv() else { break };
-                bytes += request.frame_bytes;
-                group.push(request);
-            }
-            let shards: Vec<Arc<Shard>> = group.iter().map(|r| r.shard.clone()).collect();
-            if catch_unwind(AssertUnwindSafe(|| self.commit(group))).is_err() {
-                // The requests' answers were dropped with the group: they fail. What the
-                // group may have written is cut off before the next write.
-                tracing::error!("a group commit panicked; its appends failed");
-                for shard in shards {
-                    shard.abandon_after_panic();
+    fn run(mut self) {
+        loop {
+            if self.waiting.is_empty() {
+                if self.stopping {
+                    break;
                 }
+                let Ok(message) = self.inbox.recv() else { break };
+                self.receive(message);
+            }
+            while let Ok(message) = self.inbox.try_recv() {
+                self.receive(message);
+            }
+            // A finished sync lets the next batch go before anything new is written.
+            self.start_sync();
+            if let Some(group) = self.take_group() {
+                self.write_guarded(group);
+                self.start_sync();
             }
             if let Err(e) = self.rotate_if_full() {
                 tracing::warn!(error = %e, "could not rotate the journal; will try again");
             }
         }
+        self.settle();
     }
 
-    /// Writes one group, makes it durable, publishes it and answers its requests.
-    fn commit(&mut self, group: Vec<Request>) {
+    fn receive(&mut self, message: Message) {
+        match message {
+            Message::Append(request) => self.waiting.push_back(request),
+            Message::Synced(synced) => {
+                let batch = self.syncing.take().expect("a sync outcome for the batch being synced");
+                self.finish(batch, synced);
+            }
+            Message::Stop => self.stopping = true,
+        }
+    }
+
+    /// Everything waiting, up to [`MAX_GROUP_BYTES`] (at least one request).
+    fn take_group(&mut self) -> Option<Vec<Request>> {
+        let first = self.waiting.pop_front()?;
+        let mut bytes = first.frame_bytes;
+        let mut group = vec![first];
+        while bytes < MAX_GROUP_BYTES {
+            let Some(request) = self.waiting.pop_front() else { break };
+            bytes += request.frame_bytes;
+            group.push(request);
+        }
+        Some(group)
+    }
+
+    /// Starts syncing the written batch if no sync is running; with nothing to sync
+    /// (durability `os`), publishes it at once.
+    fn start_sync(&mut self) {
+        if self.syncing.is_some() || self.written.parts.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.written);
+        let (Some(syncer), Some(journal)) = (&self.syncer, &self.journal) else {
+            batch.parts.into_iter().for_each(Part::publish);
+            return;
+        };
+        let job = SyncJob { journal: batch.journal_end.map(|_| journal.file()), segments: batch.segments() };
+        if syncer.send(job).is_err() {
+            let e = StoreError::Io(io::Error::other("the syncer stopped"));
+            batch.parts.into_iter().for_each(|part| part.abandon(&e));
+            return;
+        }
+        self.syncing = Some(batch);
+    }
+
+    /// Waits until nothing is in flight: every batch written is synced and finished.
+    fn settle(&mut self) {
+        loop {
+            self.start_sync();
+            if self.syncing.is_none() {
+                return;
+            }
+            self.await_sync();
+        }
+    }
+
+    /// Waits for the running sync (if any) to finish, keeping appends that arrive meanwhile.
+    fn await_sync(&mut self) {
+        while self.syncing.is_some() {
+            match self.inbox.recv() {
+                Ok(message) => self.receive(message),
+                // The syncer holds a sender: it is gone only if the thread is.
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Publishes a synced batch's parts in order, or fails those whose sync failed. A failure
+    /// also fails the batch written since (see the module documentation).
+    fn finish(&mut self, batch: Batch, synced: Synced) {
+        if let (Some(end), Some(journal), Ok(())) = (batch.journal_end, &mut self.journal, &synced.journal) {
+            journal.synced(end);
+        }
+        let mut failed: HashSet<ShardKey> = HashSet::new();
+        for part in batch.parts {
+            let result = match part.durable_by {
+                DurableBy::Nothing => &Ok(()),
+                DurableBy::Journal => &synced.journal,
+                DurableBy::Segment => {
+                    let (_, result) = synced
+                        .segments
+                        .iter()
+                        .find(|(file, _)| Arc::ptr_eq(file, &part.written.file))
+                        .expect("every segment of the batch was synced");
+                    result
+                }
+            };
+            let key = part.shard.key();
+            match result {
+                Ok(()) if !failed.contains(&key) => {
+                    if part.durable_by == DurableBy::Journal {
+                        self.covered.insert(key, part.written.file.clone());
+                    }
+                    part.publish();
+                }
+                Ok(()) => {
+                    part.abandon(&StoreError::Io(io::Error::other("an earlier write to the shard failed")))
+                }
+                Err(e) => {
+                    failed.insert(key);
+                    part.abandon(&StoreError::Io(io::Error::new(e.kind(), e.to_string())));
+                }
+            }
+        }
+        if !failed.is_empty() {
+            self.fail_written(&StoreError::Io(io::Error::other("a write before it failed to sync")));
+        }
+    }
+
+    /// Fails the written batch, which no sync has covered, and gives up its journal entries.
+    /// Only with no sync running.
+    fn fail_written(&mut self, e: &StoreError) {
+        for part in std::mem::take(&mut self.written).parts {
+            part.abandon(e);
+        }
+        if let Some(journal) = &mut self.journal {
+            journal.forget_unsynced();
+        }
+    }
+
+    /// Writes a group; a panic fails it and the batch written before it.
+    fn write_guarded(&mut self, group: Vec<Request>) {
+        let shards: Vec<Arc<Shard>> = group.iter().map(|r| r.shard.clone()).collect();
+        if catch_unwind(AssertUnwindSafe(|| self.write(group))).is_err() {
+            // The requests' answers were dropped with the group: they fail. What the running
+            // sync covers finishes as usual; everything written after it is cut off before
+            // the next write.
+            tracing::error!("a group commit panicked; its appends failed");
+            self.await_sync();
+            self.fail_written(&StoreError::Io(io::Error::other("a group commit panicked")));
+            for shard in shards {
+                shard.abandon_after_panic();
+            }
+        }
+    }
+
+    /// Writes one group to the segments and the journal and adds it to the written batch.
+    fn write(&mut self, group: Vec<Request>) {
         // Each shard's requests, in arrival order, shards in order of first appearance.
         let mut by_shard: Vec<(Arc<Shard>, Vec<Request>)> = Vec::new();
         let mut slot: HashMap<ShardKey, usize> = HashMap::new();
@@ -197,6 +455,9 @@ impl CommitThread {
             });
             by_shard[i].1.push(request);
         }
+        if by_shard.iter().any(|(shard, _)| shard.must_settle()) {
+            self.settle();
+        }
 
         let total: u64 = by_shard.iter().flat_map(|(_, rs)| rs).map(|r| r.frame_bytes).sum();
         let mut entries = Vec::with_capacity(total as usize + by_shard.len() * journal::HEADER_LEN);
@@ -205,13 +466,22 @@ impl CommitThread {
             let start = journal::begin_entry(&mut entries, shard.key());
             match shard.write(requests.iter().map(|r| &r.records[..]), &mut entries) {
                 Ok(written) => {
-                    let journaled = self.journal.is_some() && entries.len() - start < DIRECT_SYNC_BYTES;
-                    if journaled {
+                    let durable_by = match self.journal {
+                        None => DurableBy::Nothing,
+                        Some(_)
+                            if entries.len() - start >= DIRECT_SYNC_BYTES
+                                || self.direct_in_flight(shard.key()) =>
+                        {
+                            DurableBy::Segment
+                        }
+                        Some(_) => DurableBy::Journal,
+                    };
+                    if durable_by == DurableBy::Journal {
                         journal::finish_entry(&mut entries, start);
                     } else {
                         entries.truncate(start);
                     }
-                    parts.push(Part { shard, requests, written, journaled });
+                    parts.push(Part { shard, requests, written, durable_by });
                 }
                 Err(e) => {
                     entries.truncate(start);
@@ -220,42 +490,37 @@ impl CommitThread {
             }
         }
 
-        // Large parts are synced in their own segments, the rest by one journal sync, all at
-        // once: a disk works through concurrent syncs faster than through the same in a row.
-        let (direct, journaled): (Vec<Part>, Vec<Part>) = parts.into_iter().partition(|p| !p.journaled);
-        let direct_synced: Vec<io::Result<()>> = match &mut self.journal {
-            None => direct.iter().map(|_| Ok(())).collect(),
-            Some(journal) => std::thread::scope(|scope| {
-                let syncs: Vec<_> = direct
-                    .iter()
-                    .map(|part| {
-                        let file = &part.written.file;
-                        scope.spawn(move || file.sync_data())
-                    })
-                    .collect();
-                let journaled_synced = if journaled.is_empty() { Ok(()) } else { journal.commit(&entries) };
-                let direct_synced =
-                    syncs.into_iter().map(|sync| sync.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect();
-                finish_journaled(journaled, journaled_synced, &mut self.covered);
-                direct_synced
-            }),
-        };
-        for (part, synced) in direct.into_iter().zip(direct_synced) {
-            match synced {
-                Ok(()) => part.publish(),
-                Err(e) => part.abandon(&StoreError::Io(e)),
+        if let (Some(journal), false) = (&mut self.journal, entries.is_empty()) {
+            match journal.write(&entries) {
+                Ok(end) => self.written.journal_end = Some(end),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the journal write failed; the group's appends failed");
+                    let e = StoreError::Io(e);
+                    let (failed, kept): (Vec<Part>, Vec<Part>) =
+                        parts.into_iter().partition(|p| p.durable_by == DurableBy::Journal);
+                    failed.into_iter().for_each(|part| part.abandon(&e));
+                    parts = kept;
+                }
             }
         }
+        self.written.parts.extend(parts);
     }
 
-    /// Rotates a full journal and hands the old one to the checkpointer.
+    /// Whether a share of `key` is in flight to be synced in its segment.
+    fn direct_in_flight(&self, key: ShardKey) -> bool {
+        self.syncing.iter().chain([&self.written]).any(|batch| batch.has_direct_part(key))
+    }
+
+    /// Rotates a full journal, once nothing is in flight, and hands the old one to the
+    /// checkpointer.
     fn rotate_if_full(&mut self) -> io::Result<()> {
+        if !self.journal.as_ref().is_some_and(Journal::is_full) {
+            return Ok(());
+        }
+        self.settle();
         let (Some(journal), Some(checkpoints)) = (&mut self.journal, &self.checkpoints) else {
             return Ok(());
         };
-        if !journal.is_full() {
-            return Ok(());
-        }
         let covered = std::mem::take(&mut self.covered);
         match journal.rotate(covered.values().cloned().collect()) {
             Ok(retired) => {

@@ -20,9 +20,9 @@
 //! Invariants:
 //! * A journal's entries are in commit order; per shard, their frames have consecutive
 //!   sequence indices.
-//! * Everything before the journal's `len` is durable. What a failed write or sync may have
-//!   left after it is cut off, and the cut synced, before the next entry is written: a failed
-//!   group can never be replayed.
+//! * Everything before the journal's durable length is durable; entries after it are written
+//!   and being synced. What a failed write or sync may have left is cut off, and the cut
+//!   synced, before the next entry is written: a failed group can never be replayed.
 //! * A journal file is deleted only after every segment it covers has been synced.
 
 use std::io;
@@ -147,24 +147,30 @@ pub(crate) fn read_all(fs: &dyn Vfs, dir: &Path) -> io::Result<Vec<(u64, Vec<Ent
         file.read_exact_at(&mut contents, 0)?;
         let (found, torn_at) = entries(contents.into());
         if let Some(offset) = torn_at {
-            tracing::warn!(generation, offset, "the journal ends in a torn entry (never acknowledged); ignoring it");
+            tracing::warn!(
+                generation,
+                offset,
+                "the journal ends in a torn entry (never acknowledged); ignoring it"
+            );
         }
         journals.push((generation, found));
     }
     Ok(journals)
 }
 
-/// The journal being written: owned by the committer thread.
+/// The journal being written: owned by the committer thread, synced by its syncer.
 pub(crate) struct Journal {
     fs: Arc<dyn Vfs>,
     dir: PathBuf,
     generation: u64,
     file: Arc<dyn VfsFile>,
-    /// Durable length: everything before it is synced.
-    len: u64,
-    /// Rotate once `len` reaches this.
+    /// Everything before it is synced.
+    durable_len: u64,
+    /// Where the next entries go: entries between `durable_len` and here are being synced.
+    written_len: u64,
+    /// Rotate once `written_len` reaches this.
     rotate_at: u64,
-    /// A failed write may have left bytes after `len`: cut them off before writing again.
+    /// A failed write may have left bytes after `written_len`: cut them off before writing again.
     dirty_tail: bool,
 }
 
@@ -186,40 +192,76 @@ impl Journal {
     pub fn start(fs: Arc<dyn Vfs>, dir: PathBuf, generation: u64, rotate_at: u64) -> io::Result<Journal> {
         let file = fs.open(&path(&dir, generation), OpenMode::Truncate)?;
         fs.sync_dir(&dir)?;
-        Ok(Journal { fs, dir, generation, file, len: 0, rotate_at, dirty_tail: false })
+        Ok(Journal {
+            fs,
+            dir,
+            generation,
+            file,
+            durable_len: 0,
+            written_len: 0,
+            rotate_at,
+            dirty_tail: false,
+        })
     }
 
     pub fn is_full(&self) -> bool {
-        self.len >= self.rotate_at
+        self.written_len >= self.rotate_at
     }
 
-    /// Appends `entries` and syncs them. After a failure, the next call first cuts off (durably)
-    /// whatever the failed one may have written, and fails if it cannot.
-    pub fn commit(&mut self, entries: &[u8]) -> io::Result<()> {
+    /// The file, for the syncer: a sync of it makes everything written so far durable.
+    pub fn file(&self) -> Arc<dyn VfsFile> {
+        self.file.clone()
+    }
+
+    /// Appends `entries`, without a sync; returns the written length after them, which
+    /// [`Journal::synced`] takes once a sync that started after this write succeeded. After a
+    /// failed write, the next call first cuts off (durably) whatever the failed one may have
+    /// written, and fails if it cannot.
+    pub fn write(&mut self, entries: &[u8]) -> io::Result<u64> {
+        self.cut_dirty_tail()?;
+        if let Err(e) = self.file.write_all_at(entries, self.written_len) {
+            self.dirty_tail = true;
+            return Err(e);
+        }
+        self.written_len += entries.len() as u64;
+        Ok(self.written_len)
+    }
+
+    fn cut_dirty_tail(&mut self) -> io::Result<()> {
         if self.dirty_tail {
-            self.file.set_len(self.len)?;
+            self.file.set_len(self.written_len)?;
             self.file.sync_data()?;
             self.dirty_tail = false;
         }
-        let written = self.file.write_all_at(entries, self.len).and_then(|()| self.file.sync_data());
-        if written.is_err() {
-            self.dirty_tail = true;
-        }
-        written?;
-        self.len += entries.len() as u64;
         Ok(())
     }
 
+    /// Everything up to `end` (a length [`Journal::write`] returned) is durable.
+    pub fn synced(&mut self, end: u64) {
+        self.durable_len = self.durable_len.max(end);
+    }
+
+    /// A sync failed: the entries after the durable length are given up, and cut off before the
+    /// next write. Only with no sync in flight.
+    pub fn forget_unsynced(&mut self) {
+        self.written_len = self.durable_len;
+        self.dirty_tail = true;
+    }
+
     /// Starts a new journal file; the old one is returned, to be removed once `segments` (the
-    /// files it covers) are synced.
+    /// files it covers) are synced. Only with nothing in flight: every entry written is durable.
     pub fn rotate(&mut self, segments: Vec<Arc<dyn VfsFile>>) -> io::Result<Retired> {
+        debug_assert_eq!(self.durable_len, self.written_len, "rotating a journal with entries in flight");
+        // A replay of the old file must not find a failed group after its last good entry.
+        self.cut_dirty_tail()?;
         let generation = self.generation + 1;
         let file = self.fs.open(&path(&self.dir, generation), OpenMode::Truncate)?;
         self.fs.sync_dir(&self.dir)?;
         let old = path(&self.dir, self.generation);
         self.generation = generation;
         self.file = file;
-        self.len = 0;
+        self.durable_len = 0;
+        self.written_len = 0;
         Ok(Retired { fs: self.fs.clone(), path: old, segments })
     }
 }

@@ -15,7 +15,8 @@ use kinesin_store_local::{SimFs, StoreOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// How many random runs by default; set `POWER_LOSS_SEEDS` for a longer soak.
+/// How many random runs by default; set `POWER_LOSS_SEEDS` for a longer soak, or
+/// `POWER_LOSS_SEED` to run the one a failure named.
 const SEEDS: u64 = 48;
 
 /// One append request: which task sent it, as what number, and what it held.
@@ -182,8 +183,12 @@ async fn run(seed: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_appends_survive_power_loss() {
-    let seeds = std::env::var("POWER_LOSS_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(SEEDS);
-    for seed in 0..seeds {
+    let var = |name| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
+    let seeds = match (var("POWER_LOSS_SEED"), var("POWER_LOSS_SEEDS")) {
+        (Some(seed), _) => seed..seed + 1,
+        (None, seeds) => 0..seeds.unwrap_or(SEEDS),
+    };
+    for seed in seeds {
         run(seed).await;
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use kinesin_engine::storage::{Appended, NewRecord, StoreError};
 
-use super::{corrupt, Active, Sealed, Shard};
+use super::{corrupt, Active, End, Sealed, Shard};
 use crate::frame::{self, Decoded};
 use crate::index::{self, SparseIndex, Summary};
 use crate::segment::{idx_path, log_path};
@@ -17,85 +17,96 @@ use crate::vfs::{OpenMode, VfsFile};
 pub(crate) struct Written {
     /// `(seq_ix, offset)` of each frame.
     frames: Vec<(u64, u64)>,
-    end_len: u64,
-    end_seq: u64,
-    arrival: i64,
+    /// Where the frames start and end.
+    start: End,
+    end: End,
     encrypts: bool,
     /// One per request, in order.
     appended: Vec<Appended>,
-    /// The segment written to, for the checkpoint that syncs it.
+    /// The segment written to, for the sync that makes it durable.
     pub file: Arc<dyn VfsFile>,
 }
 
 impl Shard {
     /// Encodes the records of `requests` as frames at the end of `buf` and writes them to the
-    /// active segment, after the committed end, without a sync; nothing becomes visible. Seals
-    /// the active segment first if it is full, and first cuts off what a failed group left.
+    /// active segment at the written end, without a sync; nothing becomes visible. First cuts
+    /// off what a failed write left, and seals the active segment if it is full and the shard
+    /// is quiet (the committer syncs what is in flight first when [`Self::must_settle`]).
     pub(crate) fn write<'a>(
         &self,
         requests: impl Iterator<Item = &'a [NewRecord]> + Clone,
         buf: &mut Vec<u8>,
     ) -> Result<Written, StoreError> {
-        let (dirty_tail, needs_roll) = {
+        let (dirty_tail, roll) = {
             let state = self.read_state()?;
-            let active = &state.active;
-            let has_records = active.end_seq > active.first_seq;
-            (state.dirty_tail, has_records && active.len >= self.env.options.segment_bytes)
+            (state.dirty_tail, state.quiet() && state.roll_due(self.env.options.segment_bytes))
         };
         if dirty_tail {
-            // The cut must be durable before these offsets are written again: otherwise a
-            // power cut could bring back the failed group's frames in place of the new ones.
-            let (file, len) = {
-                let state = self.read_state()?;
-                (state.active.file.clone(), state.active.len)
-            };
-            file.set_len(len)?;
-            if self.env.sync() {
-                file.sync_data()?;
-            }
-            self.write_state().dirty_tail = false;
+            self.cut_dirty_tail()?;
         }
-        if needs_roll {
+        if roll {
             self.roll()?;
         }
-        let (file, offset, first_seq, arrival) = {
+        let (file, start) = {
             let state = self.read_state()?;
-            let arrival = self.env.clock.now_ms().max(state.last_arrival.unwrap_or(i64::MIN));
-            (state.active.file.clone(), state.active.len, state.active.end_seq, arrival)
+            (state.active.file.clone(), state.written)
         };
+        let arrival = self.env.clock.now_ms().max(start.arrival.unwrap_or(i64::MIN));
 
         // Encrypted frames of a batch share its nonce epoch (see `keys`).
         let encrypts = requests.clone().flatten().any(|r| r.encrypted);
         let epoch = if encrypts { Some(self.env.keys.nonce_epoch()?) } else { None };
         let seal = epoch.map(|epoch| frame::Seal { cipher: &self.cipher, epoch });
 
-        let start = buf.len();
+        let at = buf.len();
         let mut frames = Vec::new();
         let mut appended = Vec::new();
-        let mut seq = first_seq;
+        let mut seq = start.seq;
         for records in requests {
             appended.push(Appended { first_seq_ix: seq, arrival_ms: arrival });
             for record in records {
-                frames.push((seq, offset + (buf.len() - start) as u64));
+                frames.push((seq, start.len + (buf.len() - at) as u64));
                 let seal = seal.filter(|_| record.encrypted);
                 frame::encode(buf, seq, arrival, &record.partition_key, &record.data, seal);
                 seq += 1;
             }
         }
-        let written = Written {
-            frames,
-            end_len: offset + (buf.len() - start) as u64,
-            end_seq: seq,
-            arrival,
-            encrypts,
-            appended,
-            file: file.clone(),
-        };
-        if let Err(e) = file.write_all_at(&buf[start..], offset) {
+        let end = End { len: start.len + (buf.len() - at) as u64, seq, arrival: Some(arrival) };
+        let written = Written { frames, start, end, encrypts, appended, file: file.clone() };
+        if let Err(e) = file.write_all_at(&buf[at..], start.len) {
             self.abandon(&written);
             return Err(e.into());
         }
+        self.write_state().written = end;
         Ok(written)
+    }
+
+    /// Cuts off what a failed write left past the written end, durably: otherwise a power cut
+    /// could bring back the failed frames in place of the ones written there next.
+    fn cut_dirty_tail(&self) -> Result<(), StoreError> {
+        let (file, len, encrypted) = {
+            let state = self.read_state()?;
+            (state.active.file.clone(), state.written.len, state.dirty_tail_encrypted)
+        };
+        file.set_len(len)?;
+        if self.env.sync() {
+            file.sync_data()?;
+        }
+        if encrypted {
+            // The indices are encrypted again under a new epoch: every write cut off here was
+            // made before this point, under an older one.
+            self.env.keys.note_failure();
+        }
+        let mut state = self.write_state();
+        state.dirty_tail = false;
+        state.dirty_tail_encrypted = false;
+        Ok(())
+    }
+
+    /// Whether the next write must wait until what is in flight is committed: the active
+    /// segment is due to roll, and only a quiet shard rolls.
+    pub(crate) fn must_settle(&self) -> bool {
+        self.read_state().is_ok_and(|state| !state.quiet() && state.roll_due(self.env.options.segment_bytes))
     }
 
     /// What appending no records answers: the tip, unchanged.
@@ -106,33 +117,39 @@ impl Shard {
     }
 
     /// The group `written` belongs to is durable: its records become visible. Returns what
-    /// each of its requests is answered.
+    /// each of its requests is answered. Groups are published in the order they were written.
     pub(crate) fn publish(&self, written: Written) -> Vec<Appended> {
         let mut state = self.write_state();
         let active = &mut state.active;
+        let arrival = written.end.arrival.expect("a written group has an arrival time");
         for (seq, offset) in written.frames {
-            active.index.note(seq, written.arrival, offset);
+            active.index.note(seq, arrival, offset);
         }
-        active.len = written.end_len;
-        active.end_seq = written.end_seq;
-        active.first_arrival.get_or_insert(written.arrival);
-        state.last_arrival = Some(written.arrival);
+        active.len = written.end.len;
+        active.end_seq = written.end.seq;
+        active.first_arrival.get_or_insert(arrival);
+        state.last_arrival = Some(arrival);
         written.appended
     }
 
-    /// The group `written` belongs to failed: its frames are cut off before the next write.
+    /// The group `written` belongs to failed: its frames, and any written after them, are cut
+    /// off before the next write. (The committer fails those later groups too.)
     pub(crate) fn abandon(&self, written: &Written) {
-        if written.encrypts {
-            // These sequence indices will be encrypted again: under a new nonce epoch.
-            self.env.keys.note_failure();
+        let mut state = self.write_state();
+        if written.start.seq < state.written.seq {
+            state.written = written.start;
         }
-        self.write_state().dirty_tail = true;
+        state.dirty_tail = true;
+        state.dirty_tail_encrypted |= written.encrypts;
     }
 
-    /// A group that touched this shard panicked half-way: treat it as failed.
+    /// A group that touched this shard panicked half-way, with nothing else in flight here:
+    /// whatever it wrote is cut off before the next write.
     pub(crate) fn abandon_after_panic(&self) {
-        self.env.keys.note_failure();
-        self.write_state().dirty_tail = true;
+        let mut state = self.write_state();
+        state.written = state.committed();
+        state.dirty_tail = true;
+        state.dirty_tail_encrypted = true;
     }
 
     /// Appends the frames of a journal entry that the active segment lacks (those at or past
@@ -159,6 +176,7 @@ impl Shard {
                 active.end_seq += 1;
                 active.first_arrival.get_or_insert(frame.arrival_ms);
                 state.last_arrival = Some(frame.arrival_ms);
+                state.written = state.committed();
                 appended = true;
             }
             at += len;
@@ -173,7 +191,8 @@ impl Shard {
     }
 
     /// Seals the active segment (syncing it and writing its `.idx`) and starts a new, empty
-    /// one. The sync is what lets the journal forget a sealed segment's records.
+    /// one. The sync is what lets the journal forget a sealed segment's records. Only for a
+    /// quiet shard: the seal covers the committed records.
     fn roll(&self) -> Result<(), StoreError> {
         let fs = &*self.env.fs;
         let sync = self.env.sync();
@@ -211,6 +230,7 @@ impl Shard {
             index: SparseIndex::default(),
             file,
         };
+        state.written = state.committed();
         Ok(())
     }
 }

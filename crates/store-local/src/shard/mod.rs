@@ -8,6 +8,9 @@
 //!   wrote them is synced (in the journal, with durability `fsync`).
 //! * Only the committer thread writes and only it changes the active segment (replay at open
 //!   happens before it starts). `trim` only removes sealed segments from the front.
+//! * Writes go to the *written* end, which runs ahead of the committed end while group commits
+//!   are in flight (written, not yet synced); the two are equal when the shard is quiet. Only a
+//!   quiet shard rolls its segment.
 //! * Sealed segments are synced: the journal no longer covers them.
 //! * Sealed segments are never empty and are immutable; their `.idx` is whole or absent.
 //! * Memory per shard is O(1) per sealed segment plus the active segment's sparse index
@@ -63,10 +66,42 @@ struct State {
     active: Active,
     /// Arrival time of the newest committed record.
     last_arrival: Option<i64>,
+    /// The end of the frames written to the active segment, committed or in flight: where the
+    /// next write goes.
+    written: End,
     deleted: bool,
-    /// The active file may hold bytes past `active.len` (a failed group commit); the next
-    /// write cuts them off first.
+    /// The active file may hold bytes past `written.len` (a failed write or group commit); the
+    /// next write cuts them off first.
     dirty_tail: bool,
+    /// The bytes to cut off hold encrypted frames: their sequence indices are encrypted again
+    /// after the cut, which needs a new nonce epoch.
+    dirty_tail_encrypted: bool,
+}
+
+/// The end of a run of frames in the active segment: its length, the next sequence index,
+/// and the newest arrival time so far (arrival times never go back within a shard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct End {
+    len: u64,
+    seq: u64,
+    arrival: Option<i64>,
+}
+
+impl State {
+    /// The end of the committed (visible) records.
+    fn committed(&self) -> End {
+        End { len: self.active.len, seq: self.active.end_seq, arrival: self.last_arrival }
+    }
+
+    /// No group commit in flight: everything written is committed.
+    fn quiet(&self) -> bool {
+        self.written == self.committed()
+    }
+
+    /// The active segment holds records and has reached its size: the next write seals it.
+    fn roll_due(&self, segment_bytes: u64) -> bool {
+        self.written.seq > self.active.first_seq && self.written.len >= segment_bytes
+    }
 }
 
 /// A sealed segment: records `first_seq..end_seq`.
@@ -162,8 +197,16 @@ impl Shard {
             index: scanned.index,
             file,
         };
-        let state =
-            State { sealed, active, last_arrival: scanned.last_arrival, deleted: false, dirty_tail: false };
+        let written = End { len: active.len, seq: active.end_seq, arrival: scanned.last_arrival };
+        let state = State {
+            sealed,
+            active,
+            last_arrival: scanned.last_arrival,
+            written,
+            deleted: false,
+            dirty_tail: false,
+            dirty_tail_encrypted: false,
+        };
         Ok(Shard {
             key,
             dir,
