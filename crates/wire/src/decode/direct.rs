@@ -7,9 +7,19 @@
 //! the two-step path, which words the error and keeps the order in which errors are reported
 //! (a syntax error before an authentication error before a type error). Scalars are converted
 //! by the same [`Checker::value`] as on the two-step path, so their rules exist once.
+//!
+//! Blobs are the exception, being the bulk of a PutRecords body: their base64 text is read as
+//! raw bytes (a byte that is not base64 fails the decoding, so UTF-8 need not be checked
+//! first) and decoded into one buffer per body, each blob a slice of it — one allocation
+//! instead of one per record. The strict decoder is the one [`blob::decode`] uses, so they
+//! accept the same texts with the same bytes.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
+
+use base64_simd::Out;
+use bytes::BytesMut;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -23,8 +33,11 @@ use crate::{Format, Operation, Value};
 pub(super) fn check_json(op: Operation, body: &[u8]) -> Option<Value> {
     let model = model::get();
     let checker = Checker { model, format: Format::Json };
+    // Base64 text decodes to at most 3/4 of its length, so the body's blobs fit.
+    let blobs = Blobs { reserve: body.len() / 4 * 3 + 3, buffer: RefCell::default() };
     let mut parser = serde_json::Deserializer::from_slice(body);
-    let input = Typed { checker: &checker, shape: model.input_id(op) }.deserialize(&mut parser).ok()?;
+    let typed = Typed { checker: &checker, blobs: &blobs, shape: model.input_id(op) };
+    let input = typed.deserialize(&mut parser).ok()?;
     parser.end().ok()?;
     // A top-level `null` is not an object: the two-step path rejects it.
     (!matches!(input, Value::Null)).then_some(input)
@@ -35,11 +48,37 @@ fn decline<E: de::Error>() -> E {
     E::custom("declined")
 }
 
+/// The buffer a body's blobs are decoded into, allocated at the first blob.
+struct Blobs {
+    /// Bytes to reserve: enough for every blob of the body.
+    reserve: usize,
+    buffer: RefCell<BytesMut>,
+}
+
+impl Blobs {
+    /// Decodes base64 `text` (standard, padded, canonical) as the next blob.
+    fn decode<E: de::Error>(&self, text: &[u8]) -> Result<Value, E> {
+        let decoder = base64_simd::STANDARD;
+        let len = decoder.decoded_length(text).map_err(|_| decline())?;
+        let mut buffer = self.buffer.borrow_mut();
+        if buffer.capacity() < len {
+            buffer.reserve(len.max(self.reserve));
+        }
+        buffer.resize(len, 0);
+        if decoder.decode(text, Out::from_slice(&mut buffer[..])).is_err() {
+            buffer.clear();
+            return Err(decline());
+        }
+        Ok(Value::Blob(buffer.split().freeze()))
+    }
+}
+
 /// Deserializes one value of shape `shape`. A `null` anywhere becomes `Value::Null`, which a
 /// structure then drops and a list or map keeps, as the type checks do.
 #[derive(Clone, Copy)]
 struct Typed<'c> {
     checker: &'c Checker,
+    blobs: &'c Blobs,
     shape: ShapeId,
 }
 
@@ -85,7 +124,11 @@ impl<'de> DeserializeSeed<'de> for Typed<'_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(self)
+        match self.kind() {
+            // `null`, or a string as raw bytes (see `visit_some`).
+            Kind::Blob => deserializer.deserialize_option(self),
+            _ => deserializer.deserialize_any(self),
+        }
     }
 }
 
@@ -114,6 +157,20 @@ impl<'de> Visitor<'de> for Typed<'_> {
     }
     fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
         Ok(Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    /// Only blobs are read as options: what is not `null` must be a string, read as raw bytes
+    /// (anything else declines).
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_bytes(self)
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Value, E> {
+        match self.kind() {
+            Kind::Blob => self.blobs.decode(v),
+            _ => Err(decline()),
+        }
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
@@ -167,6 +224,11 @@ mod tests {
         for body in [
             &br#"{"StreamName":1}"#[..],
             br#"{"Records":[{"Data":"not base64!"}]}"#,
+            br#"{"Records":[{"Data":"AA=\u0000"}]}"#,
+            b"{\"Records\":[{\"Data\":\"A\xffA=\"}]}",
+            br#"{"Records":[{"Data":"\ud800AAA"}]}"#,
+            br#"{"Records":[{"Data":[65,65]}]}"#,
+            br#"{"Records":[{"Data":7}]}"#,
             br#"{"Records":{"Data":""}}"#,
             br#"{"Records":"x"}"#,
             br#"{"StreamName":"s"} trailing"#,
@@ -185,6 +247,7 @@ mod tests {
             (Operation::PutRecord, &br#"{"StreamName":"a","StreamName":"b","Data":null,"Data":"AA=="}"#[..]),
             (Operation::PutRecord, br#"{"StreamName":"a","StreamName":null}"#),
             (Operation::PutRecords, br#"{"Records":[null,{"Data":null}]}"#),
+            (Operation::PutRecord, br#"{"Data":"\u0041A==","PartitionKey":"k"}"#),
             (Operation::AddTagsToStream, br#"{"Tags":{"b":"1","a":null,"b":"2","\u0061":"3"}}"#),
             (Operation::ListShards, br#"{"MaxResults":1e20,"StreamCreationTimestamp":1.5}"#),
             (Operation::CreateStream, br#"{"ShardCount":-3.7,"StreamModeDetails":{"StreamMode":"ON_DEMAND"}}"#),
