@@ -10,8 +10,9 @@
 //! holds. A shard's share of a group of [`DIRECT_SYNC_BYTES`] or more skips the journal and is
 //! synced in its segment instead (big writes are limited by disk bandwidth, not by syncs). Only
 //! once durable do the records become visible and the appends get their answers, batch by
-//! batch, in the order written. With durability `os` there is no journal and no sync: a group
-//! is published as soon as it is written.
+//! batch, in the order written: the syncer publishes a batch whose syncs all succeeded itself,
+//! and hands one with a failed sync back to the committer. With durability `os` there is no
+//! journal and no sync: a group is published as soon as it is written.
 //!
 //! With writes running ahead of syncs, three rules keep a power cut or a failed sync from
 //! bringing back anything but whole, acknowledged groups:
@@ -60,7 +61,7 @@ pub(crate) struct Committer {
 /// What the committer thread receives: appends from the store, outcomes from the syncer.
 enum Message {
     Append(Request),
-    Synced(Synced),
+    Synced(SyncOutcome),
     Stop,
 }
 
@@ -204,28 +205,46 @@ impl Batch {
         files
     }
 
-    fn has_direct_part(&self, key: ShardKey) -> bool {
-        self.parts.iter().any(|p| p.durable_by == DurableBy::Segment && p.shard.key() == key)
+    /// The shards with a part synced in its segment.
+    fn direct_shards(&self) -> Vec<ShardKey> {
+        self.parts.iter().filter(|p| p.durable_by == DurableBy::Segment).map(|p| p.shard.key()).collect()
     }
 }
 
-/// The files one batch needs synced, and how each sync went.
+/// A batch handed to the syncer, with the files it needs synced.
 struct SyncJob {
+    batch: Batch,
     journal: Option<Arc<dyn VfsFile>>,
     segments: Vec<Arc<dyn VfsFile>>,
 }
 
+/// How each sync of a batch went.
 struct Synced {
     journal: io::Result<()>,
     /// In the order of [`SyncJob::segments`].
     segments: Vec<(Arc<dyn VfsFile>, io::Result<()>)>,
 }
 
+impl Synced {
+    fn all_ok(&self) -> bool {
+        self.journal.is_ok() && self.segments.iter().all(|(_, synced)| synced.is_ok())
+    }
+}
+
+/// What the syncer reports about a batch.
+enum SyncOutcome {
+    /// Every sync succeeded, and the syncer published the batch: what the committer keeps.
+    Published { journal_end: Option<u64>, journaled: Vec<(ShardKey, Arc<dyn VfsFile>)> },
+    /// A sync failed: the committer sorts the batch out.
+    Failed(Batch, Synced),
+}
+
 impl SyncJob {
-    /// Syncs every file at once: a disk works through concurrent syncs faster than through the
-    /// same in a row.
-    fn run(self) -> Synced {
-        std::thread::scope(|scope| {
+    /// Syncs every file at once (a disk works through concurrent syncs faster than through
+    /// the same in a row), then publishes the batch — from this thread, so that answers do not
+    /// wait for the committer thread to wake up — unless a sync failed.
+    fn run(self) -> SyncOutcome {
+        let synced = std::thread::scope(|scope| {
             let syncs: Vec<_> = self
                 .segments
                 .iter()
@@ -246,11 +265,23 @@ impl SyncJob {
                 })
                 .collect();
             Synced { journal, segments }
-        })
+        });
+        if !synced.all_ok() {
+            return SyncOutcome::Failed(self.batch, synced);
+        }
+        let journaled = self
+            .batch
+            .parts
+            .iter()
+            .filter(|p| p.durable_by == DurableBy::Journal)
+            .map(|p| (p.shard.key(), p.written.file.clone()))
+            .collect();
+        self.batch.parts.into_iter().for_each(Part::publish);
+        SyncOutcome::Published { journal_end: self.batch.journal_end, journaled }
     }
 }
 
-/// The syncer: runs each batch's syncs and reports back to the committer thread.
+/// The syncer: runs each batch's syncs, publishes it, and reports back to the committer thread.
 fn start_syncer(results: mpsc::Sender<Message>) -> io::Result<mpsc::Sender<SyncJob>> {
     let (jobs, received) = mpsc::channel::<SyncJob>();
     std::thread::Builder::new().name("kinesin-sync".into()).spawn(move || {
@@ -263,6 +294,12 @@ fn start_syncer(results: mpsc::Sender<Message>) -> io::Result<mpsc::Sender<SyncJ
     Ok(jobs)
 }
 
+/// The batch the syncer has, as far as the committer needs to know.
+struct Syncing {
+    /// Shards with a part being synced in its segment.
+    direct: Vec<ShardKey>,
+}
+
 struct CommitThread {
     inbox: mpsc::Receiver<Message>,
     /// Appends received and not yet written.
@@ -273,7 +310,7 @@ struct CommitThread {
     /// Present with a journal (durability `fsync`).
     syncer: Option<mpsc::Sender<SyncJob>>,
     /// The batch whose syncs are running.
-    syncing: Option<Batch>,
+    syncing: Option<Syncing>,
     /// The batch written since, synced next.
     written: Batch,
     checkpoints: Option<mpsc::Sender<Retired>>,
@@ -311,9 +348,17 @@ impl CommitThread {
     fn receive(&mut self, message: Message) {
         match message {
             Message::Append(request) => self.waiting.push_back(request),
-            Message::Synced(synced) => {
-                let batch = self.syncing.take().expect("a sync outcome for the batch being synced");
-                self.finish(batch, synced);
+            Message::Synced(outcome) => {
+                self.syncing = None;
+                match outcome {
+                    SyncOutcome::Published { journal_end, journaled } => {
+                        if let (Some(end), Some(journal)) = (journal_end, &mut self.journal) {
+                            journal.synced(end);
+                        }
+                        self.covered.extend(journaled);
+                    }
+                    SyncOutcome::Failed(batch, synced) => self.finish_failed(batch, synced),
+                }
             }
             Message::Stop => self.stopping = true,
         }
@@ -343,13 +388,15 @@ impl CommitThread {
             batch.parts.into_iter().for_each(Part::publish);
             return;
         };
-        let job = SyncJob { journal: batch.journal_end.map(|_| journal.file()), segments: batch.segments() };
-        if syncer.send(job).is_err() {
+        let syncing = Syncing { direct: batch.direct_shards() };
+        let job =
+            SyncJob { journal: batch.journal_end.map(|_| journal.file()), segments: batch.segments(), batch };
+        if let Err(mpsc::SendError(job)) = syncer.send(job) {
             let e = StoreError::Io(io::Error::other("the syncer stopped"));
-            batch.parts.into_iter().for_each(|part| part.abandon(&e));
+            job.batch.parts.into_iter().for_each(|part| part.abandon(&e));
             return;
         }
-        self.syncing = Some(batch);
+        self.syncing = Some(syncing);
     }
 
     /// Waits until nothing is in flight: every batch written is synced and finished.
@@ -374,9 +421,10 @@ impl CommitThread {
         }
     }
 
-    /// Publishes a synced batch's parts in order, or fails those whose sync failed. A failure
-    /// also fails the batch written since (see the module documentation).
-    fn finish(&mut self, batch: Batch, synced: Synced) {
+    /// Sorts out a batch with a failed sync: publishes its parts in order, failing those whose
+    /// sync failed and any later ones of their shards; then fails the batch written since
+    /// (see the module documentation).
+    fn finish_failed(&mut self, batch: Batch, synced: Synced) {
         if let (Some(end), Some(journal), Ok(())) = (batch.journal_end, &mut self.journal, &synced.journal) {
             journal.synced(end);
         }
@@ -411,9 +459,7 @@ impl CommitThread {
                 }
             }
         }
-        if !failed.is_empty() {
-            self.fail_written(&StoreError::Io(io::Error::other("a write before it failed to sync")));
-        }
+        self.fail_written(&StoreError::Io(io::Error::other("a write before it failed to sync")));
     }
 
     /// Fails the written batch, which no sync has covered, and gives up its journal entries.
@@ -508,7 +554,8 @@ impl CommitThread {
 
     /// Whether a share of `key` is in flight to be synced in its segment.
     fn direct_in_flight(&self, key: ShardKey) -> bool {
-        self.syncing.iter().chain([&self.written]).any(|batch| batch.has_direct_part(key))
+        self.syncing.as_ref().is_some_and(|syncing| syncing.direct.contains(&key))
+            || self.written.parts.iter().any(|p| p.durable_by == DurableBy::Segment && p.shard.key() == key)
     }
 
     /// Rotates a full journal, once nothing is in flight, and hands the old one to the
