@@ -286,7 +286,16 @@ fn start_syncer(results: mpsc::Sender<Message>) -> io::Result<mpsc::Sender<SyncJ
     let (jobs, received) = mpsc::channel::<SyncJob>();
     std::thread::Builder::new().name("kinesin-sync".into()).spawn(move || {
         for job in received {
-            if results.send(Message::Synced(job.run())).is_err() {
+            // A panic here could leave a batch half published, its journal entries durable:
+            // nothing is safe to write after that, while a restart recovers exactly what was
+            // acknowledged. So the process stops.
+            let Ok(outcome) = catch_unwind(AssertUnwindSafe(|| job.run())) else {
+                tracing::error!(
+                    "publishing a synced batch panicked; stopping so that a restart recovers the log"
+                );
+                std::process::abort();
+            };
+            if results.send(Message::Synced(outcome)).is_err() {
                 break;
             }
         }
@@ -392,8 +401,12 @@ impl CommitThread {
         let job =
             SyncJob { journal: batch.journal_end.map(|_| journal.file()), segments: batch.segments(), batch };
         if let Err(mpsc::SendError(job)) = syncer.send(job) {
+            // The syncer outlives the committer thread; were it gone, nothing can be synced.
             let e = StoreError::Io(io::Error::other("the syncer stopped"));
             job.batch.parts.into_iter().for_each(|part| part.abandon(&e));
+            if let Some(journal) = &mut self.journal {
+                journal.forget_unsynced();
+            }
             return;
         }
         self.syncing = Some(syncing);
