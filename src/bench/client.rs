@@ -120,11 +120,25 @@ pub struct Client {
     pub mode: Mode,
     pub sdk: aws_sdk_kinesis::Client,
     raw: RawClient,
+    endpoint: String,
+    region: String,
 }
 
 impl Client {
     pub fn new(mode: Mode, endpoint: &str, region: &str) -> Result<Client, String> {
-        Ok(Client { mode, sdk: sdk::client(endpoint, region), raw: RawClient::new(endpoint, region)? })
+        Ok(Client {
+            mode,
+            sdk: sdk::client(endpoint, region),
+            raw: RawClient::new(endpoint, region)?,
+            endpoint: endpoint.to_owned(),
+            region: region.to_owned(),
+        })
+    }
+
+    /// A client of the same endpoint and mode with connections of its own (clones share
+    /// theirs), for a caller on another runtime.
+    pub fn apart(&self) -> Result<Client, String> {
+        Client::new(self.mode, &self.endpoint, &self.region)
     }
 
     pub fn with_mode(&self, mode: Mode) -> Client {

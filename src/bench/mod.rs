@@ -3,7 +3,8 @@
 //! alternating targets within each round, and prints medians and ratios (a table, or JSON).
 //!
 //! Workloads (one file each): `put_records`, `put_record`, `get_records` (drain),
-//! `put_to_get` and `put_to_push` (latency, with the producer in `latency`). Client modes:
+//! `put_to_get` and `put_to_push` (latency: the producer in `producer`, what the consumers
+//! collect in `latency`). Client modes:
 //! `client` (`sdk` = aws-sdk-kinesis, `raw` = pre-signed requests over hyper). Servers:
 //! `target`, `baseline`. Resource use: `procfs`. Output: `report`.
 
@@ -13,6 +14,7 @@ mod get_records;
 mod latency;
 mod load;
 mod procfs;
+mod producer;
 mod put_record;
 mod put_records;
 mod put_to_get;

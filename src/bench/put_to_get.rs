@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_kinesis::types::ShardIteratorType;
 
 use super::client::{count_error, Client, Errors};
-use super::latency::{produce, settle, Collector, LatencyResult};
+use super::latency::{settle, Collector, LatencyResult};
+use super::producer::produce;
 use super::Settings;
 
 pub async fn run(

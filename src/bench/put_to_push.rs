@@ -13,7 +13,8 @@ use aws_sdk_kinesis::types::{
 };
 
 use super::client::{count_error, CallError, Client, Errors};
-use super::latency::{produce, settle, Collector, LatencyResult};
+use super::latency::{settle, Collector, LatencyResult};
+use super::producer::produce;
 use super::Settings;
 
 pub const UNSUPPORTED: &str = "not supported by the endpoint";
