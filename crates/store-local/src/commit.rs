@@ -35,6 +35,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use kinesin_engine::storage::{Appended, NewRecord, ShardKey, StoreError};
 use tokio::sync::oneshot;
@@ -52,10 +54,14 @@ const MAX_GROUP_BYTES: u64 = 16 << 20;
 /// extra sync costs (a sync is worth roughly 100 KiB of sequential writing on a typical disk).
 const DIRECT_SYNC_BYTES: usize = 128 << 10;
 
+/// How long after a failed journal rotation the next attempt waits.
+const ROTATE_RETRY: Duration = Duration::from_secs(1);
+
 /// Hands appends to the committer thread; the thread stops once this is dropped, after
 /// finishing what it was given.
 pub(crate) struct Committer {
     inbox: mpsc::Sender<Message>,
+    thread: Option<JoinHandle<()>>,
 }
 
 /// What the committer thread receives: appends from the store, outcomes from the syncer.
@@ -114,9 +120,10 @@ impl Committer {
             written: Batch::default(),
             checkpoints,
             covered: HashMap::new(),
+            rotate_retry_at: None,
         };
-        std::thread::Builder::new().name("kinesin-commit".into()).spawn(move || thread.run())?;
-        Ok(Committer { inbox })
+        let thread = std::thread::Builder::new().name("kinesin-commit".into()).spawn(move || thread.run())?;
+        Ok(Committer { inbox, thread: Some(thread) })
     }
 
     /// Appends `records` to `shard` and resolves once they are durable and visible.
@@ -138,9 +145,14 @@ impl Committer {
 }
 
 impl Drop for Committer {
+    /// Lets the thread finish what it was given and waits for it: a store opened again on the
+    /// same directory right after must not race its last writes.
     fn drop(&mut self) {
         // The syncer holds a sender too, so the thread is told rather than left to notice.
         let _ = self.inbox.send(Message::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -326,6 +338,8 @@ struct CommitThread {
     /// The segment files written since the journal was last rotated: the next checkpoint
     /// syncs them.
     covered: HashMap<ShardKey, Arc<dyn VfsFile>>,
+    /// A rotation failed: not tried again before then.
+    rotate_retry_at: Option<Instant>,
 }
 
 impl CommitThread {
@@ -483,6 +497,13 @@ impl CommitThread {
         }
         if let Some(journal) = &mut self.journal {
             journal.forget_unsynced();
+            // At once, not at the next journal write: a group whose shares are all synced in
+            // their segments writes no journal entry, and a kill -9 after it is acknowledged
+            // would replay the failed entries behind it. (If this cut fails, the next group
+            // retries it before writing anything.)
+            if let Err(e) = journal.cut_dirty_tail() {
+                tracing::warn!(error = %e, "could not cut failed entries off the journal; will try again");
+            }
         }
     }
 
@@ -516,6 +537,16 @@ impl CommitThread {
         }
         if by_shard.iter().any(|(shard, _)| shard.must_settle()) {
             self.settle();
+        }
+        // What failed groups left in the journal goes before anything else is written, the
+        // segments included: nothing written after it may be followed by it on a replay.
+        if let Some(Err(e)) = self.journal.as_mut().map(Journal::cut_dirty_tail) {
+            tracing::warn!(error = %e, "could not cut failed entries off the journal; the group's appends failed");
+            let e = StoreError::Io(e);
+            for (shard, requests) in by_shard {
+                fail(&shard, requests, &e);
+            }
+            return;
         }
 
         let total: u64 = by_shard.iter().flat_map(|(_, rs)| rs).map(|r| r.frame_bytes).sum();
@@ -574,7 +605,8 @@ impl CommitThread {
     /// Rotates a full journal, once nothing is in flight, and hands the old one to the
     /// checkpointer.
     fn rotate_if_full(&mut self) -> io::Result<()> {
-        if !self.journal.as_ref().is_some_and(Journal::is_full) {
+        let retry_later = self.rotate_retry_at.is_some_and(|at| Instant::now() < at);
+        if retry_later || !self.journal.as_ref().is_some_and(Journal::is_full) {
             return Ok(());
         }
         self.settle();
@@ -589,6 +621,8 @@ impl CommitThread {
             }
             Err(e) => {
                 self.covered = covered;
+                // Each attempt waits until nothing is in flight: not after every group.
+                self.rotate_retry_at = Some(Instant::now() + ROTATE_RETRY);
                 Err(e)
             }
         }

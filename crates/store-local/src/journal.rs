@@ -22,7 +22,8 @@
 //!   sequence indices.
 //! * Everything before the journal's durable length is durable; entries after it are written
 //!   and being synced. What a failed write or sync may have left is cut off, and the cut
-//!   synced, before the next entry is written: a failed group can never be replayed.
+//!   synced, as soon as nothing is in flight and in any case before anything else is written
+//!   (segments included): a failed group can never be replayed behind a later one.
 //! * A journal file is deleted only after every segment it covers has been synced.
 
 use std::io;
@@ -227,7 +228,8 @@ impl Journal {
         Ok(self.written_len)
     }
 
-    fn cut_dirty_tail(&mut self) -> io::Result<()> {
+    /// Cuts off, durably, whatever failed writes or syncs left after the written length.
+    pub fn cut_dirty_tail(&mut self) -> io::Result<()> {
         if self.dirty_tail {
             self.file.set_len(self.written_len)?;
             self.file.sync_data()?;

@@ -13,16 +13,41 @@ use kinesin_store_local::{OpenMode, SimFs, Vfs};
 
 const OTHER: ShardKey = ShardKey { stream_id: 7, shard_index: 1 };
 
-/// Whether the shard's segment holds `needle`: written, synced or not.
-fn segment_holds(fs: &SimFs, key: ShardKey, needle: &[u8]) -> bool {
-    let dir =
-        Path::new(ROOT).join("streams").join(key.stream_id.to_string()).join(key.shard_index.to_string());
-    segment_files(fs, key).iter().filter(|name| name.ends_with(".log")).any(|name| {
+/// Whether one of `names` in `dir` holds `needle`: written, synced or not.
+fn holds(fs: &SimFs, dir: &Path, names: &[String], needle: &[u8]) -> bool {
+    names.iter().any(|name| {
         let file = fs.open(&dir.join(name), OpenMode::Existing).unwrap();
         let mut bytes = vec![0; file.len().unwrap() as usize];
         file.read_exact_at(&mut bytes, 0).unwrap();
         bytes.windows(needle.len()).any(|w| w == needle)
     })
+}
+
+/// Whether the shard's segments hold `needle`.
+fn segment_holds(fs: &SimFs, key: ShardKey, needle: &[u8]) -> bool {
+    let dir =
+        Path::new(ROOT).join("streams").join(key.stream_id.to_string()).join(key.shard_index.to_string());
+    let logs: Vec<String> =
+        segment_files(fs, key).into_iter().filter(|name| name.ends_with(".log")).collect();
+    holds(fs, &dir, &logs, needle)
+}
+
+/// Whether a journal file holds `needle`.
+fn journal_holds(fs: &SimFs, needle: &[u8]) -> bool {
+    let dir = Path::new(ROOT).join("journal");
+    let names: Vec<String> = fs.list_dir(&dir).unwrap().into_iter().map(|e| e.name).collect();
+    holds(fs, &dir, &names, needle)
+}
+
+/// The shard's records as (seq, arrival, first bytes of the data).
+async fn summary(log: &kinesin_store_local::LocalSegmentLog, key: ShardKey) -> Vec<(u64, i64, String)> {
+    let stored = read_all(log, key, 10).await;
+    stored
+        .iter()
+        .map(|r| {
+            (r.seq_ix, r.arrival_ms, String::from_utf8_lossy(&r.data[..r.data.len().min(6)]).into_owned())
+        })
+        .collect()
 }
 
 /// Waits until the shard's segment holds `needle`; false after `timeout`.
@@ -38,7 +63,11 @@ async fn written(fs: &SimFs, key: ShardKey, needle: &[u8], timeout: Duration) ->
 }
 
 fn open_two_shards(fs: &SimFs) -> Arc<kinesin_store_local::LocalSegmentLog> {
-    let (log, _catalog) = open(Arc::new(fs.clone()), options(1 << 20), FakeClock::new(1_000));
+    open_two_shards_at(fs, FakeClock::new(1_000))
+}
+
+fn open_two_shards_at(fs: &SimFs, clock: Arc<FakeClock>) -> Arc<kinesin_store_local::LocalSegmentLog> {
+    let (log, _catalog) = open(Arc::new(fs.clone()), options(1 << 20), clock);
     for key in [SHARD, OTHER] {
         log.create_shard(key).unwrap();
     }
@@ -114,5 +143,96 @@ async fn a_failed_sync_fails_the_groups_written_during_it() {
     for (key, data) in [(SHARD, vec!["kept", "next"]), (OTHER, vec!["next"])] {
         let stored: Vec<_> = read_all(&log, key, 10).await.into_iter().map(|r| r.data).collect();
         assert_eq!(stored, data, "{key:?}");
+    }
+}
+
+/// A record big enough that its share is synced in its segment, not through the journal.
+fn big(fill: u8) -> kinesin_engine::storage::NewRecord {
+    record("k", vec![fill; 200 << 10])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_after_one_syncing_in_its_segment_stays_out_of_the_journal() {
+    let fs = SimFs::new();
+    let log = open_two_shards(&fs);
+    fs.set_sync_delay(Duration::from_millis(500));
+    let first = tokio::spawn({
+        let log = log.clone();
+        async move { log.append(SHARD, vec![big(b'A')]).await }
+    });
+    assert!(written(&fs, SHARD, &[b'A'; 64], Duration::from_secs(5)).await);
+    let second = tokio::spawn({
+        let log = log.clone();
+        async move { log.append(SHARD, vec![record("k", "small-after-big")]).await }
+    });
+    assert!(written(&fs, SHARD, b"small-after-big", Duration::from_secs(5)).await);
+    // Journaled, it could become durable while the big frames before it are lost.
+    assert!(!journal_holds(&fs, b"small-after-big"), "journaled behind a share syncing in its segment");
+    assert_eq!(first.await.unwrap().unwrap().first_seq_ix, 0);
+    assert_eq!(second.await.unwrap().unwrap().first_seq_ix, 1);
+}
+
+/// A failed group's journal entries are gone before the next group is acknowledged, even one
+/// that writes no journal entry: a restart (here after kill -9, the page cache kept) must not
+/// replay them behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_group_never_comes_back_behind_an_acknowledged_one() {
+    let fs = SimFs::new();
+    let clock = FakeClock::new(1_000);
+    let log = open_two_shards_at(&fs, clock.clone());
+    log.append(SHARD, vec![record("k", "kept")]).await.unwrap();
+    fs.set_sync_delay(Duration::from_millis(300));
+    // A big append to the other shard syncs in its segment; small ones to this shard are
+    // written, journal and segment, during that sync, and fail with it.
+    let other = tokio::spawn({
+        let log = log.clone();
+        async move { log.append(OTHER, vec![big(b'A')]).await }
+    });
+    assert!(written(&fs, OTHER, &[b'A'; 64], Duration::from_secs(5)).await);
+    let failed = tokio::spawn({
+        let log = log.clone();
+        async move { log.append(SHARD, vec![record("k", "fail-1"), record("k", "fail-2")]).await }
+    });
+    assert!(written(&fs, SHARD, b"fail-2", Duration::from_secs(5)).await);
+    fs.fail_writes(true);
+    assert!(other.await.unwrap().is_err());
+    assert!(failed.await.unwrap().is_err());
+    fs.fail_writes(false);
+    fs.set_sync_delay(Duration::ZERO);
+    clock.advance(10);
+    // Synced in its segment: no journal write of its own.
+    assert_eq!(log.append(SHARD, vec![big(b'B')]).await.unwrap().first_seq_ix, 1);
+    drop(log);
+
+    let log = open_two_shards_at(&fs, clock);
+    assert_eq!(summary(&log, SHARD).await, [(0, 1_000, "kept".into()), (1, 1_010, "BBBBBB".into())]);
+}
+
+/// The same with power cuts that keep a random part of what was never synced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_journal_sync_never_comes_back_after_a_power_cut() {
+    for seed in 0..200 {
+        let fs = SimFs::new();
+        let clock = FakeClock::new(1_000);
+        let log = open_two_shards_at(&fs, clock.clone());
+        log.append(SHARD, vec![record("k", "kept")]).await.unwrap();
+        fs.set_sync_delay(Duration::from_millis(5));
+        let failed = tokio::spawn({
+            let log = log.clone();
+            async move { log.append(SHARD, vec![record("k", "fail-1"), record("k", "fail-2")]).await }
+        });
+        assert!(written(&fs, SHARD, b"fail-2", Duration::from_secs(5)).await);
+        fs.fail_writes(true);
+        assert!(failed.await.unwrap().is_err());
+        fs.fail_writes(false);
+        fs.set_sync_delay(Duration::ZERO);
+        clock.advance(10);
+        assert_eq!(log.append(SHARD, vec![big(b'B')]).await.unwrap().first_seq_ix, 1);
+        let after = fs.power_cut_torn(seed);
+        drop(log);
+
+        let log = open_two_shards_at(&after, clock);
+        let records = summary(&log, SHARD).await;
+        assert_eq!(records, [(0, 1_000, "kept".into()), (1, 1_010, "BBBBBB".into())], "seed {seed}");
     }
 }

@@ -5,7 +5,8 @@
 //! Invariants:
 //! * Records are visible (to `read`, `seek_time`, `tip`) only once durable: the state holds
 //!   the *committed* end of the active segment, advanced only after the group commit that
-//!   wrote them is synced (in the journal, with durability `fsync`).
+//!   wrote them is synced (with durability `fsync`: in the journal, or in the segment for a
+//!   large share).
 //! * Only the committer thread writes and only it changes the active segment (replay at open
 //!   happens before it starts). `trim` only removes sealed segments from the front.
 //! * Writes go to the *written* end, which runs ahead of the committed end while group commits
