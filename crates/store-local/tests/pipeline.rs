@@ -78,7 +78,7 @@ fn open_two_shards_at(fs: &SimFs, clock: Arc<FakeClock>) -> Arc<kinesin_store_lo
 async fn a_group_is_written_while_the_previous_one_syncs() {
     let fs = SimFs::new();
     let log = open_two_shards(&fs);
-    fs.set_sync_delay(Duration::from_secs(1));
+    fs.set_sync_delay(Duration::from_secs(2));
 
     let first = tokio::spawn({
         let log = log.clone();
@@ -89,8 +89,8 @@ async fn a_group_is_written_while_the_previous_one_syncs() {
         let log = log.clone();
         async move { log.append(OTHER, vec![record("k", "second")]).await }
     });
-    // The second group is written during the first one's sync of a second, not after it.
-    assert!(written(&fs, OTHER, b"second", Duration::from_millis(800)).await);
+    // The second group is written during the first one's sync of two seconds, not after it.
+    assert!(written(&fs, OTHER, b"second", Duration::from_millis(1500)).await);
     assert!(!first.is_finished(), "the second group was written only after the first was synced");
     assert!(log.tip(OTHER).unwrap().next_seq_ix == 0, "visible before its own sync");
 
@@ -108,7 +108,7 @@ async fn a_failed_sync_fails_the_groups_written_during_it() {
     let fs = SimFs::new();
     let log = open_two_shards(&fs);
     log.append(SHARD, vec![record("k", "kept")]).await.unwrap();
-    fs.set_sync_delay(Duration::from_millis(500));
+    fs.set_sync_delay(Duration::from_secs(1));
 
     let first = tokio::spawn({
         let log = log.clone();
@@ -155,7 +155,7 @@ fn big(fill: u8) -> kinesin_engine::storage::NewRecord {
 async fn a_share_after_one_syncing_in_its_segment_stays_out_of_the_journal() {
     let fs = SimFs::new();
     let log = open_two_shards(&fs);
-    fs.set_sync_delay(Duration::from_millis(500));
+    fs.set_sync_delay(Duration::from_secs(1));
     let first = tokio::spawn({
         let log = log.clone();
         async move { log.append(SHARD, vec![big(b'A')]).await }
@@ -181,7 +181,7 @@ async fn a_failed_group_never_comes_back_behind_an_acknowledged_one() {
     let clock = FakeClock::new(1_000);
     let log = open_two_shards_at(&fs, clock.clone());
     log.append(SHARD, vec![record("k", "kept")]).await.unwrap();
-    fs.set_sync_delay(Duration::from_millis(300));
+    fs.set_sync_delay(Duration::from_secs(1));
     // A big append to the other shard syncs in its segment; small ones to this shard are
     // written, journal and segment, during that sync, and fail with it.
     let other = tokio::spawn({
@@ -208,15 +208,17 @@ async fn a_failed_group_never_comes_back_behind_an_acknowledged_one() {
     assert_eq!(summary(&log, SHARD).await, [(0, 1_000, "kept".into()), (1, 1_010, "BBBBBB".into())]);
 }
 
-/// The same with power cuts that keep a random part of what was never synced.
+/// The same with power cuts that keep a random part of what was never synced. (The kill -9
+/// case above is the deterministic check; this one samples torn cuts.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_journal_sync_never_comes_back_after_a_power_cut() {
-    for seed in 0..200 {
+    for seed in 0..50 {
         let fs = SimFs::new();
         let clock = FakeClock::new(1_000);
         let log = open_two_shards_at(&fs, clock.clone());
         log.append(SHARD, vec![record("k", "kept")]).await.unwrap();
-        fs.set_sync_delay(Duration::from_millis(5));
+        // Long enough to fail the sync after seeing the write, on a busy machine too.
+        fs.set_sync_delay(Duration::from_millis(100));
         let failed = tokio::spawn({
             let log = log.clone();
             async move { log.append(SHARD, vec![record("k", "fail-1"), record("k", "fail-2")]).await }
