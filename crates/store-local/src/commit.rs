@@ -206,7 +206,7 @@ struct Batch {
 }
 
 impl Batch {
-    /// The segment files its parts synced in their segments need synced, each once.
+    /// The segment files to sync for its parts synced in their segments, each file once.
     fn segments(&self) -> Vec<Arc<dyn VfsFile>> {
         let mut files: Vec<Arc<dyn VfsFile>> = Vec::new();
         for part in self.parts.iter().filter(|p| p.durable_by == DurableBy::Segment) {
