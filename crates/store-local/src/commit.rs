@@ -206,20 +206,20 @@ struct Batch {
 }
 
 impl Batch {
-    /// The segment files to sync for its parts synced in their segments, each file once.
+    /// Its parts synced in their segments.
+    fn direct_parts(&self) -> impl Iterator<Item = &Part> {
+        self.parts.iter().filter(|p| p.durable_by == DurableBy::Segment)
+    }
+
+    /// The segment files to sync for its direct parts, each file once.
     fn segments(&self) -> Vec<Arc<dyn VfsFile>> {
         let mut files: Vec<Arc<dyn VfsFile>> = Vec::new();
-        for part in self.parts.iter().filter(|p| p.durable_by == DurableBy::Segment) {
+        for part in self.direct_parts() {
             if !files.iter().any(|f| Arc::ptr_eq(f, &part.written.file)) {
                 files.push(part.written.file.clone());
             }
         }
         files
-    }
-
-    /// The shards with a part synced in its segment.
-    fn direct_shards(&self) -> Vec<ShardKey> {
-        self.parts.iter().filter(|p| p.durable_by == DurableBy::Segment).map(|p| p.shard.key()).collect()
     }
 }
 
@@ -411,7 +411,7 @@ impl CommitThread {
             batch.parts.into_iter().for_each(Part::publish);
             return;
         };
-        let syncing = Syncing { direct: batch.direct_shards() };
+        let syncing = Syncing { direct: batch.direct_parts().map(|p| p.shard.key()).collect() };
         let job =
             SyncJob { journal: batch.journal_end.map(|_| journal.file()), segments: batch.segments(), batch };
         if let Err(mpsc::SendError(job)) = syncer.send(job) {
@@ -599,7 +599,7 @@ impl CommitThread {
     /// Whether a share of `key` is in flight to be synced in its segment.
     fn direct_in_flight(&self, key: ShardKey) -> bool {
         self.syncing.as_ref().is_some_and(|syncing| syncing.direct.contains(&key))
-            || self.written.parts.iter().any(|p| p.durable_by == DurableBy::Segment && p.shard.key() == key)
+            || self.written.direct_parts().any(|p| p.shard.key() == key)
     }
 
     /// Rotates a full journal, once nothing is in flight, and hands the old one to the

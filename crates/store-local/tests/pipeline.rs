@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use kinesin_engine::storage::{ShardKey, ShardLog};
-use kinesin_store_local::{OpenMode, SimFs, Vfs};
+use kinesin_engine::storage::{Appended, NewRecord, ShardKey, ShardLog, StoreError};
+use kinesin_store_local::{LocalSegmentLog, OpenMode, SimFs, Vfs};
+use tokio::task::JoinHandle;
 
 const OTHER: ShardKey = ShardKey { stream_id: 7, shard_index: 1 };
 
@@ -40,7 +41,7 @@ fn journal_holds(fs: &SimFs, needle: &[u8]) -> bool {
 }
 
 /// The shard's records as (seq, arrival, first bytes of the data).
-async fn summary(log: &kinesin_store_local::LocalSegmentLog, key: ShardKey) -> Vec<(u64, i64, String)> {
+async fn summary(log: &LocalSegmentLog, key: ShardKey) -> Vec<(u64, i64, String)> {
     let stored = read_all(log, key, 10).await;
     stored
         .iter()
@@ -62,16 +63,26 @@ async fn written(fs: &SimFs, key: ShardKey, needle: &[u8], timeout: Duration) ->
     false
 }
 
-fn open_two_shards(fs: &SimFs) -> Arc<kinesin_store_local::LocalSegmentLog> {
+fn open_two_shards(fs: &SimFs) -> Arc<LocalSegmentLog> {
     open_two_shards_at(fs, FakeClock::new(1_000))
 }
 
-fn open_two_shards_at(fs: &SimFs, clock: Arc<FakeClock>) -> Arc<kinesin_store_local::LocalSegmentLog> {
+fn open_two_shards_at(fs: &SimFs, clock: Arc<FakeClock>) -> Arc<LocalSegmentLog> {
     let (log, _catalog) = open(Arc::new(fs.clone()), options(1 << 20), clock);
     for key in [SHARD, OTHER] {
         log.create_shard(key).unwrap();
     }
     Arc::new(log)
+}
+
+/// Starts an append on its own task, to watch what happens while it is in flight.
+fn spawn_append(
+    log: &Arc<LocalSegmentLog>,
+    key: ShardKey,
+    records: Vec<NewRecord>,
+) -> JoinHandle<Result<Appended, StoreError>> {
+    let log = log.clone();
+    tokio::spawn(async move { log.append(key, records).await })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,15 +91,9 @@ async fn a_group_is_written_while_the_previous_one_syncs() {
     let log = open_two_shards(&fs);
     fs.set_sync_delay(Duration::from_secs(2));
 
-    let first = tokio::spawn({
-        let log = log.clone();
-        async move { log.append(SHARD, vec![record("k", "first")]).await }
-    });
+    let first = spawn_append(&log, SHARD, vec![record("k", "first")]);
     assert!(written(&fs, SHARD, b"first", Duration::from_secs(5)).await);
-    let second = tokio::spawn({
-        let log = log.clone();
-        async move { log.append(OTHER, vec![record("k", "second")]).await }
-    });
+    let second = spawn_append(&log, OTHER, vec![record("k", "second")]);
     // The second group is written during the first one's sync of two seconds, not after it.
     assert!(written(&fs, OTHER, b"second", Duration::from_millis(1500)).await);
     assert!(!first.is_finished(), "the second group was written only after the first was synced");
@@ -110,20 +115,11 @@ async fn a_failed_sync_fails_the_groups_written_during_it() {
     log.append(SHARD, vec![record("k", "kept")]).await.unwrap();
     fs.set_sync_delay(Duration::from_secs(1));
 
-    let first = tokio::spawn({
-        let log = log.clone();
-        async move { log.append(SHARD, vec![record("k", "lost-1")]).await }
-    });
+    let first = spawn_append(&log, SHARD, vec![record("k", "lost-1")]);
     assert!(written(&fs, SHARD, b"lost-1", Duration::from_secs(5)).await);
     // Written during the first one's sync: one to the same shard, one to another.
-    let same = tokio::spawn({
-        let log = log.clone();
-        async move { log.append(SHARD, vec![record("k", "lost-2")]).await }
-    });
-    let other = tokio::spawn({
-        let log = log.clone();
-        async move { log.append(OTHER, vec![record("k", "lost-3")]).await }
-    });
+    let same = spawn_append(&log, SHARD, vec![record("k", "lost-2")]);
+    let other = spawn_append(&log, OTHER, vec![record("k", "lost-3")]);
     assert!(written(&fs, SHARD, b"lost-2", Duration::from_secs(5)).await);
     assert!(written(&fs, OTHER, b"lost-3", Duration::from_secs(5)).await);
     // The disk fills up before the first sync ends.
@@ -147,7 +143,7 @@ async fn a_failed_sync_fails_the_groups_written_during_it() {
 }
 
 /// A record big enough that its share is synced in its segment, not through the journal.
-fn big(fill: u8) -> kinesin_engine::storage::NewRecord {
+fn big(fill: u8) -> NewRecord {
     record("k", vec![fill; 200 << 10])
 }
 
@@ -156,15 +152,9 @@ async fn a_share_after_one_syncing_in_its_segment_stays_out_of_the_journal() {
     let fs = SimFs::new();
     let log = open_two_shards(&fs);
     fs.set_sync_delay(Duration::from_secs(1));
-    let first = tokio::spawn({
-        let log = log.clone();
-        async move { log.append(SHARD, vec![big(b'A')]).await }
-    });
+    let first = spawn_append(&log, SHARD, vec![big(b'A')]);
     assert!(written(&fs, SHARD, &[b'A'; 64], Duration::from_secs(5)).await);
-    let second = tokio::spawn({
-        let log = log.clone();
-        async move { log.append(SHARD, vec![record("k", "small-after-big")]).await }
-    });
+    let second = spawn_append(&log, SHARD, vec![record("k", "small-after-big")]);
     assert!(written(&fs, SHARD, b"small-after-big", Duration::from_secs(5)).await);
     // Journaled, it could become durable while the big frames before it are lost.
     assert!(!journal_holds(&fs, b"small-after-big"), "journaled behind a share syncing in its segment");
@@ -184,15 +174,9 @@ async fn a_failed_group_never_comes_back_behind_an_acknowledged_one() {
     fs.set_sync_delay(Duration::from_secs(1));
     // A big append to the other shard syncs in its segment; small ones to this shard are
     // written, journal and segment, during that sync, and fail with it.
-    let other = tokio::spawn({
-        let log = log.clone();
-        async move { log.append(OTHER, vec![big(b'A')]).await }
-    });
+    let other = spawn_append(&log, OTHER, vec![big(b'A')]);
     assert!(written(&fs, OTHER, &[b'A'; 64], Duration::from_secs(5)).await);
-    let failed = tokio::spawn({
-        let log = log.clone();
-        async move { log.append(SHARD, vec![record("k", "fail-1"), record("k", "fail-2")]).await }
-    });
+    let failed = spawn_append(&log, SHARD, vec![record("k", "fail-1"), record("k", "fail-2")]);
     assert!(written(&fs, SHARD, b"fail-2", Duration::from_secs(5)).await);
     fs.fail_writes(true);
     assert!(other.await.unwrap().is_err());
@@ -219,10 +203,7 @@ async fn a_failed_journal_sync_never_comes_back_after_a_power_cut() {
         log.append(SHARD, vec![record("k", "kept")]).await.unwrap();
         // Long enough to fail the sync after seeing the write, on a busy machine too.
         fs.set_sync_delay(Duration::from_millis(100));
-        let failed = tokio::spawn({
-            let log = log.clone();
-            async move { log.append(SHARD, vec![record("k", "fail-1"), record("k", "fail-2")]).await }
-        });
+        let failed = spawn_append(&log, SHARD, vec![record("k", "fail-1"), record("k", "fail-2")]);
         assert!(written(&fs, SHARD, b"fail-2", Duration::from_secs(5)).await);
         fs.fail_writes(true);
         assert!(failed.await.unwrap().is_err());
