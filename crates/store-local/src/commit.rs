@@ -27,9 +27,12 @@
 //!   is in flight: a roll seals what is committed, and a rotation lets the checkpointer delete
 //!   the old journal once the segments it covers are synced.
 //!
+//! A failed *segment* sync costs more: its shard takes no appends for the rest of the run, and
+//! the journals holding its entries are kept (see [`crate::segment_sync`]).
+//!
 //! Every `StoreOptions::journal_bytes` the journal is rotated: the checkpointer thread syncs
 //! the segments the old journal covered and then deletes it, while appends go on into the new
-//! one.
+//! one. A clean stop does the same one last time and waits for it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
@@ -43,6 +46,7 @@ use tokio::sync::oneshot;
 
 use crate::frame;
 use crate::journal::{self, Journal, Retired};
+use crate::segment_sync::SegmentSyncs;
 use crate::shard::{Shard, Written};
 use crate::vfs::VfsFile;
 
@@ -104,10 +108,13 @@ fn replicate(e: &StoreError) -> StoreError {
 
 impl Committer {
     /// Starts the committer thread (and, with a journal, the syncer and the checkpointer).
-    pub fn start(journal: Option<Journal>) -> io::Result<Committer> {
+    pub fn start(journal: Option<Journal>, segment_syncs: Arc<SegmentSyncs>) -> io::Result<Committer> {
         let (inbox, received) = mpsc::channel();
-        let (syncer, checkpoints) = match journal {
-            Some(_) => (Some(start_syncer(inbox.clone())?), Some(start_checkpointer()?)),
+        let (syncer, checkpointer) = match journal {
+            Some(_) => (
+                Some(start_syncer(inbox.clone(), segment_syncs.clone())?),
+                Some(start_checkpointer(segment_syncs.clone())?),
+            ),
             None => (None, None),
         };
         let thread = CommitThread {
@@ -118,9 +125,10 @@ impl Committer {
             syncer,
             syncing: None,
             written: Batch::default(),
-            checkpoints,
+            checkpointer,
             covered: HashMap::new(),
             rotate_retry_at: None,
+            segment_syncs,
         };
         let thread = std::thread::Builder::new().name("kinesin-commit".into()).spawn(move || thread.run())?;
         Ok(Committer { inbox, thread: Some(thread) })
@@ -211,12 +219,12 @@ impl Batch {
         self.parts.iter().filter(|p| p.durable_by == DurableBy::Segment)
     }
 
-    /// The segment files to sync for its direct parts, each file once.
-    fn segments(&self) -> Vec<Arc<dyn VfsFile>> {
-        let mut files: Vec<Arc<dyn VfsFile>> = Vec::new();
+    /// The segment files to sync for its direct parts, each file once, with their shards.
+    fn segments(&self) -> Vec<(ShardKey, Arc<dyn VfsFile>)> {
+        let mut files: Vec<(ShardKey, Arc<dyn VfsFile>)> = Vec::new();
         for part in self.direct_parts() {
-            if !files.iter().any(|f| Arc::ptr_eq(f, &part.written.file)) {
-                files.push(part.written.file.clone());
+            if !files.iter().any(|(_, f)| Arc::ptr_eq(f, &part.written.file)) {
+                files.push((part.shard.key(), part.written.file.clone()));
             }
         }
         files
@@ -227,7 +235,7 @@ impl Batch {
 struct SyncJob {
     batch: Batch,
     journal: Option<Arc<dyn VfsFile>>,
-    segments: Vec<Arc<dyn VfsFile>>,
+    segments: Vec<(ShardKey, Arc<dyn VfsFile>)>,
 }
 
 /// How each sync of a batch went.
@@ -255,22 +263,19 @@ impl SyncJob {
     /// Syncs every file at once (a disk works through concurrent syncs faster than through
     /// the same in a row), then publishes the batch — from this thread, so that answers do not
     /// wait for the committer thread to wake up — unless a sync failed.
-    fn run(self) -> SyncOutcome {
+    fn run(self, segment_syncs: &SegmentSyncs) -> SyncOutcome {
         let synced = std::thread::scope(|scope| {
             let syncs: Vec<_> = self
                 .segments
                 .iter()
-                .map(|file| {
-                    let file = file.clone();
-                    scope.spawn(move || file.sync_data())
-                })
+                .map(|(key, file)| scope.spawn(move || segment_syncs.sync(*key, &**file)))
                 .collect();
             let journal = self.journal.as_ref().map_or(Ok(()), |file| file.sync_data());
             let segments = self
                 .segments
                 .iter()
                 .zip(syncs)
-                .map(|(file, sync)| {
+                .map(|((_, file), sync)| {
                     let synced =
                         sync.join().unwrap_or_else(|_| Err(io::Error::other("a segment sync panicked")));
                     (file.clone(), synced)
@@ -294,14 +299,17 @@ impl SyncJob {
 }
 
 /// The syncer: runs each batch's syncs, publishes it, and reports back to the committer thread.
-fn start_syncer(results: mpsc::Sender<Message>) -> io::Result<mpsc::Sender<SyncJob>> {
+fn start_syncer(
+    results: mpsc::Sender<Message>,
+    segment_syncs: Arc<SegmentSyncs>,
+) -> io::Result<mpsc::Sender<SyncJob>> {
     let (jobs, received) = mpsc::channel::<SyncJob>();
     std::thread::Builder::new().name("kinesin-sync".into()).spawn(move || {
         for job in received {
             // A panic here could leave a batch half published, its journal entries durable:
             // nothing is safe to write after that, while a restart recovers exactly what was
             // acknowledged. So the process stops.
-            let Ok(outcome) = catch_unwind(AssertUnwindSafe(|| job.run())) else {
+            let Ok(outcome) = catch_unwind(AssertUnwindSafe(|| job.run(&segment_syncs))) else {
                 tracing::error!(
                     "publishing a synced batch panicked; stopping so that a restart recovers the log"
                 );
@@ -334,12 +342,14 @@ struct CommitThread {
     syncing: Option<Syncing>,
     /// The batch written since, synced next.
     written: Batch,
-    checkpoints: Option<mpsc::Sender<Retired>>,
+    checkpointer: Option<Checkpointer>,
     /// The segment files written since the journal was last rotated: the next checkpoint
     /// syncs them.
     covered: HashMap<ShardKey, Arc<dyn VfsFile>>,
     /// A rotation failed: not tried again before then.
     rotate_retry_at: Option<Instant>,
+    /// Shards whose segment failed to sync take no appends.
+    segment_syncs: Arc<SegmentSyncs>,
 }
 
 impl CommitThread {
@@ -366,6 +376,20 @@ impl CommitThread {
             }
         }
         self.settle();
+        self.checkpoint_at_stop();
+    }
+
+    /// Rotates the journal one last time and waits for the checkpointer: a clean stop leaves
+    /// no entries for the next start to replay.
+    fn checkpoint_at_stop(&mut self) {
+        if self.journal.as_ref().is_some_and(|journal| !journal.is_empty()) {
+            if let Err(e) = self.rotate() {
+                tracing::warn!(error = %e, "could not rotate the journal at stop; the next start replays it");
+            }
+        }
+        if let Some(checkpointer) = self.checkpointer.take() {
+            checkpointer.finish();
+        }
     }
 
     fn receive(&mut self, message: Message) {
@@ -553,6 +577,10 @@ impl CommitThread {
         let mut entries = Vec::with_capacity(total as usize + by_shard.len() * journal::HEADER_LEN);
         let mut parts = Vec::with_capacity(by_shard.len());
         for (shard, requests) in by_shard {
+            if let Err(e) = self.segment_syncs.check(shard.key()) {
+                fail(&shard, requests, &StoreError::Io(e));
+                continue;
+            }
             let start = journal::begin_entry(&mut entries, shard.key());
             match shard.write(requests.iter().map(|r| &r.records[..]), &mut entries) {
                 Ok(written) => {
@@ -609,38 +637,60 @@ impl CommitThread {
         if retry_later || !self.journal.as_ref().is_some_and(Journal::is_full) {
             return Ok(());
         }
+        self.rotate().inspect_err(|_| {
+            // Each attempt waits until nothing is in flight: not after every group.
+            self.rotate_retry_at = Some(Instant::now() + ROTATE_RETRY);
+        })
+    }
+
+    /// Once nothing is in flight, starts a new journal and hands the old one to the
+    /// checkpointer.
+    fn rotate(&mut self) -> io::Result<()> {
         self.settle();
-        let (Some(journal), Some(checkpoints)) = (&mut self.journal, &self.checkpoints) else {
+        let (Some(journal), Some(checkpointer)) = (&mut self.journal, &self.checkpointer) else {
             return Ok(());
         };
-        let covered = std::mem::take(&mut self.covered);
-        match journal.rotate(covered.values().cloned().collect()) {
-            Ok(retired) => {
-                let _ = checkpoints.send(retired);
-                Ok(())
-            }
-            Err(e) => {
-                self.covered = covered;
-                // Each attempt waits until nothing is in flight: not after every group.
-                self.rotate_retry_at = Some(Instant::now() + ROTATE_RETRY);
-                Err(e)
-            }
-        }
+        let retired =
+            journal.rotate(self.covered.iter().map(|(key, file)| (*key, file.clone())).collect())?;
+        self.covered.clear();
+        checkpointer.send(retired);
+        Ok(())
+    }
+}
+
+/// The checkpointer thread, which deletes retired journals once their segments are synced.
+struct Checkpointer {
+    retired: mpsc::Sender<Retired>,
+    thread: JoinHandle<()>,
+}
+
+impl Checkpointer {
+    fn send(&self, journal: Retired) {
+        // The thread runs as long as this sender exists.
+        let _ = self.retired.send(journal);
+    }
+
+    /// Waits until every journal sent is checkpointed (or kept).
+    fn finish(self) {
+        drop(self.retired);
+        let _ = self.thread.join();
     }
 }
 
 /// The checkpointer: syncs the segments a retired journal covered, then deletes it. A journal
-/// whose segments cannot be synced stays (a restart replays it, which is harmless).
-fn start_checkpointer() -> io::Result<mpsc::Sender<Retired>> {
-    let (checkpoints, retired) = mpsc::channel::<Retired>();
-    std::thread::Builder::new().name("kinesin-checkpoint".into()).spawn(move || {
+/// whose segments cannot be synced stays (a restart replays it, which is harmless), as does
+/// one with entries of a shard whose segment failed to sync earlier (see `segment_sync`).
+fn start_checkpointer(segment_syncs: Arc<SegmentSyncs>) -> io::Result<Checkpointer> {
+    let (sender, retired) = mpsc::channel::<Retired>();
+    let thread = std::thread::Builder::new().name("kinesin-checkpoint".into()).spawn(move || {
         for journal in retired {
-            let synced = journal.segments.iter().try_for_each(|segment| segment.sync_data());
+            let synced =
+                journal.segments.iter().try_for_each(|(key, segment)| segment_syncs.sync(*key, &**segment));
             match synced.and_then(|()| journal.remove()) {
                 Ok(()) => {}
                 Err(e) => tracing::warn!(error = %e, "checkpoint failed: the old journal stays until the next start"),
             }
         }
     })?;
-    Ok(checkpoints)
+    Ok(Checkpointer { retired: sender, thread })
 }

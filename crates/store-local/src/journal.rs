@@ -179,7 +179,8 @@ pub(crate) struct Journal {
 pub(crate) struct Retired {
     fs: Arc<dyn Vfs>,
     path: PathBuf,
-    pub segments: Vec<Arc<dyn VfsFile>>,
+    /// Each shard's segment that holds its entries.
+    pub segments: Vec<(ShardKey, Arc<dyn VfsFile>)>,
 }
 
 impl Retired {
@@ -203,6 +204,10 @@ impl Journal {
             rotate_at,
             dirty_tail: false,
         })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.written_len == 0
     }
 
     pub fn is_full(&self) -> bool {
@@ -252,7 +257,7 @@ impl Journal {
 
     /// Starts a new journal file; the old one is returned, to be removed once `segments` (the
     /// files it covers) are synced. Only with nothing in flight: every entry written is durable.
-    pub fn rotate(&mut self, segments: Vec<Arc<dyn VfsFile>>) -> io::Result<Retired> {
+    pub fn rotate(&mut self, segments: Vec<(ShardKey, Arc<dyn VfsFile>)>) -> io::Result<Retired> {
         debug_assert_eq!(self.durable_len, self.written_len, "rotating a journal with entries in flight");
         // A replay of the old file must not find a failed group after its last good entry.
         self.cut_dirty_tail()?;

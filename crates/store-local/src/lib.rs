@@ -25,6 +25,7 @@ mod keys;
 mod log;
 mod redb_backend;
 mod segment;
+mod segment_sync;
 mod shard;
 mod simfs;
 mod vfs;
@@ -96,6 +97,9 @@ pub fn open_store_with_fs(
     vfs::ensure_dir(&*fs, root, sync)?;
     let catalog = RedbCatalog::open(fs.clone(), &root.join("catalog.redb"), options.durability)?;
     let keys = keys::Keys::open(fs.clone(), root)?;
-    let log = LocalSegmentLog::open(Arc::new(shard::Env { fs, clock, options, keys }), root)?;
+    let log = LocalSegmentLog::open(
+        Arc::new(shard::Env { fs, clock, options, keys, segment_syncs: Arc::default() }),
+        root,
+    )?;
     Ok((log, catalog))
 }

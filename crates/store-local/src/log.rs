@@ -72,7 +72,7 @@ impl LocalSegmentLog {
             }
         }
         let journal = replay_journal(&env, &journal::dir(root), &shards)?;
-        let committer = Committer::start(journal)?;
+        let committer = Committer::start(journal, env.segment_syncs.clone())?;
         Ok(LocalSegmentLog { env, committer, streams_dir, shards: RwLock::new(shards), layout: Arc::default() })
     }
 
@@ -86,9 +86,9 @@ impl LocalSegmentLog {
     }
 }
 
-/// Appends to the shards what the journals left by the last run hold and their segments lack,
-/// syncs those segments, removes the journals, and starts the new journal (with durability
-/// `fsync`). Entries of shards that no longer exist (deleted streams) are skipped.
+/// Writes what the journals left by the last run hold into the shards' segments (again, where
+/// a segment seems to hold it already: see `Shard::replay`), syncs those segments, removes the
+/// journals, and starts the new journal (with durability `fsync`). Entries of shards that no longer exist (deleted streams) are skipped.
 fn replay_journal(
     env: &Env,
     dir: &Path,
@@ -106,7 +106,7 @@ fn replay_journal(
         }
     }
     if !replayed.is_empty() {
-        tracing::info!(shards = replayed.len(), "recovered records from the journal");
+        tracing::info!(shards = replayed.len(), "replayed the journal into the shards' segments");
     }
     for key in replayed {
         shards[&key].sync_active()?;

@@ -13,10 +13,16 @@
 //! prefix of each file's unsynced writes reach the disk, the last of them possibly torn (as
 //! when the disk wrote some sectors of a request before the power went). The crashed side —
 //! the old `SimFs` and every file opened through it — fails with an I/O error from then on, so
-//! a store still running on it cannot touch the new "disk".
+//! a store still running on it cannot touch the new "disk". [`SimFs::kill_process`] is the
+//! same for a process killed with the machine running: nothing is lost, the page cache
+//! included, and the old handle fails.
 //!
-//! [`SimFs::fail_writes`] simulates a full disk: writes, syncs, creating files and directories,
-//! and growing a file fail with `ErrorKind::StorageFull` until it is switched off.
+//! [`SimFs::fail_writes`] simulates a full disk: writes, creating files and directories, and
+//! growing a file fail with `ErrorKind::StorageFull` until it is switched off (syncing what
+//! was written still works, as on ext4 and XFS, which reserve the blocks at write time).
+//! [`SimFs::fail_syncs`] makes syncs fail, doing what Linux may do after a failed writeback:
+//! the file's unsynced changes count as written, so reads still see them but they never reach
+//! the disk, however many later syncs succeed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -42,6 +48,7 @@ struct Disk {
     files: HashMap<u64, SimInode>,
     dirs: HashMap<u64, SimDir>,
     fail_writes: bool,
+    fail_syncs: bool,
     syncs: u64,
     sync_delay: Duration,
 }
@@ -91,6 +98,7 @@ impl SimFs {
             files: HashMap::new(),
             dirs,
             fail_writes: false,
+            fail_syncs: false,
             syncs: 0,
             sync_delay: Duration::ZERO,
         };
@@ -110,10 +118,25 @@ impl SimFs {
         self.cut(move |bound| rng.below(bound + 1))
     }
 
-    /// `true`: writes, syncs, creating files and directories, and growing a file fail with
+    /// The process dies (kill -9) and starts again on the same machine: every write is kept,
+    /// synced or not. Returns the file system the new process sees; this handle and its open
+    /// files fail from now on.
+    pub fn kill_process(&self) -> SimFs {
+        let mut disk = self.lock();
+        disk.boot += 1;
+        SimFs { disk: self.disk.clone(), boot: disk.boot }
+    }
+
+    /// `true`: writes, creating files and directories, and growing a file fail with
     /// `StorageFull`.
     pub fn fail_writes(&self, fail: bool) {
         self.lock().fail_writes = fail;
+    }
+
+    /// `true`: file syncs fail, and drop what they should have written (see the module
+    /// documentation).
+    pub fn fail_syncs(&self, fail: bool) {
+        self.lock().fail_syncs = fail;
     }
 
     /// How many file syncs (`sync_data`) have succeeded so far, across boots.
@@ -428,10 +451,13 @@ impl VfsFile for SimFile {
             std::thread::sleep(delay);
         }
         let mut disk = self.fs.live()?;
-        if disk.fail_writes {
-            return Err(storage_full());
+        let fail = disk.fail_syncs;
+        let inode = disk.files.get_mut(&self.inode).expect("open file exists");
+        if fail {
+            inode.unsynced.clear();
+            return Err(io::Error::other("simulated sync failure"));
         }
-        disk.files.get_mut(&self.inode).expect("open file exists").apply_prefix(u64::MAX);
+        inode.apply_prefix(u64::MAX);
         disk.syncs += 1;
         Ok(())
     }
@@ -505,16 +531,44 @@ mod tests {
     }
 
     #[test]
-    fn full_disk_fails_writes_and_syncs() {
+    fn full_disk_fails_writes() {
         let fs = SimFs::new();
         let f = fs.open(Path::new("/a"), OpenMode::Create).unwrap();
-        fs.fail_writes(true);
-        assert_eq!(f.write_all_at(b"x", 0).unwrap_err().kind(), io::ErrorKind::StorageFull);
-        assert_eq!(f.sync_data().unwrap_err().kind(), io::ErrorKind::StorageFull);
-        assert!(fs.open(Path::new("/b"), OpenMode::Create).is_err());
-        fs.fail_writes(false);
         f.write_all_at(b"x", 0).unwrap();
+        fs.fail_writes(true);
+        assert_eq!(f.write_all_at(b"y", 1).unwrap_err().kind(), io::ErrorKind::StorageFull);
+        assert!(fs.open(Path::new("/b"), OpenMode::Create).is_err());
         f.sync_data().unwrap();
-        assert_eq!(fs.sync_count(), 1);
+        fs.fail_writes(false);
+        f.write_all_at(b"y", 1).unwrap();
+        f.sync_data().unwrap();
+        assert_eq!(fs.sync_count(), 2);
+    }
+
+    #[test]
+    fn a_killed_process_loses_nothing() {
+        let fs = SimFs::new();
+        let f = fs.open(Path::new("/a"), OpenMode::Create).unwrap();
+        fs.sync_dir(Path::new("/")).unwrap();
+        f.write_all_at(b"unsynced", 0).unwrap();
+        let restarted = fs.kill_process();
+        assert!(f.write_all_at(b"x", 0).is_err(), "the dead process can do nothing");
+        assert_eq!(read_all(&restarted, "/a"), b"unsynced");
+        assert_eq!(read_all(&restarted.power_cut(), "/a"), b"", "still not durable");
+    }
+
+    #[test]
+    fn a_failed_sync_loses_the_unsynced_writes_for_good() {
+        let fs = SimFs::new();
+        let f = fs.open(Path::new("/a"), OpenMode::Create).unwrap();
+        fs.sync_dir(Path::new("/")).unwrap();
+        f.write_all_at(b"dropped", 0).unwrap();
+        fs.fail_syncs(true);
+        assert!(f.sync_data().is_err());
+        fs.fail_syncs(false);
+        f.write_all_at(b"kept", 7).unwrap();
+        f.sync_data().unwrap();
+        assert_eq!(read_all(&fs, "/a"), b"droppedkept", "reads still see the dropped writes");
+        assert_eq!(read_all(&fs.power_cut(), "/a"), b"\0\0\0\0\0\0\0kept");
     }
 }

@@ -122,12 +122,12 @@ async fn a_failed_sync_fails_the_groups_written_during_it() {
     let other = spawn_append(&log, OTHER, vec![record("k", "lost-3")]);
     assert!(written(&fs, SHARD, b"lost-2", Duration::from_secs(5)).await);
     assert!(written(&fs, OTHER, b"lost-3", Duration::from_secs(5)).await);
-    // The disk fills up before the first sync ends.
-    fs.fail_writes(true);
+    // The sync fails.
+    fs.fail_syncs(true);
     assert!(first.await.unwrap().is_err());
     assert!(same.await.unwrap().is_err());
     assert!(other.await.unwrap().is_err());
-    fs.fail_writes(false);
+    fs.fail_syncs(false);
     fs.set_sync_delay(Duration::ZERO);
 
     // The log goes on right after the last acknowledged record, now and after a power cut.
@@ -178,17 +178,18 @@ async fn a_failed_group_never_comes_back_behind_an_acknowledged_one() {
     assert!(written(&fs, OTHER, &[b'A'; 64], Duration::from_secs(5)).await);
     let failed = spawn_append(&log, SHARD, vec![record("k", "fail-1"), record("k", "fail-2")]);
     assert!(written(&fs, SHARD, b"fail-2", Duration::from_secs(5)).await);
-    fs.fail_writes(true);
+    fs.fail_syncs(true);
     assert!(other.await.unwrap().is_err());
     assert!(failed.await.unwrap().is_err());
-    fs.fail_writes(false);
+    fs.fail_syncs(false);
     fs.set_sync_delay(Duration::ZERO);
     clock.advance(10);
     // Synced in its segment: no journal write of its own.
     assert_eq!(log.append(SHARD, vec![big(b'B')]).await.unwrap().first_seq_ix, 1);
+    let restarted = fs.kill_process();
     drop(log);
 
-    let log = open_two_shards_at(&fs, clock);
+    let log = open_two_shards_at(&restarted, clock);
     assert_eq!(summary(&log, SHARD).await, [(0, 1_000, "kept".into()), (1, 1_010, "BBBBBB".into())]);
 }
 
@@ -205,9 +206,9 @@ async fn a_failed_journal_sync_never_comes_back_after_a_power_cut() {
         fs.set_sync_delay(Duration::from_millis(100));
         let failed = spawn_append(&log, SHARD, vec![record("k", "fail-1"), record("k", "fail-2")]);
         assert!(written(&fs, SHARD, b"fail-2", Duration::from_secs(5)).await);
-        fs.fail_writes(true);
+        fs.fail_syncs(true);
         assert!(failed.await.unwrap().is_err());
-        fs.fail_writes(false);
+        fs.fail_syncs(false);
         fs.set_sync_delay(Duration::ZERO);
         clock.advance(10);
         assert_eq!(log.append(SHARD, vec![big(b'B')]).await.unwrap().first_seq_ix, 1);

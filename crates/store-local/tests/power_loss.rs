@@ -97,39 +97,62 @@ async fn run(seed: u64) {
         }));
     }
 
-    // In some runs the disk is full now and then: failed groups must never come back in
-    // place of acknowledged ones.
+    // In some runs the disk is full now and then, or syncs fail (dropping what they should
+    // have written): failed groups must never come back in place of acknowledged ones, and
+    // what a failed sync dropped must come back from the journal.
     let full_now_and_then = rng.gen_bool(0.3);
-    if full_now_and_then {
+    let syncs_fail_now_and_then = rng.gen_bool(0.3);
+    let mut faults = Vec::new();
+    for (on, fail) in [
+        (full_now_and_then, SimFs::fail_writes as fn(&SimFs, bool)),
+        (syncs_fail_now_and_then, SimFs::fail_syncs),
+    ] {
+        if !on {
+            continue;
+        }
         let (fs, mut rng) = (fs.clone(), StdRng::seed_from_u64(seed ^ 0xf011));
-        tasks.push(tokio::spawn(async move {
+        faults.push(tokio::spawn(async move {
             for _ in 0..rng.gen_range(1..6) {
                 tokio::time::sleep(Duration::from_micros(rng.gen_range(0..400))).await;
-                fs.fail_writes(true);
+                fail(&fs, true);
                 tokio::time::sleep(Duration::from_micros(rng.gen_range(0..200))).await;
-                fs.fail_writes(false);
+                fail(&fs, false);
             }
         }));
     }
 
-    // Cut the power at a random moment: after some acknowledgements, mid-flight.
+    // Cut the power at a random moment: after some acknowledgements, mid-flight. (A shard
+    // whose segment failed to sync takes no appends: the wait is bounded.)
     let wait_for = rng.gen_range(0..80);
-    while acked.lock().unwrap().len() < wait_for {
+    let waiting = std::time::Instant::now();
+    while acked.lock().unwrap().len() < wait_for && waiting.elapsed() < Duration::from_secs(1) {
         tokio::time::sleep(Duration::from_micros(50)).await;
     }
     tokio::time::sleep(Duration::from_micros(rng.gen_range(0..500))).await;
     let torn = rng.gen_bool(0.5);
+    // In some runs the process is killed first and restarted, and the power goes right after
+    // the restart: what the replay wrote must be durable by then.
+    let killed_first = rng.gen_bool(0.3);
     power_off.store(true, Ordering::SeqCst);
-    let after = if torn { fs.power_cut_torn(seed) } else { fs.power_cut() };
+    let crashed = if killed_first { fs.kill_process() } else { fs.clone() };
+    // The faults end with the run (the flags belong to the disk, not to one boot).
+    for fault in faults {
+        fault.abort();
+        let _ = fault.await;
+    }
+    fs.fail_writes(false);
+    fs.fail_syncs(false);
+    let restarted = killed_first.then(|| open(Arc::new(crashed.clone()), options, clock.clone()));
+    let after = if torn { crashed.power_cut_torn(seed) } else { crashed.power_cut() };
     for task in tasks {
         task.await.unwrap();
     }
-    after.fail_writes(false);
-    drop((log, catalog));
+    drop((log, catalog, restarted));
 
     let context = format!(
         "seed {seed} (torn: {torn}, segment bytes: {segment_bytes}, journal bytes: {journal_bytes}, \
-         disk full now and then: {full_now_and_then})"
+         disk full now and then: {full_now_and_then}, syncs fail now and then: {syncs_fail_now_and_then}, \
+         killed first: {killed_first})"
     );
     let (log, catalog) = open(Arc::new(after), options, clock.clone());
     assert_eq!(catalog.load_streams().unwrap(), vec![stream], "{context}");

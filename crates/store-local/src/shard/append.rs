@@ -27,6 +27,22 @@ pub(crate) struct Written {
     pub file: Arc<dyn VfsFile>,
 }
 
+/// What a replay needs of a journaled frame.
+struct JournaledFrame {
+    seq_ix: u64,
+    arrival_ms: i64,
+    len: usize,
+}
+
+fn decode_journaled(frames: &Bytes, at: usize) -> Result<JournaledFrame, StoreError> {
+    match frame::decode(frames, at) {
+        Decoded::Frame { frame, len } => {
+            Ok(JournaledFrame { seq_ix: frame.seq_ix, arrival_ms: frame.arrival_ms, len })
+        }
+        _ => Err(corrupt("a journal entry holds a damaged frame")),
+    }
+}
+
 impl Shard {
     /// Encodes the records of `requests` as frames at the end of `buf` and writes them to the
     /// active segment at the written end, without a sync; nothing becomes visible. First cuts
@@ -90,7 +106,7 @@ impl Shard {
         };
         file.set_len(len)?;
         if self.env.sync() {
-            file.sync_data()?;
+            self.env.segment_syncs.sync(self.key, &*file)?;
         }
         if encrypted {
             // The indices are encrypted again under a new epoch: every write cut off here was
@@ -152,36 +168,54 @@ impl Shard {
         state.dirty_tail_encrypted = true;
     }
 
-    /// Appends the frames of a journal entry that the active segment lacks (those at or past
-    /// its end; earlier ones are already there). Returns whether anything was appended.
+    /// Brings the active segment in line with a journal entry: frames it holds are written
+    /// again in place, the ones at its end appended. Rewriting is what makes a replay redo
+    /// the last run's writes even if a failed sync left them in the page cache only (see
+    /// `segment_sync`); an entry's frames are the very bytes written to the segment. Frames of
+    /// sealed segments are skipped: a segment is synced before it is sealed. Returns whether
+    /// anything was written (the segment then needs a sync).
     pub(crate) fn replay(&self, frames: &Bytes) -> Result<bool, StoreError> {
         let mut state = self.write_state();
         let mut at = 0;
-        let mut appended = false;
+        let mut written = false;
         while at < frames.len() {
-            let Decoded::Frame { frame, len } = frame::decode(frames, at) else {
-                return Err(corrupt("a journal entry holds a damaged frame"));
-            };
+            let frame = decode_journaled(frames, at)?;
             let active = &mut state.active;
-            if frame.seq_ix > active.end_seq {
+            if frame.seq_ix < active.first_seq {
+                at += frame.len;
+                continue;
+            }
+            if frame.seq_ix < active.end_seq {
+                // The frames the segment holds, rewritten in one write.
+                let offset = self.active_offset(active, frame.seq_ix)?;
+                let mut end = at;
+                while end < frames.len() {
+                    let next = decode_journaled(frames, end)?;
+                    if next.seq_ix >= active.end_seq {
+                        break;
+                    }
+                    end += next.len;
+                }
+                active.file.write_all_at(&frames[at..end], offset)?;
+                at = end;
+            } else if frame.seq_ix == active.end_seq {
+                active.file.write_all_at(&frames[at..at + frame.len], active.len)?;
+                active.index.note(frame.seq_ix, frame.arrival_ms, active.len);
+                active.len += frame.len as u64;
+                active.end_seq += 1;
+                active.first_arrival.get_or_insert(frame.arrival_ms);
+                state.last_arrival = Some(frame.arrival_ms);
+                state.written = state.committed();
+                at += frame.len;
+            } else {
                 return Err(corrupt(format!(
                     "shard {:?}: the journal continues at sequence index {} but the segment ends at {}",
                     self.key, frame.seq_ix, active.end_seq
                 )));
             }
-            if frame.seq_ix == active.end_seq {
-                active.file.write_all_at(&frames[at..at + len], active.len)?;
-                active.index.note(frame.seq_ix, frame.arrival_ms, active.len);
-                active.len += len as u64;
-                active.end_seq += 1;
-                active.first_arrival.get_or_insert(frame.arrival_ms);
-                state.last_arrival = Some(frame.arrival_ms);
-                state.written = state.committed();
-                appended = true;
-            }
-            at += len;
+            written = true;
         }
-        Ok(appended)
+        Ok(written)
     }
 
     /// Syncs the active segment (after a replay).
@@ -209,7 +243,7 @@ impl Shard {
             (summary, active.index.clone(), active.file.clone())
         };
         if sync {
-            file.sync_data()?;
+            self.env.segment_syncs.sync(self.key, &*file)?;
         }
         index::write(fs, &idx_path(&self.dir, summary.first_seq), &summary, &index, sync)?;
         let file = fs.open(&log_path(&self.dir, summary.end_seq), OpenMode::Truncate)?;

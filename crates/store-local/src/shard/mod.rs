@@ -30,18 +30,21 @@ use kinesin_engine::storage::{Clock, ShardKey, StoreError, Tip};
 use crate::index::{self, SparseIndex, Summary};
 use crate::keys::{Keys, ShardCipher};
 use crate::segment::{self, idx_path, log_path};
+use crate::segment_sync::SegmentSyncs;
 use crate::vfs::{OpenMode, Vfs, VfsFile};
 use crate::{Durability, StoreOptions};
 
 pub(crate) use append::Written;
 pub(crate) use read::MAX_SEGMENT_BYTES;
 
-/// What every shard shares: the file system, the clock, the options and the data key.
+/// What every shard shares: the file system, the clock, the options, the data key, and how
+/// segment syncs have gone.
 pub(crate) struct Env {
     pub fs: Arc<dyn Vfs>,
     pub clock: Arc<dyn Clock>,
     pub options: StoreOptions,
     pub keys: Keys,
+    pub segment_syncs: Arc<SegmentSyncs>,
 }
 
 impl Env {

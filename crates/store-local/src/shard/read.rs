@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use kinesin_engine::storage::{Position, ReadBatch, StoreError, StoredRecord};
 
-use super::{corrupt, Shard};
+use super::{corrupt, Active, Shard};
 use crate::index::IndexEntry;
 use crate::segment::{log_path, FrameCursor, Step};
 use crate::vfs::{OpenMode, VfsFile};
@@ -245,6 +245,17 @@ impl Shard {
                 Step::Bad(why) => return Err(self.damaged(target, offset, why)),
             }
         }
+    }
+
+    /// The offset of record `seq` in the active segment, which holds it.
+    pub(super) fn active_offset(&self, active: &Active, seq: u64) -> Result<u64, StoreError> {
+        let target = Target {
+            first_seq: active.first_seq,
+            end_seq: active.end_seq,
+            active: Some((active.file.clone(), active.len)),
+            entry: active.index.for_seq(seq),
+        };
+        Ok(self.cursor_at(&*active.file, active.len, &target, seq, 0, false)?.offset())
     }
 
     /// The position of the first retained record that arrived at or after `arrival_ms`, or

@@ -1,0 +1,111 @@
+//! Syncing segments while appends run, and what a failed segment sync costs.
+//!
+//! On Linux a failed fsync may leave the file's dirty pages marked clean, their data never
+//! written: reads still see it, and the next fsync succeeds without writing it. The frames
+//! written to a segment since its last good sync may then be gone from the disk, and some of
+//! them are durable only in the journal. So once a sync of a shard's segment fails, until the
+//! process restarts:
+//! * the shard takes no appends: a frame written behind the hole and acknowledged by a sync of
+//!   its segment would be cut off with the hole at the next start (see [`SegmentSyncs::check`]);
+//! * no journal holding entries of the shard is deleted: the checkpointer's sync of the
+//!   segment fails too;
+//! * the next start rewrites every journal entry into its segment, whether or not the segment
+//!   seems to hold it, and syncs it (`Shard::replay`).
+//!
+//! Linux reports a writeback error once per open file: of two syncs of the same file running
+//! at once, one may see the other's error. So a sync that succeeds is trusted only after the
+//! syncs running beside it have finished, and only if none of them failed for its shard.
+
+use std::collections::HashSet;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError, RwLock};
+
+use kinesin_engine::storage::ShardKey;
+
+use crate::vfs::VfsFile;
+
+/// Every segment sync of the store goes through here (the committer's, the syncer's and the
+/// checkpointer's; a start syncs alone, before any of them runs).
+#[derive(Default)]
+pub(crate) struct SegmentSyncs {
+    /// Held shared by each sync until its outcome is recorded; taken exclusively to wait for
+    /// the syncs running beside one that succeeded.
+    running: RwLock<()>,
+    /// Shards with a failed segment sync in this run.
+    failed: Mutex<HashSet<ShardKey>>,
+    /// Whether `failed` is not empty: spares appends the lock.
+    any_failed: AtomicBool,
+}
+
+impl SegmentSyncs {
+    /// Syncs `file`, a segment of shard `key`. Fails if the sync fails, or if a segment sync
+    /// of the shard failed before or beside it in this run.
+    pub fn sync(&self, key: ShardKey, file: &dyn VfsFile) -> io::Result<()> {
+        {
+            let _running = self.running.read().unwrap_or_else(PoisonError::into_inner);
+            if let Err(e) = file.sync_data() {
+                self.record_failure(key, &e);
+                return Err(e);
+            }
+        }
+        drop(self.running.write().unwrap_or_else(PoisonError::into_inner));
+        self.check(key)
+    }
+
+    /// Fails if a segment sync of shard `key` failed in this run: it takes no appends.
+    pub fn check(&self, key: ShardKey) -> io::Result<()> {
+        if !self.any_failed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if !self.failed.lock().unwrap_or_else(PoisonError::into_inner).contains(&key) {
+            return Ok(());
+        }
+        Err(io::Error::other(
+            "a sync of this shard's segment failed earlier, so the disk may have lost records it \
+             had accepted; the shard takes no appends until kinesin restarts and recovers them \
+             from its journal",
+        ))
+    }
+
+    fn record_failure(&self, key: ShardKey, e: &io::Error) {
+        let first = self.failed.lock().unwrap_or_else(PoisonError::into_inner).insert(key);
+        self.any_failed.store(true, Ordering::Release);
+        if first {
+            tracing::error!(
+                shard = ?key,
+                error = %e,
+                "a segment sync failed: the disk may have dropped records that only the journal \
+                 still holds; the shard takes no appends until kinesin is restarted, which \
+                 recovers them from the journal"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simfs::SimFs;
+    use crate::vfs::{OpenMode, Vfs};
+    use std::path::Path;
+
+    const A: ShardKey = ShardKey { stream_id: 1, shard_index: 0 };
+    const B: ShardKey = ShardKey { stream_id: 1, shard_index: 1 };
+
+    #[test]
+    fn a_failed_sync_stops_its_shard_only_and_for_good() {
+        let fs = SimFs::new();
+        let file = fs.open(Path::new("/a.log"), OpenMode::Create).unwrap();
+        let syncs = SegmentSyncs::default();
+        assert!(syncs.sync(A, &*file).is_ok());
+        fs.fail_syncs(true);
+        assert!(syncs.sync(A, &*file).is_err());
+        fs.fail_syncs(false);
+        // The disk works again, but what the failed sync dropped is not back.
+        assert!(syncs.sync(A, &*file).is_err());
+        assert!(syncs.check(A).is_err());
+        assert!(syncs.check(B).is_ok());
+        assert!(syncs.sync(B, &*file).is_ok());
+    }
+}
