@@ -1,7 +1,7 @@
 //! `LocalSegmentLog`: the [`ShardLog`] of the embedded store, one [`Shard`] per directory
 //! `DATA/streams/<stream-id>/<shard-index>/`, appends going through the [`Committer`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -12,7 +12,7 @@ use kinesin_engine::storage::{
 
 use crate::commit::Committer;
 use crate::journal::{self, Journal};
-use crate::shard::{Env, Shard};
+use crate::shard::{Env, Replay, Shard};
 use crate::vfs::ensure_dir;
 
 /// Per-shard append-only segment files, group commit through one journal. See
@@ -97,18 +97,17 @@ fn replay_journal(
     let fs = &env.fs;
     ensure_dir(&**fs, dir, env.sync())?;
     let journals = journal::read_all(&**fs, dir)?;
-    let mut replayed = HashSet::new();
+    let mut replays: HashMap<ShardKey, Replay> = HashMap::new();
     for entry in journals.iter().flat_map(|(_, entries)| entries) {
         if let Some(shard) = shards.get(&entry.key) {
-            if shard.replay(&entry.frames)? {
-                replayed.insert(entry.key);
-            }
+            shard.replay(&entry.frames, replays.entry(entry.key).or_default())?;
         }
     }
-    if !replayed.is_empty() {
-        tracing::info!(shards = replayed.len(), "replayed the journal into the shards' segments");
+    let written: Vec<ShardKey> = replays.into_iter().filter(|(_, r)| r.wrote).map(|(key, _)| key).collect();
+    if !written.is_empty() {
+        tracing::info!(shards = written.len(), "replayed the journal into the shards' segments");
     }
-    for key in replayed {
+    for key in written {
         shards[&key].sync_active()?;
     }
     for (generation, _) in &journals {

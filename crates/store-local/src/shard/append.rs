@@ -27,6 +27,16 @@ pub(crate) struct Written {
     pub file: Arc<dyn VfsFile>,
 }
 
+/// A shard's replay, from one journal entry to the next.
+#[derive(Default)]
+pub(crate) struct Replay {
+    /// Where the frames it rewrote end: the next entry usually starts there, and then needs no
+    /// search for its place.
+    resume: Option<(u64, u64)>,
+    /// Whether it wrote anything (the segment then needs a sync).
+    pub wrote: bool,
+}
+
 /// What a replay needs of a journaled frame.
 struct JournaledFrame {
     seq_ix: u64,
@@ -172,12 +182,11 @@ impl Shard {
     /// again in place, the ones at its end appended. Rewriting is what makes a replay redo
     /// the last run's writes even if a failed sync left them in the page cache only (see
     /// `segment_sync`); an entry's frames are the very bytes written to the segment. Frames of
-    /// sealed segments are skipped: a segment is synced before it is sealed. Returns whether
-    /// anything was written (the segment then needs a sync).
-    pub(crate) fn replay(&self, frames: &Bytes) -> Result<bool, StoreError> {
+    /// sealed segments are skipped: a segment is synced before it is sealed. `replay` carries
+    /// what one entry leaves for the shard's next one.
+    pub(crate) fn replay(&self, frames: &Bytes, replay: &mut Replay) -> Result<(), StoreError> {
         let mut state = self.write_state();
         let mut at = 0;
-        let mut written = false;
         while at < frames.len() {
             let frame = decode_journaled(frames, at)?;
             let active = &mut state.active;
@@ -187,16 +196,20 @@ impl Shard {
             }
             if frame.seq_ix < active.end_seq {
                 // The frames the segment holds, rewritten in one write.
-                let offset = self.active_offset(active, frame.seq_ix)?;
-                let mut end = at;
+                let offset = match replay.resume {
+                    Some((seq, offset)) if seq == frame.seq_ix => offset,
+                    _ => self.active_offset(active, frame.seq_ix)?,
+                };
+                let (mut end, mut next_seq) = (at, frame.seq_ix);
                 while end < frames.len() {
                     let next = decode_journaled(frames, end)?;
                     if next.seq_ix >= active.end_seq {
                         break;
                     }
-                    end += next.len;
+                    (end, next_seq) = (end + next.len, next.seq_ix + 1);
                 }
                 active.file.write_all_at(&frames[at..end], offset)?;
+                replay.resume = Some((next_seq, offset + (end - at) as u64));
                 at = end;
             } else if frame.seq_ix == active.end_seq {
                 active.file.write_all_at(&frames[at..at + frame.len], active.len)?;
@@ -213,9 +226,9 @@ impl Shard {
                     self.key, frame.seq_ix, active.end_seq
                 )));
             }
-            written = true;
+            replay.wrote = true;
         }
-        Ok(written)
+        Ok(())
     }
 
     /// Syncs the active segment (after a replay).

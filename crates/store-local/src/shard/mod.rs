@@ -34,7 +34,7 @@ use crate::segment_sync::SegmentSyncs;
 use crate::vfs::{OpenMode, Vfs, VfsFile};
 use crate::{Durability, StoreOptions};
 
-pub(crate) use append::Written;
+pub(crate) use append::{Replay, Written};
 pub(crate) use read::MAX_SEGMENT_BYTES;
 
 /// What every shard shares: the file system, the clock, the options, the data key, and how
