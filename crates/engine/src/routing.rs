@@ -47,22 +47,47 @@ pub struct Routed<'a> {
     pub record: NewRecord,
 }
 
-/// Reads, checks and routes one `PutRecord` input or `PutRecords` entry, moving its partition
-/// key and data into the record.
+/// The record members of one `PutRecord` input or `PutRecords` entry, moved out of it.
+pub struct EntryInput {
+    partition_key: String,
+    data: Bytes,
+    explicit_hash_key: Option<String>,
+}
+
+impl EntryInput {
+    /// Moves the members out of `entry` (leaving them empty) in one pass over its members; an
+    /// absent one (which validation has let through) is empty.
+    pub fn take(entry: &mut Value) -> EntryInput {
+        let mut input =
+            EntryInput { partition_key: String::new(), data: Bytes::new(), explicit_hash_key: None };
+        let Value::Map(members) = entry else {
+            return input;
+        };
+        for (name, value) in members {
+            match (name.as_ref(), value) {
+                ("PartitionKey", Value::Str(key)) => input.partition_key = std::mem::take(key),
+                ("Data", Value::Blob(data)) => input.data = std::mem::take(data),
+                ("ExplicitHashKey", Value::Str(key)) => input.explicit_hash_key = Some(std::mem::take(key)),
+                _ => {}
+            }
+        }
+        input
+    }
+
+    /// What the record counts against the size limits: partition key plus data.
+    pub fn size(&self) -> usize {
+        self.partition_key.len() + self.data.len()
+    }
+}
+
+/// Checks and routes one `PutRecord` input or `PutRecords` entry, moving its partition key and
+/// data into the record.
 pub fn route_entry<'a>(
     stream: &'a StreamMeta,
     router: &Router<'a>,
-    entry: &mut Value,
+    entry: EntryInput,
 ) -> Result<Routed<'a>, ApiError> {
-    let partition_key = match entry.take("PartitionKey") {
-        Some(Value::Str(key)) => key,
-        _ => String::new(),
-    };
-    let data = match entry.take("Data") {
-        Some(Value::Blob(data)) => data,
-        _ => Bytes::new(),
-    };
-    let size = partition_key.len() + data.len();
+    let size = entry.size();
     let max = stream.max_record_size_kib as usize * 1024;
     if size > max {
         return Err(ApiError::invalid_argument(format!(
@@ -71,14 +96,15 @@ pub fn route_entry<'a>(
             stream.name, stream.account
         )));
     }
-    let hash = match entry.str("ExplicitHashKey") {
+    let hash = match &entry.explicit_hash_key {
         Some(text) => parse_hash_key(text).ok_or_else(|| {
             ApiError::invalid_argument(format!(
                 "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}"
             ))
         })?,
-        None => partition_key_hash(&partition_key),
+        None => partition_key_hash(&entry.partition_key),
     };
+    let EntryInput { partition_key, data, .. } = entry;
     Ok(Routed {
         shard: router.route(hash),
         record: NewRecord { partition_key, data, encrypted: stream.encryption_key_id.is_some() },
@@ -174,7 +200,7 @@ mod tests {
             let s = stream(n);
             let router = Router::new(&s);
             let mut entry = Value::object().with("PartitionKey", pk.as_str()).with("Data", Bytes::new());
-            let routed = route_entry(&s, &router, &mut entry).unwrap();
+            let routed = route_entry(&s, &router, EntryInput::take(&mut entry)).unwrap();
             prop_assert_eq!(routed.shard.index, router.route(partition_key_hash(&pk)).index);
         }
     }
