@@ -1,7 +1,5 @@
 //! Routing records to shards by hash key, and appending them to the shards' logs.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use kinesin_wire::put_records_answer::{PutRecordsEntry, WrittenRecord};
 use kinesin_wire::{ApiError, Value};
@@ -34,16 +32,30 @@ impl<'a> Router<'a> {
         Router { ranges }
     }
 
-    /// The open shard whose range holds `hash`. Open shards always tile the whole space.
-    pub fn route(&self, hash: u128) -> &'a ShardMeta {
-        let i = self.ranges.partition_point(|r| r.0 <= hash).saturating_sub(1);
-        self.ranges[i].2
+    /// The slot of the open shard whose range holds `hash`. Open shards always tile the whole
+    /// space.
+    pub fn route(&self, hash: u128) -> Slot {
+        Slot(self.ranges.partition_point(|r| r.0 <= hash).saturating_sub(1))
+    }
+
+    pub fn shard(&self, slot: Slot) -> &'a ShardMeta {
+        self.ranges[slot.0].2
+    }
+
+    /// How many slots there are: one per open shard.
+    pub fn slots(&self) -> usize {
+        self.ranges.len()
     }
 }
 
+/// An open shard's position in a [`Router`], `0..slots()`: records are grouped by shard with
+/// it rather than by hashing the shard's index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot(usize);
+
 /// A record accepted for writing, and where it goes.
-pub struct Routed<'a> {
-    pub shard: &'a ShardMeta,
+pub struct Routed {
+    pub slot: Slot,
     pub record: NewRecord,
 }
 
@@ -82,11 +94,7 @@ impl EntryInput {
 
 /// Checks and routes one `PutRecord` input or `PutRecords` entry, moving its partition key and
 /// data into the record.
-pub fn route_entry<'a>(
-    stream: &'a StreamMeta,
-    router: &Router<'a>,
-    entry: EntryInput,
-) -> Result<Routed<'a>, ApiError> {
+pub fn route_entry(stream: &StreamMeta, router: &Router, entry: EntryInput) -> Result<Routed, ApiError> {
     let size = entry.size();
     let max = stream.max_record_size_kib as usize * 1024;
     if size > max {
@@ -106,7 +114,7 @@ pub fn route_entry<'a>(
     };
     let EntryInput { partition_key, data, .. } = entry;
     Ok(Routed {
-        shard: router.route(hash),
+        slot: router.route(hash),
         record: NewRecord { partition_key, data, encrypted: stream.encryption_key_id.is_some() },
     })
 }
@@ -125,25 +133,32 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     pub(crate) async fn append_routed(
         &self,
         stream: &StreamMeta,
-        routed: Vec<Routed<'_>>,
+        router: &Router<'_>,
+        routed: Vec<Routed>,
     ) -> Vec<PutRecordsEntry> {
         let count = routed.len();
         let mut outcomes: Vec<Option<PutRecordsEntry>> = (0..count).map(|_| None).collect();
-        let mut by_shard: HashMap<u32, (&ShardMeta, Vec<usize>, Vec<NewRecord>)> = HashMap::new();
+        // Per shard: the records' positions in the request, and the records.
+        let mut groups: Vec<(&ShardMeta, Vec<usize>, Vec<NewRecord>)> = Vec::new();
+        let mut group_of_slot: Vec<Option<usize>> = vec![None; router.slots()];
         let now = self.now_ms();
         for (i, r) in routed.into_iter().enumerate() {
+            let shard = router.shard(r.slot);
             if self.config.enforce_limits {
                 let bytes = r.record.partition_key.len() + r.record.data.len();
-                if let Err(throttled) = self.throttle.admit_write(stream, r.shard.index, bytes, now) {
+                if let Err(throttled) = self.throttle.admit_write(stream, shard.index, bytes, now) {
                     outcomes[i] = Some(Err(throttled));
                     continue;
                 }
             }
-            let group = by_shard.entry(r.shard.index).or_insert_with(|| (r.shard, Vec::new(), Vec::new()));
-            group.1.push(i);
-            group.2.push(r.record);
+            let group = *group_of_slot[r.slot.0].get_or_insert_with(|| {
+                groups.push((shard, Vec::new(), Vec::new()));
+                groups.len() - 1
+            });
+            groups[group].1.push(i);
+            groups[group].2.push(r.record);
         }
-        let appends = by_shard.into_values().map(|(shard, positions, records)| async move {
+        let appends = groups.into_iter().map(|(shard, positions, records)| async move {
             let key = ShardKey { stream_id: stream.id, shard_index: shard.index };
             if stream.mode == StreamMode::OnDemand {
                 let bytes = records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
@@ -188,7 +203,8 @@ mod tests {
         #[test]
         fn routes_to_the_owning_shard(n in 1u32..50, key in any::<u128>()) {
             let s = stream(n);
-            let shard = Router::new(&s).route(key);
+            let router = Router::new(&s);
+            let shard = router.shard(router.route(key));
             let start: u128 = shard.starting_hash_key.parse().unwrap();
             let end: u128 = shard.ending_hash_key.parse().unwrap();
             prop_assert!(start <= key && key <= end);
@@ -201,7 +217,7 @@ mod tests {
             let router = Router::new(&s);
             let mut entry = Value::object().with("PartitionKey", pk.as_str()).with("Data", Bytes::new());
             let routed = route_entry(&s, &router, EntryInput::take(&mut entry)).unwrap();
-            prop_assert_eq!(routed.shard.index, router.route(partition_key_hash(&pk)).index);
+            prop_assert_eq!(routed.slot, router.route(partition_key_hash(&pk)));
         }
     }
 }

@@ -33,7 +33,8 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let router = Router::new(&stream);
         let routed = route_entry(&stream, &router, EntryInput::take(input))?;
         check_dry_run(input)?;
-        let outcome = self.append_routed(&stream, vec![routed]).await.pop().expect("one record, one outcome");
+        let outcome =
+            self.append_routed(&stream, &router, vec![routed]).await.pop().expect("one record, one outcome");
         let written = outcome?;
         Ok(Value::object()
             .with("ShardId", shard_id(written.shard_index))

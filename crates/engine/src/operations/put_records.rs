@@ -37,7 +37,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             entries.into_iter().map(|e| route_entry(&stream, &router, e)).collect::<Result<Vec<_>, _>>()?;
         check_dry_run(input)?;
         Ok(PutRecordsAnswer {
-            records: self.append_routed(&stream, routed).await,
+            records: self.append_routed(&stream, &router, routed).await,
             encryption_type: stream.encryption_key_id.as_ref().map(|_| render::encryption_type(&stream)),
         })
     }
