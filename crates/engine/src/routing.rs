@@ -141,6 +141,11 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         // Per shard: the records' positions in the request, and the records.
         let mut groups: Vec<(&ShardMeta, Vec<usize>, Vec<NewRecord>)> = Vec::new();
         let mut group_of_slot: Vec<Option<usize>> = vec![None; router.slots()];
+        // Sized up front, so that the groups' vectors never grow.
+        let mut routed_to_slot = vec![0; router.slots()];
+        for r in &routed {
+            routed_to_slot[r.slot.0] += 1;
+        }
         let now = self.now_ms();
         for (i, r) in routed.into_iter().enumerate() {
             let shard = router.shard(r.slot);
@@ -152,7 +157,8 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                 }
             }
             let group = *group_of_slot[r.slot.0].get_or_insert_with(|| {
-                groups.push((shard, Vec::new(), Vec::new()));
+                let size = routed_to_slot[r.slot.0];
+                groups.push((shard, Vec::with_capacity(size), Vec::with_capacity(size)));
                 groups.len() - 1
             });
             groups[group].1.push(i);
