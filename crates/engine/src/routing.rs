@@ -204,6 +204,33 @@ mod tests {
 
     use crate::model::test_stream as stream;
 
+    #[test]
+    fn an_entry_gives_up_its_record_members_and_keeps_the_others() {
+        let mut input = Value::object()
+            .with("StreamName", "s")
+            .with("PartitionKey", "k\u{e9}")
+            .with("Data", Bytes::from_static(b"d"))
+            .with("ExplicitHashKey", "12")
+            .with("DryRun", true);
+        let entry = EntryInput::take(&mut input);
+        assert_eq!(entry.partition_key, "k\u{e9}");
+        assert_eq!(&entry.data[..], b"d");
+        assert_eq!(entry.explicit_hash_key.as_deref(), Some("12"));
+        assert_eq!(entry.size(), 4, "partition key bytes plus data bytes");
+        assert_eq!((input.str("StreamName"), input.bool("DryRun")), (Some("s"), Some(true)));
+    }
+
+    #[test]
+    fn an_explicit_hash_key_routes_instead_of_the_partition_key() {
+        let s = stream(4);
+        let router = Router::new(&s);
+        let top = u128::MAX.to_string();
+        let mut entry = Value::object().with("PartitionKey", "a").with("ExplicitHashKey", top.as_str());
+        let routed = route_entry(&s, &router, EntryInput::take(&mut entry)).unwrap();
+        assert_eq!(routed.slot, router.route(u128::MAX));
+        assert_ne!(routed.slot, router.route(partition_key_hash("a")));
+    }
+
     proptest! {
         /// The router picks the one shard whose inclusive range holds the key.
         #[test]
