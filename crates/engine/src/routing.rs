@@ -1,7 +1,5 @@
 //! Routing records to shards by hash key, and appending them to the shards' logs.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use kinesin_wire::put_records_answer::{PutRecordsEntry, WrittenRecord};
 use kinesin_wire::{ApiError, Value};
@@ -34,35 +32,70 @@ impl<'a> Router<'a> {
         Router { ranges }
     }
 
-    /// The open shard whose range holds `hash`. Open shards always tile the whole space.
-    pub fn route(&self, hash: u128) -> &'a ShardMeta {
-        let i = self.ranges.partition_point(|r| r.0 <= hash).saturating_sub(1);
-        self.ranges[i].2
+    /// The slot of the open shard whose range holds `hash`. Open shards always tile the whole
+    /// space.
+    pub fn route(&self, hash: u128) -> Slot {
+        Slot(self.ranges.partition_point(|r| r.0 <= hash).saturating_sub(1))
+    }
+
+    pub fn shard(&self, slot: Slot) -> &'a ShardMeta {
+        self.ranges[slot.0].2
+    }
+
+    /// How many slots there are: one per open shard.
+    pub fn slots(&self) -> usize {
+        self.ranges.len()
     }
 }
 
+/// An open shard's position in a [`Router`], `0..slots()`: records are grouped by shard with
+/// it rather than by hashing the shard's index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot(usize);
+
 /// A record accepted for writing, and where it goes.
-pub struct Routed<'a> {
-    pub shard: &'a ShardMeta,
+pub struct Routed {
+    pub slot: Slot,
     pub record: NewRecord,
 }
 
-/// Reads, checks and routes one `PutRecord` input or `PutRecords` entry, moving its partition
-/// key and data into the record.
-pub fn route_entry<'a>(
-    stream: &'a StreamMeta,
-    router: &Router<'a>,
-    entry: &mut Value,
-) -> Result<Routed<'a>, ApiError> {
-    let partition_key = match entry.take("PartitionKey") {
-        Some(Value::Str(key)) => key,
-        _ => String::new(),
-    };
-    let data = match entry.take("Data") {
-        Some(Value::Blob(data)) => data,
-        _ => Bytes::new(),
-    };
-    let size = partition_key.len() + data.len();
+/// The record members of one `PutRecord` input or `PutRecords` entry, moved out of it.
+pub struct EntryInput {
+    partition_key: String,
+    data: Bytes,
+    explicit_hash_key: Option<String>,
+}
+
+impl EntryInput {
+    /// Moves the members out of `entry` (leaving them empty) in one pass over its members; an
+    /// absent one (which validation has let through) is empty.
+    pub fn take(entry: &mut Value) -> EntryInput {
+        let mut input =
+            EntryInput { partition_key: String::new(), data: Bytes::new(), explicit_hash_key: None };
+        let Value::Map(members) = entry else {
+            return input;
+        };
+        for (name, value) in members {
+            match (name.as_ref(), value) {
+                ("PartitionKey", Value::Str(key)) => input.partition_key = std::mem::take(key),
+                ("Data", Value::Blob(data)) => input.data = std::mem::take(data),
+                ("ExplicitHashKey", Value::Str(key)) => input.explicit_hash_key = Some(std::mem::take(key)),
+                _ => {}
+            }
+        }
+        input
+    }
+
+    /// What the record counts against the size limits: partition key plus data.
+    pub fn size(&self) -> usize {
+        self.partition_key.len() + self.data.len()
+    }
+}
+
+/// Checks and routes one `PutRecord` input or `PutRecords` entry, moving its partition key and
+/// data into the record.
+pub fn route_entry(stream: &StreamMeta, router: &Router, entry: EntryInput) -> Result<Routed, ApiError> {
+    let size = entry.size();
     let max = stream.max_record_size_kib as usize * 1024;
     if size > max {
         return Err(ApiError::invalid_argument(format!(
@@ -71,16 +104,17 @@ pub fn route_entry<'a>(
             stream.name, stream.account
         )));
     }
-    let hash = match entry.str("ExplicitHashKey") {
+    let hash = match &entry.explicit_hash_key {
         Some(text) => parse_hash_key(text).ok_or_else(|| {
             ApiError::invalid_argument(format!(
                 "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}"
             ))
         })?,
-        None => partition_key_hash(&partition_key),
+        None => partition_key_hash(&entry.partition_key),
     };
+    let EntryInput { partition_key, data, .. } = entry;
     Ok(Routed {
-        shard: router.route(hash),
+        slot: router.route(hash),
         record: NewRecord { partition_key, data, encrypted: stream.encryption_key_id.is_some() },
     })
 }
@@ -99,25 +133,38 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     pub(crate) async fn append_routed(
         &self,
         stream: &StreamMeta,
-        routed: Vec<Routed<'_>>,
+        router: &Router<'_>,
+        routed: Vec<Routed>,
     ) -> Vec<PutRecordsEntry> {
         let count = routed.len();
         let mut outcomes: Vec<Option<PutRecordsEntry>> = (0..count).map(|_| None).collect();
-        let mut by_shard: HashMap<u32, (&ShardMeta, Vec<usize>, Vec<NewRecord>)> = HashMap::new();
+        // Per shard: the records' positions in the request, and the records.
+        let mut groups: Vec<(&ShardMeta, Vec<usize>, Vec<NewRecord>)> = Vec::new();
+        let mut group_of_slot: Vec<Option<usize>> = vec![None; router.slots()];
+        // Sized up front, so that the groups' vectors never grow.
+        let mut routed_to_slot = vec![0; router.slots()];
+        for r in &routed {
+            routed_to_slot[r.slot.0] += 1;
+        }
         let now = self.now_ms();
         for (i, r) in routed.into_iter().enumerate() {
+            let shard = router.shard(r.slot);
             if self.config.enforce_limits {
                 let bytes = r.record.partition_key.len() + r.record.data.len();
-                if let Err(throttled) = self.throttle.admit_write(stream, r.shard.index, bytes, now) {
+                if let Err(throttled) = self.throttle.admit_write(stream, shard.index, bytes, now) {
                     outcomes[i] = Some(Err(throttled));
                     continue;
                 }
             }
-            let group = by_shard.entry(r.shard.index).or_insert_with(|| (r.shard, Vec::new(), Vec::new()));
-            group.1.push(i);
-            group.2.push(r.record);
+            let group = *group_of_slot[r.slot.0].get_or_insert_with(|| {
+                let size = routed_to_slot[r.slot.0];
+                groups.push((shard, Vec::with_capacity(size), Vec::with_capacity(size)));
+                groups.len() - 1
+            });
+            groups[group].1.push(i);
+            groups[group].2.push(r.record);
         }
-        let appends = by_shard.into_values().map(|(shard, positions, records)| async move {
+        let appends = groups.into_iter().map(|(shard, positions, records)| async move {
             let key = ShardKey { stream_id: stream.id, shard_index: shard.index };
             if stream.mode == StreamMode::OnDemand {
                 let bytes = records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
@@ -157,12 +204,40 @@ mod tests {
 
     use crate::model::test_stream as stream;
 
+    #[test]
+    fn an_entry_gives_up_its_record_members_and_keeps_the_others() {
+        let mut input = Value::object()
+            .with("StreamName", "s")
+            .with("PartitionKey", "k\u{e9}")
+            .with("Data", Bytes::from_static(b"d"))
+            .with("ExplicitHashKey", "12")
+            .with("DryRun", true);
+        let entry = EntryInput::take(&mut input);
+        assert_eq!(entry.partition_key, "k\u{e9}");
+        assert_eq!(&entry.data[..], b"d");
+        assert_eq!(entry.explicit_hash_key.as_deref(), Some("12"));
+        assert_eq!(entry.size(), 4, "partition key bytes plus data bytes");
+        assert_eq!((input.str("StreamName"), input.bool("DryRun")), (Some("s"), Some(true)));
+    }
+
+    #[test]
+    fn an_explicit_hash_key_routes_instead_of_the_partition_key() {
+        let s = stream(4);
+        let router = Router::new(&s);
+        let top = u128::MAX.to_string();
+        let mut entry = Value::object().with("PartitionKey", "a").with("ExplicitHashKey", top.as_str());
+        let routed = route_entry(&s, &router, EntryInput::take(&mut entry)).unwrap();
+        assert_eq!(routed.slot, router.route(u128::MAX));
+        assert_ne!(routed.slot, router.route(partition_key_hash("a")));
+    }
+
     proptest! {
         /// The router picks the one shard whose inclusive range holds the key.
         #[test]
         fn routes_to_the_owning_shard(n in 1u32..50, key in any::<u128>()) {
             let s = stream(n);
-            let shard = Router::new(&s).route(key);
+            let router = Router::new(&s);
+            let shard = router.shard(router.route(key));
             let start: u128 = shard.starting_hash_key.parse().unwrap();
             let end: u128 = shard.ending_hash_key.parse().unwrap();
             prop_assert!(start <= key && key <= end);
@@ -174,8 +249,8 @@ mod tests {
             let s = stream(n);
             let router = Router::new(&s);
             let mut entry = Value::object().with("PartitionKey", pk.as_str()).with("Data", Bytes::new());
-            let routed = route_entry(&s, &router, &mut entry).unwrap();
-            prop_assert_eq!(routed.shard.index, router.route(partition_key_hash(&pk)).index);
+            let routed = route_entry(&s, &router, EntryInput::take(&mut entry)).unwrap();
+            prop_assert_eq!(routed.slot, router.route(partition_key_hash(&pk)));
         }
     }
 }

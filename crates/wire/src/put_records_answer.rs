@@ -76,7 +76,7 @@ impl PutRecordsAnswer {
                 Ok(written) => {
                     // Digits and the shard id need no escaping.
                     out.extend_from_slice(br#"{"SequenceNumber":""#);
-                    out.extend_from_slice(written.sequence_number.as_str().as_bytes());
+                    out.extend_from_slice(written.sequence_number.as_bytes());
                     out.extend_from_slice(br#"","ShardId":""#);
                     out.extend_from_slice(&shard_id_bytes(written.shard_index));
                     out.extend_from_slice(br#""}"#);
@@ -109,11 +109,9 @@ impl PutRecordsAnswer {
             match record {
                 Ok(written) => {
                     cbor_text("SequenceNumber", out);
-                    cbor_text(written.sequence_number.as_str(), out);
+                    cbor_bytes_as_text(written.sequence_number.as_bytes(), out);
                     cbor_text("ShardId", out);
-                    let id = shard_id_bytes(written.shard_index);
-                    cbor_head(3, id.len() as u64, out);
-                    out.extend_from_slice(&id);
+                    cbor_bytes_as_text(&shard_id_bytes(written.shard_index), out);
                 }
                 Err(e) => {
                     cbor_text("ErrorCode", out);
@@ -128,6 +126,12 @@ impl PutRecordsAnswer {
             cbor_text(encryption_type, out);
         }
     }
+}
+
+/// A CBOR text string of ASCII bytes (digits, a shard id), which need no UTF-8 check.
+fn cbor_bytes_as_text(ascii: &[u8], out: &mut Vec<u8>) {
+    cbor_head(3, ascii.len() as u64, out);
+    out.extend_from_slice(ascii);
 }
 
 #[cfg(test)]

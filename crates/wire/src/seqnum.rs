@@ -129,12 +129,10 @@ impl Decimal {
     }
 
     fn text(self) -> SequenceText {
-        let mut digits = [b'0'; 63];
-        for (chunk, out) in self.0.iter().rev().zip(digits.chunks_exact_mut(9)) {
-            write_nine_digits(*chunk, out);
-        }
-        let start = digits.iter().position(|&d| d != b'0').unwrap_or(digits.len() - 1);
-        SequenceText { digits, start: start as u8 }
+        // Zero's text is all zeros: only the non-zero chunks need writing.
+        let mut text = SequenceText { digits: [b'0'; 63], start: 0 };
+        text.update(&Decimal::default(), &self);
+        text
     }
 }
 
@@ -149,7 +147,24 @@ pub struct SequenceText {
 
 impl SequenceText {
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.digits[usize::from(self.start)..]).expect("ASCII digits")
+        std::str::from_utf8(self.as_bytes()).expect("ASCII digits")
+    }
+
+    /// The digits, for writing into a body without the UTF-8 check of [`Self::as_str`].
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.digits[usize::from(self.start)..]
+    }
+
+    /// Turns the text of `old` into that of `new`, writing only the chunks that differ.
+    fn update(&mut self, old: &Decimal, new: &Decimal) {
+        // Chunk 0, the least significant, holds the last nine digits.
+        for (i, out) in self.digits.rchunks_exact_mut(9).enumerate() {
+            if old.0[i] != new.0[i] {
+                write_nine_digits(new.0[i], out);
+            }
+        }
+        let start = self.digits.iter().position(|&d| d != b'0').unwrap_or(self.digits.len() - 1);
+        self.start = start as u8;
     }
 }
 
@@ -179,18 +194,23 @@ impl SequenceNumber {
 
     /// The decimal forms of `count` numbers that differ only in `seq_ix`: `self.seq_ix`,
     /// `self.seq_ix + 1`, ... (the records of one append). Each is the one before plus 2^80,
-    /// added in decimal, which costs a fraction of encoding it afresh. `self.seq_ix + count - 1`
+    /// added in decimal, which costs a fraction of encoding it afresh; only the digits of the
+    /// nine-digit chunks the addition changed are written again. `self.seq_ix + count - 1`
     /// must fit in 64 bits.
     pub fn encode_run(&self, count: usize) -> impl Iterator<Item = SequenceText> {
         debug_assert!(count == 0 || self.seq_ix.checked_add(count as u64 - 1).is_some());
         let mut step = U192::default();
         step.put(80, 64, 1);
         let step = step.to_decimal();
-        let mut next = self.to_u192().to_decimal();
-        (0..count).map(move |_| {
-            let this = next;
-            next.add(&step);
-            this.text()
+        let mut number = self.to_u192().to_decimal();
+        let mut text = number.text();
+        (0..count).map(move |i| {
+            if i > 0 {
+                let previous = number;
+                number.add(&step);
+                text.update(&previous, &number);
+            }
+            text
         })
     }
 

@@ -167,7 +167,19 @@ fn is_composite(shape: &Shape) -> bool {
 
 /// The shape's own constraints that `value` breaks, in reporting order: value range, pattern,
 /// length, enum. Element, key and value rules of lists and maps are not included.
+#[inline]
 fn broken(shape: &Shape, value: &Value) -> Vec<String> {
+    // Most structures and lists have no constraints of their own: spare them the call.
+    let constrained =
+        shape.min.is_some() || shape.max.is_some() || shape.pattern.is_some() || shape.enum_values.is_some();
+    if constrained {
+        broken_constraints(shape, value)
+    } else {
+        Vec::new()
+    }
+}
+
+fn broken_constraints(shape: &Shape, value: &Value) -> Vec<String> {
     let mut broken = Vec::new();
     if let (Kind::Integer | Kind::Long, Value::Int(n)) = (&shape.kind, value) {
         if let Some(min) = shape.min.filter(|min| n < min) {

@@ -6,7 +6,7 @@ use kinesin_wire::{ApiError, Value};
 use crate::lookup::shard_id;
 use crate::operations::check_dry_run;
 use crate::render;
-use crate::routing::{check_writable, route_entry, Router};
+use crate::routing::{check_writable, route_entry, EntryInput, Router};
 use crate::storage::{Catalog, ShardLog};
 use crate::{Engine, RequestContext};
 
@@ -31,9 +31,10 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             }
         }
         let router = Router::new(&stream);
-        let routed = route_entry(&stream, &router, input)?;
+        let routed = route_entry(&stream, &router, EntryInput::take(input))?;
         check_dry_run(input)?;
-        let outcome = self.append_routed(&stream, vec![routed]).await.pop().expect("one record, one outcome");
+        let outcome =
+            self.append_routed(&stream, &router, vec![routed]).await.pop().expect("one record, one outcome");
         let written = outcome?;
         Ok(Value::object()
             .with("ShardId", shard_id(written.shard_index))

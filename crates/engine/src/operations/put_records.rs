@@ -5,7 +5,7 @@ use kinesin_wire::{ApiError, Value};
 
 use crate::operations::check_dry_run;
 use crate::render;
-use crate::routing::{check_writable, route_entry, Router, MAX_REQUEST_BYTES};
+use crate::routing::{check_writable, route_entry, EntryInput, Router, MAX_REQUEST_BYTES};
 use crate::storage::{Catalog, ShardLog};
 use crate::{Engine, RequestContext};
 
@@ -19,14 +19,11 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let _gate = self.write_gate.read().await;
         let stream = self.resolve_stream(ctx, input)?;
         check_writable(&stream)?;
-        let mut entries = match input.take("Records") {
-            Some(Value::List(entries)) => entries,
+        let entries: Vec<EntryInput> = match input.take("Records") {
+            Some(Value::List(mut entries)) => entries.iter_mut().map(EntryInput::take).collect(),
             _ => Vec::new(),
         };
-        let total: usize = entries
-            .iter()
-            .map(|e| e.str("PartitionKey").map_or(0, str::len) + e.blob("Data").map_or(0, |d| d.len()))
-            .sum();
+        let total: usize = entries.iter().map(EntryInput::size).sum();
         if total > MAX_REQUEST_BYTES {
             return Err(ApiError::invalid_argument(format!(
                 "Records size {total} bytes exceeds the PutRecords limit of {MAX_REQUEST_BYTES} bytes \
@@ -37,10 +34,10 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         // Any invalid entry fails the whole request before anything is written.
         let router = Router::new(&stream);
         let routed =
-            entries.iter_mut().map(|e| route_entry(&stream, &router, e)).collect::<Result<Vec<_>, _>>()?;
+            entries.into_iter().map(|e| route_entry(&stream, &router, e)).collect::<Result<Vec<_>, _>>()?;
         check_dry_run(input)?;
         Ok(PutRecordsAnswer {
-            records: self.append_routed(&stream, routed).await,
+            records: self.append_routed(&stream, &router, routed).await,
             encryption_type: stream.encryption_key_id.as_ref().map(|_| render::encryption_type(&stream)),
         })
     }

@@ -3,8 +3,8 @@
 //! 500 small records the intermediate tree was most of the decoding's allocations.
 //!
 //! It only ever answers for a body the two-step path accepts, and then with the very same
-//! tree. Anything the two steps would reject makes it decline (`None`), and the caller takes
-//! the two-step path, which words the error and keeps the order in which errors are reported
+//! tree. Anything the two steps would reject makes it decline (`None`) — and, rarely, a body
+//! they accept (see [`MemberName`]) — and the caller takes the two-step path, which words the error and keeps the order in which errors are reported
 //! (a syntax error before an authentication error before a type error). Scalars are converted
 //! by the same [`Checker::value`] as on the two-step path, so their rules exist once.
 //!
@@ -24,7 +24,7 @@ use bytes::BytesMut;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{set_member, Checker, MapEntries};
-use crate::model::{self, Kind, ShapeId, Structure};
+use crate::model::{self, Kind, Member, ShapeId, Structure};
 use crate::raw::{KeyVisitor, Raw};
 use crate::value::Key;
 use crate::{Format, Operation, Value};
@@ -95,10 +95,14 @@ impl Typed<'_> {
         self.checker.value(self.shape, raw).map_err(|_| decline())
     }
 
-    fn structure<'de, A: MapAccess<'de>>(self, shape: &'static Structure, mut map: A) -> Result<Value, A::Error> {
+    fn structure<'de, A: MapAccess<'de>>(
+        self,
+        shape: &'static Structure,
+        mut map: A,
+    ) -> Result<Value, A::Error> {
         let mut out: Vec<(Key, Value)> = Vec::with_capacity(shape.members.len());
-        while let Some(name) = map.next_key_seed(KeyVisitor::borrowing())? {
-            let Some(member) = shape.members.iter().find(|m| m.name == name) else {
+        while let Some(member) = map.next_key_seed(MemberName(shape))? {
+            let Some(member) = member else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             };
@@ -117,6 +121,42 @@ impl Typed<'_> {
             out.insert(key, value);
         }
         Ok(out.finish())
+    }
+}
+
+/// A structure's member name: the member, or `None` for a name the structure does not have.
+///
+/// The name is read as raw bytes, which spares the UTF-8 check of every member name of the
+/// body: bytes equal to a member's name are that name. Any other name is skipped, but the
+/// two-step parser reads it as text, so it must be UTF-8 without raw control characters. An
+/// escaped control character reads the same as a raw one (which is a syntax error), so a
+/// skipped name with either declines.
+struct MemberName(&'static Structure);
+
+impl<'de> DeserializeSeed<'de> for MemberName {
+    type Value = Option<&'static Member>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_bytes(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MemberName {
+    type Value = Option<&'static Member>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_bytes<E: de::Error>(self, name: &[u8]) -> Result<Self::Value, E> {
+        if let Some(member) = self.0.members.iter().find(|m| m.name.as_bytes() == name) {
+            return Ok(Some(member));
+        }
+        if std::str::from_utf8(name).is_ok() && !name.iter().any(|&b| b < 0x20) {
+            Ok(None)
+        } else {
+            Err(decline())
+        }
     }
 }
 
@@ -250,19 +290,80 @@ mod tests {
             (Operation::PutRecord, br#"{"Data":"\u0041A==","PartitionKey":"k"}"#),
             (Operation::AddTagsToStream, br#"{"Tags":{"b":"1","a":null,"b":"2","\u0061":"3"}}"#),
             (Operation::ListShards, br#"{"MaxResults":1e20,"StreamCreationTimestamp":1.5}"#),
-            (Operation::CreateStream, br#"{"ShardCount":-3.7,"StreamModeDetails":{"StreamMode":"ON_DEMAND"}}"#),
+            (
+                Operation::CreateStream,
+                br#"{"ShardCount":-3.7,"StreamModeDetails":{"StreamMode":"ON_DEMAND"}}"#,
+            ),
         ] {
             assert!(check_json(op, body).is_some(), "{}", String::from_utf8_lossy(body));
             assert_agrees(op, body);
         }
     }
 
+    #[test]
+    fn member_names_are_read_as_the_two_steps_read_them() {
+        for (op, body) in [
+            (
+                Operation::PutRecords,
+                &br#"{"\u0053treamName":"s","Records":[{"Data":"","Partition\u004bey":"k"}]}"#[..],
+            ),
+            (
+                Operation::PutRecords,
+                br#"{"StreamName":"s","\u00e9":1,"x\"y":2,"\ud83d\ude00":3,"Recordsx":4}"#,
+            ),
+            (Operation::PutRecords, "{\"StreamName\":\"s\",\"é\":1}".as_bytes()),
+        ] {
+            assert!(check_json(op, body).is_some(), "{}", String::from_utf8_lossy(body));
+            assert_agrees(op, body);
+        }
+    }
+
+    #[test]
+    fn unknown_member_names_the_two_steps_reject_are_declined() {
+        for body in [
+            &b"{\"StreamName\":\"s\",\"a\x01\":1}"[..],
+            b"{\"StreamName\":\"s\",\"\xff\":1}",
+            br#"{"StreamName":"s","\ud800":1}"#,
+            br#"{"StreamName":"s","\udc00x":1}"#,
+        ] {
+            assert_eq!(check_json(Operation::PutRecords, body), None, "{}", String::from_utf8_lossy(body));
+            assert_eq!(two_step(Operation::PutRecords, body), None, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    /// An escaped control character in an unknown name cannot be told from a raw one: the
+    /// direct path declines, and the body takes the two-step path, which accepts it.
+    #[test]
+    fn unknown_member_names_with_escaped_control_characters_take_the_two_step_path() {
+        let body = br#"{"StreamName":"s","a\u0001":1,"\n":2}"#;
+        assert_eq!(check_json(Operation::PutRecords, body), None);
+        let parsed = crate::decode::parse(Some(Operation::PutRecords), Format::Json, body).unwrap();
+        assert_eq!(parsed.check_types(Operation::PutRecords).ok(), two_step(Operation::PutRecords, body));
+        assert!(two_step(Operation::PutRecords, body).is_some());
+    }
+
     /// JSON values built from the model's member names and values of every kind.
     fn json_value() -> impl Strategy<Value = Json> {
         let name = prop::sample::select(vec![
-            "StreamName", "StreamARN", "Records", "Data", "PartitionKey", "ExplicitHashKey", "Tags",
-            "ShardCount", "StreamModeDetails", "StreamMode", "MaxResults", "Timestamp", "Limit",
-            "StreamCreationTimestamp", "ShardFilter", "Type", "TagKeys", "x", "",
+            "StreamName",
+            "StreamARN",
+            "Records",
+            "Data",
+            "PartitionKey",
+            "ExplicitHashKey",
+            "Tags",
+            "ShardCount",
+            "StreamModeDetails",
+            "StreamMode",
+            "MaxResults",
+            "Timestamp",
+            "Limit",
+            "StreamCreationTimestamp",
+            "ShardFilter",
+            "Type",
+            "TagKeys",
+            "x",
+            "",
         ]);
         let leaf = prop_oneof![
             Just(Json::Null),
@@ -277,8 +378,9 @@ mod tests {
         leaf.prop_recursive(4, 48, 6, move |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..6).prop_map(Json::Array),
-                prop::collection::vec((name.clone(), inner), 0..6)
-                    .prop_map(|members| Json::Object(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+                prop::collection::vec((name.clone(), inner), 0..6).prop_map(|members| Json::Object(
+                    members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                )),
             ]
         })
     }
