@@ -4,8 +4,9 @@
 //!
 //! It only ever answers for a body the two-step path accepts, and then with the very same
 //! tree. Anything the two steps would reject makes it decline (`None`) — and, rarely, a body
-//! they accept (see [`MemberName`]) — and the caller takes the two-step path, which words the error and keeps the order in which errors are reported
-//! (a syntax error before an authentication error before a type error). Scalars are converted
+//! they accept (see [`MemberName`]) — and the caller takes the two-step path, which words the
+//! error and keeps the order in which errors are reported (a syntax error before an
+//! authentication error before a type error). Scalars are converted
 //! by the same [`Checker::value`] as on the two-step path, so their rules exist once.
 //!
 //! Blobs are the exception, being the bulk of a PutRecords body: their base64 text is read as
