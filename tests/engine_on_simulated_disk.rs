@@ -170,6 +170,31 @@ async fn a_full_disk_fails_writes_with_internal_failure_and_keeps_reads() {
     assert_eq!(records, vec![(before, "kept".to_owned()), (after, "again".to_owned())]);
 }
 
+/// A failed segment sync may have dropped what the segment held unsynced: its shard answers
+/// `InternalFailure` until a restart, other shards and every read go on, and a power cut loses
+/// nothing acknowledged.
+#[tokio::test]
+async fn a_failed_segment_sync_stops_only_its_shard_until_a_restart() {
+    let h = Harness::new(64 << 20);
+    h.create_stream("s", 1).await;
+    h.create_stream("t", 1).await;
+    let kept = h.put("s", "k", "kept").await.unwrap();
+    h.fs.fail_syncs(true);
+    // Big enough to be synced in its segment rather than through the journal.
+    let err = h.put("s", "k", &"x".repeat(200 << 10)).await.unwrap_err();
+    assert_eq!((err.code, err.status()), ("InternalFailure", 500));
+    h.fs.fail_syncs(false);
+
+    let err = h.put("s", "k", "refused").await.unwrap_err();
+    assert_eq!((err.code, err.status()), ("InternalFailure", 500));
+    h.put("t", "k", "another shard").await.unwrap();
+    assert_eq!(h.read_all("s").await, vec![(kept.clone(), "kept".to_owned())]);
+
+    let h = h.power_cut_and_reopen(64 << 20);
+    assert_eq!(h.read_all("s").await, vec![(kept, "kept".to_owned())]);
+    h.put("s", "k", "after the restart").await.unwrap();
+}
+
 #[tokio::test]
 async fn records_past_retention_disappear_and_their_segments_are_deleted() {
     // One-byte segments: every record seals its own, so retention can delete whole files.
