@@ -192,8 +192,14 @@ impl Part {
     }
 
     fn abandon(self, e: &StoreError) {
-        self.shard.abandon(&self.written);
+        self.withdraw();
         fail(&self.shard, self.requests, e);
+    }
+
+    /// Takes its frames back from the shard (they are cut off later); its requests are still
+    /// to be answered.
+    fn withdraw(&self) {
+        self.shard.abandon(&self.written);
     }
 }
 
@@ -480,6 +486,7 @@ impl CommitThread {
             journal.synced(end);
         }
         let mut failed: HashSet<ShardKey> = HashSet::new();
+        let mut failures: Vec<(Part, StoreError)> = Vec::new();
         for part in batch.parts {
             let result = match part.durable_by {
                 DurableBy::Nothing => &Ok(()),
@@ -502,23 +509,47 @@ impl CommitThread {
                     part.publish();
                 }
                 Ok(()) => {
-                    part.abandon(&StoreError::Io(io::Error::other("an earlier write to the shard failed")))
+                    let e = StoreError::Io(io::Error::other("an earlier write to the shard failed"));
+                    failures.push((part, e));
                 }
                 Err(e) => {
                     failed.insert(key);
-                    part.abandon(&StoreError::Io(io::Error::new(e.kind(), e.to_string())));
+                    failures.push((part, StoreError::Io(io::Error::new(e.kind(), e.to_string()))));
                 }
             }
         }
-        self.fail_written(&StoreError::Io(io::Error::other("a write before it failed to sync")));
+        let e = StoreError::Io(io::Error::other("a write before it failed to sync"));
+        failures.extend(self.give_up_written().into_iter().map(|part| (part, replicate(&e))));
+        for (part, _) in &failures {
+            part.withdraw();
+        }
+        // Before they are answered, not only before the shard's next write (see
+        // `Shard::cut_failed_frames`).
+        let mut cut = HashSet::new();
+        for (part, _) in &failures {
+            if cut.insert(part.shard.key()) {
+                if let Err(e) = part.shard.cut_failed_frames() {
+                    tracing::warn!(shard = ?part.shard.key(), error = %e, "could not cut failed groups off their segment");
+                }
+            }
+        }
+        for (part, e) in failures {
+            fail(&part.shard, part.requests, &e);
+        }
     }
 
     /// Fails the written batch, which no sync has covered, and gives up its journal entries.
     /// Only with no sync running.
     fn fail_written(&mut self, e: &StoreError) {
-        for part in std::mem::take(&mut self.written).parts {
+        for part in self.give_up_written() {
             part.abandon(e);
         }
+    }
+
+    /// Takes the written batch, which no sync has covered, and gives up its journal entries.
+    /// Only with no sync running.
+    fn give_up_written(&mut self) -> Vec<Part> {
+        let parts = std::mem::take(&mut self.written).parts;
         if let Some(journal) = &mut self.journal {
             journal.forget_unsynced();
             // At once, not at the next journal write: a group whose shares are all synced in
@@ -529,6 +560,7 @@ impl CommitThread {
                 tracing::warn!(error = %e, "could not cut failed entries off the journal; will try again");
             }
         }
+        parts
     }
 
     /// Writes a group; a panic fails it and the batch written before it.

@@ -107,6 +107,18 @@ impl Shard {
         Ok(written)
     }
 
+    /// Cuts off the failed groups' frames at once, without a sync: a failed sync may have left
+    /// them in the page cache and nowhere else, and a restart must not take them for records.
+    /// The durable cut still comes before the shard's next write. Only with nothing of the
+    /// shard in flight.
+    pub(crate) fn cut_failed_frames(&self) -> Result<(), StoreError> {
+        let (file, len) = {
+            let state = self.read_state()?;
+            (state.active.file.clone(), state.written.len)
+        };
+        Ok(file.set_len(len)?)
+    }
+
     /// Cuts off what a failed write left past the written end, durably: otherwise a power cut
     /// could bring back the failed frames in place of the ones written there next.
     fn cut_dirty_tail(&self) -> Result<(), StoreError> {
@@ -200,6 +212,14 @@ impl Shard {
                     Some((seq, offset)) if seq == frame.seq_ix => offset,
                     _ => self.active_offset(active, frame.seq_ix)?,
                 };
+                // Rewriting assumes the segment holds the very same frames there: at least
+                // the first must be in place, or the replay stops rather than overwrite.
+                if !self.active_holds(active, offset, frame.seq_ix, frame.len)? {
+                    return Err(corrupt(format!(
+                        "shard {:?}: the journal's record {} differs from the segment's",
+                        self.key, frame.seq_ix
+                    )));
+                }
                 let (mut end, mut next_seq) = (at, frame.seq_ix);
                 while end < frames.len() {
                     let next = decode_journaled(frames, end)?;

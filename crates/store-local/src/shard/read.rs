@@ -258,6 +258,22 @@ impl Shard {
         Ok(self.cursor_at(&*active.file, active.len, &target, seq, 0, false)?.offset())
     }
 
+    /// Whether the active segment holds at `offset` a frame of record `seq` of `len` bytes.
+    pub(super) fn active_holds(
+        &self,
+        active: &Active,
+        offset: u64,
+        seq: u64,
+        len: usize,
+    ) -> Result<bool, StoreError> {
+        let mut cursor = FrameCursor::new(&*active.file, offset, active.len, len);
+        let frame_seq = match cursor.next()? {
+            Step::Frame(frame) => frame.seq_ix,
+            Step::Bad(_) | Step::End => return Ok(false),
+        };
+        Ok(frame_seq == seq && cursor.offset() == offset + len as u64)
+    }
+
     /// The position of the first retained record that arrived at or after `arrival_ms`, or
     /// the tip if there is none.
     pub fn seek_time(&self, arrival_ms: i64) -> Result<Position, StoreError> {
