@@ -14,12 +14,13 @@
 //!
 //! Linux reports a writeback error once per open file: of two syncs of the same file running
 //! at once, one may see the other's error. So a sync that succeeds is trusted only after the
-//! syncs running beside it have finished, and only if none of them failed for its shard.
+//! syncs of the same shard's segments running beside it have finished, and only if none of
+//! them failed.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use kinesin_engine::storage::ShardKey;
 
@@ -29,9 +30,9 @@ use crate::vfs::VfsFile;
 /// checkpointer's; a start syncs alone, before any of them runs).
 #[derive(Default)]
 pub(crate) struct SegmentSyncs {
-    /// Held shared by each sync until its outcome is recorded; taken exclusively to wait for
-    /// the syncs running beside one that succeeded.
-    running: RwLock<()>,
+    /// Per shard: held shared by each sync of its segments until its outcome is recorded;
+    /// taken exclusively to wait for the syncs running beside one that succeeded.
+    running: Mutex<HashMap<ShardKey, Arc<RwLock<()>>>>,
     /// Shards with a failed segment sync in this run.
     failed: Mutex<HashSet<ShardKey>>,
     /// Whether `failed` is not empty: spares appends the lock.
@@ -42,15 +43,21 @@ impl SegmentSyncs {
     /// Syncs `file`, a segment of shard `key`. Fails if the sync fails, or if a segment sync
     /// of the shard failed before or beside it in this run.
     pub fn sync(&self, key: ShardKey, file: &dyn VfsFile) -> io::Result<()> {
+        let running = self.running_of(key);
         {
-            let _running = self.running.read().unwrap_or_else(PoisonError::into_inner);
+            let _running = running.read().unwrap_or_else(PoisonError::into_inner);
             if let Err(e) = file.sync_data() {
                 self.record_failure(key, &e);
                 return Err(e);
             }
         }
-        drop(self.running.write().unwrap_or_else(PoisonError::into_inner));
+        drop(running.write().unwrap_or_else(PoisonError::into_inner));
         self.check(key)
+    }
+
+    fn running_of(&self, key: ShardKey) -> Arc<RwLock<()>> {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        running.entry(key).or_default().clone()
     }
 
     /// Fails if a segment sync of shard `key` failed in this run: it takes no appends.
