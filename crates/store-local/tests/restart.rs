@@ -45,15 +45,11 @@ async fn a_restart_after_kill_makes_the_journaled_records_durable() {
     let fs = SimFs::new();
     let log = open_two_shards(&fs, 1 << 20);
     log.append(SHARD, vec![record("k", "logged")]).await.unwrap();
-    let restarted = fs.kill_process();
-    drop(log);
+    let restarted = kill(&fs, log);
 
     let log = open_two_shards(&restarted, 1 << 20);
     assert_eq!(data(&log, SHARD).await, ["logged"]);
-    let after = restarted.power_cut();
-    drop(log);
-    let log = open_two_shards(&after, 1 << 20);
-    assert_eq!(data(&log, SHARD).await, ["logged"]);
+    assert_eq!(after_power_cut(&restarted, log).await, ["logged"]);
 }
 
 /// A clean stop checkpoints the journal: the next start has nothing to replay.
@@ -116,15 +112,11 @@ async fn a_restart_rewrites_what_a_failed_segment_sync_dropped() {
     let log = open_two_shards(&fs, 1 << 20);
     log.append(SHARD, vec![record("k", "acked")]).await.unwrap();
     fail_a_segment_sync(&fs, &log).await;
-    let restarted = fs.kill_process();
-    drop(log);
+    let restarted = kill(&fs, log);
 
     let log = open_two_shards(&restarted, 1 << 20);
     assert_eq!(data(&log, SHARD).await, ["acked"]);
-    let after = restarted.power_cut();
-    drop(log);
-    let log = open_two_shards(&after, 1 << 20);
-    assert_eq!(data(&log, SHARD).await, ["acked"]);
+    assert_eq!(after_power_cut(&restarted, log).await, ["acked"]);
 }
 
 /// Fails the sync of a big append to `SHARD`, which its segment syncs.
@@ -134,14 +126,27 @@ async fn fail_a_segment_sync(fs: &SimFs, log: &LocalSegmentLog) {
     fs.fail_syncs(false);
 }
 
-/// Restarts on `fs`, has a record acknowledged, cuts the power, and returns what the shard
-/// holds after the next start (which must open).
-async fn append_after_restart_then_cut(fs: &SimFs) -> Vec<String> {
-    let log = open_two_shards(fs, 1 << 20);
-    log.append(SHARD, vec![record("k", "after")]).await.unwrap();
+/// kill -9 of the process running `log` on `fs`: the file system the next process sees.
+fn kill(fs: &SimFs, log: LocalSegmentLog) -> SimFs {
+    let restarted = fs.kill_process();
+    drop(log);
+    restarted
+}
+
+/// Cuts the power under `log`, running on `fs`, and returns what the shard holds after the
+/// next start (which must open).
+async fn after_power_cut(fs: &SimFs, log: LocalSegmentLog) -> Vec<String> {
     let after = fs.power_cut();
     drop(log);
     data(&open_two_shards(&after, 1 << 20), SHARD).await
+}
+
+/// Restarts on `fs`, has a record acknowledged, and returns what the shard holds after a power
+/// cut and the next start.
+async fn append_after_restart_then_cut(fs: &SimFs) -> Vec<String> {
+    let log = open_two_shards(fs, 1 << 20);
+    log.append(SHARD, vec![record("k", "after")]).await.unwrap();
+    after_power_cut(fs, log).await
 }
 
 // Records appended after a restart go after whatever the restart found in the page cache:
@@ -154,8 +159,7 @@ async fn an_append_after_a_failed_segment_sync_and_a_kill_survives_a_power_cut()
     let log = open_two_shards(&fs, 1 << 20);
     log.append(SHARD, vec![record("k", "acked")]).await.unwrap();
     fail_a_segment_sync(&fs, &log).await;
-    let restarted = fs.kill_process();
-    drop(log);
+    let restarted = kill(&fs, log);
     assert_eq!(append_after_restart_then_cut(&restarted).await, ["acked", "after"]);
 }
 
@@ -172,9 +176,8 @@ async fn an_append_after_a_failed_segment_sync_and_clean_restarts_survives_a_pow
     log.append(SHARD, vec![record("k", "after")]).await.unwrap();
     drop(log);
     let third = second.kill_process();
-    drop(open_two_shards(&third, 1 << 20));
-    let log = open_two_shards(&third.power_cut(), 1 << 20);
-    assert_eq!(data(&log, SHARD).await, ["acked", "after"]);
+    let log = open_two_shards(&third, 1 << 20);
+    assert_eq!(after_power_cut(&third, log).await, ["acked", "after"]);
 }
 
 /// No segment sync fails: a failed journal sync fails the shard's first group.
@@ -185,8 +188,7 @@ async fn an_append_after_a_failed_journal_sync_and_a_kill_survives_a_power_cut()
     fs.fail_syncs(true);
     log.append(SHARD, vec![record("k", "failed")]).await.unwrap_err();
     fs.fail_syncs(false);
-    let restarted = fs.kill_process();
-    drop(log);
+    let restarted = kill(&fs, log);
     assert_eq!(append_after_restart_then_cut(&restarted).await, ["after"]);
 }
 
