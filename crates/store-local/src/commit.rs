@@ -529,7 +529,8 @@ impl CommitThread {
         for (part, _) in &failures {
             if cut.insert(part.shard.key()) {
                 if let Err(e) = part.shard.cut_failed_frames() {
-                    tracing::warn!(shard = ?part.shard.key(), error = %e, "could not cut failed groups off their segment");
+                    let shard = part.shard.key();
+                    tracing::warn!(?shard, error = %e, "could not cut failed groups off their segment");
                 }
             }
         }
