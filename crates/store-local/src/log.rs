@@ -87,8 +87,9 @@ impl LocalSegmentLog {
 }
 
 /// Writes what the journals left by the last run hold into the shards' segments (again, where
-/// a segment seems to hold it already: see `Shard::replay`), syncs those segments, removes the
-/// journals, and starts the new journal (with durability `fsync`). Entries of shards that no longer exist (deleted streams) are skipped.
+/// a segment seems to hold it already: see `Shard::replay`), syncs every shard's active
+/// segment, removes the journals, and starts the new journal (with durability `fsync`).
+/// Entries of shards that no longer exist (deleted streams) are skipped.
 fn replay_journal(
     env: &Env,
     dir: &Path,
@@ -103,12 +104,16 @@ fn replay_journal(
             shard.replay(&entry.frames, replays.entry(entry.key).or_default())?;
         }
     }
-    let written: Vec<ShardKey> = replays.into_iter().filter(|(_, r)| r.wrote).map(|(key, _)| key).collect();
-    if !written.is_empty() {
-        tracing::info!(shards = written.len(), "replayed the journal into the shards' segments");
+    if !replays.is_empty() {
+        tracing::info!(shards = replays.len(), "replayed the journal into the shards' segments");
     }
-    for key in written {
-        shards[&key].sync_active()?;
+    // Every shard, not only those replayed into: frames that reached the page cache and not
+    // the disk (a kill -9 during their segment's sync, a failed group not yet cut off) are
+    // records from now on, and go to the disk before anything is written after them.
+    if env.sync() {
+        for shard in shards.values() {
+            shard.sync_active()?;
+        }
     }
     for (generation, _) in &journals {
         journal::remove(&**fs, dir, *generation)?;

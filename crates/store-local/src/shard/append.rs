@@ -27,14 +27,11 @@ pub(crate) struct Written {
     pub file: Arc<dyn VfsFile>,
 }
 
-/// A shard's replay, from one journal entry to the next.
+/// A shard's replay, from one journal entry to the next: where the frames it rewrote end. The
+/// next entry usually starts there, and then needs no search for its place.
 #[derive(Default)]
 pub(crate) struct Replay {
-    /// Where the frames it rewrote end: the next entry usually starts there, and then needs no
-    /// search for its place.
     resume: Option<(u64, u64)>,
-    /// Whether it wrote anything (the segment then needs a sync).
-    pub wrote: bool,
 }
 
 /// What a replay needs of a journaled frame.
@@ -220,7 +217,7 @@ impl Shard {
                         self.key, frame.seq_ix
                     )));
                 }
-                let (mut end, mut next_seq) = (at, frame.seq_ix);
+                let (mut end, mut next_seq) = (at + frame.len, frame.seq_ix + 1);
                 while end < frames.len() {
                     let next = decode_journaled(frames, end)?;
                     if next.seq_ix >= active.end_seq {
@@ -246,12 +243,11 @@ impl Shard {
                     self.key, frame.seq_ix, active.end_seq
                 )));
             }
-            replay.wrote = true;
         }
         Ok(())
     }
 
-    /// Syncs the active segment (after a replay).
+    /// Syncs the active segment (at open, after the replay).
     pub(crate) fn sync_active(&self) -> Result<(), StoreError> {
         let file = self.read_state()?.active.file.clone();
         Ok(file.sync_data()?)

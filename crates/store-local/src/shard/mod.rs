@@ -136,8 +136,7 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
 
 impl Shard {
     /// Opens the shard log in `dir` (creating an empty one if `dir` has no segment), scanning
-    /// only the last segment: a torn tail — never acknowledged — is cut off, and the rest
-    /// synced.
+    /// only the last segment: a torn tail — never acknowledged — is cut off.
     pub fn open(env: Arc<Env>, key: ShardKey, dir: PathBuf) -> Result<Shard, StoreError> {
         let fs = &*env.fs;
         let sync = env.sync();
@@ -175,12 +174,9 @@ impl Shard {
         if let Some(reason) = scanned.stopped {
             tracing::warn!(shard = ?key, offset = scanned.len, reason, "cutting off the torn tail of a segment");
             file.set_len(scanned.len)?;
-        }
-        // Frames that reached the page cache and not the disk (a kill -9 during their sync, a
-        // failed group not yet cut off) are records from now on: they go to the disk before
-        // anything is written after them.
-        if sync {
-            file.sync_data()?;
+            if sync {
+                file.sync_data()?;
+            }
         }
         // Temp files, and indexes of segments that are gone or active again, are leftovers.
         let sealed_seqs = &logs[..logs.len() - 1];
