@@ -425,6 +425,7 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
         for &(workload, param) in &variants {
             for &mode in &settings.modes {
                 for &i in &order {
+                    flush_page_cache().await;
                     let under = &unders[i];
                     let client = under.client.with_mode(mode);
                     let pid = under.target.pid;
@@ -491,6 +492,7 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
                     if under.target.is_baseline() {
                         continue;
                     }
+                    flush_page_cache().await;
                     let client = under.client.with_mode(settings.latency_mode);
                     let name = under.target.name.clone();
                     progress.set_message(format!("round {}: {label} at {rate} rec/s → {name}", round + 1));
@@ -636,6 +638,15 @@ const MEASUREMENT_GRACE: Duration = Duration::from_secs(120);
 const FILL_LIMIT: Duration = Duration::from_secs(300);
 /// How long one drain of the filled stream may take.
 const DRAIN_LIMIT: Duration = Duration::from_secs(300);
+
+/// Writes every dirty page of the machine to disk. Called before each measurement: otherwise
+/// a target that leaves its writes to the page cache (a peer in memory, kinesin with `os`) has
+/// the kernel write them out during the next target's measurement, whose syncs then wait
+/// behind them (seconds, after a PutRecords run).
+async fn flush_page_cache() {
+    // SAFETY: sync() takes no arguments and cannot fail.
+    let _ = tokio::task::spawn_blocking(|| unsafe { libc::sync() }).await;
+}
 
 /// `work`, or `late("abandoned")` if it has not finished within `limit`, which marks the target
 /// `stuck`; for a target already stuck, `late("skipped")` without running `work`.
