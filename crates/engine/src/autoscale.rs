@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::hashing::parse_hash_key;
 use crate::model::{Reshard, ShardMeta, StreamMeta, StreamMode};
 use crate::storage::{Catalog, ShardKey, ShardLog};
 use crate::Engine;
@@ -78,13 +77,6 @@ impl LoadTracker {
     }
 }
 
-fn range(shard: &ShardMeta) -> (u128, u128) {
-    (
-        parse_hash_key(&shard.starting_hash_key).unwrap_or(0),
-        parse_hash_key(&shard.ending_hash_key).unwrap_or(0),
-    )
-}
-
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
     /// Splits hot shards and merges cold siblings of every ACTIVE on-demand stream.
     pub(crate) async fn scale_on_demand_streams(&self) {
@@ -117,7 +109,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             .sum();
         let mut room = self.config.shard_limit.saturating_sub(open);
         for shard in stream.open_shards() {
-            let (start, end) = range(shard);
+            let (start, end) = shard.hash_range();
             if room > 0 && end - start >= 2 && self.load.hot(&key(shard), now) {
                 room -= 1;
                 let middle = start + (end - start) / 2 + 1;
@@ -130,7 +122,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         for a in &open {
             for b in &open {
                 let siblings = a.parent.is_some() && a.parent == b.parent && a.adjacent_parent.is_none();
-                if siblings && range(a).1.checked_add(1) == Some(range(b).0) {
+                if siblings && a.hash_range().1.checked_add(1) == Some(b.hash_range().0) {
                     if self.load.cold(&key(a), now) && self.load.cold(&key(b), now) {
                         changes.push(Reshard::Merge { shard: a.index, adjacent: b.index });
                     }

@@ -37,15 +37,17 @@ impl StreamMode {
     }
 }
 
-/// One shard. Hash keys are stored as decimal strings so the catalog format does not depend
-/// on a serializer's u128 support.
+/// One shard. Hash keys are kept as numbers (every put routes by them) and stored as decimal
+/// strings, so the catalog format does not depend on a serializer's u128 support.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardMeta {
     pub index: u32,
     pub parent: Option<u32>,
     pub adjacent_parent: Option<u32>,
-    pub starting_hash_key: String,
-    pub ending_hash_key: String,
+    #[serde(with = "decimal")]
+    pub starting_hash_key: u128,
+    #[serde(with = "decimal")]
+    pub ending_hash_key: u128,
     /// Creation time in epoch milliseconds; its seconds go into every sequence number.
     pub created_ms: i64,
     /// Set when the shard is closed by a split or merge: the `seq_ix` one past its last record.
@@ -56,6 +58,11 @@ pub struct ShardMeta {
 }
 
 impl ShardMeta {
+    /// The inclusive range of hash keys the shard owns.
+    pub fn hash_range(&self) -> (u128, u128) {
+        (self.starting_hash_key, self.ending_hash_key)
+    }
+
     /// The `n` shards of a new stream, over AWS's even hash ranges.
     pub fn initial(n: u32, created_ms: i64) -> Vec<ShardMeta> {
         crate::hashing::even_ranges(n)
@@ -65,13 +72,28 @@ impl ShardMeta {
                 index,
                 parent: None,
                 adjacent_parent: None,
-                starting_hash_key: start.to_string(),
-                ending_hash_key: end.to_string(),
+                starting_hash_key: start,
+                ending_hash_key: end,
                 created_ms,
                 closed_at_seq_ix: None,
                 closed_ms: None,
             })
             .collect()
+    }
+}
+
+/// A hash key as the catalog stores it: a decimal string.
+mod decimal {
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(key: &u128, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(key)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u128, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        crate::hashing::parse_hash_key(&text)
+            .ok_or_else(|| de::Error::custom(format!("hash key {text:?} is not a decimal in [0, 2^128)")))
     }
 }
 
@@ -199,5 +221,27 @@ pub(crate) fn test_stream(n: u32) -> StreamMeta {
         pending_reshard: None,
         resource_policy: None,
         warm_throughput_mibps: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The catalog keeps hash keys as decimal strings, as it did when they were `String`s:
+    /// catalogs written before still load.
+    #[test]
+    fn hash_keys_are_stored_as_decimal_strings() {
+        let shard = &ShardMeta::initial(2, 0)[1];
+        let json = serde_json::to_value(shard).unwrap();
+        assert_eq!(json["starting_hash_key"], "170141183460469231731687303715884105728");
+        assert_eq!(json["ending_hash_key"], "340282366920938463463374607431768211455");
+        assert_eq!(&serde_json::from_value::<ShardMeta>(json.clone()).unwrap(), shard);
+
+        for bad in ["", "-1", "340282366920938463463374607431768211456", "1e3"] {
+            let mut damaged = json.clone();
+            damaged["ending_hash_key"] = bad.into();
+            assert!(serde_json::from_value::<ShardMeta>(damaged).is_err(), "{bad:?} loaded");
+        }
     }
 }

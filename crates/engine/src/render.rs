@@ -59,8 +59,8 @@ pub fn shard(shard: &ShardMeta) -> Value {
         .with(
             "HashKeyRange",
             Value::object()
-                .with("StartingHashKey", &shard.starting_hash_key)
-                .with("EndingHashKey", &shard.ending_hash_key),
+                .with("StartingHashKey", shard.starting_hash_key.to_string())
+                .with("EndingHashKey", shard.ending_hash_key.to_string()),
         )
         .with("SequenceNumberRange", range)
 }
@@ -98,8 +98,8 @@ pub fn child_shards(stream: &StreamMeta, parent: &ShardMeta) -> Vec<Value> {
             Value::object().with("ShardId", shard_id(child.index)).with("ParentShards", parents).with(
                 "HashKeyRange",
                 Value::object()
-                    .with("StartingHashKey", &child.starting_hash_key)
-                    .with("EndingHashKey", &child.ending_hash_key),
+                    .with("StartingHashKey", child.starting_hash_key.to_string())
+                    .with("EndingHashKey", child.ending_hash_key.to_string()),
             )
         })
         .collect()

@@ -51,8 +51,8 @@ impl Layout<'_> {
             index,
             parent: Some(parent),
             adjacent_parent: adjacent,
-            starting_hash_key: range.0.to_string(),
-            ending_hash_key: range.1.to_string(),
+            starting_hash_key: range.0,
+            ending_hash_key: range.1,
             created_ms: self.now_ms.max(parents_created + 1000),
             closed_at_seq_ix: None,
             closed_ms: None,
@@ -61,11 +61,7 @@ impl Layout<'_> {
     }
 
     fn range(&self, index: u32) -> (u128, u128) {
-        let s = self.shard(index);
-        (
-            parse_hash_key(&s.starting_hash_key).unwrap_or(0),
-            parse_hash_key(&s.ending_hash_key).unwrap_or(u128::MAX),
-        )
+        self.shard(index).hash_range()
     }
 
     /// Splits `index` so the upper child starts at `at` (`start < at <= end`).
@@ -210,10 +206,7 @@ mod tests {
     use crate::model::test_stream as stream;
 
     fn open_ranges(meta: &StreamMeta) -> Vec<(u128, u128)> {
-        let mut r: Vec<_> = meta
-            .open_shards()
-            .map(|s| (s.starting_hash_key.parse().unwrap(), s.ending_hash_key.parse().unwrap()))
-            .collect();
+        let mut r: Vec<_> = meta.open_shards().map(ShardMeta::hash_range).collect();
         r.sort();
         r
     }

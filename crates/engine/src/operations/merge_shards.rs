@@ -2,7 +2,6 @@
 
 use kinesin_wire::{ApiError, Value};
 
-use crate::hashing::parse_hash_key;
 use crate::lookup::{find_shard, shard_id};
 use crate::model::Reshard;
 use crate::storage::{Catalog, ShardLog};
@@ -14,13 +13,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let stream = self.resolve_stream(ctx, input)?;
         let shard = find_shard(&stream, input.str("ShardToMerge").unwrap_or_default())?;
         let adjacent = find_shard(&stream, input.str("AdjacentShardToMerge").unwrap_or_default())?;
-        let bounds = |s: &crate::model::ShardMeta| {
-            (
-                parse_hash_key(&s.starting_hash_key).unwrap_or(0),
-                parse_hash_key(&s.ending_hash_key).unwrap_or(0),
-            )
-        };
-        let ((a_start, a_end), (b_start, b_end)) = (bounds(shard), bounds(adjacent));
+        let ((a_start, a_end), (b_start, b_end)) = (shard.hash_range(), adjacent.hash_range());
         let touching = a_end.checked_add(1) == Some(b_start) || b_end.checked_add(1) == Some(a_start);
         if !touching {
             return Err(ApiError::invalid_argument(format!(

@@ -14,10 +14,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let stream = self.resolve_stream(ctx, input)?;
         let shard = find_shard(&stream, input.str("ShardToSplit").unwrap_or_default())?;
         let requested = input.str("NewStartingHashKey").unwrap_or_default();
-        let (start, end) = (
-            parse_hash_key(&shard.starting_hash_key).unwrap_or(0),
-            parse_hash_key(&shard.ending_hash_key).unwrap_or(u128::MAX),
-        );
+        let (start, end) = shard.hash_range();
         // AWS requires start + 1 < key < end.
         match parse_hash_key(requested) {
             Some(key) if key > start.saturating_add(1) && key < end => {}
