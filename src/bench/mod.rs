@@ -558,6 +558,9 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
         let peak_rss_kib = under.rss.as_ref().map(|r| r.peak_kib().max(after_rss_kib.unwrap_or(0)));
         under.rss = None;
         progress.set_message(format!("restarting {} on its data", under.target.name));
+        // What the killed server left unsynced, its start redoes and syncs anyway; other
+        // targets' unsynced writes are not its to wait for.
+        flush_page_cache().await;
         if let Err(err) = under.target.restart(&args.region).await {
             notes.push(format!("{}: restart failed: {err}", under.target.name));
         }
