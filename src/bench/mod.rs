@@ -425,7 +425,7 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
         for &(workload, param) in &variants {
             for &mode in &settings.modes {
                 for &i in &order {
-                    flush_page_cache().await;
+                    flush_page_cache(&progress).await;
                     let under = &unders[i];
                     let client = under.client.with_mode(mode);
                     let pid = under.target.pid;
@@ -492,7 +492,7 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
                     if under.target.is_baseline() {
                         continue;
                     }
-                    flush_page_cache().await;
+                    flush_page_cache(&progress).await;
                     let client = under.client.with_mode(settings.latency_mode);
                     let name = under.target.name.clone();
                     progress.set_message(format!("round {}: {label} at {rate} rec/s → {name}", round + 1));
@@ -557,10 +557,10 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
         let after_rss_kib = under.target.pid.and_then(procfs::rss_kib);
         let peak_rss_kib = under.rss.as_ref().map(|r| r.peak_kib().max(after_rss_kib.unwrap_or(0)));
         under.rss = None;
-        progress.set_message(format!("restarting {} on its data", under.target.name));
         // What the killed server left unsynced, its start redoes and syncs anyway; other
         // targets' unsynced writes are not its to wait for.
-        flush_page_cache().await;
+        flush_page_cache(&progress).await;
+        progress.set_message(format!("restarting {} on its data", under.target.name));
         if let Err(err) = under.target.restart(&args.region).await {
             notes.push(format!("{}: restart failed: {err}", under.target.name));
         }
@@ -646,7 +646,8 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(300);
 /// a target that leaves its writes to the page cache (a peer in memory, kinesin with `os`) has
 /// the kernel write them out during the next target's measurement, whose syncs then wait
 /// behind them (seconds, after a PutRecords run).
-async fn flush_page_cache() {
+async fn flush_page_cache(progress: &ProgressBar) {
+    progress.set_message("writing the machine's dirty pages to disk (sync)");
     // SAFETY: sync() takes no arguments and cannot fail.
     let _ = tokio::task::spawn_blocking(|| unsafe { libc::sync() }).await;
 }
