@@ -110,8 +110,10 @@ async fn main() {
         for &key in &shards {
             log.create_shard(key).unwrap();
         }
+        // 32 writers of 125 records over 4 shards: the appends of 8 PutRecords of 500 in flight,
+        // the server's PutRecords workload without HTTP and decoding.
         for (writers, records, size, nshards) in
-            [(1, 1, 100, 1), (64, 1, 100, 1), (256, 1, 100, 4), (64, 100, 1000, 4)]
+            [(1, 1, 100, 1), (64, 1, 100, 1), (256, 1, 100, 4), (64, 100, 1000, 4), (32, 125, 100, 4)]
         {
             let (aps, rps) = throughput(&log, &shards[..nshards], writers, records, size, 2.0).await;
             println!(
