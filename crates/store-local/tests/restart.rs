@@ -80,12 +80,9 @@ async fn a_clean_stop_leaves_an_empty_journal() {
 /// back everything acknowledged.
 #[tokio::test]
 async fn a_failed_segment_sync_stops_its_shard_and_keeps_its_journal() {
-    let fs = SimFs::new();
-    // Small journals, so that the other shard's appends rotate it.
-    let log = open_two_shards(&fs, 4 << 10);
-    log.append(SHARD, vec![record("k", "acked")]).await.unwrap();
-    // The failed sync drops the acknowledged record's pages too.
-    fail_a_segment_sync(&fs, &log).await;
+    // Small journals, so that the other shard's appends rotate it. The failed sync drops the
+    // acknowledged record's pages too.
+    let (fs, log) = acked_then_a_failed_segment_sync(4 << 10).await;
 
     let refused = log.append(SHARD, vec![record("k", "refused")]).await.unwrap_err();
     assert!(matches!(&refused, StoreError::Io(e) if e.to_string().contains("restarts")), "{refused}");
@@ -108,10 +105,7 @@ async fn a_failed_segment_sync_stops_its_shard_and_keeps_its_journal() {
 /// The failed record itself was cut off before its append was answered.
 #[tokio::test]
 async fn a_restart_rewrites_what_a_failed_segment_sync_dropped() {
-    let fs = SimFs::new();
-    let log = open_two_shards(&fs, 1 << 20);
-    log.append(SHARD, vec![record("k", "acked")]).await.unwrap();
-    fail_a_segment_sync(&fs, &log).await;
+    let (fs, log) = acked_then_a_failed_segment_sync(1 << 20).await;
     let restarted = kill(&fs, log);
 
     let log = open_two_shards(&restarted, 1 << 20);
@@ -119,11 +113,16 @@ async fn a_restart_rewrites_what_a_failed_segment_sync_dropped() {
     assert_eq!(after_power_cut(&restarted, log).await, ["acked"]);
 }
 
-/// Fails the sync of a big append to `SHARD`, which its segment syncs.
-async fn fail_a_segment_sync(fs: &SimFs, log: &LocalSegmentLog) {
+/// A store with journals of `journal_bytes` whose `SHARD` has the record "acked"
+/// acknowledged, then a big append (which its segment syncs) whose sync failed.
+async fn acked_then_a_failed_segment_sync(journal_bytes: u64) -> (SimFs, LocalSegmentLog) {
+    let fs = SimFs::new();
+    let log = open_two_shards(&fs, journal_bytes);
+    log.append(SHARD, vec![record("k", "acked")]).await.unwrap();
     fs.fail_syncs(true);
     log.append(SHARD, vec![big(b'B')]).await.unwrap_err();
     fs.fail_syncs(false);
+    (fs, log)
 }
 
 /// kill -9 of the process running `log` on `fs`: the file system the next process sees.
@@ -155,10 +154,7 @@ async fn append_after_restart_then_cut(fs: &SimFs) -> Vec<String> {
 
 #[tokio::test]
 async fn an_append_after_a_failed_segment_sync_and_a_kill_survives_a_power_cut() {
-    let fs = SimFs::new();
-    let log = open_two_shards(&fs, 1 << 20);
-    log.append(SHARD, vec![record("k", "acked")]).await.unwrap();
-    fail_a_segment_sync(&fs, &log).await;
+    let (fs, log) = acked_then_a_failed_segment_sync(1 << 20).await;
     let restarted = kill(&fs, log);
     assert_eq!(append_after_restart_then_cut(&restarted).await, ["acked", "after"]);
 }
@@ -166,10 +162,7 @@ async fn an_append_after_a_failed_segment_sync_and_a_kill_survives_a_power_cut()
 /// With clean stops, so that the journals are gone by the power cut.
 #[tokio::test]
 async fn an_append_after_a_failed_segment_sync_and_clean_restarts_survives_a_power_cut() {
-    let fs = SimFs::new();
-    let log = open_two_shards(&fs, 1 << 20);
-    log.append(SHARD, vec![record("k", "acked")]).await.unwrap();
-    fail_a_segment_sync(&fs, &log).await;
+    let (fs, log) = acked_then_a_failed_segment_sync(1 << 20).await;
     drop(log);
     let second = fs.kill_process();
     let log = open_two_shards(&second, 1 << 20);
