@@ -8,6 +8,7 @@ mod auth;
 mod cors;
 mod event_stream;
 mod front_door;
+mod hex;
 mod response;
 mod routing;
 mod sigv4;

@@ -17,6 +17,7 @@ use http::HeaderMap;
 use kinesin_wire::ApiError;
 use sha2::{Digest, Sha256};
 
+use crate::hex::encode as hex;
 use crate::ServerConfig;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -492,10 +493,6 @@ fn signing_key(secret: &str, date: &str, region: &str) -> Vec<u8> {
     let k_region = hmac(&k_date, region);
     let k_service = hmac(&k_region, SERVICE);
     hmac(&k_service, TERMINATOR)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A 64-digit hex signature as its 32 bytes.
