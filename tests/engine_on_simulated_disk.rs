@@ -12,7 +12,7 @@ use kinesin_engine::{Api, Engine, EngineConfig, Reply, RequestContext};
 use kinesin_store_local::{
     open_store_with_fs, Durability, LocalSegmentLog, RedbCatalog, SimFs, StoreOptions, Vfs,
 };
-use kinesin_wire::{ApiError, Operation, Value};
+use kinesin_wire::{ApiError, Input, Operation, Value};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -60,7 +60,7 @@ impl Harness {
     }
 
     async fn call(&self, op: Operation, input: Value) -> Result<Value, ApiError> {
-        match self.engine.handle(&self.ctx, op, input).await? {
+        match self.engine.handle(&self.ctx, op, Input::Tree(input)).await? {
             Reply::Value(value) => Ok(value),
             Reply::PutRecords(answer) => Ok(answer.to_value()),
             Reply::Events(_) => panic!("{op:?} answered with an event stream"),

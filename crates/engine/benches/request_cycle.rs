@@ -19,7 +19,7 @@ use kinesin_engine::storage::{
     Appended, Catalog, NewRecord, Position, ReadBatch, ShardKey, ShardLog, StoreError, SystemClock, Tip,
 };
 use kinesin_engine::{Api, Engine, EngineConfig, Reply, RequestContext};
-use kinesin_wire::{check_types, decode, parse_body, validate, Format, Operation};
+use kinesin_wire::{check_types, decode, parse_body, Format, Input, Operation};
 
 const RECORDS: usize = 500;
 
@@ -99,7 +99,7 @@ fn put_records_request(
 ) -> Vec<u8> {
     let op = Operation::PutRecords;
     let input = decode::parse(Some(op), Format::Json, body).unwrap().check_types(op).unwrap();
-    validate(op, &input).unwrap();
+    input.validate(op).unwrap();
     match rt.block_on(engine.handle(ctx, op, input)).unwrap() {
         Reply::PutRecords(answer) => answer.encode(Format::Json),
         Reply::Value(_) | Reply::Events(_) => unreachable!("PutRecords answers with its own type"),
@@ -121,7 +121,7 @@ fn request_cycle(c: &mut Criterion) {
     let ctx = RequestContext { account: "000000000000".into(), region: "us-east-1".into() };
     let create = br#"{"StreamName":"bench","ShardCount":4}"#;
     let create = check_types(Operation::CreateStream, parse_body(Format::Json, create).unwrap()).unwrap();
-    rt.block_on(engine.handle(&ctx, Operation::CreateStream, create)).unwrap();
+    rt.block_on(engine.handle(&ctx, Operation::CreateStream, Input::Tree(create))).unwrap();
 
     let body = put_records_body();
     let mut group = c.benchmark_group("put_records_request_500x100B_4_shards");

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use kinesin_wire::token::Signer;
-use kinesin_wire::{ApiError, Operation, Value};
+use kinesin_wire::{ApiError, Input, Operation};
 use rand::RngCore;
 
 use crate::autoscale::LoadTracker;
@@ -285,20 +285,20 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         internal(err)
     }
 
-    /// `input` is mutable so that the record writers can move the records' keys and data out
-    /// of it rather than copy them.
-    async fn dispatch(
-        &self,
-        ctx: &RequestContext,
-        op: Operation,
-        input: &mut Value,
-    ) -> Result<Reply, ApiError> {
+    /// The input is taken by value so that the record writers can move the records' keys and
+    /// data out of it rather than copy them.
+    async fn dispatch(&self, ctx: &RequestContext, op: Operation, input: Input) -> Result<Reply, ApiError> {
         self.settle_transitions().await?;
         if self.config.enforce_limits {
-            let stream = input.str("StreamName").or_else(|| input.str("StreamARN"));
+            let members = input.members();
+            let stream = members.str("StreamName").or_else(|| members.str("StreamARN"));
             self.throttle.admit_control(ctx, op, stream, self.now_ms())?;
         }
         use Operation as Op;
+        if op == Op::PutRecords {
+            return self.put_records(ctx, input.into_put_records()).await.map(Reply::PutRecords);
+        }
+        let input = &mut input.into_tree();
         let value = match op {
             Op::CreateStream => self.create_stream(ctx, input).await,
             Op::DeleteStream => self.delete_stream(ctx, input).await,
@@ -307,7 +307,6 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             Op::ListStreams => self.list_streams(ctx, input),
             Op::ListShards => self.list_shards(ctx, input),
             Op::PutRecord => self.put_record(ctx, input).await,
-            Op::PutRecords => return self.put_records(ctx, input).await.map(Reply::PutRecords),
             Op::GetShardIterator => self.get_shard_iterator(ctx, input).await,
             Op::GetRecords => self.get_records(ctx, input).await,
             Op::IncreaseStreamRetentionPeriod => self.change_retention(ctx, input, true).await,
@@ -351,8 +350,8 @@ impl<L: ShardLog, C: Catalog> Api for Engine<L, C> {
         &'a self,
         ctx: &'a RequestContext,
         op: Operation,
-        mut input: Value,
+        input: Input,
     ) -> BoxFuture<'a, Result<Reply, ApiError>> {
-        Box::pin(async move { self.dispatch(ctx, op, &mut input).await })
+        Box::pin(self.dispatch(ctx, op, input))
     }
 }

@@ -27,7 +27,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use kinesin_wire::put_records_answer::PutRecordsAnswer;
-use kinesin_wire::{ApiError, Operation, Value};
+use kinesin_wire::{ApiError, Input, Operation, Value};
 
 pub use engine::{Engine, EngineConfig};
 
@@ -73,6 +73,6 @@ pub trait Api: Send + Sync + 'static {
         &'a self,
         ctx: &'a RequestContext,
         op: Operation,
-        input: Value,
+        input: Input,
     ) -> BoxFuture<'a, Result<Reply, ApiError>>;
 }

@@ -1,8 +1,8 @@
 //! Routing records to shards by hash key, and appending them to the shards' logs.
 
-use bytes::Bytes;
+use kinesin_wire::input::RecordInput;
 use kinesin_wire::put_records_answer::{PutRecordsEntry, WrittenRecord};
-use kinesin_wire::{ApiError, Value};
+use kinesin_wire::ApiError;
 
 use crate::hashing::{parse_hash_key, partition_key_hash};
 use crate::model::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
@@ -53,42 +53,9 @@ pub struct Routed {
     pub record: NewRecord,
 }
 
-/// The record members of one `PutRecord` input or `PutRecords` entry, moved out of it.
-pub struct EntryInput {
-    partition_key: String,
-    data: Bytes,
-    explicit_hash_key: Option<String>,
-}
-
-impl EntryInput {
-    /// Moves the members out of `entry` (leaving them empty) in one pass over its members; an
-    /// absent one (which validation has let through) is empty.
-    pub fn take(entry: &mut Value) -> EntryInput {
-        let mut input =
-            EntryInput { partition_key: String::new(), data: Bytes::new(), explicit_hash_key: None };
-        let Value::Map(members) = entry else {
-            return input;
-        };
-        for (name, value) in members {
-            match (name.as_ref(), value) {
-                ("PartitionKey", Value::Str(key)) => input.partition_key = std::mem::take(key),
-                ("Data", Value::Blob(data)) => input.data = std::mem::take(data),
-                ("ExplicitHashKey", Value::Str(key)) => input.explicit_hash_key = Some(std::mem::take(key)),
-                _ => {}
-            }
-        }
-        input
-    }
-
-    /// What the record counts against the size limits: partition key plus data.
-    pub fn size(&self) -> usize {
-        self.partition_key.len() + self.data.len()
-    }
-}
-
 /// Checks and routes one `PutRecord` input or `PutRecords` entry, moving its partition key and
 /// data into the record.
-pub fn route_entry(stream: &StreamMeta, router: &Router, entry: EntryInput) -> Result<Routed, ApiError> {
+pub fn route_entry(stream: &StreamMeta, router: &Router, entry: RecordInput) -> Result<Routed, ApiError> {
     let size = entry.size();
     let max = stream.max_record_size_kib as usize * 1024;
     if size > max {
@@ -106,7 +73,7 @@ pub fn route_entry(stream: &StreamMeta, router: &Router, entry: EntryInput) -> R
         })?,
         None => partition_key_hash(&entry.partition_key),
     };
-    let EntryInput { partition_key, data, .. } = entry;
+    let RecordInput { partition_key, data, .. } = entry;
     Ok(Routed {
         slot: router.route(hash),
         record: NewRecord { partition_key, data, encrypted: stream.encryption_key_id.is_some() },
@@ -199,28 +166,13 @@ mod tests {
     use crate::model::test_stream as stream;
 
     #[test]
-    fn an_entry_gives_up_its_record_members_and_keeps_the_others() {
-        let mut input = Value::object()
-            .with("StreamName", "s")
-            .with("PartitionKey", "k\u{e9}")
-            .with("Data", Bytes::from_static(b"d"))
-            .with("ExplicitHashKey", "12")
-            .with("DryRun", true);
-        let entry = EntryInput::take(&mut input);
-        assert_eq!(entry.partition_key, "k\u{e9}");
-        assert_eq!(&entry.data[..], b"d");
-        assert_eq!(entry.explicit_hash_key.as_deref(), Some("12"));
-        assert_eq!(entry.size(), 4, "partition key bytes plus data bytes");
-        assert_eq!((input.str("StreamName"), input.bool("DryRun")), (Some("s"), Some(true)));
-    }
-
-    #[test]
     fn an_explicit_hash_key_routes_instead_of_the_partition_key() {
         let s = stream(4);
         let router = Router::new(&s);
         let top = u128::MAX.to_string();
-        let mut entry = Value::object().with("PartitionKey", "a").with("ExplicitHashKey", top.as_str());
-        let routed = route_entry(&s, &router, EntryInput::take(&mut entry)).unwrap();
+        let entry =
+            RecordInput { partition_key: "a".into(), explicit_hash_key: Some(top), ..RecordInput::default() };
+        let routed = route_entry(&s, &router, entry).unwrap();
         assert_eq!(routed.slot, router.route(u128::MAX));
         assert_ne!(routed.slot, router.route(partition_key_hash("a")));
     }
@@ -240,8 +192,8 @@ mod tests {
         fn partition_keys_route_by_md5(n in 1u32..50, pk in "\\PC{1,64}") {
             let s = stream(n);
             let router = Router::new(&s);
-            let mut entry = Value::object().with("PartitionKey", pk.as_str()).with("Data", Bytes::new());
-            let routed = route_entry(&s, &router, EntryInput::take(&mut entry)).unwrap();
+            let entry = RecordInput { partition_key: pk.clone(), ..RecordInput::default() };
+            let routed = route_entry(&s, &router, entry).unwrap();
             prop_assert_eq!(routed.slot, router.route(partition_key_hash(&pk)));
         }
     }

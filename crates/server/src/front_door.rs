@@ -11,7 +11,7 @@ use http::{Method, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
 use kinesin_engine::{Api, Reply, RequestContext};
-use kinesin_wire::{decode, validate, ApiError, Format, Operation, Value};
+use kinesin_wire::{decode, ApiError, Format, Input, Operation};
 use tokio::sync::watch;
 use tracing::{debug, error};
 
@@ -124,7 +124,7 @@ impl FrontDoor {
         let credential = auth::check(&parts.headers, parts.uri.query())?;
         let account = sigv4::account(&self.config, parts, &credential, body)?;
         let input = parsed.check_types(op)?;
-        validate::validate(op, &input)?;
+        input.validate(op)?;
         let region = auth::scope_region(&credential).unwrap_or(&self.config.region);
         let ctx = RequestContext { account, region: region.to_owned() };
         self.call(ctx, op, input).await
@@ -133,7 +133,7 @@ impl FrontDoor {
     /// Runs the operation in a task of its own, so that a client that disconnects cannot cancel
     /// it halfway through a write, and so that a panicking operation becomes a 500
     /// InternalFailure rather than a dropped connection.
-    async fn call(&self, ctx: RequestContext, op: Operation, input: Value) -> Result<Reply, ApiError> {
+    async fn call(&self, ctx: RequestContext, op: Operation, input: Input) -> Result<Reply, ApiError> {
         let api = Arc::clone(&self.api);
         match tokio::spawn(async move { api.handle(&ctx, op, input).await }).await {
             Ok(result) => result,

@@ -15,7 +15,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use kinesin_engine::storage::{NewRecord, ShardKey, ShardLog, SystemClock};
 use kinesin_engine::{Api, Engine, EngineConfig, RequestContext};
 use kinesin_store_local::{open_store, Durability, StoreOptions};
-use kinesin_wire::{check_types, parse_body, Format, Operation, Value};
+use kinesin_wire::{check_types, parse_body, Format, Input, Operation};
 
 const RECORDS: usize = 500;
 
@@ -53,8 +53,8 @@ fn segment_append(c: &mut Criterion) {
     group.finish();
 }
 
-fn input(op: Operation, json: &str) -> Value {
-    check_types(op, parse_body(Format::Json, json.as_bytes()).unwrap()).unwrap()
+fn input(op: Operation, json: &str) -> Input {
+    Input::Tree(check_types(op, parse_body(Format::Json, json.as_bytes()).unwrap()).unwrap())
 }
 
 fn engine_put_records(c: &mut Criterion) {

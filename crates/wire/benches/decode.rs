@@ -7,7 +7,7 @@
 use base64::Engine;
 use ciborium::Value as Cbor;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kinesin_wire::{decode, validate, Format, Operation};
+use kinesin_wire::{decode, Format, Operation};
 
 fn json_body() -> Vec<u8> {
     let data = base64::engine::general_purpose::STANDARD.encode([0x5au8; 1024]);
@@ -42,7 +42,7 @@ fn decode_put_records(c: &mut Criterion) {
             b.iter(|| {
                 let op = Operation::PutRecords;
                 let typed = decode::parse(Some(op), format, &body).unwrap().check_types(op).unwrap();
-                validate(Operation::PutRecords, &typed).unwrap();
+                typed.validate(Operation::PutRecords).unwrap();
                 typed
             })
         });

@@ -3,6 +3,7 @@
 
 mod blob;
 mod direct;
+mod records;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -12,7 +13,7 @@ use bytes::Bytes;
 use crate::model::{self, Kind, Model, ShapeId, Structure};
 use crate::raw::{OwnedRaw, Raw};
 use crate::value::Key;
-use crate::{ApiError, Format, Operation, Value};
+use crate::{ApiError, Format, Input, Operation, Value};
 
 /// A parsed but not yet type-checked body: the members of the top-level object or map, in
 /// document order. JSON text may borrow from the body.
@@ -38,31 +39,38 @@ pub fn parse_body(format: Format, body: &[u8]) -> Result<RawBody<'_>, ApiError> 
     }
 }
 
-/// A body that parsed: already type-checked (the direct path), or waiting for step 10.
+/// A body that parsed: already type-checked (the direct and the PutRecords fast paths), or
+/// waiting for step 10.
 #[derive(Debug)]
 pub enum Parsed<'a> {
-    Checked(Value),
+    Checked(Input),
     Raw(RawBody<'a>),
 }
 
-/// Step 6 for the request of `op` (`None`: an unknown operation). A JSON body of a known
-/// operation is type-checked in the same pass when it passes the checks (see [`direct`]);
+/// Step 6 for the request of `op` (`None`: an unknown operation). A JSON PutRecords body is
+/// type-checked and validated in the same pass when it passes both (see [`records`]), a JSON
+/// body of another known operation type-checked when it passes the checks (see [`direct`]);
 /// otherwise this is [`parse_body`], and [`Parsed::check_types`] does step 10 later.
 pub fn parse(op: Option<Operation>, format: Format, body: &[u8]) -> Result<Parsed<'_>, ApiError> {
     if let (Some(op), Format::Json) = (op, format) {
+        if op == Operation::PutRecords {
+            if let Some(input) = records::check_json(body) {
+                return Ok(Parsed::Checked(Input::PutRecords(input)));
+            }
+        }
         if let Some(input) = direct::check_json(op, body) {
-            return Ok(Parsed::Checked(input));
+            return Ok(Parsed::Checked(Input::Tree(input)));
         }
     }
     parse_body(format, body).map(Parsed::Raw)
 }
 
 impl Parsed<'_> {
-    /// Step 10 for `op`, the operation the body was parsed for: the typed tree.
-    pub fn check_types(self, op: Operation) -> Result<Value, ApiError> {
+    /// Step 10 for `op`, the operation the body was parsed for: the typed input.
+    pub fn check_types(self, op: Operation) -> Result<Input, ApiError> {
         match self {
             Parsed::Checked(input) => Ok(input),
-            Parsed::Raw(raw) => check_types(op, raw),
+            Parsed::Raw(raw) => check_types(op, raw).map(Input::Tree),
         }
     }
 }

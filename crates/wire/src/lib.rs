@@ -5,6 +5,7 @@
 pub mod decode;
 pub mod encode;
 pub mod error;
+pub mod input;
 pub mod iterator;
 pub mod operation;
 pub mod put_records_answer;
@@ -20,6 +21,7 @@ mod raw;
 pub use decode::{check_types, parse_body, RawBody};
 pub use encode::{encode, encode_error};
 pub use error::ApiError;
+pub use input::Input;
 pub use operation::Operation;
 pub use validate::validate;
 pub use value::Value;

@@ -5,7 +5,7 @@ mod render;
 
 use std::fmt;
 
-use crate::model::{self, Kind, Model, Requirement, Shape, ShapeId, Structure};
+use crate::model::{self, Kind, Member, Model, Requirement, Shape, ShapeId, Structure};
 use crate::value::Key;
 use crate::{ApiError, Operation, Value};
 
@@ -89,14 +89,7 @@ impl Validator<'_> {
             match present(entries, &member.name) {
                 Some(value) => self.value(member.shape, value, &member_path),
                 None => {
-                    let required = match member.requirement {
-                        Requirement::Optional => false,
-                        Requirement::Required => true,
-                        Requirement::RequiredUnless(other) => {
-                            present(entries, &shape.members[other].name).is_none()
-                        }
-                    };
-                    if required {
+                    if required(shape, member, |name| present(entries, name).is_some()) {
                         self.fail(member.shape, &Value::Null, &member_path, NOT_NULL);
                     }
                 }
@@ -154,6 +147,33 @@ impl Validator<'_> {
             _ => {}
         }
     }
+}
+
+/// Whether `member` of `shape`, when absent, is missing: it is required, or required unless
+/// another member that `is_present` says is absent too.
+pub(crate) fn required(shape: &Structure, member: &Member, is_present: impl Fn(&str) -> bool) -> bool {
+    match member.requirement {
+        Requirement::Optional => false,
+        Requirement::Required => true,
+        Requirement::RequiredUnless(other) => !is_present(&shape.members[other].name),
+    }
+}
+
+/// Whether no member of `shape` is missing, given which are present.
+pub(crate) fn requirements_met(shape: &Structure, is_present: impl Fn(&str) -> bool) -> bool {
+    shape.members.iter().all(|m| is_present(&m.name) || !required(shape, m, &is_present))
+}
+
+/// Whether `value` (not null) satisfies `shape`'s own constraints: what the PutRecords fast
+/// path asks of each member it reads.
+pub(crate) fn satisfies(shape: &Shape, value: &Value) -> bool {
+    broken(shape, value).is_empty()
+}
+
+/// Whether a list or map of `length` elements satisfies `shape`'s length constraints.
+pub(crate) fn length_satisfies(shape: &Shape, length: usize) -> bool {
+    let length = i64::try_from(length).unwrap_or(i64::MAX);
+    shape.min.is_none_or(|min| length >= min) && shape.max.is_none_or(|max| length <= max)
 }
 
 /// A structure member's value, absent when missing or null.

@@ -1,12 +1,13 @@
 //! PutRecord: one record, answered with its shard and sequence number once it is durable.
 
+use kinesin_wire::input::RecordInput;
 use kinesin_wire::seqnum::SequenceNumber;
 use kinesin_wire::{ApiError, Value};
 
 use crate::lookup::shard_id;
 use crate::operations::check_dry_run;
 use crate::render;
-use crate::routing::{check_writable, route_entry, EntryInput, Router};
+use crate::routing::{check_writable, route_entry, Router};
 use crate::storage::{Catalog, ShardLog};
 use crate::{Engine, RequestContext};
 
@@ -31,7 +32,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             }
         }
         let router = Router::new(&stream);
-        let routed = route_entry(&stream, &router, EntryInput::take(input))?;
+        let routed = route_entry(&stream, &router, RecordInput::take(input))?;
         check_dry_run(input)?;
         let outcome =
             self.append_routed(&stream, &router, vec![routed]).await.pop().expect("one record, one outcome");

@@ -19,7 +19,7 @@ use hyper::body::{Body, Frame};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use kinesin_engine::{Api, BoxFuture, Event, RequestContext};
 use kinesin_server::{serve, ServerConfig};
-use kinesin_wire::{ApiError, Operation, Value};
+use kinesin_wire::{ApiError, Input, Operation, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -58,9 +58,10 @@ impl Api for Recorder {
         &'a self,
         ctx: &'a RequestContext,
         op: Operation,
-        input: Value,
+        input: Input,
     ) -> BoxFuture<'a, Result<kinesin_engine::Reply, ApiError>> {
         use kinesin_engine::Reply as R;
+        let input = input.into_tree();
         self.calls.lock().unwrap().push(Call { ctx: ctx.clone(), op, input: input.clone() });
         Box::pin(async move {
             match op {
