@@ -65,7 +65,7 @@ const ROTATE_RETRY: Duration = Duration::from_secs(1);
 /// finishing what it was given.
 pub(crate) struct Committer {
     inbox: mpsc::Sender<Message>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<Option<u64>>>,
 }
 
 /// What the committer thread receives: appends from the store, outcomes from the syncer.
@@ -152,15 +152,21 @@ impl Committer {
     }
 }
 
-impl Drop for Committer {
+impl Committer {
     /// Lets the thread finish what it was given and waits for it: a store opened again on the
-    /// same directory right after must not race its last writes.
-    fn drop(&mut self) {
+    /// same directory right after must not race its last writes. Returns the generation of
+    /// the journal left, if it is empty (the last checkpoint went through); `None` without a
+    /// journal, or when already stopped.
+    pub fn stop(&mut self) -> Option<u64> {
         // The syncer holds a sender too, so the thread is told rather than left to notice.
         let _ = self.inbox.send(Message::Stop);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.thread.take().and_then(|thread| thread.join().ok().flatten())
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -204,6 +210,7 @@ impl Part {
 }
 
 fn fail(shard: &Shard, requests: Vec<Request>, e: &StoreError) {
+    shard.note_append_failed();
     tracing::warn!(shard = ?shard.key(), error = %e, "append failed");
     for request in requests {
         request.answer(Err(replicate(e)));
@@ -359,7 +366,7 @@ struct CommitThread {
 }
 
 impl CommitThread {
-    fn run(mut self) {
+    fn run(mut self) -> Option<u64> {
         loop {
             if self.waiting.is_empty() {
                 if self.stopping {
@@ -383,6 +390,7 @@ impl CommitThread {
         }
         self.settle();
         self.checkpoint_at_stop();
+        self.journal.as_ref().filter(|journal| journal.is_empty()).map(Journal::generation)
     }
 
     /// Rotates the journal one last time and waits for the checkpointer: a clean stop leaves
@@ -575,6 +583,7 @@ impl CommitThread {
             self.await_sync();
             self.fail_written(&StoreError::Io(io::Error::other("a group commit panicked")));
             for shard in shards {
+                shard.note_append_failed();
                 shard.abandon_after_panic();
             }
         }

@@ -46,6 +46,36 @@ fn path(dir: &Path, generation: u64) -> PathBuf {
     dir.join(format!("{generation:020}.jnl"))
 }
 
+/// The clean-stop mark, next to the journals: the generation of the one journal a clean stop
+/// left, in decimal (see [`mark_clean_stop`]).
+const CLEAN_STOP: &str = "clean-stop";
+
+/// Marks a clean stop that left journal `generation`, empty, as the only one, with every
+/// shard's active segment on the disk: the next open need not sync them.
+pub(crate) fn mark_clean_stop(fs: &dyn Vfs, dir: &Path, generation: u64) -> io::Result<()> {
+    let file = fs.open(&dir.join(CLEAN_STOP), OpenMode::Truncate)?;
+    file.write_all_at(generation.to_string().as_bytes(), 0)?;
+    file.sync_data()?;
+    fs.sync_dir(dir)
+}
+
+/// Removes the clean-stop mark, durably (with `sync`), so that a crash from now on is not
+/// taken for a clean stop; returns the generation it named, if there was a readable one.
+pub(crate) fn take_clean_stop(fs: &dyn Vfs, dir: &Path, sync: bool) -> io::Result<Option<u64>> {
+    let path = dir.join(CLEAN_STOP);
+    let file = match fs.open(&path, OpenMode::Existing) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        opened => opened?,
+    };
+    let mut text = vec![0; file.len()? as usize];
+    file.read_exact_at(&mut text, 0)?;
+    fs.remove_file(&path)?;
+    if sync {
+        fs.sync_dir(dir)?;
+    }
+    Ok(std::str::from_utf8(&text).ok().and_then(|text| text.parse().ok()))
+}
+
 /// Removes a journal file whose entries are in synced segments.
 pub(crate) fn remove(fs: &dyn Vfs, dir: &Path, generation: u64) -> io::Result<()> {
     fs.remove_file(&path(dir, generation))
@@ -208,6 +238,10 @@ impl Journal {
 
     pub fn is_empty(&self) -> bool {
         self.written_len == 0
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn is_full(&self) -> bool {

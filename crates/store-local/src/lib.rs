@@ -98,7 +98,14 @@ pub fn open_store_with_fs(
     let catalog = RedbCatalog::open(fs.clone(), &root.join("catalog.redb"), options.durability)?;
     let keys = keys::Keys::open(fs.clone(), root)?;
     let log = LocalSegmentLog::open(
-        Arc::new(shard::Env { fs, clock, options, keys, segment_syncs: Arc::default() }),
+        Arc::new(shard::Env {
+            fs,
+            clock,
+            options,
+            keys,
+            segment_syncs: Arc::default(),
+            append_failed: Default::default(),
+        }),
         root,
     )?;
     Ok((log, catalog))

@@ -20,6 +20,7 @@ use crate::vfs::ensure_dir;
 pub struct LocalSegmentLog {
     env: Arc<Env>,
     committer: Committer,
+    journal_dir: PathBuf,
     streams_dir: PathBuf,
     shards: RwLock<HashMap<ShardKey, Arc<Shard>>>,
     /// Serializes creating and deleting shard directories.
@@ -71,9 +72,17 @@ impl LocalSegmentLog {
                 shards.insert(key, Arc::new(shard));
             }
         }
-        let journal = replay_journal(&env, &journal::dir(root), &shards)?;
+        let journal_dir = journal::dir(root);
+        let journal = replay_journal(&env, &journal_dir, &shards)?;
         let committer = Committer::start(journal, env.segment_syncs.clone())?;
-        Ok(LocalSegmentLog { env, committer, streams_dir, shards: RwLock::new(shards), layout: Arc::default() })
+        Ok(LocalSegmentLog {
+            env,
+            committer,
+            journal_dir,
+            streams_dir,
+            shards: RwLock::new(shards),
+            layout: Arc::default(),
+        })
     }
 
     fn shard(&self, key: ShardKey) -> Result<Arc<Shard>, StoreError> {
@@ -88,8 +97,9 @@ impl LocalSegmentLog {
 
 /// Writes what the journals left by the last run hold into the shards' segments (again, where
 /// a segment seems to hold it already: see `Shard::replay`), syncs every shard's active
-/// segment, removes the journals, and starts the new journal (with durability `fsync`).
-/// Entries of shards that no longer exist (deleted streams) are skipped.
+/// segment unless the last run stopped cleanly, removes the journals, and starts the new
+/// journal (with durability `fsync`). Entries of shards that no longer exist (deleted
+/// streams) are skipped.
 fn replay_journal(
     env: &Env,
     dir: &Path,
@@ -97,6 +107,7 @@ fn replay_journal(
 ) -> Result<Option<Journal>, StoreError> {
     let fs = &env.fs;
     ensure_dir(&**fs, dir, env.sync())?;
+    let clean_stop = journal::take_clean_stop(&**fs, dir, env.sync())?;
     let journals = journal::read_all(&**fs, dir)?;
     let mut replays: HashMap<ShardKey, Replay> = HashMap::new();
     for entry in journals.iter().flat_map(|(_, entries)| entries) {
@@ -109,8 +120,13 @@ fn replay_journal(
     }
     // Every shard, not only those replayed into: frames that reached the page cache and not
     // the disk (a kill -9 during their segment's sync, a failed group not yet cut off) are
-    // records from now on, and go to the disk before anything is written after them.
-    if env.sync() {
+    // records from now on, and go to the disk before anything is written after them. A clean
+    // stop synced them all; its mark counts only if the journals are as it left them (an
+    // older kinesin run after it would have started another journal).
+    let stopped_cleanly = clean_stop.is_some_and(
+        |generation| matches!(&journals[..], [(only, entries)] if *only == generation && entries.is_empty()),
+    );
+    if env.sync() && !stopped_cleanly {
         for shard in shards.values() {
             shard.sync_active()?;
         }
@@ -123,6 +139,23 @@ fn replay_journal(
     }
     let next = journals.last().map_or(0, |(generation, _)| generation + 1);
     Ok(Some(Journal::start(fs.clone(), dir.to_owned(), next, env.options.journal_bytes)?))
+}
+
+impl Drop for LocalSegmentLog {
+    /// A clean stop. The committer finishes: its last checkpoint syncs the segments the journal
+    /// covered, and earlier checkpoints synced the others. Unless an append or a segment sync
+    /// failed during the run (which can leave a segment's page cache ahead of the disk), every
+    /// active segment is then on the disk, and the clean-stop mark spares the next open
+    /// syncing them all.
+    fn drop(&mut self) {
+        let Some(generation) = self.committer.stop() else { return };
+        if self.env.any_append_failed() || self.env.segment_syncs.any_failed() {
+            return;
+        }
+        if let Err(e) = journal::mark_clean_stop(&*self.env.fs, &self.journal_dir, generation) {
+            tracing::warn!(error = %e, "could not mark the clean stop; the next start syncs every shard");
+        }
+    }
 }
 
 impl ShardLog for LocalSegmentLog {

@@ -65,14 +65,18 @@ async fn run(seed: u64) {
     let log = Arc::new(log);
     let sent: Arc<Mutex<Vec<Sent>>> = Arc::default();
     let power_off = Arc::new(AtomicBool::new(false));
+    let stopping = Arc::new(AtomicBool::new(false));
     let acked: Arc<Mutex<Vec<(usize, Appended)>>> = Arc::default();
     let mut tasks = Vec::new();
     for task in 0..rng.gen_range(1..8) {
         let (log, sent, acked, clock) = (log.clone(), sent.clone(), acked.clone(), clock.clone());
-        let power_off = power_off.clone();
+        let (power_off, stopping) = (power_off.clone(), stopping.clone());
         let mut rng = StdRng::seed_from_u64(seed * 1000 + task);
         tasks.push(tokio::spawn(async move {
             loop {
+                if stopping.load(Ordering::SeqCst) {
+                    return;
+                }
                 let key = shards[rng.gen_range(0..2)];
                 let id = {
                     let mut sent = sent.lock().unwrap();
@@ -135,16 +139,31 @@ async fn run(seed: u64) {
     // In some runs the process is killed first and restarted, and the power goes right after
     // the restart: what the replay wrote must be durable by then. The faults end 50 ms before
     // such a kill: a kill in the instant between a failed segment sync and the cut of what it
-    // dropped is the gap storage.md documents, which a restart cannot see.
-    let killed_first = rng.gen_bool(0.3);
-    if killed_first {
+    // dropped is the gap storage.md documents, which a restart cannot see. In others the store
+    // stops cleanly first (after the faults, if any): a start after a clean stop syncs nothing
+    // when nothing failed, so the stop must have left everything on the disk.
+    let (killed_first, stopped_first) = match rng.gen_range(0..10) {
+        0..=2 => (true, false),
+        3..=4 => (false, true),
+        _ => (false, false),
+    };
+    if killed_first || stopped_first {
         end_faults(std::mem::take(&mut faults), &fs).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let mut log = Some(log);
+    if stopped_first {
+        stopping.store(true, Ordering::SeqCst);
+        for task in tasks.drain(..) {
+            task.await.unwrap();
+        }
+        drop(log.take());
+    }
     power_off.store(true, Ordering::SeqCst);
-    let crashed = if killed_first { fs.kill_process() } else { fs.clone() };
+    let crashed = if killed_first || stopped_first { fs.kill_process() } else { fs.clone() };
     end_faults(faults, &fs).await;
-    let restarted = killed_first.then(|| open(Arc::new(crashed.clone()), options, clock.clone()));
+    let restarted =
+        (killed_first || stopped_first).then(|| open(Arc::new(crashed.clone()), options, clock.clone()));
     // The restarted run has a record acknowledged on each shard before the power goes: it goes
     // after whatever the restart found, which must be on the disk by then.
     if let Some((log, _)) = &restarted {
@@ -171,7 +190,7 @@ async fn run(seed: u64) {
     let context = format!(
         "seed {seed} (torn: {torn}, segment bytes: {segment_bytes}, journal bytes: {journal_bytes}, \
          disk full now and then: {full_now_and_then}, syncs fail now and then: {syncs_fail_now_and_then}, \
-         killed first: {killed_first})"
+         killed first: {killed_first}, stopped first: {stopped_first})"
     );
     let (log, catalog) = open(Arc::new(after), options, clock.clone());
     assert_eq!(catalog.load_streams().unwrap(), vec![stream], "{context}");

@@ -35,7 +35,18 @@ async fn data(log: &LocalSegmentLog, key: ShardKey) -> Vec<String> {
 }
 
 fn journal_files(fs: &SimFs) -> usize {
-    fs.list_dir(&Path::new(ROOT).join("journal")).unwrap().len()
+    journal_names(fs).iter().filter(|name| name.ends_with(".jnl")).count()
+}
+
+fn journal_names(fs: &SimFs) -> Vec<String> {
+    fs.list_dir(&Path::new(ROOT).join("journal")).unwrap().into_iter().map(|entry| entry.name).collect()
+}
+
+/// Opens the store on `fs` and returns it with the number of file syncs the open made.
+fn open_counting_syncs(fs: &SimFs) -> (LocalSegmentLog, u64) {
+    let before = fs.sync_count();
+    let log = open_two_shards(fs, 1 << 20);
+    (log, fs.sync_count() - before)
 }
 
 /// After kill -9 the records the journal made durable may be in the page cache only: the
@@ -61,18 +72,82 @@ async fn a_clean_stop_leaves_an_empty_journal() {
     drop(log);
     let after = fs.kill_process();
     let journal = Path::new(ROOT).join("journal");
-    let names = after.list_dir(&journal).unwrap();
+    let names: Vec<String> =
+        journal_names(&after).into_iter().filter(|name| name.ends_with(".jnl")).collect();
     assert_eq!(names.len(), 1, "{names:?}");
     assert_eq!(
-        after
-            .open(&journal.join(&names[0].name), kinesin_store_local::OpenMode::Existing)
-            .unwrap()
-            .len()
-            .unwrap(),
+        after.open(&journal.join(&names[0]), kinesin_store_local::OpenMode::Existing).unwrap().len().unwrap(),
         0
     );
     let log = open_two_shards(&after, 1 << 20);
     assert_eq!(data(&log, SHARD).await, ["logged"]);
+}
+
+/// A store with a record in each shard, stopped cleanly or killed: what the next start finds.
+async fn stopped_with_two_records(clean: bool) -> SimFs {
+    let fs = SimFs::new();
+    let log = open_two_shards(&fs, 1 << 20);
+    log.append(SHARD, vec![record("k", "logged")]).await.unwrap();
+    log.append(OTHER, vec![record("k", "other")]).await.unwrap();
+    if clean {
+        drop(log);
+        fs.kill_process()
+    } else {
+        kill(&fs, log)
+    }
+}
+
+fn has_clean_stop_mark(fs: &SimFs) -> bool {
+    journal_names(fs).iter().any(|name| name == "clean-stop")
+}
+
+/// After a clean stop every active segment is on the disk: the next start does not sync them
+/// again (with thousands of shards those syncs were most of the start-up), and a power cut
+/// right after it loses nothing.
+#[tokio::test]
+async fn a_clean_stop_spares_the_next_start_the_segment_syncs() {
+    let clean = stopped_with_two_records(true).await;
+    assert!(has_clean_stop_mark(&clean));
+    let (log, clean_syncs) = open_counting_syncs(&clean);
+    assert!(!has_clean_stop_mark(&clean), "a start consumes the mark");
+    assert_eq!(after_power_cut(&clean, log).await, ["logged"]);
+
+    let killed = stopped_with_two_records(false).await;
+    assert!(!has_clean_stop_mark(&killed));
+    let (_log, killed_syncs) = open_counting_syncs(&killed);
+    assert_eq!(killed_syncs - clean_syncs, 2, "one sync per shard after a kill, none after a clean stop");
+}
+
+/// A failed append can leave a segment's page cache ahead of its disk (when cutting the
+/// failed frames off fails too), and a failed segment sync certainly does: a stop after either
+/// leaves no mark, and the next start syncs every shard.
+#[tokio::test]
+async fn a_stop_after_a_failure_leaves_no_clean_stop_mark() {
+    let fs = SimFs::new();
+    let log = open_two_shards(&fs, 1 << 20);
+    fs.fail_syncs(true);
+    log.append(SHARD, vec![record("k", "failed")]).await.unwrap_err();
+    fs.fail_syncs(false);
+    log.append(SHARD, vec![record("k", "acked")]).await.unwrap();
+    drop(log);
+    assert!(!has_clean_stop_mark(&fs.kill_process()), "after a failed journal sync");
+
+    let (fs, log) = acked_then_a_failed_segment_sync(1 << 20).await;
+    drop(log);
+    assert!(!has_clean_stop_mark(&fs.kill_process()), "after a failed segment sync");
+}
+
+/// A mark whose journal is not the one a start finds (an older kinesin ran on the directory
+/// after the clean stop, and was killed) is not trusted.
+#[tokio::test]
+async fn a_clean_stop_mark_counts_only_with_the_journal_it_names() {
+    let (trusted, tampered) = (stopped_with_two_records(true).await, stopped_with_two_records(true).await);
+    let mark =
+        tampered.open(&Path::new(ROOT).join("journal/clean-stop"), kinesin_store_local::OpenMode::Truncate);
+    mark.unwrap().write_all_at(b"999", 0).unwrap();
+    let (_log, trusted_syncs) = open_counting_syncs(&trusted);
+    let (_log, tampered_syncs) = open_counting_syncs(&tampered);
+    assert_eq!(tampered_syncs - trusted_syncs, 2, "every shard's active segment is synced");
 }
 
 /// Once a segment sync of a shard fails, the shard takes no appends and the journal holding

@@ -23,6 +23,7 @@ mod read;
 use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use kinesin_engine::storage::{Clock, ShardKey, StoreError, Tip};
@@ -45,12 +46,23 @@ pub(crate) struct Env {
     pub options: StoreOptions,
     pub keys: Keys,
     pub segment_syncs: Arc<SegmentSyncs>,
+    /// An append failed during this run: what it wrote to a segment may differ between the
+    /// page cache and the disk, so the stop leaves no clean-stop mark (see `LocalSegmentLog`).
+    pub append_failed: AtomicBool,
 }
 
 impl Env {
     /// Whether to fdatasync (durability `fsync`) or leave it to the OS.
     pub fn sync(&self) -> bool {
         self.options.durability == Durability::Fsync
+    }
+
+    pub fn note_append_failed(&self) {
+        self.append_failed.store(true, Ordering::Release);
+    }
+
+    pub fn any_append_failed(&self) -> bool {
+        self.append_failed.load(Ordering::Acquire)
     }
 }
 
@@ -135,6 +147,11 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
 }
 
 impl Shard {
+    /// Records that an append to this shard failed (see [`Env::append_failed`]).
+    pub(crate) fn note_append_failed(&self) {
+        self.env.note_append_failed();
+    }
+
     /// Opens the shard log in `dir` (creating an empty one if `dir` has no segment), scanning
     /// only the last segment: a torn tail — never acknowledged — is cut off.
     pub fn open(env: Arc<Env>, key: ShardKey, dir: PathBuf) -> Result<Shard, StoreError> {
