@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
@@ -40,7 +41,43 @@ pub struct CredentialStore {
 struct Key {
     secret: String,
     account: String,
+    signing_key: RecentSigningKey,
 }
+
+/// The signing key last derived from a secret, for its scope's date and region. Deriving one
+/// takes four HMACs, about a third of a verified request's work, and a client signs with the
+/// same date and region all day.
+#[derive(Default)]
+struct RecentSigningKey(Mutex<Option<(String, String, [u8; 32])>>);
+
+impl RecentSigningKey {
+    fn get(&self, secret: &str, date: &str, region: &str) -> [u8; 32] {
+        let mut recent = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*recent {
+            Some((d, r, key)) if d == date && r == region => *key,
+            _ => {
+                let key = signing_key(secret, date, region);
+                *recent = Some((date.to_owned(), region.to_owned(), key));
+                key
+            }
+        }
+    }
+}
+
+/// A cache: a copy starts empty, and it is no part of a key's identity.
+impl Clone for RecentSigningKey {
+    fn clone(&self) -> Self {
+        RecentSigningKey::default()
+    }
+}
+
+impl PartialEq for RecentSigningKey {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for RecentSigningKey {}
 
 impl fmt::Debug for CredentialStore {
     /// Key ids only: secrets never reach a log.
@@ -77,7 +114,11 @@ impl CredentialStore {
             if id.contains('/') {
                 return Err(format!("line {number}: an access key id cannot contain '/', got '{id}'"));
             }
-            let key = Key { secret: secret.to_owned(), account: account.to_owned() };
+            let key = Key {
+                secret: secret.to_owned(),
+                account: account.to_owned(),
+                signing_key: RecentSigningKey::default(),
+            };
             if keys.insert(id.to_owned(), key).is_some() {
                 return Err(format!("line {number}: access key id '{id}' is listed twice"));
             }
@@ -177,7 +218,7 @@ pub fn verify<'s>(
     }
 
     let scope = format!("{scope_date}/{region}/{service}/{terminator}");
-    let key = signing_key(&entry.secret, scope_date, region);
+    let key = entry.signing_key.get(&entry.secret, scope_date, region);
     let provided = decode_hex(&params.signature);
     let declared_hash = header_text(request.headers, "x-amz-content-sha256");
     let payload_hashes: Vec<String> = match declared_hash {
@@ -488,11 +529,13 @@ fn hmac(key: &[u8], data: &str) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-fn signing_key(secret: &str, date: &str, region: &str) -> Vec<u8> {
+fn signing_key(secret: &str, date: &str, region: &str) -> [u8; 32] {
     let k_date = hmac(format!("AWS4{secret}").as_bytes(), date);
     let k_region = hmac(&k_date, region);
     let k_service = hmac(&k_region, SERVICE);
-    hmac(&k_service, TERMINATOR)
+    let mut mac = HmacSha256::new_from_slice(&k_service).expect("HMAC takes any key");
+    mac.update(TERMINATOR.as_bytes());
+    mac.finalize().into_bytes().into()
 }
 
 /// A 64-digit hex signature as its 32 bytes.
@@ -663,6 +706,24 @@ mod tests {
         assert!(verify(&store(), &request(&declared, "{}"), now).is_ok());
     }
 
+    /// One store verifies requests of changing scopes: a key's signing key is derived again
+    /// when the region (or date) changes, and a cached one lets no wrong signature through.
+    #[test]
+    fn signing_keys_follow_the_scope() {
+        let store = store();
+        let now = at("20261125T183406Z");
+        let vector = vector_headers(&vector_authorization(SIGNATURE));
+        let (host, query) = (host_only(), presigned_query("eu-west-1"));
+        let mut presigned = request(&host, BODY);
+        presigned.query = Some(&query);
+        for _ in 0..2 {
+            assert_eq!(verify(&store, &request(&vector, BODY), now), Ok("123456789012"));
+            assert_eq!(verify(&store, &presigned, now), Ok("123456789012"));
+        }
+        let wrong = vector_headers(&vector_authorization(&SIGNATURE.replace('8', "9")));
+        assert_eq!(error(verify(&store, &request(&wrong, BODY), now)).0, "InvalidSignatureException");
+    }
+
     #[test]
     fn any_change_breaks_the_signature() {
         let mismatch = (
@@ -807,25 +868,36 @@ mod tests {
         );
     }
 
-    /// A presigned request built by hand: the query carries the signing parameters.
-    #[test]
-    fn query_mode_verifies() {
+    /// The query of a request presigned by hand for `region` at 20261125T183406Z: it carries
+    /// the signing parameters.
+    fn presigned_query(region: &str) -> String {
         let date = "20261125T183406Z";
-        let credential = "AKIDEXAMPLE%2F20261125%2Feu-west-1%2Fkinesis%2Faws4_request";
+        let credential = format!("AKIDEXAMPLE%2F20261125%2F{region}%2Fkinesis%2Faws4_request");
         let base = format!(
             "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={credential}&X-Amz-Date={date}\
              &X-Amz-Expires=600&X-Amz-SignedHeaders=host"
         );
-        let mut headers = HeaderMap::new();
-        headers.insert("host", "localhost:4567".parse().unwrap());
         let canonical = format!(
             "POST\n/\n{base}\nhost:localhost:4567\n\nhost\n{}",
             hex(&Sha256::digest(BODY.as_bytes()))
         );
-        let key = signing_key(SECRET, "20261125", "eu-west-1");
-        let signature =
-            hex(&hmac(&key, &string_to_sign(date, "20261125/eu-west-1/kinesis/aws4_request", &canonical)));
-        let query = format!("{base}&X-Amz-Signature={signature}");
+        let key = signing_key(SECRET, "20261125", region);
+        let scope = format!("20261125/{region}/kinesis/aws4_request");
+        let signature = hex(&hmac(&key, &string_to_sign(date, &scope, &canonical)));
+        format!("{base}&X-Amz-Signature={signature}")
+    }
+
+    fn host_only() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "localhost:4567".parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn query_mode_verifies() {
+        let date = "20261125T183406Z";
+        let query = presigned_query("eu-west-1");
+        let headers = host_only();
         let mut req = request(&headers, BODY);
         req.query = Some(&query);
         assert_eq!(verify(&store(), &req, at(date)), Ok("123456789012"));
