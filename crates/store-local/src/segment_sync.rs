@@ -31,7 +31,8 @@ use crate::vfs::VfsFile;
 #[derive(Default)]
 pub(crate) struct SegmentSyncs {
     /// Per shard: held shared by each sync of its segments until its outcome is recorded;
-    /// taken exclusively to wait for the syncs running beside one that succeeded.
+    /// taken exclusively to wait for the syncs running beside one that succeeded. A shard has
+    /// an entry only while a sync of it runs, so deleted shards leave none behind.
     running: Mutex<HashMap<ShardKey, Arc<RwLock<()>>>>,
     /// Shards with a failed segment sync in this run.
     failed: Mutex<HashSet<ShardKey>>,
@@ -44,20 +45,29 @@ impl SegmentSyncs {
     /// of the shard failed before or beside it in this run.
     pub fn sync(&self, key: ShardKey, file: &dyn VfsFile) -> io::Result<()> {
         let running = self.running_of(key);
-        {
+        let synced = {
             let _running = running.read().unwrap_or_else(PoisonError::into_inner);
-            if let Err(e) = file.sync_data() {
-                self.record_failure(key, &e);
-                return Err(e);
-            }
+            file.sync_data().inspect_err(|e| self.record_failure(key, e))
+        };
+        if synced.is_ok() {
+            drop(running.write().unwrap_or_else(PoisonError::into_inner));
         }
-        drop(running.write().unwrap_or_else(PoisonError::into_inner));
-        self.check(key)
+        self.release(key, running);
+        synced.and_then(|()| self.check(key))
     }
 
     fn running_of(&self, key: ShardKey) -> Arc<RwLock<()>> {
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         running.entry(key).or_default().clone()
+    }
+
+    /// Drops the shard's entry once no other sync of it holds the lock.
+    fn release(&self, key: ShardKey, lock: Arc<RwLock<()>>) {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        // The map's reference and this one: no other sync of the shard runs or waits.
+        if Arc::strong_count(&lock) == 2 {
+            running.remove(&key);
+        }
     }
 
     /// Fails if a segment sync of shard `key` failed in this run: it takes no appends.
@@ -119,5 +129,6 @@ mod tests {
         assert!(syncs.check(A).is_err());
         assert!(syncs.check(B).is_ok());
         assert!(syncs.sync(B, &*file).is_ok());
+        assert!(syncs.running.lock().unwrap().is_empty(), "no entry outlives its syncs");
     }
 }
