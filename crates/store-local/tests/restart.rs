@@ -123,11 +123,7 @@ async fn a_clean_stop_spares_the_next_start_the_segment_syncs() {
 /// leaves no mark, and the next start syncs every shard.
 #[tokio::test]
 async fn a_stop_after_a_failure_leaves_no_clean_stop_mark() {
-    let fs = SimFs::new();
-    let log = open_two_shards(&fs, 1 << 20);
-    fs.fail_syncs(true);
-    log.append(SHARD, vec![record("k", "failed")]).await.unwrap_err();
-    fs.fail_syncs(false);
+    let (fs, log) = a_failed_journal_sync().await;
     log.append(SHARD, vec![record("k", "acked")]).await.unwrap();
     drop(log);
     assert!(!has_clean_stop_mark(&fs.kill_process()), "after a failed journal sync");
@@ -248,14 +244,19 @@ async fn an_append_after_a_failed_segment_sync_and_clean_restarts_survives_a_pow
     assert_eq!(after_power_cut(&third, log).await, ["acked", "after"]);
 }
 
-/// No segment sync fails: a failed journal sync fails the shard's first group.
-#[tokio::test]
-async fn an_append_after_a_failed_journal_sync_and_a_kill_survives_a_power_cut() {
+/// A store whose first append failed its journal sync (no segment sync fails).
+async fn a_failed_journal_sync() -> (SimFs, LocalSegmentLog) {
     let fs = SimFs::new();
     let log = open_two_shards(&fs, 1 << 20);
     fs.fail_syncs(true);
     log.append(SHARD, vec![record("k", "failed")]).await.unwrap_err();
     fs.fail_syncs(false);
+    (fs, log)
+}
+
+#[tokio::test]
+async fn an_append_after_a_failed_journal_sync_and_a_kill_survives_a_power_cut() {
+    let (fs, log) = a_failed_journal_sync().await;
     let restarted = kill(&fs, log);
     assert_eq!(append_after_restart_then_cut(&restarted).await, ["after"]);
 }

@@ -290,6 +290,24 @@ fn seconds_to_millis(seconds: f64) -> i64 {
     millis as i64
 }
 
+/// Test bodies shared by the direct and the PutRecords fast path's tests.
+#[cfg(test)]
+pub(crate) mod test_bodies {
+    use base64::Engine;
+    use serde_json::json;
+
+    /// A well-formed PutRecords JSON body of `records` (partition key, data).
+    pub fn put_records(records: &[(String, Vec<u8>)]) -> Vec<u8> {
+        let records: Vec<serde_json::Value> = records
+            .iter()
+            .map(|(key, data)| {
+                json!({"PartitionKey": key, "Data": base64::engine::general_purpose::STANDARD.encode(data)})
+            })
+            .collect();
+        serde_json::to_vec(&json!({"StreamName": "s", "Records": records})).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -241,7 +241,7 @@ impl<'de> Visitor<'de> for Typed<'_> {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use serde_json::{json, Value as Json};
+    use serde_json::Value as Json;
 
     use super::check_json;
     use crate::decode::{check_types, parse_body};
@@ -409,15 +409,7 @@ mod tests {
         fn put_records_bodies_take_the_direct_path(
             records in prop::collection::vec(("\\PC{1,20}", prop::collection::vec(any::<u8>(), 0..40)), 1..20),
         ) {
-            use base64::Engine;
-            let records: Vec<Json> = records
-                .iter()
-                .map(|(key, data)| json!({
-                    "PartitionKey": key,
-                    "Data": base64::engine::general_purpose::STANDARD.encode(data),
-                }))
-                .collect();
-            let text = serde_json::to_vec(&json!({"StreamName": "s", "Records": records})).unwrap();
+            let text = crate::decode::test_bodies::put_records(&records);
             let direct = check_json(Operation::PutRecords, &text);
             prop_assert!(direct.is_some());
             prop_assert_eq!(direct, two_step(Operation::PutRecords, &text));

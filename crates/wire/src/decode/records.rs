@@ -411,15 +411,7 @@ mod tests {
         fn put_records_bodies_take_the_fast_path(
             records in prop::collection::vec(("\\PC{1,20}", prop::collection::vec(any::<u8>(), 0..40)), 1..20),
         ) {
-            use base64::Engine;
-            let records: Vec<Json> = records
-                .iter()
-                .map(|(key, data)| json!({
-                    "PartitionKey": key,
-                    "Data": base64::engine::general_purpose::STANDARD.encode(data),
-                }))
-                .collect();
-            let text = serde_json::to_vec(&json!({"StreamName": "s", "Records": records})).unwrap();
+            let text = crate::decode::test_bodies::put_records(&records);
             let fast = check_json(&text);
             prop_assert!(fast.is_some());
             prop_assert_eq!(fast, general(&text));
