@@ -46,22 +46,29 @@ fn path(dir: &Path, generation: u64) -> PathBuf {
     dir.join(format!("{generation:020}.jnl"))
 }
 
-/// The clean-stop mark, next to the journals: the generation of the one journal a clean stop
-/// left, in decimal (see [`mark_clean_stop`]).
+/// The clean-stop mark, next to the journals (see [`mark_clean_stop`]).
 const CLEAN_STOP: &str = "clean-stop";
 
-/// Marks a clean stop that left journal `generation`, empty, as the only one, with every
-/// shard's active segment on the disk: the next open need not sync them.
-pub(crate) fn mark_clean_stop(fs: &dyn Vfs, dir: &Path, generation: u64) -> io::Result<()> {
+/// What a clean stop left: the generation of the one, empty, journal, and a digest of every
+/// shard's active segment (see `LocalSegmentLog`). Written as two decimal numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CleanStop {
+    pub generation: u64,
+    pub segments: u32,
+}
+
+/// Marks a clean stop with every shard's active segment on the disk: the next open need not
+/// sync them, if it finds the journals and segments as `stop` describes them.
+pub(crate) fn mark_clean_stop(fs: &dyn Vfs, dir: &Path, stop: CleanStop) -> io::Result<()> {
     let file = fs.open(&dir.join(CLEAN_STOP), OpenMode::Truncate)?;
-    file.write_all_at(generation.to_string().as_bytes(), 0)?;
+    file.write_all_at(format!("{} {}", stop.generation, stop.segments).as_bytes(), 0)?;
     file.sync_data()?;
     fs.sync_dir(dir)
 }
 
 /// Removes the clean-stop mark, durably (with `sync`), so that a crash from now on is not
-/// taken for a clean stop; returns the generation it named, if there was a readable one.
-pub(crate) fn take_clean_stop(fs: &dyn Vfs, dir: &Path, sync: bool) -> io::Result<Option<u64>> {
+/// taken for a clean stop; returns what it said, if there was a readable one.
+pub(crate) fn take_clean_stop(fs: &dyn Vfs, dir: &Path, sync: bool) -> io::Result<Option<CleanStop>> {
     let path = dir.join(CLEAN_STOP);
     let file = match fs.open(&path, OpenMode::Existing) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -73,7 +80,11 @@ pub(crate) fn take_clean_stop(fs: &dyn Vfs, dir: &Path, sync: bool) -> io::Resul
     if sync {
         fs.sync_dir(dir)?;
     }
-    Ok(std::str::from_utf8(&text).ok().and_then(|text| text.parse().ok()))
+    let parsed = std::str::from_utf8(&text).ok().and_then(|text| {
+        let (generation, segments) = text.split_once(' ')?;
+        Some(CleanStop { generation: generation.parse().ok()?, segments: segments.parse().ok()? })
+    });
+    Ok(parsed)
 }
 
 /// Removes a journal file whose entries are in synced segments.

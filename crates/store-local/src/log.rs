@@ -11,7 +11,7 @@ use kinesin_engine::storage::{
 };
 
 use crate::commit::Committer;
-use crate::journal::{self, Journal};
+use crate::journal::{self, CleanStop, Journal};
 use crate::shard::{Env, Replay, Shard};
 use crate::vfs::ensure_dir;
 
@@ -121,11 +121,16 @@ fn replay_journal(
     // Every shard, not only those replayed into: frames that reached the page cache and not
     // the disk (a kill -9 during their segment's sync, a failed group not yet cut off) are
     // records from now on, and go to the disk before anything is written after them. A clean
-    // stop synced them all; its mark counts only if the journals are as it left them (an
-    // older kinesin run after it would have started another journal).
-    let stopped_cleanly = clean_stop.is_some_and(
-        |generation| matches!(&journals[..], [(only, entries)] if *only == generation && entries.is_empty()),
-    );
+    // stop synced them all; its mark counts only if the journals and the active segments are
+    // as it left them (an older kinesin may have run on the directory since, ignoring it).
+    let stopped_cleanly = match clean_stop {
+        Some(stop) => {
+            let journal_as_left =
+                matches!(&journals[..], [(only, entries)] if *only == stop.generation && entries.is_empty());
+            journal_as_left && active_segments_digest(shards)? == stop.segments
+        }
+        None => false,
+    };
     if env.sync() && !stopped_cleanly {
         for shard in shards.values() {
             shard.sync_active()?;
@@ -141,6 +146,25 @@ fn replay_journal(
     Ok(Some(Journal::start(fs.clone(), dir.to_owned(), next, env.options.journal_bytes)?))
 }
 
+/// A digest of every shard's active segment: its key, first and next sequence index and
+/// length. A clean stop records it; any write after it changes it.
+fn active_segments_digest(shards: &HashMap<ShardKey, Arc<Shard>>) -> Result<u32, StoreError> {
+    let mut keys: Vec<&ShardKey> = shards.keys().collect();
+    keys.sort_unstable_by_key(|key| (key.stream_id, key.shard_index));
+    let mut digest = 0;
+    for key in keys {
+        let [first_seq, end_seq, len] = shards[key].active_extent()?;
+        let mut entry = Vec::with_capacity(36);
+        entry.extend_from_slice(&key.stream_id.to_le_bytes());
+        entry.extend_from_slice(&key.shard_index.to_le_bytes());
+        for n in [first_seq, end_seq, len] {
+            entry.extend_from_slice(&n.to_le_bytes());
+        }
+        digest = crc32c::crc32c_append(digest, &entry);
+    }
+    Ok(digest)
+}
+
 impl Drop for LocalSegmentLog {
     /// A clean stop. The committer finishes: its last checkpoint syncs the segments the journal
     /// covered, and earlier checkpoints synced the others. Unless an append or a segment sync
@@ -152,7 +176,11 @@ impl Drop for LocalSegmentLog {
         if self.env.any_append_failed() || self.env.segment_syncs.any_failed() {
             return;
         }
-        if let Err(e) = journal::mark_clean_stop(&*self.env.fs, &self.journal_dir, generation) {
+        let shards = self.shards.read().unwrap_or_else(PoisonError::into_inner);
+        let marked = active_segments_digest(&shards).map_err(io::Error::other).and_then(|segments| {
+            journal::mark_clean_stop(&*self.env.fs, &self.journal_dir, CleanStop { generation, segments })
+        });
+        if let Err(e) = marked {
             tracing::warn!(error = %e, "could not mark the clean stop; the next start syncs every shard");
         }
     }

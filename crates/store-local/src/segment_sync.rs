@@ -64,8 +64,11 @@ impl SegmentSyncs {
     /// Drops the shard's entry once no other sync of it holds the lock.
     fn release(&self, key: ShardKey, lock: Arc<RwLock<()>>) {
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        // The map's reference and this one: no other sync of the shard runs or waits.
-        if Arc::strong_count(&lock) == 2 {
+        // Under the map's lock, where clones are made: with this reference gone, the map's
+        // alone means no other sync of the shard runs or waits. (Counting it before dropping
+        // this one could let two syncs finishing together each see the other's.)
+        drop(lock);
+        if running.get(&key).is_some_and(|lock| Arc::strong_count(lock) == 1) {
             running.remove(&key);
         }
     }
@@ -130,5 +133,21 @@ mod tests {
         assert!(syncs.check(B).is_ok());
         assert!(syncs.sync(B, &*file).is_ok());
         assert!(syncs.running.lock().unwrap().is_empty(), "no entry outlives its syncs");
+    }
+
+    /// Syncs of one shard finishing together leave no entry behind either.
+    #[test]
+    fn concurrent_syncs_leave_no_entry() {
+        let fs = SimFs::new();
+        let file = fs.open(Path::new("/a.log"), OpenMode::Create).unwrap();
+        let syncs = SegmentSyncs::default();
+        for _ in 0..2000 {
+            std::thread::scope(|scope| {
+                for _ in 0..4 {
+                    scope.spawn(|| syncs.sync(A, &*file).unwrap());
+                }
+            });
+            assert!(syncs.running.lock().unwrap().is_empty());
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use kinesin_engine::storage::{NewRecord, ShardKey, ShardLog, StoreError};
-use kinesin_store_local::{LocalSegmentLog, SimFs, StoreOptions, Vfs};
+use kinesin_store_local::{Durability, LocalSegmentLog, OpenMode, SimFs, StoreOptions, Vfs};
 
 const OTHER: ShardKey = ShardKey { stream_id: 7, shard_index: 1 };
 
@@ -75,10 +75,7 @@ async fn a_clean_stop_leaves_an_empty_journal() {
     let names: Vec<String> =
         journal_names(&after).into_iter().filter(|name| name.ends_with(".jnl")).collect();
     assert_eq!(names.len(), 1, "{names:?}");
-    assert_eq!(
-        after.open(&journal.join(&names[0]), kinesin_store_local::OpenMode::Existing).unwrap().len().unwrap(),
-        0
-    );
+    assert_eq!(after.open(&journal.join(&names[0]), OpenMode::Existing).unwrap().len().unwrap(), 0);
     let log = open_two_shards(&after, 1 << 20);
     assert_eq!(data(&log, SHARD).await, ["logged"]);
 }
@@ -95,6 +92,21 @@ async fn stopped_with_two_records(clean: bool) -> SimFs {
     } else {
         kill(&fs, log)
     }
+}
+
+/// The clean-stop mark's generation and segment digest.
+fn read_mark(fs: &SimFs) -> (u64, String) {
+    let mark = fs.open(&Path::new(ROOT).join("journal/clean-stop"), OpenMode::Existing).unwrap();
+    let mut text = vec![0; mark.len().unwrap() as usize];
+    mark.read_exact_at(&mut text, 0).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let (generation, segments) = text.split_once(' ').unwrap();
+    (generation.parse().unwrap(), segments.to_owned())
+}
+
+fn write_mark(fs: &SimFs, text: &str) {
+    let mark = fs.open(&Path::new(ROOT).join("journal/clean-stop"), OpenMode::Truncate).unwrap();
+    mark.write_all_at(text.as_bytes(), 0).unwrap();
 }
 
 fn has_clean_stop_mark(fs: &SimFs) -> bool {
@@ -118,6 +130,26 @@ async fn a_clean_stop_spares_the_next_start_the_segment_syncs() {
     assert_eq!(killed_syncs - clean_syncs, 2, "one sync per shard after a kill, none after a clean stop");
 }
 
+/// An older kinesin that ignores the mark writes after the clean stop without syncing
+/// (durability `os`), and another, with `fsync`, is killed with an empty journal of the
+/// generation the mark names: the active segments are no longer as the stop left them, so the
+/// mark is not trusted, and a power cut after the next append loses nothing.
+#[tokio::test]
+async fn a_clean_stop_mark_counts_only_with_the_segments_it_saw() {
+    let fs = stopped_with_two_records(true).await;
+    let (generation, segments) = read_mark(&fs);
+
+    let os = StoreOptions { durability: Durability::Os, ..options(1 << 20) };
+    let (log, _catalog) = open(Arc::new(fs.clone()), os, FakeClock::new(2_000));
+    log.append(SHARD, vec![record("k", "unsynced")]).await.unwrap();
+    drop(log);
+    fs.open(&Path::new(ROOT).join(format!("journal/{generation:020}.jnl")), OpenMode::Create).unwrap();
+    write_mark(&fs, &format!("{generation} {segments}"));
+    let fs = fs.kill_process();
+
+    assert_eq!(append_after_restart_then_cut(&fs).await, ["logged", "unsynced", "after"]);
+}
+
 /// A failed append can leave a segment's page cache ahead of its disk (when cutting the
 /// failed frames off fails too), and a failed segment sync certainly does: a stop after either
 /// leaves no mark, and the next start syncs every shard.
@@ -138,9 +170,8 @@ async fn a_stop_after_a_failure_leaves_no_clean_stop_mark() {
 #[tokio::test]
 async fn a_clean_stop_mark_counts_only_with_the_journal_it_names() {
     let (trusted, tampered) = (stopped_with_two_records(true).await, stopped_with_two_records(true).await);
-    let mark =
-        tampered.open(&Path::new(ROOT).join("journal/clean-stop"), kinesin_store_local::OpenMode::Truncate);
-    mark.unwrap().write_all_at(b"999", 0).unwrap();
+    let (generation, segments) = read_mark(&tampered);
+    write_mark(&tampered, &format!("{} {segments}", generation + 1));
     let (_log, trusted_syncs) = open_counting_syncs(&trusted);
     let (_log, tampered_syncs) = open_counting_syncs(&tampered);
     assert_eq!(tampered_syncs - trusted_syncs, 2, "every shard's active segment is synced");

@@ -253,6 +253,14 @@ impl Shard {
         Ok(file.sync_data()?)
     }
 
+    /// The active segment's extent: its first and next sequence index and its length, as
+    /// committed (what a clean stop leaves, and what the next open finds if nothing wrote
+    /// in between).
+    pub(crate) fn active_extent(&self) -> Result<[u64; 3], StoreError> {
+        let state = self.read_state()?;
+        Ok([state.active.first_seq, state.active.end_seq, state.active.len])
+    }
+
     /// Seals the active segment (syncing it and writing its `.idx`) and starts a new, empty
     /// one. The sync is what lets the journal forget a sealed segment's records. Only for a
     /// quiet shard: the seal covers the committed records.

@@ -22,7 +22,7 @@ use std::fmt;
 use base64_simd::Out;
 use bytes::BytesMut;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{set_member, Checker, MapEntries};
 use crate::model::{self, Kind, Member, ShapeId, Structure};
@@ -46,6 +46,14 @@ pub(super) fn check_json(op: Operation, body: &[u8]) -> Option<Value> {
 /// The error that makes the direct path decline; its text is never shown.
 pub(super) fn decline<E: de::Error>() -> E {
     E::custom("declined")
+}
+
+/// Reads the value of a member the structure does not have, and drops it. It is parsed as the
+/// two-step path parses it, not skipped: a skipped value is not checked, and a body the
+/// two-step path rejects (invalid UTF-8 or a lone surrogate in a string, a number out of
+/// range, nesting too deep) would be accepted.
+pub(super) fn skip_unknown<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    map.next_value::<Raw>().map(drop)
 }
 
 /// The buffer a body's blobs are decoded into, allocated at the first blob.
@@ -108,7 +116,7 @@ impl Typed<'_> {
         let mut out: Vec<(Key, Value)> = Vec::with_capacity(shape.members.len());
         while let Some(member) = map.next_key_seed(MemberName(shape))? {
             let Some(member) = member else {
-                map.next_value::<IgnoredAny>()?;
+                skip_unknown(&mut map)?;
                 continue;
             };
             let value = map.next_value_seed(self.at(member.shape))?;

@@ -13,9 +13,9 @@
 
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::direct::{decline, Blobs, MemberName, Typed};
+use super::direct::{decline, skip_unknown, Blobs, MemberName, Typed};
 use super::Checker;
 use crate::input::{PutRecordsInput, RecordInput};
 use crate::model::{self, Kind, Member, Structure};
@@ -81,7 +81,7 @@ impl<'de> Visitor<'de> for Request<'_> {
         let mut records = None;
         while let Some(member) = map.next_key_seed(MemberName(shape))? {
             let Some(member) = member else {
-                map.next_value::<IgnoredAny>()?;
+                skip_unknown(&mut map)?;
                 continue;
             };
             let repeated = members.iter().any(|(name, _)| name == member.name.as_str());
@@ -167,7 +167,7 @@ impl<'de> Visitor<'de> for Entry<'_> {
         let (mut data, mut partition_key, mut explicit_hash_key) = (None, None, None);
         while let Some(member) = map.next_key_seed(MemberName(shape))? {
             let Some(member) = member else {
-                map.next_value::<IgnoredAny>()?;
+                skip_unknown(&mut map)?;
                 continue;
             };
             let slot = match member.name.as_str() {
@@ -300,6 +300,36 @@ mod tests {
         ] {
             assert!(general(body).is_some(), "{}", String::from_utf8_lossy(body));
             assert!(check_json(body).is_none(), "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    /// Unknown members' values are parsed, not skipped: what the general path's parser rejects
+    /// (a number out of range, invalid UTF-8, a lone surrogate, bad names in a nested object,
+    /// nesting too deep) declines, in the body or in an entry.
+    #[test]
+    fn unknown_values_the_parser_rejects_are_declined() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        for unknown in [
+            "1e400".to_owned(),
+            "1".repeat(400),
+            "\"\\ud800\"".to_owned(),
+            "{\"\\udc00\":1}".to_owned(),
+            "\"\u{ff}\"".to_owned(),
+            deep,
+        ] {
+            for body in [
+                format!(r#"{{"StreamName":"s","Records":[{{"Data":"","PartitionKey":"k"}}],"x":{unknown}}}"#),
+                format!(r#"{{"StreamName":"s","Records":[{{"Data":"","PartitionKey":"k","x":{unknown}}}]}}"#),
+            ] {
+                let mut body = body.into_bytes();
+                // A raw byte that is not UTF-8, where the text has the placeholder.
+                if let Some(at) = body.windows(2).position(|w| w == "\u{ff}".as_bytes()) {
+                    body.splice(at..at + 2, [0xff]);
+                }
+                let shown = String::from_utf8_lossy(&body[..body.len().min(90)]).into_owned();
+                assert!(general(&body).is_none(), "{shown}");
+                assert!(check_json(&body).is_none(), "{shown}");
+            }
         }
     }
 
