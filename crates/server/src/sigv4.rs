@@ -523,19 +523,17 @@ fn string_to_sign(date: &str, scope: &str, canonical_request: &str) -> String {
     format!("{ALGORITHM}\n{date}\n{scope}\n{}", hex(&Sha256::digest(canonical_request.as_bytes())))
 }
 
-fn hmac(key: &[u8], data: &str) -> Vec<u8> {
+fn hmac(key: &[u8], data: &str) -> [u8; 32] {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key");
     mac.update(data.as_bytes());
-    mac.finalize().into_bytes().to_vec()
+    mac.finalize().into_bytes().into()
 }
 
 fn signing_key(secret: &str, date: &str, region: &str) -> [u8; 32] {
     let k_date = hmac(format!("AWS4{secret}").as_bytes(), date);
     let k_region = hmac(&k_date, region);
     let k_service = hmac(&k_region, SERVICE);
-    let mut mac = HmacSha256::new_from_slice(&k_service).expect("HMAC takes any key");
-    mac.update(TERMINATOR.as_bytes());
-    mac.finalize().into_bytes().into()
+    hmac(&k_service, TERMINATOR)
 }
 
 /// A 64-digit hex signature as its 32 bytes.

@@ -154,13 +154,9 @@ fn active_segments_digest(shards: &HashMap<ShardKey, Arc<Shard>>) -> Result<u32,
     let mut digest = 0;
     for key in keys {
         let [first_seq, end_seq, len] = shards[key].active_extent()?;
-        let mut entry = Vec::with_capacity(36);
-        entry.extend_from_slice(&key.stream_id.to_le_bytes());
-        entry.extend_from_slice(&key.shard_index.to_le_bytes());
-        for n in [first_seq, end_seq, len] {
-            entry.extend_from_slice(&n.to_le_bytes());
+        for n in [key.stream_id, u64::from(key.shard_index), first_seq, end_seq, len] {
+            digest = crc32c::crc32c_append(digest, &n.to_le_bytes());
         }
-        digest = crc32c::crc32c_append(digest, &entry);
     }
     Ok(digest)
 }

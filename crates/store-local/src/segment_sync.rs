@@ -73,12 +73,12 @@ impl SegmentSyncs {
         }
     }
 
-    /// Fails if a segment sync of shard `key` failed in this run: it takes no appends.
     /// Whether a segment sync has failed during this run.
     pub fn any_failed(&self) -> bool {
         self.any_failed.load(Ordering::Acquire)
     }
 
+    /// Fails if a segment sync of shard `key` failed in this run: it takes no appends.
     pub fn check(&self, key: ShardKey) -> io::Result<()> {
         if !self.any_failed() {
             return Ok(());
