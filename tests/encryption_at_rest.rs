@@ -77,14 +77,14 @@ async fn encrypted_streams_store_no_plaintext() {
 
     let secret = marker("encrypted");
     assert_eq!(put(&client, &stream, &secret).await, Some(EncryptionType::Kms));
-    assert_eq!(all_data(&client, &stream).await, [secret.clone()]);
+    assert_eq!(all_data(&client, &stream).await, std::slice::from_ref(&secret));
     assert_eq!(files_containing(server.data_dir(), &secret), Vec::<PathBuf>::new(), "plaintext on disk");
     assert!(server.data_dir().join("keys/data.key").is_file(), "the data key is in the data directory");
 
     // The key survives a restart: the record still reads back.
     server.restart();
     let client = server.client();
-    assert_eq!(all_data(&client, &stream).await, [secret.clone()]);
+    assert_eq!(all_data(&client, &stream).await, std::slice::from_ref(&secret));
 
     // Encryption off: new records are stored in clear, the encrypted one stays readable.
     client

@@ -31,7 +31,7 @@ async fn write_until(
     while !stop.load(Ordering::SeqCst) {
         // Each batch holds one record per key (so a key's records are never reordered inside
         // one PutRecords, whose entries AWS does not order).
-        let keys: Vec<usize> = (0..KEYS_PER_WRITER).filter(|k| (k + round) % 3 == 0).collect();
+        let keys: Vec<usize> = (0..KEYS_PER_WRITER).filter(|k| (k + round).is_multiple_of(3)).collect();
         round += 1;
         let entries: Vec<_> = keys
             .iter()

@@ -218,7 +218,7 @@ fn handle(state: &Shared, target: &str, body: &[u8]) -> Answer {
                 let s = state.streams.get(stream).ok_or_else(|| not_found(stream))?;
                 *s.shards.get(shard).ok_or_else(|| invalid("no such shard"))?
             };
-            let size = if count == 0 { 100 } else { (bytes / count) as usize };
+            let size = bytes.checked_div(count).map_or(100, |size| size as usize);
             let limit = input.limit.unwrap_or(10_000).min(10_000);
             let by_bytes = (10 * 1024 * 1024 / size.max(1)) as u64;
             let n = count.saturating_sub(position).min(limit).min(by_bytes.max(1));

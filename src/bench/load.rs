@@ -12,6 +12,9 @@ use super::procfs;
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
+/// What a closed-loop worker does once per request (see [`closed_loop`]).
+pub type Op = Arc<dyn Fn(usize, u64) -> BoxFuture<Result<u64, CallError>> + Send + Sync>;
+
 /// What one closed-loop measurement saw inside its window (after the warm-up).
 #[derive(Debug, Default)]
 pub struct LoopResult {
@@ -34,7 +37,7 @@ pub async fn closed_loop(
     window: Duration,
     server_pid: Option<u32>,
     record_bytes: u64,
-    op: Arc<dyn Fn(usize, u64) -> BoxFuture<Result<u64, CallError>> + Send + Sync>,
+    op: Op,
 ) -> LoopResult {
     let start = Instant::now();
     let window_start = start + warmup;

@@ -403,7 +403,9 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
     // rotated each round so that none always goes first.
     let epoch = Instant::now();
     let mut samples: Vec<Sample> = Vec::new();
-    let mut latency_results: Vec<((&'static str, u64, String), Vec<latency::LatencyResult>)> = Vec::new();
+    // Per (workload, rate, target): the rounds' results.
+    type LatencyKey = (&'static str, u64, String);
+    let mut latency_results: Vec<(LatencyKey, Vec<latency::LatencyResult>)> = Vec::new();
     let mut unsupported: Vec<(&'static str, u64, String, String)> = Vec::new();
     let throughput_limit = Duration::from_secs_f64(settings.warmup + settings.seconds) + MEASUREMENT_GRACE;
     let latency_limit = Duration::from_secs_f64(settings.latency_seconds) + MEASUREMENT_GRACE;

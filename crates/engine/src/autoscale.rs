@@ -122,10 +122,12 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         for a in &open {
             for b in &open {
                 let siblings = a.parent.is_some() && a.parent == b.parent && a.adjacent_parent.is_none();
-                if siblings && a.hash_range().1.checked_add(1) == Some(b.hash_range().0) {
-                    if self.load.cold(&key(a), now) && self.load.cold(&key(b), now) {
-                        changes.push(Reshard::Merge { shard: a.index, adjacent: b.index });
-                    }
+                if siblings
+                    && a.hash_range().1.checked_add(1) == Some(b.hash_range().0)
+                    && self.load.cold(&key(a), now)
+                    && self.load.cold(&key(b), now)
+                {
+                    changes.push(Reshard::Merge { shard: a.index, adjacent: b.index });
                 }
             }
         }

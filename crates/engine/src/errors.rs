@@ -88,6 +88,14 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
+/// Operations of the model this server does not serve yet.
+pub fn not_implemented(op: kinesin_wire::Operation) -> ApiError {
+    ApiError::new(
+        "UnknownOperationException",
+        format!("{} is not supported by this kinesin server yet.", op.name()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,12 +106,4 @@ mod tests {
         assert_eq!(aws_date(0), "Thu Jan 01 00:00:00 UTC 1970");
         assert_eq!(aws_date(1_709_164_800_000), "Thu Feb 29 00:00:00 UTC 2024");
     }
-}
-
-/// Operations of the model this server does not serve yet.
-pub fn not_implemented(op: kinesin_wire::Operation) -> ApiError {
-    ApiError::new(
-        "UnknownOperationException",
-        format!("{} is not supported by this kinesin server yet.", op.name()),
-    )
 }

@@ -99,7 +99,7 @@ fn decode(buf: &[u8]) -> Option<(Summary, SparseIndex)> {
     let body_len = buf.len().checked_sub(4)?;
     let (body, crc) = buf.split_at(body_len);
     if body_len < HEADER_LEN
-        || (body_len - HEADER_LEN) % ENTRY_LEN != 0
+        || !(body_len - HEADER_LEN).is_multiple_of(ENTRY_LEN)
         || &body[..8] != MAGIC
         || crc32c::crc32c(body) != u32::from_le_bytes(crc.try_into().ok()?)
     {

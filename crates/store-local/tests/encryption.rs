@@ -14,7 +14,7 @@ use kinesin_store_local::{open_store, OpenMode, SimFs, Vfs};
 /// Record `i`: encrypted when `i % 3 != 0`, with a marker that must not appear on disk if so.
 fn nth(i: usize) -> NewRecord {
     let data = format!("payload-{i:04}-{}", "z".repeat(i % 200));
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         record(&format!("clear-key-{i}"), data)
     } else {
         encrypted(&format!("secret-key-{i}"), data)
