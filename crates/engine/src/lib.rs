@@ -8,6 +8,7 @@ mod engine;
 mod errors;
 mod fanout;
 pub mod hashing;
+pub mod log_limit;
 mod lookup;
 pub mod model;
 mod operations;

@@ -1,14 +1,21 @@
 //! Routing records to shards by hash key, and appending them to the shards' logs.
 
+use std::time::Duration;
+
 use kinesin_wire::input::RecordInput;
 use kinesin_wire::put_records_answer::{PutRecordsEntry, WrittenRecord};
 use kinesin_wire::ApiError;
 
 use crate::hashing::{parse_hash_key, partition_key_hash};
+use crate::log_limit::LogLimit;
 use crate::model::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
 use crate::render::sequence_numbers;
 use crate::storage::{Catalog, NewRecord, ShardKey, ShardLog};
 use crate::{errors, Engine};
+
+/// Failed appends come in floods (a full disk fails them all): one line a second, counting the
+/// lines held back since the last.
+static APPEND_FAILED: LogLimit = LogLimit::new(Duration::from_secs(1));
 
 /// Requests may carry at most this much data (partition keys included), the limit since 2025.
 pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
@@ -147,8 +154,16 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                     }
                 }
                 Err(e) => {
+                    if let Some(held_back) = APPEND_FAILED.pass() {
+                        tracing::error!(
+                            shard = shard.index,
+                            records = positions.len(),
+                            error = %e,
+                            held_back,
+                            "append failed"
+                        );
+                    }
                     for position in positions {
-                        tracing::error!(error = %e, "append failed");
                         outcomes[position] = Some(Err(ApiError::internal_failure()));
                     }
                 }

@@ -41,6 +41,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use kinesin_engine::log_limit::LogLimit;
 use kinesin_engine::storage::{Appended, NewRecord, ShardKey, StoreError};
 use tokio::sync::oneshot;
 
@@ -209,9 +210,16 @@ impl Part {
     }
 }
 
+/// Failed appends, and failed journal writes, come in floods (a full disk fails every group):
+/// one line of each a second, counting the lines held back since the last.
+static APPEND_FAILED: LogLimit = LogLimit::new(Duration::from_secs(1));
+static JOURNAL_WRITE_FAILED: LogLimit = LogLimit::new(Duration::from_secs(1));
+
 fn fail(shard: &Shard, requests: Vec<Request>, e: &StoreError) {
     shard.note_append_failed();
-    tracing::warn!(shard = ?shard.key(), error = %e, "append failed");
+    if let Some(held_back) = APPEND_FAILED.pass() {
+        tracing::warn!(shard = ?shard.key(), error = %e, held_back, "append failed");
+    }
     for request in requests {
         request.answer(Err(replicate(e)));
     }
@@ -654,7 +662,9 @@ impl CommitThread {
             match journal.write(&entries) {
                 Ok(end) => self.written.journal_end = Some(end),
                 Err(e) => {
-                    tracing::warn!(error = %e, "the journal write failed; the group's appends failed");
+                    if let Some(held_back) = JOURNAL_WRITE_FAILED.pass() {
+                        tracing::warn!(error = %e, held_back, "the journal write failed; the group's appends failed");
+                    }
                     let e = StoreError::Io(e);
                     let (failed, kept): (Vec<Part>, Vec<Part>) =
                         parts.into_iter().partition(|p| p.durable_by == DurableBy::Journal);
