@@ -47,17 +47,18 @@ pub enum Parsed<'a> {
     Raw(RawBody<'a>),
 }
 
-/// Step 6 for the request of `op` (`None`: an unknown operation). A JSON PutRecords body is
-/// type-checked and validated in the same pass when it passes both (see [`records`]), a JSON
-/// body of another known operation type-checked when it passes the checks (see [`direct`]);
-/// otherwise this is [`parse_body`], and [`Parsed::check_types`] does step 10 later.
+/// Step 6 for the request of `op` (`None`: an unknown operation). A PutRecords body, JSON or
+/// CBOR, is type-checked and validated in the same pass when it passes both (see [`records`]),
+/// a JSON body of another known operation type-checked when it passes the checks (see
+/// [`direct`]); otherwise this is [`parse_body`], and [`Parsed::check_types`] does step 10
+/// later.
 pub fn parse(op: Option<Operation>, format: Format, body: &[u8]) -> Result<Parsed<'_>, ApiError> {
-    if let (Some(op), Format::Json) = (op, format) {
-        if op == Operation::PutRecords {
-            if let Some(input) = records::check_json(body) {
-                return Ok(Parsed::Checked(Input::PutRecords(input)));
-            }
+    if op == Some(Operation::PutRecords) {
+        if let Some(input) = records::check(format, body) {
+            return Ok(Parsed::Checked(Input::PutRecords(input)));
         }
+    }
+    if let (Some(op), Format::Json) = (op, format) {
         if let Some(input) = direct::check_json(op, body) {
             return Ok(Parsed::Checked(Input::Tree(input)));
         }
@@ -290,21 +291,111 @@ fn seconds_to_millis(seconds: f64) -> i64 {
     millis as i64
 }
 
-/// Test bodies shared by the direct and the PutRecords fast path's tests.
+/// Test bodies shared by the direct and the PutRecords fast path's tests, built as ciborium
+/// trees (which keep member order and repeated names) and written as JSON or CBOR.
 #[cfg(test)]
 pub(crate) mod test_bodies {
     use base64::Engine;
-    use serde_json::json;
+    use ciborium::Value as Cbor;
+
+    use crate::Format;
+
+    /// How a body is written.
+    #[derive(Debug, Clone, Copy)]
+    pub enum Encoding {
+        Json,
+        /// CBOR with definite lengths, as ciborium writes it.
+        Cbor,
+        /// CBOR with indefinite lengths, as Jackson's generator (the Java SDK's) writes maps and
+        /// arrays; byte and text strings too, in two chunks.
+        IndefiniteCbor,
+    }
+
+    impl Encoding {
+        pub const ALL: [Encoding; 3] = [Encoding::Json, Encoding::Cbor, Encoding::IndefiniteCbor];
+
+        pub fn format(self) -> Format {
+            match self {
+                Encoding::Json => Format::Json,
+                Encoding::Cbor | Encoding::IndefiniteCbor => Format::Cbor,
+            }
+        }
+
+        /// `tree` as a body. Trees for JSON hold no byte strings or tags.
+        pub fn write(self, tree: &Cbor) -> Vec<u8> {
+            let mut out = Vec::new();
+            match self {
+                Encoding::Json => serde_json::to_writer(&mut out, tree).unwrap(),
+                Encoding::Cbor => ciborium::ser::into_writer(tree, &mut out).unwrap(),
+                Encoding::IndefiniteCbor => write_indefinite(tree, &mut out),
+            }
+            out
+        }
+    }
+
+    fn write_indefinite(item: &Cbor, out: &mut Vec<u8>) {
+        let definite = |item: &Cbor, out: &mut Vec<u8>| ciborium::ser::into_writer(item, out).unwrap();
+        match item {
+            Cbor::Map(entries) => {
+                out.push(0xbf);
+                for (key, value) in entries {
+                    write_indefinite(key, out);
+                    write_indefinite(value, out);
+                }
+                out.push(0xff);
+            }
+            Cbor::Array(items) => {
+                out.push(0x9f);
+                items.iter().for_each(|item| write_indefinite(item, out));
+                out.push(0xff);
+            }
+            Cbor::Bytes(bytes) => {
+                out.push(0x5f);
+                let (first, second) = bytes.split_at(bytes.len() / 2);
+                definite(&Cbor::Bytes(first.to_vec()), out);
+                definite(&Cbor::Bytes(second.to_vec()), out);
+                out.push(0xff);
+            }
+            Cbor::Text(text) => {
+                out.push(0x7f);
+                let middle = text.char_indices().nth(text.chars().count() / 2).map_or(text.len(), |(i, _)| i);
+                definite(&Cbor::Text(text[..middle].to_owned()), out);
+                definite(&Cbor::Text(text[middle..].to_owned()), out);
+                out.push(0xff);
+            }
+            scalar_or_tag => definite(scalar_or_tag, out),
+        }
+    }
+
+    pub fn text(text: &str) -> Cbor {
+        Cbor::Text(text.to_owned())
+    }
+
+    /// A map of the named members, in their order.
+    pub fn object(members: Vec<(&str, Cbor)>) -> Cbor {
+        Cbor::Map(members.into_iter().map(|(name, value)| (text(name), value)).collect())
+    }
+
+    /// A blob as `format` carries it: base64 text in JSON, a byte string in CBOR.
+    pub fn blob(format: Format, data: &[u8]) -> Cbor {
+        match format {
+            Format::Json => text(&base64::engine::general_purpose::STANDARD.encode(data)),
+            Format::Cbor => Cbor::Bytes(data.to_vec()),
+        }
+    }
+
+    /// A well-formed PutRecords body of `records` (partition key, data).
+    pub fn put_records_tree(format: Format, records: &[(String, Vec<u8>)]) -> Cbor {
+        let records = records
+            .iter()
+            .map(|(key, data)| object(vec![("PartitionKey", text(key)), ("Data", blob(format, data))]))
+            .collect();
+        object(vec![("StreamName", text("s")), ("Records", Cbor::Array(records))])
+    }
 
     /// A well-formed PutRecords JSON body of `records` (partition key, data).
     pub fn put_records(records: &[(String, Vec<u8>)]) -> Vec<u8> {
-        let records: Vec<serde_json::Value> = records
-            .iter()
-            .map(|(key, data)| {
-                json!({"PartitionKey": key, "Data": base64::engine::general_purpose::STANDARD.encode(data)})
-            })
-            .collect();
-        serde_json::to_vec(&json!({"StreamName": "s", "Records": records})).unwrap()
+        Encoding::Json.write(&put_records_tree(Format::Json, records))
     }
 }
 

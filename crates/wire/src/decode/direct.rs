@@ -14,13 +14,18 @@
 //! first) and decoded into one buffer per body, each blob a slice of it — one allocation
 //! instead of one per record. The strict decoder is the one [`blob::decode`] uses, so they
 //! accept the same texts with the same bytes.
+//!
+//! [`Typed`] also reads CBOR, for the PutRecords fast path (see [`super::records`]). There a
+//! blob is a byte string, copied into the buffer as it is, or base64 text, converted by
+//! [`Checker::value`] as on the two-step path; member names are text items; and a CBOR tag,
+//! which the two-step parser drops, declines.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::fmt;
 
 use base64_simd::Out;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
@@ -56,27 +61,47 @@ pub(super) fn skip_unknown<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A:
     map.next_value::<Raw>().map(drop)
 }
 
-/// The buffer a body's blobs are decoded into, allocated at the first blob.
+/// The buffer a body's blobs are decoded or copied into, allocated at the first blob.
 pub(super) struct Blobs {
-    /// Bytes to reserve: enough for every blob of the body.
+    /// Bytes to reserve when the buffer has no room for the next blob.
     reserve: usize,
     buffer: RefCell<BytesMut>,
 }
 
 impl Blobs {
+    /// For a JSON body: base64 text decodes to at most 3/4 of its length, so one reservation
+    /// holds every blob of the body.
     pub(super) fn for_body(body: &[u8]) -> Blobs {
-        // Base64 text decodes to at most 3/4 of its length, so the body's blobs fit.
         Blobs { reserve: body.len() / 4 * 3 + 3, buffer: RefCell::default() }
+    }
+
+    /// For a body whose length is not known where its blobs are read (a CBOR body: ciborium
+    /// only builds types that bring no state of their own), reserved 64 KiB at a time.
+    pub(super) fn in_chunks() -> Blobs {
+        Blobs { reserve: 64 * 1024, buffer: RefCell::default() }
+    }
+
+    /// The buffer, with room for a blob of `len` bytes.
+    fn with_room(&self, len: usize) -> RefMut<'_, BytesMut> {
+        let mut buffer = self.buffer.borrow_mut();
+        if buffer.capacity() < len {
+            buffer.reserve(len.max(self.reserve));
+        }
+        buffer
+    }
+
+    /// Copies a CBOR byte string as the next blob.
+    fn copy(&self, bytes: &[u8]) -> Value {
+        let mut buffer = self.with_room(bytes.len());
+        buffer.extend_from_slice(bytes);
+        Value::Blob(buffer.split().freeze())
     }
 
     /// Decodes base64 `text` (standard, padded, canonical) as the next blob.
     fn decode<E: de::Error>(&self, text: &[u8]) -> Result<Value, E> {
         let decoder = base64_simd::STANDARD;
         let len = decoder.decoded_length(text).map_err(|_| decline())?;
-        let mut buffer = self.buffer.borrow_mut();
-        if buffer.capacity() < len {
-            buffer.reserve(len.max(self.reserve));
-        }
+        let mut buffer = self.with_room(len);
         buffer.resize(len, 0);
         if decoder.decode(text, Out::from_slice(&mut buffer[..])).is_err() {
             buffer.clear();
@@ -104,6 +129,11 @@ impl Typed<'_> {
         Typed { shape, ..self }
     }
 
+    /// The seed of `structure`'s member names, as this body's format writes them.
+    pub(super) fn member_name(self, structure: &'static Structure) -> MemberName {
+        MemberName { structure, format: self.checker.format }
+    }
+
     fn scalar<E: de::Error>(self, raw: Raw) -> Result<Value, E> {
         self.checker.value(self.shape, raw).map_err(|_| decline())
     }
@@ -114,7 +144,7 @@ impl Typed<'_> {
         mut map: A,
     ) -> Result<Value, A::Error> {
         let mut out: Vec<(Key, Value)> = Vec::with_capacity(shape.members.len());
-        while let Some(member) = map.next_key_seed(MemberName(shape))? {
+        while let Some(member) = map.next_key_seed(self.member_name(shape))? {
             let Some(member) = member else {
                 skip_unknown(&mut map)?;
                 continue;
@@ -139,18 +169,34 @@ impl Typed<'_> {
 
 /// A structure's member name: the member, or `None` for a name the structure does not have.
 ///
-/// The name is read as raw bytes, which spares the UTF-8 check of every member name of the
+/// A JSON name is read as raw bytes, which spares the UTF-8 check of every member name of the
 /// body: bytes equal to a member's name are that name. Any other name is skipped, but the
 /// two-step parser reads it as text, so it must be UTF-8 without raw control characters. An
 /// escaped control character reads the same as a raw one (which is a syntax error), so a
 /// skipped name with either declines.
-pub(super) struct MemberName(pub(super) &'static Structure);
+///
+/// A CBOR name is a text item, which ciborium has checked is UTF-8, and any text is a name to
+/// the two-step parser. A key of another kind, which fails its parse, declines, and so does a
+/// tagged name, which it accepts.
+pub(super) struct MemberName {
+    structure: &'static Structure,
+    format: Format,
+}
+
+impl MemberName {
+    fn member(&self, name: &[u8]) -> Option<&'static Member> {
+        self.structure.members.iter().find(|m| m.name.as_bytes() == name)
+    }
+}
 
 impl<'de> DeserializeSeed<'de> for MemberName {
     type Value = Option<&'static Member>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_bytes(self)
+        match self.format {
+            Format::Json => deserializer.deserialize_bytes(self),
+            Format::Cbor => deserializer.deserialize_any(self),
+        }
     }
 }
 
@@ -161,8 +207,12 @@ impl<'de> Visitor<'de> for MemberName {
         f.write_str("a member name")
     }
 
+    /// A JSON name. (A CBOR byte string is no name.)
     fn visit_bytes<E: de::Error>(self, name: &[u8]) -> Result<Self::Value, E> {
-        if let Some(member) = self.0.members.iter().find(|m| m.name.as_bytes() == name) {
+        if self.format != Format::Json {
+            return Err(decline());
+        }
+        if let Some(member) = self.member(name) {
             return Ok(Some(member));
         }
         if std::str::from_utf8(name).is_ok() && !name.iter().any(|&b| b < 0x20) {
@@ -171,15 +221,23 @@ impl<'de> Visitor<'de> for MemberName {
             Err(decline())
         }
     }
+
+    /// A CBOR name.
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
+        Ok(self.member(name.as_bytes()))
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for Typed<'_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        match self.kind() {
+        match (self.kind(), self.checker.format) {
             // `null`, or a string as raw bytes (see `visit_some`).
-            Kind::Blob => deserializer.deserialize_option(self),
+            (Kind::Blob, Format::Json) => deserializer.deserialize_option(self),
+            // Anything else, CBOR blobs included, as the two-step parser reads it: ciborium's
+            // other entry points would skip a CBOR tag, which `deserialize_any` hands to
+            // `visit_enum`, not implemented here, so that it declines.
             _ => deserializer.deserialize_any(self),
         }
     }
@@ -220,9 +278,19 @@ impl<'de> Visitor<'de> for Typed<'_> {
         deserializer.deserialize_bytes(self)
     }
     fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Value, E> {
-        match self.kind() {
-            Kind::Blob => self.blobs.decode(v),
+        match (self.kind(), self.checker.format) {
+            (Kind::Blob, Format::Json) => self.blobs.decode(v),
+            // A CBOR byte string is the blob itself.
+            (Kind::Blob, Format::Cbor) => Ok(self.blobs.copy(v)),
             _ => Err(decline()),
+        }
+    }
+    /// ciborium hands over a byte string longer than its 4 KiB scratch buffer (or in chunks)
+    /// in a vector of its own, which becomes the blob without a copy, as on the two-step path.
+    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Value, E> {
+        match (self.kind(), self.checker.format) {
+            (Kind::Blob, Format::Cbor) => Ok(Value::Blob(Bytes::from(v))),
+            _ => self.visit_bytes(&v),
         }
     }
 
