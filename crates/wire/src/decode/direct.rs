@@ -21,7 +21,7 @@
 //! which the two-step parser drops, declines.
 
 use std::borrow::Cow;
-use std::cell::{RefCell, RefMut};
+use std::cell::{Cell, RefCell, RefMut};
 use std::fmt;
 
 use base64_simd::Out;
@@ -64,7 +64,9 @@ pub(super) fn skip_unknown<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A:
 /// The buffer a body's blobs are decoded or copied into, allocated at the first blob.
 pub(super) struct Blobs {
     /// Bytes to reserve when the buffer has no room for the next blob.
-    reserve: usize,
+    reserve: Cell<usize>,
+    /// What `reserve` doubles up to after each reservation.
+    max_reserve: usize,
     buffer: RefCell<BytesMut>,
 }
 
@@ -72,20 +74,25 @@ impl Blobs {
     /// For a JSON body: base64 text decodes to at most 3/4 of its length, so one reservation
     /// holds every blob of the body.
     pub(super) fn for_body(body: &[u8]) -> Blobs {
-        Blobs { reserve: body.len() / 4 * 3 + 3, buffer: RefCell::default() }
+        let reserve = body.len() / 4 * 3 + 3;
+        Blobs { reserve: Cell::new(reserve), max_reserve: reserve, buffer: RefCell::default() }
     }
 
     /// For a body whose length is not known where its blobs are read (a CBOR body: ciborium
-    /// only builds types that bring no state of their own), reserved 64 KiB at a time.
+    /// only builds types that bring no state of their own): reserved 1 KiB first, then twice
+    /// as much each time up to 64 KiB. Every blob keeps its chunk alive until the append is
+    /// durable, so a small body must not hold a big chunk.
     pub(super) fn in_chunks() -> Blobs {
-        Blobs { reserve: 64 * 1024, buffer: RefCell::default() }
+        Blobs { reserve: Cell::new(1024), max_reserve: 64 * 1024, buffer: RefCell::default() }
     }
 
     /// The buffer, with room for a blob of `len` bytes.
     fn with_room(&self, len: usize) -> RefMut<'_, BytesMut> {
         let mut buffer = self.buffer.borrow_mut();
         if buffer.capacity() < len {
-            buffer.reserve(len.max(self.reserve));
+            let reserve = self.reserve.get();
+            buffer.reserve(len.max(reserve));
+            self.reserve.set((reserve * 2).min(self.max_reserve));
         }
         buffer
     }
@@ -330,6 +337,20 @@ mod tests {
 
     fn assert_agrees(op: Operation, body: &[u8]) {
         assert_eq!(check_json(op, body), two_step(op, body), "{op:?} {}", String::from_utf8_lossy(body));
+    }
+
+    /// Each blob keeps its chunk alive until its append is durable: a small CBOR body must not
+    /// hold a big one.
+    #[test]
+    fn cbor_blob_chunks_start_small_and_grow_to_64_kib() {
+        let blobs = super::Blobs::in_chunks();
+        blobs.copy(b"x");
+        assert!(blobs.buffer.borrow().capacity() < 1024);
+        for _ in 0..200 {
+            blobs.copy(&[7; 1000]);
+        }
+        assert_eq!(blobs.reserve.get(), 64 * 1024);
+        assert!(blobs.buffer.borrow().capacity() < 64 * 1024);
     }
 
     #[test]
