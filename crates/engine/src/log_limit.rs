@@ -1,5 +1,9 @@
 //! Keeps a failure that repeats thousands of times a second (a full disk fails every append)
 //! from flooding the log, which may well be on the same disk.
+//!
+//! A limit belongs to a log site, whatever the error: during a flood, a different error at the
+//! same site is counted in `held_back`, not shown; and the count of the last burst is shown
+//! with the next line that goes through, however much later.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
