@@ -10,10 +10,10 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
+use kinesin_sigv4::Signer;
 use serde::Deserialize;
 
 use super::client::{CallError, Entry, Page, PutOutcome};
-use super::sigv4::{amz_date_now, Signer};
 
 const JSON: &str = "application/x-amz-json-1.1";
 
@@ -48,18 +48,24 @@ impl RawClient {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let http = HyperClient::builder(TokioExecutor::new()).build(connector);
-        Ok(RawClient { http, uri, host, signer: std::sync::Arc::new(Signer::new(region)) })
+        let signer = Signer::new("test", "test", region, "kinesis");
+        Ok(RawClient { http, uri, host, signer: std::sync::Arc::new(signer) })
     }
 
     pub fn prepare(&self, operation: &str, body: Vec<u8>) -> Prepared {
         let target = format!("Kinesis_20131202.{operation}");
-        let sig = self.signer.sign(&self.host, JSON, &target, &body, &amz_date_now());
+        let amz_date = kinesin_sigv4::amz_date(std::time::SystemTime::now());
+        let signed =
+            [("content-type", JSON), ("host", self.host.as_str()), ("x-amz-target", target.as_str())];
+        let request =
+            kinesin_sigv4::Request { method: "POST", path: "/", query: "", headers: &signed, body: &body };
+        let authorization = self.signer.authorization(&request, &amz_date);
         let mut headers = HeaderMap::new();
         headers.insert(HOST, HeaderValue::from_str(&self.host).expect("authority is a valid header"));
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
         headers.insert("x-amz-target", HeaderValue::from_str(&target).expect("ascii"));
-        headers.insert("x-amz-date", HeaderValue::from_str(&sig.amz_date).expect("ascii"));
-        headers.insert(AUTHORIZATION, HeaderValue::from_str(&sig.authorization).expect("ascii"));
+        headers.insert("x-amz-date", HeaderValue::from_str(&amz_date).expect("ascii"));
+        headers.insert(AUTHORIZATION, HeaderValue::from_str(&authorization).expect("ascii"));
         Prepared { headers, body: Bytes::from(body) }
     }
 

@@ -18,7 +18,7 @@ use tracing::{debug, error};
 use crate::event_stream;
 use crate::response::{self, ResponseBody};
 use crate::routing::{ContentType, Target};
-use crate::{auth, cors, sigv4, ServerConfig};
+use crate::{auth, cors, identity, ServerConfig};
 
 pub struct FrontDoor {
     api: Arc<dyn Api>,
@@ -122,7 +122,7 @@ impl FrontDoor {
         let parsed = decode::parse(op, format, body)?;
         let op = op.ok_or_else(|| ApiError::bare("UnknownOperationException"))?;
         let credential = auth::check(&parts.headers, parts.uri.query())?;
-        let account = sigv4::account(&self.config, parts, &credential, body)?;
+        let account = identity::account(&self.config, parts, &credential, body)?;
         let input = parsed.check_types(op)?;
         input.validate(op)?;
         let region = auth::scope_region(&credential).unwrap_or(&self.config.region);

@@ -8,10 +8,9 @@ mod auth;
 mod cors;
 mod event_stream;
 mod front_door;
-mod hex;
+mod identity;
 mod response;
 mod routing;
-mod sigv4;
 mod tls;
 
 use std::future::Future;
@@ -29,8 +28,8 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 
 use crate::front_door::FrontDoor;
-pub use crate::sigv4::CredentialStore;
 pub use crate::tls::{SelfSigned, TlsConfig};
+pub use kinesin_sigv4::CredentialStore;
 
 /// A client that opens a TCP connection but does not finish its TLS handshake in this time is
 /// dropped.

@@ -13,7 +13,7 @@ use hyper::body::{Body, Frame};
 use kinesin_wire::{encode, ApiError, Format, Value};
 use rand::RngCore;
 
-use crate::hex;
+use kinesin_sigv4::hex;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

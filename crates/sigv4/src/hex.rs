@@ -19,6 +19,15 @@ pub fn encode(bytes: &[u8]) -> String {
     text
 }
 
+/// Hex digits (either case) as bytes; `None` for an odd length or a non-hex digit.
+pub fn decode(text: &str) -> Option<Vec<u8>> {
+    // `from_str_radix` alone would take a sign: "+1".
+    if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -28,5 +37,15 @@ mod tests {
         assert_eq!(encode(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
         assert_eq!(encode(&[]), "");
         assert_eq!(digits(0x3c), *b"3c");
+    }
+
+    #[test]
+    fn decodes_what_it_encodes() {
+        assert_eq!(decode("000fa5ff"), Some(vec![0x00, 0x0f, 0xa5, 0xff]));
+        assert_eq!(decode("A5"), Some(vec![0xa5]));
+        assert_eq!(decode(""), Some(vec![]));
+        assert_eq!(decode("abc"), None);
+        assert_eq!(decode("zz"), None);
+        assert_eq!(decode("+1"), None);
     }
 }

@@ -1,35 +1,49 @@
-//! SigV4 verification (KINESIS §2.8) against the keys of a credentials file, and the account a
-//! request acts for.
+//! Verifying a received request's signature against the keys of a credentials file.
 //!
-//! Runs at step 9 of FRONT-DOOR §1.1, after [`crate::auth::check`] has found the request signed
-//! in exactly one mode with every parameter present. Header mode (`Authorization`) and query mode
-//! (presigned, `X-Amz-*` query parameters) are both verified. The checks, in order: algorithm,
-//! credential scope shape, access key, scope terminator, service, region, date format, scope date,
-//! clock skew, `host` signed, and finally the signature itself, compared in constant time.
+//! Header mode (`Authorization`) and query mode (presigned, `X-Amz-*` query parameters) are both
+//! verified. The checks, in order: algorithm, credential scope shape, access key, scope
+//! terminator, service, region, date format, scope date, clock skew, `host` signed, and finally
+//! the signature itself, compared in constant time. Each failure is the error AWS answers with
+//! (`docs/protocol/sigv4.md`, "Verification errors").
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use hmac::{Hmac, Mac};
-use http::request::Parts;
+use hmac::Mac;
 use http::HeaderMap;
-use kinesin_wire::ApiError;
 use sha2::{Digest, Sha256};
 
-use crate::hex::encode as hex;
-use crate::ServerConfig;
+use crate::canonical::{collapse_whitespace, parse_query, CanonicalRequest};
+use crate::date::{format_amz_date, parse_amz_date, unix_secs};
+use crate::key::{HmacSha256, RecentSigningKey};
+use crate::{hex, ALGORITHM, TERMINATOR};
 
-type HmacSha256 = Hmac<Sha256>;
-
-const ALGORITHM: &str = "AWS4-HMAC-SHA256";
-const SERVICE: &str = "kinesis";
-const TERMINATOR: &str = "aws4_request";
 /// How far in the past a request's date may be (AWS: 5 minutes)...
 const MAX_AGE_SECS: i64 = 5 * 60;
 /// ...and how far in the future (AWS: 15 minutes).
 const MAX_AHEAD_SECS: i64 = 15 * 60;
+/// The longest a presigned request may stay valid (`X-Amz-Expires`): seven days.
+const MAX_EXPIRES_SECS: i64 = 604_800;
+
+/// Why a signature was refused: the AWS error type and its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureError {
+    /// `IncompleteSignatureException`, `InvalidSignatureException` or
+    /// `UnrecognizedClientException`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl SignatureError {
+    fn incomplete(message: impl Into<String>) -> SignatureError {
+        SignatureError { code: "IncompleteSignatureException", message: message.into() }
+    }
+
+    fn invalid(message: impl Into<String>) -> SignatureError {
+        SignatureError { code: "InvalidSignatureException", message: message.into() }
+    }
+}
 
 /// The access keys a server accepts: `ACCESS_KEY_ID -> (secret, account)`.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -43,41 +57,6 @@ struct Key {
     account: String,
     signing_key: RecentSigningKey,
 }
-
-/// The signing key last derived from a secret, for its scope's date and region. Deriving one
-/// takes four HMACs, about a third of a verified request's work, and a client signs with the
-/// same date and region all day.
-#[derive(Default)]
-struct RecentSigningKey(Mutex<Option<(String, String, [u8; 32])>>);
-
-impl RecentSigningKey {
-    fn get(&self, secret: &str, date: &str, region: &str) -> [u8; 32] {
-        let mut recent = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        match &*recent {
-            Some((d, r, key)) if d == date && r == region => *key,
-            _ => {
-                let key = signing_key(secret, date, region);
-                *recent = Some((date.to_owned(), region.to_owned(), key));
-                key
-            }
-        }
-    }
-}
-
-/// A cache: a copy starts empty, and it is no part of a key's identity.
-impl Clone for RecentSigningKey {
-    fn clone(&self) -> Self {
-        RecentSigningKey::default()
-    }
-}
-
-impl PartialEq for RecentSigningKey {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for RecentSigningKey {}
 
 impl fmt::Debug for CredentialStore {
     /// Key ids only: secrets never reach a log.
@@ -136,7 +115,7 @@ impl CredentialStore {
     }
 }
 
-/// The parts of a request that its signature covers.
+/// The parts of a received request that its signature covers.
 #[derive(Debug, Clone, Copy)]
 pub struct SignedRequest<'a> {
     pub method: &'a str,
@@ -164,74 +143,92 @@ struct Params {
     expires: Option<i64>,
 }
 
-/// Verifies the request's signature with the key it names. Returns the key's account.
+/// Verifies the request's signature with the key it names, for a request to `service` (the
+/// credential scope's service, e.g. `kinesis`). Returns the key's account.
 pub fn verify<'s>(
     store: &'s CredentialStore,
     request: &SignedRequest<'_>,
+    service: &str,
     now: SystemTime,
-) -> Result<&'s str, ApiError> {
+) -> Result<&'s str, SignatureError> {
     let params = params(request)?;
     if params.algorithm != ALGORITHM {
-        return Err(incomplete(format!(
+        return Err(SignatureError::incomplete(format!(
             "Unsupported AWS 'algorithm': '{}'. The only supported algorithm is '{ALGORITHM}'.",
             params.algorithm
         )));
     }
     let scope: Vec<&str> = params.credential.split('/').collect();
-    let [key_id, scope_date, region, service, terminator] = scope[..] else {
-        return Err(incomplete(format!(
+    let [key_id, scope_date, region, scope_service, terminator] = scope[..] else {
+        return Err(SignatureError::incomplete(format!(
             "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{}'",
             params.credential
         )));
     };
-    let entry = store.keys.get(key_id).ok_or_else(|| {
-        ApiError::new("UnrecognizedClientException", "The security token included in the request is invalid.")
+    let entry = store.keys.get(key_id).ok_or_else(|| SignatureError {
+        code: "UnrecognizedClientException",
+        message: "The security token included in the request is invalid.".to_owned(),
     })?;
     if terminator != TERMINATOR {
-        return Err(invalid(format!(
+        return Err(SignatureError::invalid(format!(
             "Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{terminator}'."
         )));
     }
-    if service != SERVICE {
-        return Err(invalid(format!("Credential should be scoped to correct service: '{SERVICE}'. ")));
+    if scope_service != service {
+        return Err(SignatureError::invalid(format!(
+            "Credential should be scoped to correct service: '{service}'. "
+        )));
     }
     if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return Err(invalid(format!("Credential should be scoped to a valid region, not '{region}'. ")));
+        return Err(SignatureError::invalid(format!(
+            "Credential should be scoped to a valid region, not '{region}'. "
+        )));
     }
     let Some(signed_at) = parse_amz_date(&params.date) else {
-        return Err(incomplete(format!(
+        return Err(SignatureError::incomplete(format!(
             "Date must be in ISO-8601 'basic format'. Got '{}'. See http://en.wikipedia.org/wiki/ISO_8601",
             params.date
         )));
     };
     if scope_date != &params.date[..8] {
-        return Err(invalid(format!(
+        return Err(SignatureError::invalid(format!(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{scope_date}' != '{}', from '{}'.",
             &params.date[..8],
             params.date
         )));
     }
     check_clock(&params, signed_at, now)?;
-    let signed_headers: Vec<&str> = params.signed_headers.split(';').collect();
-    if !signed_headers.iter().any(|h| h.eq_ignore_ascii_case("host") || *h == ":authority") {
-        return Err(invalid("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."));
+    if !params.signed_headers.split(';').any(|h| h.eq_ignore_ascii_case("host") || h == ":authority") {
+        return Err(SignatureError::invalid(
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
+        ));
     }
 
     let scope = format!("{scope_date}/{region}/{service}/{terminator}");
-    let key = entry.signing_key.get(&entry.secret, scope_date, region);
-    let provided = decode_hex(&params.signature);
-    let declared_hash = header_text(request.headers, "x-amz-content-sha256");
-    let payload_hashes: Vec<String> = match declared_hash {
+    let key = entry.signing_key.get(&entry.secret, scope_date, region, service);
+    let provided = Some(&params.signature).filter(|s| s.len() == 64).and_then(|s| hex::decode(s));
+    let header_values: Vec<String> =
+        params.signed_headers.split(';').map(|name| canonical_header_value(request, name)).collect();
+    let payload_hashes: Vec<String> = match header_text(request.headers, "x-amz-content-sha256") {
         Some(hash) => vec![hash],
         // A presigned request may have been signed without its body.
-        None if params.query_mode => vec![hex(&Sha256::digest(request.body)), "UNSIGNED-PAYLOAD".to_owned()],
-        None => vec![hex(&Sha256::digest(request.body))],
+        None if params.query_mode => {
+            vec![hex::encode(&Sha256::digest(request.body)), "UNSIGNED-PAYLOAD".to_owned()]
+        }
+        None => vec![hex::encode(&Sha256::digest(request.body))],
     };
     for payload_hash in &payload_hashes {
-        let canonical = canonical_request(request, &params, &signed_headers, payload_hash);
-        let to_sign = string_to_sign(&params.date, &scope, &canonical);
+        let canonical = CanonicalRequest {
+            method: request.method,
+            path: request.path,
+            query: request.query.unwrap_or(""),
+            presigned: params.query_mode,
+            header_values: &header_values,
+            signed_headers: &params.signed_headers,
+            payload_hash,
+        };
         let mut mac = HmacSha256::new_from_slice(&key).expect("HMAC takes any key");
-        mac.update(to_sign.as_bytes());
+        mac.update(canonical.string_to_sign(&params.date, &scope).as_bytes());
         if let Some(provided) = &provided {
             // Constant time (hmac uses `subtle`).
             if mac.verify_slice(provided).is_ok() {
@@ -239,48 +236,10 @@ pub fn verify<'s>(
             }
         }
     }
-    Err(invalid(
+    Err(SignatureError::invalid(
         "The request signature we calculated does not match the signature you provided. \
          Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
     ))
-}
-
-/// The account a request acts for (the rest of step 9): with a credentials file, the account of
-/// the key whose signature verifies; without one, the account a 12-digit key id names, else the
-/// server's. `credential` is the one [`crate::auth::check`] found.
-pub fn account(
-    config: &ServerConfig,
-    parts: &Parts,
-    credential: &str,
-    body: &[u8],
-) -> Result<String, ApiError> {
-    let Some(store) = &config.credentials else {
-        return Ok(account_from_key_id(credential).unwrap_or(&config.account_id).to_owned());
-    };
-    let request = SignedRequest {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query(),
-        headers: &parts.headers,
-        authority: parts.uri.authority().map(|a| a.as_str()),
-        body,
-    };
-    verify(store, &request, SystemTime::now()).map(str::to_owned)
-}
-
-/// The account of a request when no credentials file is in use: a 12-digit numeric access key
-/// id names its account (kinesis-mock's convention); anything else gets `None`.
-pub fn account_from_key_id(credential: &str) -> Option<&str> {
-    let key_id = credential.split('/').next()?;
-    (key_id.len() == 12 && key_id.bytes().all(|b| b.is_ascii_digit())).then_some(key_id)
-}
-
-fn incomplete(message: impl Into<String>) -> ApiError {
-    ApiError::new("IncompleteSignatureException", message)
-}
-
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new("InvalidSignatureException", message)
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -290,7 +249,7 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn params(request: &SignedRequest<'_>) -> Result<Params, ApiError> {
+fn params(request: &SignedRequest<'_>) -> Result<Params, SignatureError> {
     let query = request.query.map(parse_query).unwrap_or_default();
     if query.iter().any(|(name, _)| name == "X-Amz-Algorithm") {
         let param =
@@ -298,10 +257,10 @@ fn params(request: &SignedRequest<'_>) -> Result<Params, ApiError> {
         let expires = match query.iter().find(|(n, _)| n == "X-Amz-Expires") {
             None => None,
             Some((_, value)) => match value.parse::<i64>() {
-                Ok(secs) if (1..=604_800).contains(&secs) => Some(secs),
+                Ok(secs) if (1..=MAX_EXPIRES_SECS).contains(&secs) => Some(secs),
                 _ => {
-                    return Err(incomplete(format!(
-                        "X-Amz-Expires must be a whole number of seconds from 1 to 604800, got '{value}'."
+                    return Err(SignatureError::incomplete(format!(
+                        "X-Amz-Expires must be a whole number of seconds from 1 to {MAX_EXPIRES_SECS}, got '{value}'."
                     )))
                 }
             },
@@ -355,13 +314,13 @@ fn params(request: &SignedRequest<'_>) -> Result<Params, ApiError> {
 
 /// AWS's skew rule: at most 5 minutes old (or the presigned `X-Amz-Expires`), at most 15 minutes
 /// ahead, with its messages.
-fn check_clock(params: &Params, signed_at: i64, now: SystemTime) -> Result<(), ApiError> {
+fn check_clock(params: &Params, signed_at: i64, now: SystemTime) -> Result<(), SignatureError> {
     let now = unix_secs(now);
     let max_age = params.expires.unwrap_or(MAX_AGE_SECS);
     if signed_at < now - max_age {
         let window =
             if max_age % 60 == 0 { format!("{} min.", max_age / 60) } else { format!("{max_age} sec.") };
-        return Err(invalid(format!(
+        return Err(SignatureError::invalid(format!(
             "Signature expired: {} is now earlier than {} ({} - {window})",
             params.date,
             format_amz_date(now - max_age),
@@ -369,7 +328,7 @@ fn check_clock(params: &Params, signed_at: i64, now: SystemTime) -> Result<(), A
         )));
     }
     if signed_at > now + MAX_AHEAD_SECS {
-        return Err(invalid(format!(
+        return Err(SignatureError::invalid(format!(
             "Signature not yet current: {} is still later than {} ({} + 15 min.)",
             params.date,
             format_amz_date(now + MAX_AHEAD_SECS),
@@ -379,35 +338,8 @@ fn check_clock(params: &Params, signed_at: i64, now: SystemTime) -> Result<(), A
     Ok(())
 }
 
-/// The canonical request of §2.8 step 2, generalised to any method, path and query.
-fn canonical_request(
-    request: &SignedRequest<'_>,
-    params: &Params,
-    signed_headers: &[&str],
-    payload_hash: &str,
-) -> String {
-    let mut canonical = String::with_capacity(512);
-    canonical.push_str(request.method);
-    canonical.push('\n');
-    canonical.push_str(&canonical_uri(request.path));
-    canonical.push('\n');
-    canonical.push_str(&canonical_query(request.query.unwrap_or(""), params.query_mode));
-    canonical.push('\n');
-    for name in signed_headers {
-        canonical.push_str(name);
-        canonical.push(':');
-        canonical.push_str(&canonical_header_value(request, name));
-        canonical.push('\n');
-    }
-    canonical.push('\n');
-    canonical.push_str(&params.signed_headers);
-    canonical.push('\n');
-    canonical.push_str(payload_hash);
-    canonical
-}
-
-/// Every value of the header, joined by `,`, each trimmed with inner whitespace runs collapsed.
-/// `host` falls back to the URI's authority (HTTP/2's `:authority`).
+/// Every value of the header, joined by `,`, each with its whitespace collapsed. `host` falls
+/// back to the URI's authority (HTTP/2's `:authority`).
 fn canonical_header_value(request: &SignedRequest<'_>, name: &str) -> String {
     let mut values: Vec<String> = request
         .headers
@@ -425,194 +357,11 @@ fn canonical_header_value(request: &SignedRequest<'_>, name: &str) -> String {
     values.join(",")
 }
 
-fn collapse_whitespace(value: &str) -> String {
-    value.split_ascii_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The path with dot segments removed, percent-encoded once more (the SDKs encode the path twice
-/// for every service but S3, and the received path already carries the first encoding).
-fn canonical_uri(path: &str) -> String {
-    let mut segments: Vec<&str> = Vec::new();
-    let trailing_slash = path.len() > 1 && path.ends_with('/');
-    for segment in path.split('/') {
-        match segment {
-            "" | "." => {}
-            ".." => {
-                segments.pop();
-            }
-            segment => segments.push(segment),
-        }
-    }
-    let mut normalized = String::from("/");
-    normalized.push_str(&segments.join("/"));
-    if trailing_slash && !segments.is_empty() {
-        normalized.push('/');
-    }
-    uri_encode(&normalized, false)
-}
-
-/// Query parameters sorted by name then value, each re-encoded strictly; in query mode without
-/// `X-Amz-Signature`.
-fn canonical_query(query: &str, query_mode: bool) -> String {
-    let mut pairs: Vec<(String, String)> = query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (uri_encode(&percent_decode(name), true), uri_encode(&percent_decode(value), true))
-        })
-        .filter(|(name, _)| !(query_mode && name == "X-Amz-Signature"))
-        .collect();
-    pairs.sort();
-    pairs.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("&")
-}
-
-/// SigV4's URI encoding: unreserved characters stay, everything else is `%XX` (uppercase);
-/// `/` stays too unless `encode_slash`.
-fn uri_encode(text: &str, encode_slash: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for &b in text.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (b == b'/' && !encode_slash)
-        {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// `%XX` decoding (a `+` stays a `+`); a malformed escape is kept as it is.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Query-mode parameters, decoded, in order.
-fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(name), percent_decode(value))
-        })
-        .collect()
-}
-
-fn string_to_sign(date: &str, scope: &str, canonical_request: &str) -> String {
-    format!("{ALGORITHM}\n{date}\n{scope}\n{}", hex(&Sha256::digest(canonical_request.as_bytes())))
-}
-
-fn hmac(key: &[u8], data: &str) -> [u8; 32] {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key");
-    mac.update(data.as_bytes());
-    mac.finalize().into_bytes().into()
-}
-
-fn signing_key(secret: &str, date: &str, region: &str) -> [u8; 32] {
-    let k_date = hmac(format!("AWS4{secret}").as_bytes(), date);
-    let k_region = hmac(&k_date, region);
-    let k_service = hmac(&k_region, SERVICE);
-    hmac(&k_service, TERMINATOR)
-}
-
-/// A 64-digit hex signature as its 32 bytes.
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() != 64 {
-        return None;
-    }
-    (0..64).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
-}
-
-fn unix_secs(time: SystemTime) -> i64 {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
-    }
-}
-
-/// `yyyymmddThhmmssZ` as seconds since the epoch.
-fn parse_amz_date(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
-        return None;
-    }
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let digits = &text[range];
-        digits.bytes().all(|d| d.is_ascii_digit()).then(|| digits.parse().ok()).flatten()
-    };
-    let (y, m, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
-    let (hh, mm, ss) = (num(9..11)?, num(11..13)?, num(13..15)?);
-    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    Some(days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss)
-}
-
-fn format_amz_date(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use crate::key::{hmac, signing_key};
+    use std::time::{Duration, UNIX_EPOCH};
 
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
     const BODY: &str = r#"{"StreamName": "my-stream", "Data": "aGVsbG8=", "PartitionKey": "pk-1"}"#;
@@ -659,9 +408,9 @@ mod tests {
         }
     }
 
-    fn error(result: Result<&str, ApiError>) -> (&'static str, String) {
+    fn error(result: Result<&str, SignatureError>) -> (&'static str, String) {
         let err = result.unwrap_err();
-        (err.code, err.message.unwrap())
+        (err.code, err.message)
     }
 
     #[test]
@@ -669,31 +418,39 @@ mod tests {
         let headers = vector_headers(&vector_authorization(SIGNATURE));
         let req = request(&headers, BODY);
         let params = params(&req).unwrap();
-        let payload_hash = hex(&Sha256::digest(BODY.as_bytes()));
+        let payload_hash = hex::encode(&Sha256::digest(BODY.as_bytes()));
         assert_eq!(payload_hash, "1975bc7f56c100f4602ba5d1aadfd1411f9bd3da565c9c88b68b95bb3587c2e9");
-        let signed: Vec<&str> = params.signed_headers.split(';').collect();
-        let canonical = canonical_request(&req, &params, &signed, &payload_hash);
+        let header_values: Vec<String> =
+            params.signed_headers.split(';').map(|name| canonical_header_value(&req, name)).collect();
+        let canonical = CanonicalRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            presigned: false,
+            header_values: &header_values,
+            signed_headers: &params.signed_headers,
+            payload_hash: &payload_hash,
+        };
         assert_eq!(
-            hex(&Sha256::digest(canonical.as_bytes())),
+            hex::encode(&Sha256::digest(canonical.text().as_bytes())),
             "5491f72c43fd4ec2f3c18f610af551e573297e9764d26fc02ecb8fa47a2412ae"
         );
-        let key = signing_key(SECRET, "20261125", "us-east-1");
-        let to_sign =
-            string_to_sign("20261125T183406Z", "20261125/us-east-1/kinesis/aws4_request", &canonical);
-        assert_eq!(hex(&hmac(&key, &to_sign)), SIGNATURE);
+        let key = signing_key(SECRET, "20261125", "us-east-1", "kinesis");
+        let to_sign = canonical.string_to_sign("20261125T183406Z", "20261125/us-east-1/kinesis/aws4_request");
+        assert_eq!(hex::encode(&hmac(&key, &to_sign)), SIGNATURE);
     }
 
     #[test]
     fn worked_vector_verifies_and_names_the_account() {
         let headers = vector_headers(&vector_authorization(SIGNATURE));
         let now = at("20261125T183406Z");
-        assert_eq!(verify(&store(), &request(&headers, BODY), now), Ok("123456789012"));
+        assert_eq!(verify(&store(), &request(&headers, BODY), "kinesis", now), Ok("123456789012"));
         // HTTP/2: no Host header, the authority instead.
         let mut h2 = headers.clone();
         h2.remove("host");
         let mut req = request(&h2, BODY);
         req.authority = Some("localhost:4567");
-        assert_eq!(verify(&store(), &req, now), Ok("123456789012"));
+        assert_eq!(verify(&store(), &req, "kinesis", now), Ok("123456789012"));
         // A declared payload hash stands for the body.
         let mut declared = headers.clone();
         declared.insert(
@@ -701,7 +458,7 @@ mod tests {
             "1975bc7f56c100f4602ba5d1aadfd1411f9bd3da565c9c88b68b95bb3587c2e9".parse().unwrap(),
         );
         // (It is not a signed header here, so the signature still holds.)
-        assert!(verify(&store(), &request(&declared, "{}"), now).is_ok());
+        assert!(verify(&store(), &request(&declared, "{}"), "kinesis", now).is_ok());
     }
 
     /// One store verifies requests of changing scopes: a key's signing key is derived again
@@ -715,11 +472,14 @@ mod tests {
         let mut presigned = request(&host, BODY);
         presigned.query = Some(&query);
         for _ in 0..2 {
-            assert_eq!(verify(&store, &request(&vector, BODY), now), Ok("123456789012"));
-            assert_eq!(verify(&store, &presigned, now), Ok("123456789012"));
+            assert_eq!(verify(&store, &request(&vector, BODY), "kinesis", now), Ok("123456789012"));
+            assert_eq!(verify(&store, &presigned, "kinesis", now), Ok("123456789012"));
         }
         let wrong = vector_headers(&vector_authorization(&SIGNATURE.replace('8', "9")));
-        assert_eq!(error(verify(&store, &request(&wrong, BODY), now)).0, "InvalidSignatureException");
+        assert_eq!(
+            error(verify(&store, &request(&wrong, BODY), "kinesis", now)).0,
+            "InvalidSignatureException"
+        );
     }
 
     #[test]
@@ -733,27 +493,27 @@ mod tests {
         let now = at("20261125T183406Z");
         let headers = vector_headers(&vector_authorization(SIGNATURE));
         // Another body.
-        assert_eq!(error(verify(&store(), &request(&headers, "{}"), now)), mismatch);
+        assert_eq!(error(verify(&store(), &request(&headers, "{}"), "kinesis", now)), mismatch);
         // Another secret.
         let other = CredentialStore::parse("AKIDEXAMPLE other 123456789012").unwrap();
-        assert_eq!(error(verify(&other, &request(&headers, BODY), now)), mismatch);
+        assert_eq!(error(verify(&other, &request(&headers, BODY), "kinesis", now)), mismatch);
         // Another signed header value.
         let mut changed = headers.clone();
         changed.insert("x-amz-target", "Kinesis_20131202.ListStreams".parse().unwrap());
-        assert_eq!(error(verify(&store(), &request(&changed, BODY), now)), mismatch);
+        assert_eq!(error(verify(&store(), &request(&changed, BODY), "kinesis", now)), mismatch);
         // Another host.
         let mut changed = headers.clone();
         changed.insert("host", "localhost:4568".parse().unwrap());
-        assert_eq!(error(verify(&store(), &request(&changed, BODY), now)), mismatch);
+        assert_eq!(error(verify(&store(), &request(&changed, BODY), "kinesis", now)), mismatch);
         // A malformed or truncated signature.
         for signature in ["zz", &SIGNATURE[..63], &SIGNATURE.replace('8', "g")] {
             let headers = vector_headers(&vector_authorization(signature));
-            assert_eq!(error(verify(&store(), &request(&headers, BODY), now)), mismatch);
+            assert_eq!(error(verify(&store(), &request(&headers, BODY), "kinesis", now)), mismatch);
         }
         // Headers that are not signed may change.
         let mut extra = headers.clone();
         extra.insert("user-agent", "anything".parse().unwrap());
-        assert!(verify(&store(), &request(&extra, BODY), now).is_ok());
+        assert!(verify(&store(), &request(&extra, BODY), "kinesis", now).is_ok());
     }
 
     #[test]
@@ -761,7 +521,7 @@ mod tests {
         let headers = vector_headers(&vector_authorization(SIGNATURE));
         let other = CredentialStore::parse("AKIDOTHER x 123456789012").unwrap();
         assert_eq!(
-            error(verify(&other, &request(&headers, BODY), at("20261125T183406Z"))),
+            error(verify(&other, &request(&headers, BODY), "kinesis", at("20261125T183406Z"))),
             (
                 "UnrecognizedClientException",
                 "The security token included in the request is invalid.".to_owned()
@@ -774,10 +534,10 @@ mod tests {
         let headers = vector_headers(&vector_authorization(SIGNATURE));
         let req = request(&headers, BODY);
         // Exactly 5 minutes old and 15 minutes ahead still pass.
-        assert!(verify(&store(), &req, at("20261125T183906Z")).is_ok());
-        assert!(verify(&store(), &req, at("20261125T181906Z")).is_ok());
+        assert!(verify(&store(), &req, "kinesis", at("20261125T183906Z")).is_ok());
+        assert!(verify(&store(), &req, "kinesis", at("20261125T181906Z")).is_ok());
         assert_eq!(
-            error(verify(&store(), &req, at("20261125T183907Z"))),
+            error(verify(&store(), &req, "kinesis", at("20261125T183907Z"))),
             (
                 "InvalidSignatureException",
                 "Signature expired: 20261125T183406Z is now earlier than 20261125T183407Z \
@@ -786,7 +546,7 @@ mod tests {
             )
         );
         assert_eq!(
-            error(verify(&store(), &req, at("20261125T181905Z"))),
+            error(verify(&store(), &req, "kinesis", at("20261125T181905Z"))),
             (
                 "InvalidSignatureException",
                 "Signature not yet current: 20261125T183406Z is still later than 20261125T183405Z \
@@ -804,7 +564,7 @@ mod tests {
                 "AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={SIGNATURE}"
             );
             let headers = vector_headers(&authorization);
-            error(verify(&store(), &request(&headers, BODY), now))
+            error(verify(&store(), &request(&headers, BODY), "kinesis", now))
         };
         assert_eq!(
             check("AKIDEXAMPLE/20261125/us-east-1/kinesis"),
@@ -839,14 +599,26 @@ mod tests {
                     .to_owned()
             )
         );
+        // A kinesis scope sent to another service.
+        let headers = vector_headers(&vector_authorization(SIGNATURE));
+        assert_eq!(
+            error(verify(&store(), &request(&headers, BODY), "dynamodb", now)),
+            (
+                "InvalidSignatureException",
+                "Credential should be scoped to correct service: 'dynamodb'. ".to_owned()
+            )
+        );
         // Another algorithm.
         let headers = vector_headers(&vector_authorization(SIGNATURE).replace("SHA256", "SHA512"));
-        assert_eq!(error(verify(&store(), &request(&headers, BODY), now)).0, "IncompleteSignatureException");
+        assert_eq!(
+            error(verify(&store(), &request(&headers, BODY), "kinesis", now)).0,
+            "IncompleteSignatureException"
+        );
         // A malformed date.
         let mut headers = vector_headers(&vector_authorization(SIGNATURE));
         headers.insert("x-amz-date", "2026-11-25T18:34:06Z".parse().unwrap());
         assert_eq!(
-            error(verify(&store(), &request(&headers, BODY), now)),
+            error(verify(&store(), &request(&headers, BODY), "kinesis", now)),
             (
                 "IncompleteSignatureException",
                 "Date must be in ISO-8601 'basic format'. Got '2026-11-25T18:34:06Z'. \
@@ -858,7 +630,7 @@ mod tests {
         let headers =
             vector_headers(&vector_authorization(SIGNATURE).replace("content-type;host;", "content-type;"));
         assert_eq!(
-            error(verify(&store(), &request(&headers, BODY), now)),
+            error(verify(&store(), &request(&headers, BODY), "kinesis", now)),
             (
                 "InvalidSignatureException",
                 "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".to_owned()
@@ -877,11 +649,14 @@ mod tests {
         );
         let canonical = format!(
             "POST\n/\n{base}\nhost:localhost:4567\n\nhost\n{}",
-            hex(&Sha256::digest(BODY.as_bytes()))
+            hex::encode(&Sha256::digest(BODY.as_bytes()))
         );
-        let key = signing_key(SECRET, "20261125", region);
-        let scope = format!("20261125/{region}/kinesis/aws4_request");
-        let signature = hex(&hmac(&key, &string_to_sign(date, &scope, &canonical)));
+        let key = signing_key(SECRET, "20261125", region, "kinesis");
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256\n{date}\n20261125/{region}/kinesis/aws4_request\n{}",
+            hex::encode(&Sha256::digest(canonical.as_bytes()))
+        );
+        let signature = hex::encode(&hmac(&key, &to_sign));
         format!("{base}&X-Amz-Signature={signature}")
     }
 
@@ -898,48 +673,17 @@ mod tests {
         let headers = host_only();
         let mut req = request(&headers, BODY);
         req.query = Some(&query);
-        assert_eq!(verify(&store(), &req, at(date)), Ok("123456789012"));
+        assert_eq!(verify(&store(), &req, "kinesis", at(date)), Ok("123456789012"));
         // X-Amz-Expires widens the window to 10 minutes.
-        assert!(verify(&store(), &req, at("20261125T184406Z")).is_ok());
+        assert!(verify(&store(), &req, "kinesis", at("20261125T184406Z")).is_ok());
         assert_eq!(
-            error(verify(&store(), &req, at("20261125T184407Z"))).1,
+            error(verify(&store(), &req, "kinesis", at("20261125T184407Z"))).1,
             "Signature expired: 20261125T183406Z is now earlier than 20261125T183407Z \
              (20261125T184407Z - 10 min.)"
         );
         let tampered = query.replace("X-Amz-Expires=600", "X-Amz-Expires=601");
         req.query = Some(&tampered);
-        assert_eq!(error(verify(&store(), &req, at(date))).0, "InvalidSignatureException");
-    }
-
-    #[test]
-    fn canonical_forms() {
-        assert_eq!(canonical_uri(""), "/");
-        assert_eq!(canonical_uri("/"), "/");
-        assert_eq!(canonical_uri("/a/./b/../c/"), "/a/c/");
-        assert_eq!(canonical_uri("/a%20b"), "/a%2520b");
-        assert_eq!(canonical_query("b=2&a=1&a=0&c", false), "a=0&a=1&b=2&c=");
-        assert_eq!(canonical_query("x=a%2Fb+c", false), "x=a%2Fb%2Bc");
-        assert_eq!(canonical_query("X-Amz-Signature=abc&z=1", true), "z=1");
-        assert_eq!(collapse_whitespace("  a   b \t c "), "a b c");
-    }
-
-    #[test]
-    fn dates_round_trip() {
-        for date in ["19700101T000000Z", "20000229T235959Z", "20261125T183406Z", "21000301T120000Z"] {
-            assert_eq!(format_amz_date(parse_amz_date(date).unwrap()), date);
-        }
-        assert_eq!(parse_amz_date("19700101T000000Z"), Some(0));
-        assert_eq!(parse_amz_date("20261125T183406Z"), Some(1_795_631_646));
-        for bad in [
-            "20261125T183406",
-            "2026112ST183406Z",
-            "20260230T000000Z",
-            "20261325T000000Z",
-            "20261125T243406Z",
-            "+0261125T183406Z",
-        ] {
-            assert_eq!(parse_amz_date(bad), None, "{bad}");
-        }
+        assert_eq!(error(verify(&store(), &req, "kinesis", at(date))).0, "InvalidSignatureException");
     }
 
     #[test]
@@ -972,15 +716,5 @@ mod tests {
             CredentialStore::parse("A s 111111111111\nA t 111111111111").unwrap_err(),
             "line 2: access key id 'A' is listed twice"
         );
-    }
-
-    #[test]
-    fn twelve_digit_key_ids_name_accounts() {
-        assert_eq!(
-            account_from_key_id("111122223333/20261125/us-east-1/kinesis/aws4_request"),
-            Some("111122223333")
-        );
-        assert_eq!(account_from_key_id("AKIDEXAMPLE/20261125/us-east-1/kinesis/aws4_request"), None);
-        assert_eq!(account_from_key_id("1111222233334/x"), None);
     }
 }
