@@ -1,6 +1,5 @@
 //! `kinesin`: a durable, fast Amazon Kinesis Data Streams server in one binary.
 
-mod bench;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -17,7 +16,7 @@ enum Command {
     /// Serve the Kinesis API from an embedded store in a data directory.
     Serve(serve::ServeArgs),
     /// Benchmark Kinesis endpoints (kinesin, the built-in baseline, peers) with the same workloads.
-    Bench(bench::BenchArgs),
+    Bench(kinesin_bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -30,7 +29,7 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
-        Command::Bench(args) => bench::run(args),
+        Command::Bench(args) => kinesin_bench::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

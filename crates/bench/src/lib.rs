@@ -4,11 +4,16 @@
 //!
 //! Workloads (one file each): `put_records`, `put_record`, `get_records` (drain),
 //! `put_to_get` and `put_to_push` (latency: the producer in `producer`, what the consumers
-//! collect in `latency`). Client modes:
-//! `client` (`sdk` = aws-sdk-kinesis, `raw` = pre-signed requests over hyper). Servers:
-//! `target`, `baseline`. Resource use: `procfs`. Output: `report`.
+//! collect in `latency`). What a call sends and answers, in either client mode: `calls`. The
+//! modes: `client` dispatches to `sdk` (aws-sdk-kinesis) or `raw` (pre-signed requests over
+//! hyper). Servers: `target`, `baseline`. Resource use: `procfs`. Output: `report`.
+//!
+//! The harness is a crate of its own so that the server's crates depend on no AWS SDK; the
+//! `kinesin` binary links it for its `bench` subcommand (and starts itself as the server under
+//! test).
 
 mod baseline;
+mod calls;
 mod client;
 mod get_records;
 mod latency;
@@ -34,7 +39,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::Rng;
 use serde::Serialize;
 
-use client::{Client, Entry, Mode};
+use calls::Entry;
+use client::{Client, Mode};
 use report::{LatencyRow, Report, Sample, ServerRow};
 use target::{Kind, Target};
 

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_kinesis::types::ShardIteratorType;
 
-use super::client::{count_error, Client, Mode};
+use super::calls::count_error;
+use super::client::{Client, Mode};
 use super::load::LoopResult;
 use super::procfs;
 

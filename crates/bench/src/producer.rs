@@ -20,7 +20,8 @@ use rand::Rng;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::client::{count_error, Client, Entry, Errors};
+use super::calls::{count_error, Entry, Errors};
+use super::client::Client;
 
 /// Sends `rate` records per second for `seconds` (fewer if the endpoint cannot keep up); answers
 /// records acknowledged and errors.

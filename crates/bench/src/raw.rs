@@ -13,7 +13,7 @@ use hyper_util::rt::TokioExecutor;
 use kinesin_sigv4::Signer;
 use serde::Deserialize;
 
-use super::client::{CallError, Entry, Page, PutOutcome};
+use super::calls::{CallError, Entry, Page, PutOutcome};
 
 const JSON: &str = "application/x-amz-json-1.1";
 
@@ -206,7 +206,7 @@ impl RawClient {
             if want_stamps {
                 let head = &b64[..b64.len().min(12)];
                 let decoded = base64_simd::STANDARD.decode_to_vec(head).unwrap_or_default();
-                page.stamps.push(super::client::stamp_of(&decoded));
+                page.stamps.push(super::calls::stamp_of(&decoded));
             }
         }
         Ok(page)

@@ -12,7 +12,8 @@ use aws_sdk_kinesis::types::{
     ConsumerStatus, ShardIteratorType, StartingPosition, SubscribeToShardEventStream,
 };
 
-use super::client::{count_error, CallError, Client, Errors};
+use super::calls::{count_error, CallError, Errors};
+use super::client::Client;
 use super::latency::{settle, Collector, LatencyResult};
 use super::producer::produce;
 use super::Settings;
@@ -116,7 +117,7 @@ pub async fn run(
                         let stamps: Vec<u64> = event
                             .records()
                             .iter()
-                            .map(|r| super::client::stamp_of(r.data().as_ref()))
+                            .map(|r| super::calls::stamp_of(r.data().as_ref()))
                             .collect();
                         collector.arrived(&stamps);
                     }

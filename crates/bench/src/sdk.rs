@@ -9,7 +9,7 @@ use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 
-use super::client::{stamp_of, CallError, Entry, Page, PutOutcome};
+use super::calls::{stamp_of, CallError, Entry, Page, PutOutcome};
 
 pub fn client(endpoint: &str, region: &str) -> aws_sdk_kinesis::Client {
     // Plain HTTP only: the harness is built without a TLS stack.

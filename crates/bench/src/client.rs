@@ -4,15 +4,13 @@
 //! minimal parser, so that the load generator costs as little CPU as possible. Control-plane
 //! calls (create, describe, list shards, iterators) always use the SDK.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use aws_sdk_kinesis::error::ProvideErrorMetadata;
 use aws_sdk_kinesis::types::{ShardIteratorType, StreamStatus};
-use bytes::Bytes;
 use serde::Serialize;
 
+use super::calls::{CallError, Entry, Page, PutOutcome};
 use super::raw::RawClient;
 use super::sdk;
 
@@ -34,54 +32,6 @@ impl fmt::Display for Mode {
     }
 }
 
-/// A failed call, by error code (`ProvisionedThroughputExceededException`, `timeout`, `http`, …).
-#[derive(Debug, Clone)]
-pub struct CallError {
-    pub code: String,
-    pub message: String,
-}
-
-impl CallError {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> CallError {
-        CallError { code: code.into(), message: message.into() }
-    }
-    pub fn from_sdk<E: ProvideErrorMetadata + fmt::Debug, R: fmt::Debug>(
-        err: &aws_sdk_kinesis::error::SdkError<E, R>,
-    ) -> CallError {
-        use aws_sdk_kinesis::error::SdkError;
-        match err {
-            SdkError::ServiceError(service) => CallError::new(
-                service.err().code().unwrap_or("ServiceError"),
-                service.err().message().unwrap_or_default(),
-            ),
-            SdkError::TimeoutError(_) => CallError::new("timeout", format!("{err:?}")),
-            SdkError::DispatchFailure(d) => CallError::new("connection", format!("{d:?}")),
-            SdkError::ResponseError(_) => CallError::new("bad-response", format!("{err:?}")),
-            _ => CallError::new("client", format!("{err:?}")),
-        }
-    }
-}
-
-impl fmt::Display for CallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
-    }
-}
-
-/// Error counts by code.
-pub type Errors = BTreeMap<String, u64>;
-
-pub fn count_error(errors: &mut Errors, err: &CallError) {
-    *errors.entry(err.code.clone()).or_default() += 1;
-}
-
-/// One record to put.
-#[derive(Clone)]
-pub struct Entry {
-    pub key: String,
-    pub data: Bytes,
-}
-
 /// A PutRecords request prepared once and sent many times.
 pub struct PreparedBatch {
     pub records: usize,
@@ -93,26 +43,6 @@ pub struct PreparedBatch {
 pub struct PreparedRecord {
     entry: Entry,
     raw: Option<super::raw::Prepared>,
-}
-
-/// What PutRecords answered: records accepted and failed, and the shard of each accepted record
-/// when asked for.
-#[derive(Default)]
-pub struct PutOutcome {
-    pub ok: u64,
-    pub failed: u64,
-    pub shards: Vec<String>,
-}
-
-/// One GetRecords page.
-#[derive(Default)]
-pub struct Page {
-    pub records: u64,
-    pub bytes: u64,
-    /// The first 8 bytes of each record's data, little-endian, when asked for (latency stamps).
-    pub stamps: Vec<u64>,
-    pub next_iterator: Option<String>,
-    pub millis_behind: i64,
 }
 
 #[derive(Clone)]
@@ -286,9 +216,4 @@ impl Client {
             Mode::Sdk => sdk::get_records(&self.sdk, iterator, limit, want_stamps).await,
         }
     }
-}
-
-/// The first 8 bytes of `data` as a little-endian u64 (0 when shorter).
-pub fn stamp_of(data: &[u8]) -> u64 {
-    data.get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap())).unwrap_or(0)
 }

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_kinesis::types::ShardIteratorType;
 
-use super::client::{count_error, Client, Errors};
+use super::calls::{count_error, Errors};
+use super::client::Client;
 use super::latency::{settle, Collector, LatencyResult};
 use super::producer::produce;
 use super::Settings;

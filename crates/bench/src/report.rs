@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::client::Errors;
+use super::calls::Errors;
 use super::load::{median, quantile};
 use super::procfs::Machine;
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::client::Errors;
+use super::calls::Errors;
 
 /// What a latency measurement saw.
 #[derive(Debug, Default, Clone, Serialize)]

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::client::{count_error, CallError, Errors};
+use super::calls::{count_error, CallError, Errors};
 use super::procfs;
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
