@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use crate::model::{self, Kind, Model, ShapeId, Structure};
-use crate::raw::{OwnedRaw, Raw};
+use crate::raw::{KnownNames, OwnedRaw, Raw};
 use crate::value::Key;
 use crate::{ApiError, Format, Input, Operation, Value};
 
@@ -31,11 +31,23 @@ pub struct RawBody<'a> {
 pub fn parse_body(format: Format, body: &[u8]) -> Result<RawBody<'_>, ApiError> {
     let parsed = match format {
         Format::Json => serde_json::from_slice::<Raw>(body).ok(),
-        Format::Cbor => ciborium::de::from_reader::<OwnedRaw, _>(body).ok().map(|OwnedRaw(raw)| raw),
+        Format::Cbor => {
+            ciborium::de::from_reader::<OwnedRaw<MemberNames>, _>(body).ok().map(|OwnedRaw(raw, _)| raw)
+        }
     };
     match parsed {
         Some(Raw::Map(members)) => Ok(RawBody { format, members }),
         _ => Err(ApiError::bare("SerializationException")),
+    }
+}
+
+/// The API model's member names: nearly every key of a CBOR body, shared rather than copied.
+/// (The model itself is read as JSON, borrowing its text, so this never runs while it loads.)
+enum MemberNames {}
+
+impl KnownNames for MemberNames {
+    fn get(key: &str) -> Option<&'static str> {
+        model::get().member_name(key)
     }
 }
 

@@ -18,8 +18,6 @@ use serde::de::{
     Visitor,
 };
 
-use crate::model;
-
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Raw<'de> {
     Null,
@@ -81,12 +79,19 @@ impl<'de> Deserialize<'de> for Raw<'de> {
 }
 
 /// A tree that owns all its text, for deserializers that only produce owned types (ciborium's
-/// entry points require `DeserializeOwned`; they never lend text anyway).
-pub(crate) struct OwnedRaw(pub Raw<'static>);
+/// entry points require `DeserializeOwned`; they never lend text anyway). Map keys that `N`
+/// knows share its `'static` copy.
+pub(crate) struct OwnedRaw<N>(pub Raw<'static>, pub PhantomData<N>);
 
-impl<'de> Deserialize<'de> for OwnedRaw {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<OwnedRaw, D::Error> {
-        deserializer.deserialize_any(RawVisitor::<Own>::new()).map(OwnedRaw)
+/// Map keys a tree that owns its text can share instead of copying.
+pub(crate) trait KnownNames {
+    /// The shared copy of `key`, if there is one.
+    fn get(key: &str) -> Option<&'static str>;
+}
+
+impl<'de, N: KnownNames> Deserialize<'de> for OwnedRaw<N> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<OwnedRaw<N>, D::Error> {
+        deserializer.deserialize_any(RawVisitor::<Own<N>>::new()).map(|raw| OwnedRaw(raw, PhantomData))
     }
 }
 
@@ -109,18 +114,16 @@ impl<'de> Keep<'de, 'de> for Borrow {
     }
 }
 
-/// Copies it.
-enum Own {}
+/// Copies it, except map keys that `N` knows.
+struct Own<N>(PhantomData<N>);
 
-impl<'de> Keep<'de, 'static> for Own {
+impl<'de, N: KnownNames> Keep<'de, 'static> for Own<N> {
     fn text(text: &'de str) -> Cow<'static, str> {
         Cow::Owned(text.to_owned())
     }
 
-    /// Member names the model knows (nearly every key of a CBOR body) borrow the model's copy.
-    /// (The model itself is read as JSON, through `Borrow`, so this never runs while it loads.)
     fn key(key: &str) -> Cow<'static, str> {
-        model::get().member_name(key).map_or_else(|| Cow::Owned(key.to_owned()), Cow::Borrowed)
+        N::get(key).map_or_else(|| Cow::Owned(key.to_owned()), Cow::Borrowed)
     }
 }
 
@@ -279,13 +282,22 @@ mod tests {
         );
     }
 
+    /// Knows one name.
+    enum Names {}
+
+    impl KnownNames for Names {
+        fn get(key: &str) -> Option<&'static str> {
+            (key == "StreamName").then_some("StreamName")
+        }
+    }
+
     #[test]
     fn cbor_tags_are_dropped_and_bytes_kept() {
         // {"T": 1(1787036486712), "D": h'0102'}
         let mut body = vec![0xa2, 0x61, b'T', 0xc1, 0x1b];
         body.extend_from_slice(&1_787_036_486_712u64.to_be_bytes());
         body.extend_from_slice(&[0x61, b'D', 0x42, 1, 2]);
-        let OwnedRaw(raw) = ciborium::de::from_reader(&body[..]).unwrap();
+        let OwnedRaw::<Names>(raw, _) = ciborium::de::from_reader(&body[..]).unwrap();
         assert_eq!(
             raw,
             Raw::Map(vec![("T".into(), Raw::Int(1_787_036_486_712)), ("D".into(), Raw::Bytes(vec![1, 2])),])
@@ -293,10 +305,10 @@ mod tests {
     }
 
     #[test]
-    fn cbor_keys_the_model_knows_are_borrowed() {
-        // {"StreamName": "s", 0("Mine"): 1}: a member name, and a tagged name of no member.
+    fn cbor_keys_known_are_borrowed() {
+        // {"StreamName": "s", 0("Mine"): 1}: a known name, and a tagged unknown one.
         let body = [&[0xa2, 0x6a][..], b"StreamName", &[0x61, b's', 0xc0, 0x64], b"Mine", &[0x01]].concat();
-        let OwnedRaw(raw) = ciborium::de::from_reader(&body[..]).unwrap();
+        let OwnedRaw::<Names>(raw, _) = ciborium::de::from_reader(&body[..]).unwrap();
         let members = raw.as_map().unwrap();
         assert!(matches!(&members[0].0, Cow::Borrowed("StreamName")));
         assert!(matches!(&members[1].0, Cow::Owned(key) if key == "Mine"));
@@ -306,6 +318,6 @@ mod tests {
     #[test]
     fn cbor_non_text_keys_are_rejected() {
         // {1: 2}
-        assert!(ciborium::de::from_reader::<OwnedRaw, _>(&[0xa1u8, 0x01, 0x02][..]).is_err());
+        assert!(ciborium::de::from_reader::<OwnedRaw<Names>, _>(&[0xa1u8, 0x01, 0x02][..]).is_err());
     }
 }
