@@ -4,8 +4,11 @@ mod serve;
 
 use clap::{Parser, Subcommand};
 
+/// `kinesin --version`: the crate version and the git commit it was built from (see build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("KINESIN_GIT_COMMIT"), ")");
+
 #[derive(Parser)]
-#[command(name = "kinesin", version, about = "A durable, fast Amazon Kinesis Data Streams server")]
+#[command(name = "kinesin", version = VERSION, about = "A durable, fast Amazon Kinesis Data Streams server")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
