@@ -102,7 +102,7 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    /// The worked vector of the specification (§2.8), produced by botocore.
+    /// The worked vector of `docs/protocol/sigv4.md`, "Worked vector", produced by botocore.
     #[test]
     fn matches_the_botocore_vector() {
         let signer = Signer {

@@ -1,8 +1,9 @@
-//! SigV4 verification (KINESIS §2.8) against the keys of a credentials file, and the account a
-//! request acts for.
+//! SigV4 verification (`docs/protocol/sigv4.md`) against the keys of a credentials file, and the
+//! account a request acts for.
 //!
-//! Runs at step 9 of FRONT-DOOR §1.1, after [`crate::auth::check`] has found the request signed
-//! in exactly one mode with every parameter present. Header mode (`Authorization`) and query mode
+//! Runs at step 9 of `docs/protocol/front-door.md`, "Request pipeline", after
+//! [`crate::auth::check`] has found the request signed in exactly one mode with every parameter
+//! present. Header mode (`Authorization`) and query mode
 //! (presigned, `X-Amz-*` query parameters) are both verified. The checks, in order: algorithm,
 //! credential scope shape, access key, scope terminator, service, region, date format, scope date,
 //! clock skew, `host` signed, and finally the signature itself, compared in constant time.
@@ -379,7 +380,8 @@ fn check_clock(params: &Params, signed_at: i64, now: SystemTime) -> Result<(), A
     Ok(())
 }
 
-/// The canonical request of §2.8 step 2, generalised to any method, path and query.
+/// The canonical request (`docs/protocol/sigv4.md`, "Canonical request"), generalised to any
+/// method, path and query.
 fn canonical_request(
     request: &SignedRequest<'_>,
     params: &Params,
@@ -626,7 +628,8 @@ mod tests {
         UNIX_EPOCH + Duration::from_secs(parse_amz_date(date).unwrap() as u64)
     }
 
-    /// The request of the §2.8 worked vector (botocore's PutRecord), with `authorization`.
+    /// The request of the worked vector (`docs/protocol/sigv4.md`, "Worked vector"; botocore's
+    /// PutRecord), with `authorization`.
     fn vector_headers(authorization: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
         for (name, value) in [
