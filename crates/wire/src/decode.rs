@@ -48,10 +48,10 @@ pub enum Parsed<'a> {
     Raw(RawBody<'a>),
 }
 
-/// Step 6 for the request of `op` (`None`: an unknown operation). A PutRecords body, JSON or
-/// CBOR, is type-checked and validated in the same pass when it passes both (see [`records`]),
-/// a JSON body of another known operation type-checked when it passes the checks (see
-/// [`direct`]); otherwise this is [`parse_body`], and [`Parsed::check_types`] does step 10
+/// Step 6 for the request of `op` (`None`: an unknown operation). A PutRecords body, JSON or CBOR,
+/// is type-checked and validated in the same pass when it passes both (see `decode/records.rs`), a
+/// JSON body of another known operation type-checked when it passes the checks (see
+/// `decode/direct.rs`); otherwise this is [`parse_body`], and [`Parsed::check_types`] does step 10
 /// later.
 pub fn parse(op: Option<Operation>, format: Format, body: &[u8]) -> Result<Parsed<'_>, ApiError> {
     if op == Some(Operation::PutRecords) {
