@@ -388,8 +388,8 @@ fn datas_of(recs: &[aws_sdk_kinesis::types::Record]) -> Vec<Vec<u8>> {
 
 #[tokio::test]
 async fn shard_iterator_survives_restart() {
-    // ARCHITECTURE.md: iterators are authenticated with a key kept in the catalog, so an
-    // iterator issued before a restart keeps working (within its 5 minutes).
+    // `docs/architecture.md`, "Reads and iterators": iterators are authenticated with a key kept
+    // in the catalog, so an iterator issued before a restart keeps working (within its 5 minutes).
     let mut server = TestServer::start();
     let client = server.client();
     create_stream_and_wait(&client, "iter", 1).await;

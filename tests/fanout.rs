@@ -920,7 +920,7 @@ async fn frames_over_raw_http1_and_h2c_in_json_and_cbor() {
                 other => panic!("{case}: Records {other:?}"),
             };
             assert_eq!(records.len(), 3, "{case}");
-            // Blobs are byte strings and timestamps integer milliseconds (§2.4).
+            // Blobs are byte strings and timestamps integer milliseconds (`docs/protocol/encodings.md`).
             assert_eq!(cget(&records[0], "Data"), Some(&ciborium::Value::Bytes(put[0].1.clone())), "{case}");
             let arrival = cint_of(cget(&records[0], "ApproximateArrivalTimestamp").unwrap()).unwrap();
             assert!((arrival as i64 - now_ms()).abs() < 60_000, "{case}: {arrival}");

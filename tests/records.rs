@@ -1,6 +1,6 @@
 //! Data-plane end-to-end tests with the real Rust SDK: PutRecord, PutRecords, GetShardIterator,
 //! GetRecords, routing, sequence numbers, record-size limits and the error messages of
-//! KINESIS.md §2.6 / §3.2–§3.6.
+//! `docs/protocol/validation.md`, `docs/protocol/sequence-numbers.md` and `docs/protocol/operations.md`.
 
 mod common;
 
@@ -108,12 +108,14 @@ async fn put_all(client: &Client, stream: &str, entries: Vec<PutRecordsRequestEn
 
 #[test]
 fn partition_key_hash_matches_spec_table() {
-    // KINESIS.md §3.2 table (checks the helper the routing tests rely on).
+    // The table of `docs/protocol/sequence-numbers.md`, "Hash keys and routing" (checks the helper
+    // the routing tests rely on).
     assert_eq!(partition_key_hash("a"), 16955237001963240173058271559858726497);
     assert_eq!(partition_key_hash("pk-1"), 273922656776327812788301823748127981641);
     assert_eq!(expected_ranges(2)[1].0, 170141183460469231731687303715884105728);
     assert_eq!(decimal_to_hex("49590338271490256608559692538361571095921575989136588898").len(), 47);
-    // The AWS value quoted in KINESIS.md §3.3 decodes to shard index 17.
+    // The AWS value quoted in `docs/protocol/sequence-numbers.md`, "Sequence-number layout",
+    // decodes to shard index 17.
     assert_eq!(parse_seq_v2("49593949378240586316257100628612811999143984124999500050").shard_index, 17);
 }
 
@@ -138,7 +140,7 @@ async fn put_record_sequence_numbers() {
         let pk = format!("key-{}", i % 7);
         let (shard, seq) = put(&client, "seq", &pk, format!("r{i}").as_bytes()).await;
         assert_eq!(shard, shard_for_key(&shards, partition_key_hash(&pk)), "MD5 routing of {pk}");
-        // Decimal strings of ~56 digits (186-bit layout, §3.3).
+        // Decimal strings of ~56 digits (186-bit layout, `docs/protocol/sequence-numbers.md`).
         assert!(seq.bytes().all(|b| b.is_ascii_digit()) && !seq.starts_with('0'), "{seq}");
         assert_eq!(seq.len(), 56, "sequence number {seq} should have 56 digits");
         let f = parse_seq_v2(&seq);
@@ -191,7 +193,8 @@ async fn put_record_sequence_numbers() {
         "ValidationException",
     );
     // ⚠ The pattern is printed "exactly as in the model": botocore 1.44.8 has
-    // `^(0|([1-9]\d{0,128}))$`, the 2016–2018 observations (FRONT-DOOR §5.5) `0|([1-9]\d{0,128})`.
+    // `^(0|([1-9]\d{0,128}))$`, the 2016–2018 observations (`docs/protocol/validation.md`,
+    // "Constraint texts") `0|([1-9]\d{0,128})`.
     let prefix = "1 validation error detected: Value 'abc' at 'sequenceNumberForOrdering' failed to satisfy \
                   constraint: Member must satisfy regular expression pattern: ";
     assert!(
@@ -249,7 +252,7 @@ async fn put_record_explicit_hash_key_routing() {
     assert_eq!(out.records()[0].shard_id(), Some(shard_id(3).as_str()));
     assert_eq!(out.records()[1].shard_id(), Some(shard_id(0).as_str()));
 
-    // 2^128 is out of range (§2.6 message).
+    // 2^128 is out of range (`docs/protocol/validation.md`, "Operation-level messages").
     let too_big = "340282366920938463463374607431768211456";
     let msg = expect_err(
         client
@@ -318,7 +321,8 @@ async fn put_records_500_routing_and_order() {
     }
     assert_eq!(by_shard.len(), 4, "500 keys spread over all 4 shards");
 
-    // FailedRecordCount 0 is sent explicitly (§3.6).
+    // FailedRecordCount 0 is sent explicitly (`docs/protocol/operations.md`, "PutRecord and
+    // PutRecords").
     let raw = json_call(
         &server.endpoint(),
         "PutRecords",
@@ -414,7 +418,8 @@ async fn put_records_limits() {
     assert_eq!(out.failed_record_count(), Some(0), "{:?}", out.records());
 
     // Over 10 MiB in total (each record under 1 MiB): the whole request fails.
-    // ⚠ The error code is unconfirmed (§3.6, §6.17); InvalidArgumentException is the likely one.
+    // ⚠ The error code is unconfirmed (`docs/protocol/operations.md`, "PutRecord and PutRecords");
+    // InvalidArgumentException is the likely one.
     let per = 953_344; // 11 × this is 10 MiB + 1 KiB
     let big: Vec<PutRecordsRequestEntry> =
         (0..11).map(|i| entry(&format!("b{i}"), vec![b'z'; per])).collect();
@@ -485,7 +490,8 @@ async fn record_size_limits() {
 
     // Partition key + data ≤ 1 MiB is accepted on a default stream.
     let (_, _) = put(&client, "size", "k", &vec![1u8; MIB - 1]).await;
-    // 1 MiB + 1 byte of data is not. ⚠ Code unconfirmed (§3.6): InvalidArgumentException likely.
+    // 1 MiB + 1 byte of data is not. ⚠ Code unconfirmed (`docs/protocol/operations.md`, "PutRecord
+    // and PutRecords"): InvalidArgumentException likely.
     expect_err_any(
         client
             .put_record()
@@ -512,7 +518,7 @@ async fn record_size_limits() {
     assert_eq!(recs[1].data().as_ref(), vec![3u8; MIB + 1].as_slice());
 
     // Over the model's 10 MiB Data maximum: ValidationException with the blob rendering of
-    // FRONT-DOOR §5.3.
+    // `docs/protocol/validation.md`, "Value rendering".
     client
         .update_max_record_size()
         .stream_arn(stream_arn("size"))
@@ -645,7 +651,8 @@ async fn shard_iterator_errors() {
             gsi(&shard_id(0), ShardIteratorType::from(ty), None, None).await,
             "InvalidArgumentException",
         );
-        // The "and no" variant is kinesalite's (observed from AWS); §2.6 quotes the "also" one.
+        // The "and no" variant is kinesalite's (observed from AWS); `docs/protocol/validation.md`,
+        // "Operation-level messages", quotes the "also" one.
         assert_eq!(msg, format!("{both} {ty} and no StartingSequenceNumber."));
     }
     for ty in ["TRIM_HORIZON", "LATEST"] {
@@ -917,8 +924,9 @@ async fn get_records_caps_at_10000() {
 
 #[tokio::test]
 async fn closed_shard_end_and_child_shards() {
-    // KINESIS.md §0.5 / §3.5 / §3.11: after a split the parent is closed; reading it to the end
-    // gives no NextShardIterator and non-empty ChildShards, each naming its parent.
+    // `docs/protocol/operations.md`, "GetRecords" and "Resharding": after a split the parent is
+    // closed; reading it to the end gives no NextShardIterator and non-empty ChildShards, each
+    // naming its parent.
     let server = TestServer::start();
     let client = server.client();
     create_stream_and_wait(&client, "reshard", 1).await;

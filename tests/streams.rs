@@ -1,6 +1,7 @@
 //! Control-plane end-to-end tests with the real Rust SDK: stream lifecycle, descriptions,
 //! listing and paging, retention, tags, limits, record-size settings, StreamARN addressing and
-//! the error paths (KINESIS.md §1.8, §2.6, §3).
+//! the error paths (`docs/protocol/operations.md`, `docs/protocol/validation.md`,
+//! `docs/protocol/sequence-numbers.md`).
 
 mod common;
 
@@ -79,7 +80,7 @@ async fn create_provisioned_stream_and_describe() {
     let created = d.stream_creation_timestamp().secs();
     assert!((created - before_secs).abs() <= 5, "StreamCreationTimestamp {created} vs now {before_secs}");
 
-    // The exact 2-shard values of KINESIS.md §3.2.
+    // The exact 2-shard values of `docs/protocol/sequence-numbers.md`, "Initial hash ranges".
     let shards = d.shards();
     assert_eq!(ids(shards), vec!["shardId-000000000000", "shardId-000000000001"]);
     let r0 = shards[0].hash_key_range().unwrap();
@@ -93,7 +94,8 @@ async fn create_provisioned_stream_and_describe() {
         assert_eq!(s.adjacent_parent_shard_id(), None);
         let range = s.sequence_number_range().expect("SequenceNumberRange");
         assert_eq!(range.ending_sequence_number(), None, "open shard has no EndingSequenceNumber");
-        // §3.3: StartingSequenceNumber encodes (shard create time, shard index, seqIx 0).
+        // `docs/protocol/sequence-numbers.md`, "Shard sequence-number ranges": StartingSequenceNumber
+        // encodes (shard create time, shard index, seqIx 0).
         let f = parse_seq_v2(range.starting_sequence_number());
         assert_eq!(f.shard_index, i as u32, "{f:?}");
         assert_eq!(f.seq_ix, 0, "{f:?}");
@@ -124,13 +126,14 @@ async fn create_provisioned_stream_and_describe() {
     assert!(sd["Shards"][0]["HashKeyRange"]["StartingHashKey"].is_string());
     assert!(sd["Shards"][0]["SequenceNumberRange"]["StartingSequenceNumber"].is_string());
 
-    // Other shard counts follow step = floor(2^128 / N) (KINESIS.md §3.2).
+    // Other shard counts follow step = floor(2^128 / N) (`docs/protocol/sequence-numbers.md`,
+    // "Initial hash ranges").
     for n in [1u32, 3, 4, 5, 7] {
         let name = format!("n{n}");
         create_stream_and_wait(&client, &name, n as i32).await;
         check_ranges(describe_all(&client, &name).await.shards(), n);
     }
-    // The 4-shard boundaries the spec spells out.
+    // The 4-shard boundaries `docs/protocol/sequence-numbers.md` spells out.
     let four = describe_all(&client, "n4").await;
     let starts: Vec<&str> =
         four.shards().iter().map(|s| s.hash_key_range().unwrap().starting_hash_key()).collect();
@@ -214,7 +217,8 @@ async fn describe_stream_paging() {
 
 #[tokio::test]
 async fn describe_stream_returns_at_most_100_shards() {
-    // KINESIS.md §1.8: DescribeStream Limit defaults to 100 and is capped at 100.
+    // `docs/protocol/operations.md`, "Effective caps": DescribeStream Limit defaults to 100 and is
+    // capped at 100.
     let server = TestServer::start();
     let client = server.client();
     create_stream_and_wait(&client, "big", 150).await;
@@ -259,7 +263,7 @@ async fn describe_stream_summary_fields() {
     assert_eq!(s.stream_mode_details().map(|m| m.stream_mode().clone()), Some(StreamMode::Provisioned));
     assert_eq!(s.consumer_count(), Some(0));
     assert_eq!(s.max_record_size_in_kib(), Some(1024));
-    // KINESIS.md §0.6 / §2.9: never return StreamId.
+    // `docs/protocol/operations.md`, "Endpoint resolution: never return StreamId".
     assert_eq!(s.stream_id(), None);
 
     let raw = json_call(&server.endpoint(), "DescribeStreamSummary", &json!({"StreamName": "sum"})).await;
@@ -374,8 +378,8 @@ async fn list_shards_filters_and_paging() {
         assert_eq!(ids(out.shards()), all, "filter {t:?} at now");
     }
 
-    // A filter missing its required companion member is rejected.
-    // ⚠ KINESIS.md §3.12 says "needs" but not which error; InvalidArgumentException is the
+    // A filter missing its required companion member is rejected. ⚠ `docs/protocol/operations.md`,
+    // "Listing and pagination", says "needs" but not which error; InvalidArgumentException is the
     // service's usual code for such rules, ValidationException is accepted too.
     expect_err_any(
         with(filter(ShardFilterType::AfterShardId)).await,
@@ -406,7 +410,8 @@ async fn list_shards_filters_and_paging() {
     let p = client.list_shards().next_token(p1.next_token().unwrap()).send().await.unwrap();
     assert_eq!(ids(p.shards()), id_list(2..5));
 
-    // NextToken together with StreamName / ExclusiveStartShardId: InvalidArgumentException (§1.8).
+    // NextToken together with StreamName / ExclusiveStartShardId: InvalidArgumentException
+    // (`docs/protocol/operations.md`, "Listing and pagination").
     let t = p1.next_token().unwrap();
     expect_err(client.list_shards().stream_name("ls").next_token(t).send().await, "InvalidArgumentException");
     expect_err(
@@ -542,7 +547,8 @@ async fn retention_period_bounds() {
 
     inc(48).await.unwrap();
     assert_eq!(hours(&client).await, 48);
-    // Increase must not shorten and decrease must not lengthen the period (§3.10).
+    // Increase must not shorten and decrease must not lengthen the period
+    // (`docs/protocol/operations.md`, "Retention").
     expect_err(inc(30).await, "InvalidArgumentException");
     expect_err(dec(72).await, "InvalidArgumentException");
     // ⚠ The same value again: [M:doc] says "must be more/less than the current retention
@@ -655,7 +661,8 @@ async fn tags_on_streams() {
     assert_eq!(list_stream_tags(&client, "tagged").await.len(), 50);
     // Overwriting an existing key is still fine at 50.
     client.add_tags_to_stream().stream_name("tagged").tags("x00", "y").send().await.unwrap();
-    // kinesalite (observed from AWS) answers InvalidArgumentException; not in KINESIS.md.
+    // kinesalite (observed from AWS) answers InvalidArgumentException; the model's documentation
+    // does not say.
     expect_err(
         client.add_tags_to_stream().stream_name("tagged").tags("one-too-many", "v").send().await,
         "InvalidArgumentException",
@@ -749,7 +756,8 @@ async fn describe_limits_and_shard_limit() {
     assert_eq!(l.shard_limit(), 10);
     assert_eq!(l.open_shard_count(), 0);
     assert_eq!(l.on_demand_stream_count(), 0);
-    assert_eq!(l.on_demand_stream_count_limit(), 50, "default on-demand stream limit (§3.9)");
+    // `docs/protocol/operations.md`, "Capacity modes".
+    assert_eq!(l.on_demand_stream_count_limit(), 50, "default on-demand stream limit");
 
     create_stream_and_wait(&client, "three", 3).await;
     create_stream_and_wait(&client, "four", 4).await;
@@ -814,7 +822,8 @@ async fn update_max_record_size() {
 
     let two_mib = vec![7u8; 2 * 1024 * 1024];
     // Default 1024 KiB: a 2 MiB record is too large. ⚠ The code for "over the stream's
-    // MaxRecordSizeInKiB" is unconfirmed (§3.6); InvalidArgumentException is the likely one.
+    // MaxRecordSizeInKiB" is unconfirmed (`docs/protocol/operations.md`, "PutRecord and
+    // PutRecords"); InvalidArgumentException is the likely one.
     expect_err_any(
         client
             .put_record()
@@ -967,8 +976,9 @@ async fn every_stream_op_by_arn() {
 
     // Both name and ARN, agreeing: fine.
     client.describe_stream_summary().stream_name(name).stream_arn(&arn).send().await.unwrap();
-    // Disagreeing: rejected. ⚠ The error code is unconfirmed (§3.1); InvalidArgumentException
-    // is likely, ResourceNotFoundException is plausible.
+    // Disagreeing: rejected. ⚠ The error code is unconfirmed (`docs/protocol/sequence-numbers.md`,
+    // "Stream names and ARNs"); InvalidArgumentException is likely, ResourceNotFoundException is
+    // plausible.
     create_stream_and_wait(&client, "other", 1).await;
     expect_err_any(
         client.describe_stream_summary().stream_name("other").stream_arn(&arn).send().await,
@@ -1033,10 +1043,10 @@ async fn stream_error_paths_and_validation_messages() {
         assert_eq!(message, Some(format!("Stream ghost under account {ACCOUNT} not found.")), "{op}");
     }
 
-    // Coral-style validation messages (KINESIS.md §2.6, FRONT-DOOR §5). An empty name breaks
+    // Coral-style validation messages (`docs/protocol/validation.md`). An empty name breaks
     // both the pattern and the minimum length; AWS lists the pattern first (kinesalite
-    // test/createStream.js, observed from AWS). The brief's one-error example leaves the
-    // pattern item out.
+    // test/createStream.js, observed from AWS), so the message has two items, not the one a
+    // shorter example would suggest.
     let msg =
         expect_err(client.create_stream().stream_name("").shard_count(1).send().await, "ValidationException");
     assert_eq!(msg, EMPTY_NAME_MSG);
@@ -1175,7 +1185,8 @@ async fn enhanced_monitoring_by_name_and_arn() {
 
 #[tokio::test]
 async fn at_most_five_streams_are_creating_at_once_per_account() {
-    // KINESIS.md §3.8: CreateStream gives LimitExceededException with five streams CREATING.
+    // `docs/protocol/operations.md`, "Status and timing": CreateStream gives LimitExceededException
+    // with five streams CREATING.
     let server = TestServer::start_with(ServerOptions::default().transition_ms(2_000, 0, 0));
     let client = server.client_no_retry();
     let create = |name: String| client.create_stream().stream_name(name).shard_count(1).send();
@@ -1207,8 +1218,8 @@ async fn at_most_five_streams_are_creating_at_once_per_account() {
 
 #[tokio::test]
 async fn stream_status_transitions_with_delays() {
-    // KINESIS.md §1.8 / §3.8: CREATING → ACTIVE and ACTIVE → DELETING → gone, with the
-    // server's configurable delays (400 ms here).
+    // `docs/protocol/operations.md`, "Status and timing": CREATING → ACTIVE and ACTIVE → DELETING
+    // → gone, with the server's configurable delays (400 ms here).
     let server = TestServer::start_with(ServerOptions::default().transition_ms(400, 400, 400));
     let client = server.client();
     let status = |name: &'static str| {

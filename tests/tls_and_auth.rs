@@ -2,7 +2,7 @@
 //! certificate, h2 and HTTP/1.1 chosen by ALPN, a certificate given with `--tls-cert`), SigV4
 //! verification with `--credentials` (good, unknown key, wrong secret, stale and future dates,
 //! scope errors, presigned requests, HTTP/2's `:authority`), and streams kept apart by account
-//! and region (KINESIS §2.1, §2.8, §5.4).
+//! and region (`docs/protocol/front-door.md`, "Transport"; `docs/protocol/sigv4.md`).
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Wire-level end-to-end tests: CBOR exactly as the Java SDK v2 sends it, h2c (HTTP/2 with prior
 //! knowledge) for JSON and CBOR, and the front-door answers to malformed or misrouted requests
-//! (KINESIS.md §0, §2.1–§2.5; FRONT-DOOR.md §1–§6).
+//! (`docs/protocol/front-door.md`, `docs/protocol/encodings.md`; the checklist of
+//! `docs/protocol/operations.md`, "What real clients break on").
 
 mod common;
 
@@ -21,7 +22,7 @@ fn cbytes(b: &[u8]) -> C {
 }
 
 /// Epoch milliseconds in a CBOR response timestamp: a plain integer (tag 1 around it tolerated,
-/// ⚠ §2.4), never a float.
+/// ⚠ `docs/protocol/encodings.md`, "Timestamps"), never a float.
 fn cbor_ts_ms(v: &C) -> i64 {
     match v {
         C::Integer(i) => i128::from(*i) as i64,
@@ -241,7 +242,8 @@ async fn cbor_definite_lengths_and_exact_java_bytes() {
     let r = raw(&ep, RawRequest::op("PutRecord", CBOR, body)).await;
     assert_eq!(r.status, 200, "{:?}", r.cbor());
 
-    // The exact AT_TIMESTAMP bytes captured from an unmodified Java KinesisClient (§2.4):
+    // The exact AT_TIMESTAMP bytes captured from an unmodified Java KinesisClient
+    // (`docs/protocol/encodings.md`, "Timestamps"):
     // `…54696d657374616d70 c1 1b 000001a013accc38` (an instant in the past here).
     let mut java = Vec::new();
     java.push(0xbf);
@@ -294,7 +296,8 @@ async fn json_over_h2c() {
     .await;
     assert_eq!(r.status, 200);
     let shard = r.json()["ShardId"].as_str().unwrap().to_string();
-    // pk-1 hashes to 273922656776327812788301823748127981641, in the upper half (§3.2).
+    // pk-1 hashes to 273922656776327812788301823748127981641, in the upper half
+    // (`docs/protocol/sequence-numbers.md`, "Hash keys and routing").
     assert_eq!(shard, "shardId-000000000001");
     let r = json_call_h2(
         &ep,
@@ -361,7 +364,8 @@ async fn front_door_errors() {
     let xml_denied = "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be \
                       authorized</Message>\n</AccessDeniedException>\n";
 
-    // Non-POST methods: 403 XML AccessDeniedException, no Content-Type (FRONT-DOOR §1.5).
+    // Non-POST methods: 403 XML AccessDeniedException, no Content-Type (`docs/protocol/front-door.md`,
+    // "Methods other than POST").
     for (method, h2) in [("GET", false), ("PUT", false), ("DELETE", false), ("GET", true)] {
         let r = raw(&ep, RawRequest::op("ListStreams", JSON, Vec::new()).method(method).http2(h2)).await;
         assert_eq!(r.status, 403, "{method} (h2 {h2})");
@@ -404,7 +408,8 @@ async fn front_door_errors() {
     assert_eq!(r.status, 400);
     assert_eq!(r.json(), json!({"__type": "UnknownOperationException"}));
 
-    // A member of the wrong type: SerializationException with a capital-M Message (FRONT-DOOR §4).
+    // A member of the wrong type: SerializationException with a capital-M Message
+    // (`docs/protocol/front-door.md`, "Member type errors").
     let r = json_call(&ep, "DescribeStreamSummary", &json!({"StreamName": true})).await;
     assert_eq!(r.status, 400);
     assert_eq!(
@@ -412,7 +417,8 @@ async fn front_door_errors() {
         json!({"__type": "SerializationException", "Message": "class java.lang.Boolean can not be converted to an String"})
     );
 
-    // Unsigned: MissingAuthenticationTokenException (FRONT-DOOR §3.2).
+    // Unsigned: MissingAuthenticationTokenException (`docs/protocol/front-door.md`,
+    // "Authentication-header checks").
     let r = raw(&ep, RawRequest::op("ListStreams", JSON, b"{}".to_vec()).unsigned()).await;
     assert_eq!(r.status, 400);
     assert_eq!(

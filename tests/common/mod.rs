@@ -558,7 +558,8 @@ pub async fn read_from_iterator(
 // Hash keys and routing
 // ---------------------------------------------------------------------------------------------
 
-/// MD5 of the UTF-8 partition key as an unsigned 128-bit big-endian integer (spec §3.2).
+/// MD5 of the UTF-8 partition key as an unsigned 128-bit big-endian integer
+/// (`docs/protocol/sequence-numbers.md`, "Hash keys and routing").
 pub fn partition_key_hash(pk: &str) -> u128 {
     use md5::{Digest, Md5};
     let digest = Md5::digest(pk.as_bytes());
@@ -571,7 +572,8 @@ pub fn hash_step(n: u128) -> u128 {
     m / n + if m % n == n - 1 { 1 } else { 0 }
 }
 
-/// The initial hash ranges of an `n`-shard stream as spec §3.2 defines them.
+/// The initial hash ranges of an `n`-shard stream as `docs/protocol/sequence-numbers.md`, "Initial
+/// hash ranges", defines them.
 pub fn expected_ranges(n: u32) -> Vec<(u128, u128)> {
     if n == 1 {
         return vec![(0, u128::MAX)];
@@ -608,7 +610,8 @@ pub fn shard_id(i: u32) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Sequence numbers (spec §3.3): decimal → hex, so the 186-bit layout can be checked.
+// Sequence numbers (`docs/protocol/sequence-numbers.md`, "Sequence-number layout"): decimal → hex,
+// so the 186-bit layout can be checked.
 // ---------------------------------------------------------------------------------------------
 
 /// Convert a decimal string of any length to lower-case hex (no leading zeros).
@@ -648,7 +651,8 @@ pub fn cmp_seq(a: &str, b: &str) -> std::cmp::Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
-/// Fields of a version-2 sequence number (spec §3.3 table).
+/// Fields of a version-2 sequence number (the table of `docs/protocol/sequence-numbers.md`,
+/// "Sequence-number layout").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeqFields {
     pub shard_create_secs: u64,
@@ -703,7 +707,8 @@ pub fn expect_err<T: Debug, E: ProvideErrorMetadata + std::error::Error>(
     }
 }
 
-/// Assert that `res` failed with one of `codes` (used where the spec marks the code ⚠).
+/// Assert that `res` failed with one of `codes` (used where `docs/protocol/` marks the code
+/// [assumed]).
 #[track_caller]
 pub fn expect_err_any<T: Debug, E: ProvideErrorMetadata + std::error::Error>(
     res: Result<T, E>,

@@ -36,7 +36,8 @@ pub fn shard_limit_exceeded(ctx: &crate::RequestContext, open: u32, limit: u32, 
     ))
 }
 
-/// Streams, and consumers, an account may have CREATING at once (KINESIS.md §1.8, §3.8).
+/// Streams, and consumers, an account may have CREATING at once (`docs/protocol/operations.md`,
+/// "Status and timing").
 pub const MAX_CREATING: usize = 5;
 
 /// A create while the account already has [`MAX_CREATING`] `things` ("streams", "consumers") in

@@ -1,5 +1,6 @@
 //! Where a reader starts in a shard: the five starting-position types that GetShardIterator and
-//! SubscribeToShard share (KINESIS.md §3.4), resolved to a log position the same way for both.
+//! SubscribeToShard share (`docs/protocol/sequence-numbers.md`, "Shard iterators"), resolved to a
+//! log position the same way for both. Position markers are described there too.
 //!
 //! Besides records' own sequence numbers, a reader may start from a *position marker*: the
 //! sequence number of record `seq_ix` with arrival second 0. No record has it (records arrive

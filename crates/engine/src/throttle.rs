@@ -1,5 +1,6 @@
 //! AWS's rate limits, enforced only with `--enforce-limits`: per-shard write and read
-//! throughput, and the control-plane call rates (KINESIS.md §1.8, §3.5, §3.7).
+//! throughput, and the control-plane call rates (`docs/protocol/operations.md`, "Call rates"
+//! and "Throttling").
 //!
 //! Every limit is a token bucket refilled continuously. Write buckets hold a burst (AWS
 //! absorbs up to 10 MiB records on a 1 MiB/s shard); the read-bytes bucket may go into debt,

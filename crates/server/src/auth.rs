@@ -1,6 +1,7 @@
-//! Authentication-level checks (FRONT-DOOR §3): which SigV4 mode a request uses and whether its
-//! signing parameters are all there, with AWS's exact messages. Signatures themselves are not
-//! verified here: any syntactically complete request passes.
+//! Authentication-level checks (`docs/protocol/front-door.md`, "Authentication-header checks"):
+//! which SigV4 mode a request uses and whether its signing parameters are all there, with AWS's
+//! exact messages. Signatures themselves are not verified here: any syntactically complete
+//! request passes.
 
 use std::borrow::Cow;
 
@@ -50,8 +51,9 @@ fn incomplete(message: String) -> ApiError {
     ApiError::new("IncompleteSignatureException", message)
 }
 
-/// Header mode (§3.3). The header is split at every `,` and space; the first piece (the scheme) is
-/// skipped unchecked and the rest read as `name=value`, where a later duplicate wins.
+/// Header mode (`docs/protocol/front-door.md`, "Authentication-header checks"). The header is split
+/// at every `,` and space; the first piece (the scheme) is skipped unchecked and the rest read as
+/// `name=value`, where a later duplicate wins.
 fn check_header(authorization: &str, headers: &HeaderMap) -> Result<String, ApiError> {
     // Split as bytes: a `[char; 2]` pattern decodes every char first (this runs on every
     // request). Both separators are ASCII, so every piece is still whole UTF-8.
@@ -90,7 +92,7 @@ fn check_header(authorization: &str, headers: &HeaderMap) -> Result<String, ApiE
     }
 }
 
-/// Query mode (§3.4): every `X-Amz-*` signing parameter must be present and non-empty.
+/// Query mode (same section): every `X-Amz-*` signing parameter must be present and non-empty.
 fn check_query(query: &[(String, String)]) -> Result<String, ApiError> {
     let param = |name: &str| query.iter().find(|(n, _)| n == name).map_or("", |(_, value)| value.as_str());
     let mut message = String::new();

@@ -1,5 +1,6 @@
-//! CORS (FRONT-DOOR §2.2). Any non-empty `Origin` turns it on; its value is not checked. An
-//! `OPTIONS` request with an origin is a preflight, answered before every other check.
+//! CORS (`docs/protocol/front-door.md`, "CORS"). Any non-empty `Origin` turns it on; its value is
+//! not checked. An `OPTIONS` request with an origin is a preflight, answered before every other
+//! check.
 
 use http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,

@@ -1,10 +1,11 @@
-//! The answer of an operation that streams events (SubscribeToShard, KINESIS.md §2.7): `200`,
-//! `Content-Type: application/vnd.amazon.eventstream`, and a body of event-stream messages. The
-//! `initial-response` event comes first, then one message per [`Event`] the engine produces, each
-//! in its own HTTP/2 DATA frame or HTTP/1.1 chunk as soon as it is produced, until the engine
-//! ends the stream or the server shuts down.
+//! The answer of an operation that streams events (SubscribeToShard,
+//! `docs/protocol/event-streams.md`): `200`, `Content-Type: application/vnd.amazon.eventstream`,
+//! and a body of event-stream messages. The `initial-response` event comes first, then one message
+//! per [`Event`] the engine produces, each in its own HTTP/2 DATA frame or HTTP/1.1 chunk as soon
+//! as it is produced, until the engine ends the stream or the server shuts down.
 //!
-//! Payloads are encoded like the request: JSON, or CBOR when the request was CBOR (§2.4).
+//! Payloads are encoded like the request: JSON, or CBOR when the request was CBOR
+//! (`docs/protocol/event-streams.md`, "JSON or CBOR payloads").
 
 use std::future::Future;
 use std::pin::Pin;
@@ -145,7 +146,8 @@ mod tests {
         header.value().as_string().unwrap().as_str().to_owned()
     }
 
-    /// Byte for byte the frame KINESIS.md §2.7 quotes, which botocore accepts.
+    /// Byte for byte the frame `docs/protocol/event-streams.md` quotes ("The initial-response
+    /// frame"), which botocore accepts.
     #[test]
     fn initial_response_matches_the_verified_frame() {
         let expected = "000000680000005\

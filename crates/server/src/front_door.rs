@@ -1,6 +1,6 @@
-//! The request pipeline, in the order of FRONT-DOOR §1.1 (first match wins): body limit,
-//! request ids, CORS, method, empty body, content type, body parsing, the legacy protocol,
-//! target, authentication, type checks, validation, and finally the operation.
+//! The request pipeline, in the order of `docs/protocol/front-door.md`, "Request pipeline" (first
+//! match wins): body limit, request ids, CORS, method, empty body, content type, body parsing, the
+//! legacy protocol, target, authentication, type checks, validation, and finally the operation.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -73,7 +73,7 @@ impl FrontDoor {
         response
     }
 
-    /// Steps 3 to 12 of §1.1.
+    /// Steps 3 to 12 of the request pipeline (`docs/protocol/front-door.md`).
     async fn route(&self, parts: &Parts, target: Target, body: Bytes) -> Response<ResponseBody> {
         if parts.method != Method::POST {
             return response::access_denied();

@@ -1,8 +1,8 @@
-//! The HTTP front door of kinesin: HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on one
-//! port, each request taken through the checks of FRONT-DOOR §1.1 (routing, auth-header checks,
-//! CORS, type checks and validation) to the [`Api`], and the answer encoded in the request's
-//! format. Optionally also HTTPS on a second port ([`serve_with_tls`]), and SigV4 signatures
-//! verified against a credentials file ([`ServerConfig::credentials`]).
+//! The HTTP front door of kinesin: HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on one port, each
+//! request taken through the checks of `docs/protocol/front-door.md`, "Request pipeline" (routing,
+//! auth-header checks, CORS, type checks and validation) to the [`Api`], and the answer encoded in
+//! the request's format. Optionally also HTTPS on a second port ([`serve_with_tls`]), and SigV4
+//! signatures verified against a credentials file ([`ServerConfig::credentials`]).
 
 mod auth;
 mod cors;
@@ -45,9 +45,10 @@ pub struct ServerConfig {
     /// Larger request bodies get 413. The default, 16 MiB, leaves room for a 10 MiB PutRecords
     /// payload after base64 (about 13.4 MiB of JSON).
     pub max_body_bytes: usize,
-    /// When set, every request's SigV4 signature is verified with these keys (KINESIS §2.8) and
-    /// the key's account is the request's account. When `None`, any well-formed signature
-    /// passes and a 12-digit numeric access key id names the account (else `account_id`).
+    /// When set, every request's SigV4 signature is verified with these keys
+    /// (`docs/protocol/sigv4.md`) and the key's account is the request's account. When `None`, any
+    /// well-formed signature passes and a 12-digit numeric access key id names the account (else
+    /// `account_id`).
     pub credentials: Option<Arc<CredentialStore>>,
 }
 

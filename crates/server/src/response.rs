@@ -1,4 +1,5 @@
-//! Building responses: the bodies and headers of FRONT-DOOR §1.3, §1.4, §1.6 and §2.1.
+//! Building responses: the bodies and headers of `docs/protocol/front-door.md` ("Response
+//! Content-Type", "Front-door error bodies", "Body size limit", "Response headers").
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -98,8 +99,8 @@ pub fn empty_ok() -> Response<ResponseBody> {
     buffered(StatusCode::OK, None, Bytes::new())
 }
 
-/// 413 for a body over the limit (§1.6): chunked and empty, with no Content-Length and no
-/// request ids.
+/// 413 for a body over the limit (`docs/protocol/front-door.md`, "Body size limit"): chunked and
+/// empty, with no Content-Length and no request ids.
 pub fn payload_too_large() -> Response<ResponseBody> {
     let mut response = Response::new(UnsizedEmpty.boxed_unsync());
     *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;

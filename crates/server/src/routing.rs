@@ -1,5 +1,6 @@
-//! The two headers that route a request, read as FRONT-DOOR §1.2 describes: `Content-Type`
-//! picks the encoding and `X-Amz-Target` the operation. The path is ignored, as AWS does.
+//! The two headers that route a request, read as `docs/protocol/front-door.md`, "Content-Type and
+//! X-Amz-Target" describes: `Content-Type` picks the encoding and `X-Amz-Target` the operation. The
+//! path is ignored, as AWS does.
 
 use http::header::CONTENT_TYPE;
 use http::HeaderMap;

@@ -1,6 +1,6 @@
-//! HTTPS (KINESIS §2.1, §5.4: the KPL only speaks TLS): a rustls server configuration from PEM
-//! files, or from a self-signed certificate for `localhost` kept in the data directory. ALPN
-//! offers `h2` and `http/1.1`.
+//! HTTPS (`docs/protocol/front-door.md`, "Transport": the KPL only speaks TLS): a rustls server
+//! configuration from PEM files, or from a self-signed certificate for `localhost` kept in the data
+//! directory. ALPN offers `h2` and `http/1.1`.
 
 use std::fs;
 use std::io::{self, Write};

@@ -1,4 +1,5 @@
-//! FRONT-DOOR §1.1–§1.4, §2 and §3, driven over HTTP/1.1 and h2c against a stub API.
+//! `docs/protocol/front-door.md` (the request pipeline, routing, response headers and bodies, CORS,
+//! authentication-header checks), driven over HTTP/1.1 and h2c against a stub API.
 
 mod common;
 
@@ -12,7 +13,8 @@ const ACCESS_DENIED: &str = "<AccessDeniedException>\n  <Message>Unable to deter
 const LIST_STREAMS: &str = "Kinesis_20131202.ListStreams";
 const EXPOSE: &str = "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date";
 
-/// The headers every answer after the body has arrived carries (§2.1): both request ids and an
+/// The headers every answer after the body has arrived carries (`docs/protocol/front-door.md`,
+/// "Response headers"): both request ids and an
 /// exact Content-Length.
 fn assert_standard_headers(reply: &Reply) {
     let id = reply.header("x-amzn-requestid").expect("x-amzn-RequestId");
@@ -61,7 +63,8 @@ async fn non_post_methods_are_denied_in_xml() {
     assert!(server.calls().is_empty());
 }
 
-/// The indefinite-length maps of FRONT-DOOR §1.4, as observed from AWS.
+/// The indefinite-length maps of `docs/protocol/front-door.md`, "Front-door error bodies", as
+/// observed from AWS.
 fn aws_cbor_bytes(code: &str) -> Vec<u8> {
     let hex = match code {
         "UnknownOperationException" => {

@@ -1,5 +1,5 @@
-//! The connection level: body limit (§1.6), keep-alive, HTTP/2 multiplexing, misbehaving
-//! clients and graceful shutdown.
+//! The connection level: body limit (`docs/protocol/front-door.md`, "Body size limit"),
+//! keep-alive, HTTP/2 multiplexing, misbehaving clients and graceful shutdown.
 
 mod common;
 
@@ -11,7 +11,8 @@ use tokio::net::TcpStream;
 
 const LIMIT: usize = 1024;
 
-/// A 413 is empty, has no Content-Length and no request ids (§1.6); HTTP/1.1 sends it chunked.
+/// A 413 is empty, has no Content-Length and no request ids (`docs/protocol/front-door.md`, "Body
+/// size limit"); HTTP/1.1 sends it chunked.
 fn assert_too_large(reply: &Reply, protocol: Protocol) {
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(reply.body.is_empty());

@@ -1,5 +1,5 @@
 //! The canonical request and the string to sign: what a signature covers, built the same way
-//! for signing and for verifying (`docs/protocol/sigv4.md`, "The canonical request").
+//! for signing and for verifying (`docs/protocol/sigv4.md`, "Canonical request").
 
 use sha2::{Digest, Sha256};
 

@@ -4,7 +4,7 @@
 //! verified. The checks, in order: algorithm, credential scope shape, access key, scope
 //! terminator, service, region, date format, scope date, clock skew, `host` signed, and finally
 //! the signature itself, compared in constant time. Each failure is the error AWS answers with
-//! (`docs/protocol/sigv4.md`, "Verification errors").
+//! (`docs/protocol/sigv4.md`, "Check order and messages").
 
 use std::collections::HashMap;
 use std::fmt;
@@ -375,7 +375,8 @@ mod tests {
         UNIX_EPOCH + Duration::from_secs(parse_amz_date(date).unwrap() as u64)
     }
 
-    /// The request of the §2.8 worked vector (botocore's PutRecord), with `authorization`.
+    /// The request of the worked vector (`docs/protocol/sigv4.md`, "Worked vector"; botocore's
+    /// PutRecord), with `authorization`.
     fn vector_headers(authorization: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
         for (name, value) in [

@@ -1,5 +1,6 @@
-//! Request bodies: parsing (FRONT-DOOR §1.1 step 6) and member type checks against the
-//! operation's input shape (step 10, messages of FRONT-DOOR §4).
+//! Request bodies: parsing (step 6 of `docs/protocol/front-door.md`, "Request pipeline") and
+//! member type checks against the operation's input shape (step 10, messages of "Member type
+//! errors" in the same file).
 
 mod blob;
 mod direct;
@@ -59,10 +60,10 @@ pub enum Parsed<'a> {
     Raw(RawBody<'a>),
 }
 
-/// Step 6 for the request of `op` (`None`: an unknown operation). A PutRecords body, JSON or
-/// CBOR, is type-checked and validated in the same pass when it passes both (see [`records`]),
-/// a JSON body of another known operation type-checked when it passes the checks (see
-/// [`direct`]); otherwise this is [`parse_body`], and [`Parsed::check_types`] does step 10
+/// Step 6 for the request of `op` (`None`: an unknown operation). A PutRecords body, JSON or CBOR,
+/// is type-checked and validated in the same pass when it passes both (see `decode/records.rs`), a
+/// JSON body of another known operation type-checked when it passes the checks (see
+/// `decode/direct.rs`); otherwise this is [`parse_body`], and [`Parsed::check_types`] does step 10
 /// later.
 pub fn parse(op: Option<Operation>, format: Format, body: &[u8]) -> Result<Parsed<'_>, ApiError> {
     if op == Some(Operation::PutRecords) {
@@ -165,8 +166,9 @@ impl Checker {
                 other => Err(mismatch(&other, "an String")),
             },
             Kind::Integer => {
-                // Out-of-range integers are clamped (FRONT-DOOR §4.1 shows 100000000000 read
-                // as 2147483647); the lower end is clamped alike so the value fits an i32.
+                // Out-of-range integers are clamped (`docs/protocol/front-door.md`, "Member type
+                // errors", shows 100000000000 read as 2147483647); the lower end is clamped alike
+                // so the value fits an i32.
                 let n = integer(raw, "an Integer")?;
                 Ok(Value::Int(n.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i64))
             }
@@ -283,8 +285,8 @@ fn integer(raw: Raw, target: &str) -> Result<i128, ApiError> {
 fn boolean(raw: Raw) -> Result<Value, ApiError> {
     match raw {
         Raw::Bool(b) => Ok(Value::Bool(b)),
-        // Observed: floats are accepted for booleans (FRONT-DOOR §4.1). How they convert is
-        // not; non-zero is taken as true.
+        // Recorded: floats are accepted for booleans (`docs/protocol/front-door.md`, "Member type
+        // errors"). How they convert is not; non-zero is taken as true.
         Raw::Float(f) => Ok(Value::Bool(f != 0.0)),
         Raw::Str(s) => Err(type_error(format!("'{s}' can not be converted to an Boolean"))),
         other => Err(mismatch(&other, "an Boolean")),

@@ -1,4 +1,5 @@
-//! Response bodies in the request's encoding (KINESIS.md §2.3, §2.4; FRONT-DOOR §1.4).
+//! Response bodies in the request's encoding (`docs/protocol/encodings.md`; error bodies:
+//! `docs/protocol/front-door.md`, "Front-door error bodies").
 
 use std::io::Write as _;
 

@@ -52,7 +52,8 @@ pub(crate) enum Kind {
 pub(crate) struct Structure {
     /// Members in model order.
     pub members: Vec<Member>,
-    /// Indices into `members`, in the order validation reports them (FRONT-DOOR §5.2).
+    /// Indices into `members`, in the order validation reports them (`docs/protocol/validation.md`,
+    /// "Member order").
     pub validation_order: Vec<usize>,
 }
 
@@ -80,10 +81,10 @@ pub(crate) struct Pattern {
 }
 
 impl Pattern {
-    /// Compiles `source` with Java `String.matches` semantics, which is what the service
-    /// applies (FRONT-DOOR §5.6): the whole value must match, and `\d`, `\s`, `\S`, `\w` are
-    /// ASCII classes. Matching runs on UTF-8 bytes with Unicode classes off, so `\S` and
-    /// negated classes accept each byte of a non-ASCII character, as Java accepts the
+    /// Compiles `source` with Java `String.matches` semantics, which is what the service applies
+    /// (`docs/protocol/validation.md`, "Patterns"): the whole value must match, and `\d`, `\s`,
+    /// `\S`, `\w` are ASCII classes. Matching runs on UTF-8 bytes with Unicode classes off, so `\S`
+    /// and negated classes accept each byte of a non-ASCII character, as Java accepts the
     /// character; CRLF mode keeps `.` from matching `\r` as well as `\n`.
     fn new(source: &str) -> Pattern {
         let regex = RegexBuilder::new(&format!("^(?:{source})$"))
@@ -101,22 +102,22 @@ impl Pattern {
 
 /// The pattern as the service prints it. The SDK model has since wrapped the HashKey and
 /// SequenceNumber patterns as `^(…)$`; AWS was observed to print the bare
-/// `0|([1-9]\d{0,38})` (FRONT-DOOR §5.5), and the wrapper changes nothing under
-/// whole-value matching.
+/// `0|([1-9]\d{0,38})` (`docs/protocol/validation.md`, "Constraint texts"), and the wrapper
+/// changes nothing under whole-value matching.
 fn message_text(source: &str) -> &str {
     source.strip_prefix("^(").and_then(|s| s.strip_suffix(")$")).unwrap_or(source)
 }
 
 /// The enum order the service was observed to use in messages where it is not the model's
-/// order (FRONT-DOOR §5.5).
+/// order (`docs/protocol/validation.md`, "Constraint texts").
 const ENUM_MESSAGE_ORDER: &[(&str, &[&str])] = &[(
     "ShardIteratorType",
     &["AFTER_SEQUENCE_NUMBER", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER", "TRIM_HORIZON"],
 )];
 
-/// Member order of validation messages, per structure (FRONT-DOOR §5.2 table: each listed
-/// operation's input shape, plus the PutRecords entries). Members not listed follow in model
-/// order; structures not listed use model order.
+/// Member order of validation messages, per structure (`docs/protocol/validation.md`, "Member
+/// order": each listed operation's input shape, plus the PutRecords entries). Members not listed
+/// follow in model order; structures not listed use model order.
 const VALIDATION_ORDER: &[(&str, &[&str])] = &[
     ("AddTagsToStreamInput", &["Tags", "StreamName"]),
     ("CreateStreamInput", &["ShardCount", "StreamName"]),
@@ -149,12 +150,13 @@ const VALIDATION_ORDER: &[(&str, &[&str])] = &[
 
 /// Inputs whose `StreamName` counts as required when `StreamARN` is absent.
 ///
-/// The current model makes both optional ("use either the StreamARN or the StreamName
-/// parameter, or both", KINESIS.md §1.8), but the observed validation messages come from when
-/// `StreamName` was required: `{}` sent to AddTagsToStream reports `Value null at 'streamName'
-/// ... Member must not be null` (FRONT-DOOR §5.1). These are the operations of the §5.2 table
-/// that identify a stream by name, less ListShards, which is legitimately called with only a
-/// `NextToken`. A request naming the stream by ARN alone passes.
+/// The current model makes both optional ("use either the StreamARN or the StreamName parameter, or
+/// both", `docs/protocol/operations.md`, "Identifying the stream"), but the observed validation
+/// messages come from when `StreamName` was required: `{}` sent to AddTagsToStream reports `Value
+/// null at 'streamName' ... Member must not be null` (`docs/protocol/validation.md`, "The
+/// null-member rule"). These are the operations of the "Member order" table that identify a stream
+/// by name, less ListShards, which is legitimately called with only a `NextToken`. A request naming
+/// the stream by ARN alone passes.
 const STREAM_NAME_REQUIRED_UNLESS_ARN: &[&str] = &[
     "AddTagsToStreamInput",
     "IncreaseStreamRetentionPeriodInput",

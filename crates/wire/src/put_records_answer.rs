@@ -55,7 +55,7 @@ impl PutRecordsAnswer {
             .with_opt("EncryptionType", self.encryption_type)
     }
 
-    /// The body, exactly as [`crate::encode`] writes [`Self::to_value`].
+    /// The body, exactly as [`crate::encode()`] writes [`Self::to_value`].
     pub fn encode(&self, format: Format) -> Vec<u8> {
         // Sequence number, shard id and punctuation: about 110 bytes a record.
         let mut out = Vec::with_capacity(64 + 112 * self.records.len());

@@ -214,7 +214,8 @@ impl<'de, 'a, K: Keep<'de, 'a>> Visitor<'de> for RawVisitor<'a, K> {
 
     /// ciborium hands a CBOR tag over as an enum whose variant carries the tagged item. Tags
     /// carry no meaning for Kinesis input: a tag-1 timestamp holds milliseconds exactly as an
-    /// untagged integer does (KINESIS.md §2.4), so the tag is dropped and the item kept.
+    /// untagged integer does (`docs/protocol/encodings.md`, "Tags"), so the tag is dropped and the
+    /// item kept.
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Raw<'a>, A::Error> {
         let (_, variant): (de::IgnoredAny, _) = data.variant()?;
         variant.newtype_variant_seed(self)

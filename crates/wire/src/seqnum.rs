@@ -1,4 +1,5 @@
-//! Sequence numbers in the real service's version-2 layout (KINESIS.md §3.3).
+//! Sequence numbers in the real service's version-2 layout (`docs/protocol/sequence-numbers.md`,
+//! "Sequence-number layout").
 //!
 //! A sequence number is a 188-bit value written in decimal. From the most significant end:
 //!

@@ -1,5 +1,5 @@
 //! Step 11: constraint validation of a type-checked input, with Coral's message assembly
-//! (FRONT-DOOR §5).
+//! (`docs/protocol/validation.md`).
 
 mod render;
 
@@ -17,7 +17,8 @@ const NOT_NULL: &str = "Member must not be null";
 /// Checks `input` (the output of [`check_types`](crate::decode::check_types)) against the
 /// constraints of the operation's input shape.
 ///
-/// Every failure is collected, up to ten, in the service's order: members in the §5.2 order;
+/// Every failure is collected, up to ten, in the service's order (`docs/protocol/validation.md`):
+/// members in the "Member order" order;
 /// within a member not-null, value range, pattern, length, enum or element rules; then list
 /// elements by index and map entries in reverse order. A missing member only reports
 /// `Member must not be null`, and only when required.
@@ -133,7 +134,8 @@ impl Validator<'_> {
                     let rules = all_rules(value_shape);
                     self.fail(id, value, path, &format!("Map value must satisfy constraint: [{rules}]"));
                 }
-                // kinesalite walks entries in reverse insertion order (FRONT-DOOR §5.2).
+                // kinesalite walks entries in reverse insertion order (`docs/protocol/validation.md`,
+                // "Check order within a member").
                 for (k, v) in entries.iter().rev() {
                     if self.full() {
                         return;

@@ -3,7 +3,7 @@
 //! Requests arrive as JSON or CBOR; after type checking against the API model (see
 //! [`crate::decode`]) every member has its model type: blobs are raw bytes and timestamps are
 //! epoch milliseconds, whatever the wire encoding was. Responses are built as the same tree and
-//! encoded by [`crate::encode`], which applies each format's rules (base64 vs byte strings,
+//! encoded by [`crate::encode()`], which applies each format's rules (base64 vs byte strings,
 //! fractional seconds vs integer milliseconds).
 
 use std::borrow::Cow;

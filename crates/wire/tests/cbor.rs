@@ -1,4 +1,5 @@
-//! CBOR requests as the Java SDK v2 sends them, and CBOR responses it can read (KINESIS.md §2.4).
+//! CBOR requests as the Java SDK v2 sends them, and CBOR responses it can read
+//! (`docs/protocol/encodings.md`, "CBOR").
 
 mod common;
 

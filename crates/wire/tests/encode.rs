@@ -1,4 +1,5 @@
-//! Response and error bodies (KINESIS.md §2.3; FRONT-DOOR §1.4, §4, §5).
+//! Response and error bodies (`docs/protocol/encodings.md`; `docs/protocol/front-door.md`, "Front-door
+//! error bodies" and "Member type errors"; `docs/protocol/validation.md`).
 
 use bytes::Bytes;
 use kinesin_wire::{encode, encode_error, ApiError, Format, Value};

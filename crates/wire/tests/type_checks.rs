@@ -1,4 +1,5 @@
-//! Whole-body parsing (FRONT-DOOR §1.1 step 6) and member type errors (§4).
+//! Whole-body parsing (step 6 of `docs/protocol/front-door.md`, "Request pipeline") and member type
+//! errors ("Member type errors" in the same file).
 
 mod common;
 
@@ -11,7 +12,7 @@ const L: &str = "Start of list found where not expected";
 const S: &str = "Start of structure or map found where not expected.";
 const TBN: &str = "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to ";
 
-/// The seven probe values of the §4.1 table, as JSON.
+/// The probe values of the table in `docs/protocol/front-door.md`, "Member type errors", as JSON.
 const PROBES: [&str; 8] = ["\"23\"", "true", "23", "-2147483648", "2147483648", "34.56", "[]", "{}"];
 
 /// Sends `{"<member>": <probe>}` (plus `extra` members) for each probe and compares the

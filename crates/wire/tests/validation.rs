@@ -1,4 +1,4 @@
-//! Validation messages (FRONT-DOOR §5).
+//! Validation messages (`docs/protocol/validation.md`).
 
 mod common;
 

@@ -39,7 +39,8 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         Ok(Value::object().with("StreamDescription", description))
     }
 
-    /// Never reports `StreamId`: SDK endpoint rules would then send calls to AWS (KINESIS.md §2.9).
+    /// Never reports `StreamId`: SDK endpoint rules would then send calls to AWS
+    /// (`docs/protocol/operations.md`, "Endpoint resolution: never return StreamId").
     pub(crate) fn describe_stream_summary(
         &self,
         ctx: &RequestContext,

@@ -19,7 +19,7 @@ pub fn parse_tags(entries: &[(Key, Value)]) -> Vec<(String, String)> {
 
 /// Rejects tag sets AWS would reject: bad characters, or more than 50 tags once merged. `kind`
 /// (`stream` or `consumer`) and `name` say what the tags are for. AWS's messages are known for
-/// streams; for consumers the spec gives no wording, so they are the stream messages with the
+/// streams; for consumers no wording is recorded, so they are the stream messages with the
 /// resource word swapped.
 pub fn check_tag_limit(
     kind: &str,

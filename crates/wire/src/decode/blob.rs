@@ -1,4 +1,5 @@
-//! JSON blobs: base64 text checked and decoded the way the service does (FRONT-DOOR §4.2).
+//! JSON blobs: base64 text checked and decoded the way the service does
+//! (`docs/protocol/front-door.md`, "Base64 checks").
 
 /// Decodes standard, padded, canonical base64. On failure returns the SerializationException
 /// message: the first failing check of length, then characters, then canonical form.

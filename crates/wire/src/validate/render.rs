@@ -1,5 +1,5 @@
-//! How a value appears in a validation message (FRONT-DOOR §5.3): Coral prints the Java
-//! object's `toString()`.
+//! How a value appears in a validation message (`docs/protocol/validation.md`, "Value
+//! rendering"): Coral prints the Java object's `toString()`.
 
 use std::fmt::Write;
 
