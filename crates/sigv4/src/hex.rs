@@ -22,7 +22,7 @@ pub fn encode(bytes: &[u8]) -> String {
 /// Hex digits (either case) as bytes; `None` for an odd length or a non-hex digit.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
     // `from_str_radix` alone would take a sign: "+1".
-    if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
