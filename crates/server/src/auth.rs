@@ -13,7 +13,7 @@ use kinesin_wire::ApiError;
 /// On success returns the credential as sent (`AKID/yyyymmdd/region/service/aws4_request`).
 pub fn check(headers: &HeaderMap, query: Option<&str>) -> Result<String, ApiError> {
     let authorization = headers.get(AUTHORIZATION).map(|v| text_of(v.as_bytes())).filter(|v| !v.is_empty());
-    let query = query.map(parse_query).unwrap_or_default();
+    let query = query.map(kinesin_sigv4::query_pairs).unwrap_or_default();
     // Query mode needs only the key: `/?X-Amz-Algorithm` with no value counts.
     let query_mode = query.iter().any(|(name, _)| name == "X-Amz-Algorithm");
     match (authorization, query_mode) {
@@ -109,44 +109,6 @@ fn check_query(query: &[(String, String)]) -> Result<String, ApiError> {
         message.push_str("Re-examine the query-string parameters.");
         Err(incomplete(message))
     }
-}
-
-/// Splits a query string into decoded `(name, value)` pairs, in order. A key without `=` has an
-/// empty value.
-fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(name), percent_decode(value))
-        })
-        .collect()
-}
-
-/// Form decoding: `+` is a space and `%XX` a byte; a malformed escape is kept as it is.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -280,11 +242,6 @@ mod tests {
             check(&HeaderMap::new(), Some(query)).unwrap(),
             "AKID/20261125/us-west-2/kinesis/aws4_request"
         );
-    }
-
-    #[test]
-    fn percent_decoding_keeps_malformed_escapes() {
-        assert_eq!(percent_decode("a+b%2Fc%2%zz%"), "a b/c%2%zz%");
     }
 
     #[test]

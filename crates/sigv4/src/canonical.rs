@@ -85,7 +85,7 @@ fn canonical_uri(path: &str) -> String {
 /// Query parameters sorted by name then value, each re-encoded strictly; for a presigned
 /// request without `X-Amz-Signature`.
 fn canonical_query(query: &str, presigned: bool) -> String {
-    let mut pairs: Vec<(String, String)> = parse_query(query)
+    let mut pairs: Vec<(String, String)> = query_pairs(query)
         .into_iter()
         .map(|(name, value)| (uri_encode(&name, true), uri_encode(&value, true)))
         .filter(|(name, _)| !(presigned && name == "X-Amz-Signature"))
@@ -111,7 +111,7 @@ fn uri_encode(text: &str, encode_slash: bool) -> String {
 
 /// A query string's `(name, value)` pairs, `%XX`-decoded, in order. A `+` stays a `+` (SigV4
 /// is not form decoding); a pair without `=` has an empty value.
-pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
         .filter(|pair| !pair.is_empty())
@@ -165,5 +165,9 @@ mod tests {
         assert_eq!(canonical_query("X-Amz-Signature=abc&z=1", true), "z=1");
         assert_eq!(collapse_whitespace("  a   b \t c "), "a b c");
         assert_eq!(percent_decode("%41%zz%4"), "A%zz%4");
+        assert_eq!(
+            query_pairs("a+b=%2Fc%2&&flag&x=%zz%"),
+            [("a+b".into(), "/c%2".into()), ("flag".into(), String::new()), ("x".into(), "%zz%".into())]
+        );
     }
 }

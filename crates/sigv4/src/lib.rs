@@ -13,6 +13,7 @@ mod key;
 mod sign;
 mod verify;
 
+pub use canonical::query_pairs;
 pub use date::{amz_date, parse_amz_date};
 pub use sign::{Request, Signer};
 pub use verify::{verify, CredentialStore, SignatureError, SignedRequest};

@@ -14,7 +14,7 @@ use hmac::Mac;
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
-use crate::canonical::{collapse_whitespace, parse_query, CanonicalRequest};
+use crate::canonical::{collapse_whitespace, query_pairs, CanonicalRequest};
 use crate::date::{format_amz_date, parse_amz_date, unix_secs};
 use crate::key::{HmacSha256, RecentSigningKey};
 use crate::{hex, ALGORITHM, TERMINATOR};
@@ -251,7 +251,7 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn params(request: &SignedRequest<'_>) -> Result<Params, SignatureError> {
-    let query = request.query.map(parse_query).unwrap_or_default();
+    let query = request.query.map(query_pairs).unwrap_or_default();
     if query.iter().any(|(name, _)| name == "X-Amz-Algorithm") {
         let param =
             |name: &str| query.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_default();
