@@ -441,8 +441,10 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
                                 round + 1
                             ));
                             let run = put_records::run(&client, &settings, &under.put_stream, param, pid);
-                            let r = within(&mut stuck[i], throughput_limit, run, |why| given_up(why, throughput_limit))
-                                .await;
+                            let r = within(&mut stuck[i], throughput_limit, run, |why| {
+                                given_up(why, throughput_limit)
+                            })
+                            .await;
                             ("put-records", variant, r)
                         }
                         Workload::PutRecord => {
@@ -452,8 +454,10 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
                                 round + 1
                             ));
                             let run = put_record::run(&client, &settings, &under.put_stream, param, pid);
-                            let r = within(&mut stuck[i], throughput_limit, run, |why| given_up(why, throughput_limit))
-                                .await;
+                            let r = within(&mut stuck[i], throughput_limit, run, |why| {
+                                given_up(why, throughput_limit)
+                            })
+                            .await;
                             ("put-record", variant, r)
                         }
                         _ => {
@@ -465,7 +469,8 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
                                 .set_message(format!("round {}: drain {variant} {mode} → {name}", round + 1));
                             let counts = under.drain.as_ref().expect("filled at set-up");
                             let run = get_records::drain(&client, DRAIN_STREAM, counts, pid);
-                            let r = within(&mut stuck[i], DRAIN_LIMIT, run, |why| given_up(why, DRAIN_LIMIT)).await;
+                            let r = within(&mut stuck[i], DRAIN_LIMIT, run, |why| given_up(why, DRAIN_LIMIT))
+                                .await;
                             ("get-records", variant, r)
                         }
                     };

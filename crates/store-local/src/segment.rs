@@ -57,7 +57,15 @@ pub(crate) struct FrameCursor<'a> {
 impl<'a> FrameCursor<'a> {
     /// `chunk_len` is how much to read at a time (more when a frame is bigger).
     pub fn new(file: &'a dyn VfsFile, start: u64, end: u64, chunk_len: usize) -> Self {
-        FrameCursor { file, pos: start, end, chunk: Bytes::new(), chunk_at: start, chunk_len, cached_only: false }
+        FrameCursor {
+            file,
+            pos: start,
+            end,
+            chunk: Bytes::new(),
+            chunk_at: start,
+            chunk_len,
+            cached_only: false,
+        }
     }
 
     /// From now on, fails with `io::ErrorKind::WouldBlock` rather than wait for the disk.

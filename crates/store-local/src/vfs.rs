@@ -104,7 +104,9 @@ impl VfsFile for RealFile {
                     match e.raw_os_error() {
                         Some(libc::EINTR) => {}
                         // Not cached; or a kernel or file system without RWF_NOWAIT.
-                        Some(libc::EAGAIN | libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL) => return Ok(false),
+                        Some(libc::EAGAIN | libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL) => {
+                            return Ok(false)
+                        }
                         _ => return Err(e),
                     }
                 }
