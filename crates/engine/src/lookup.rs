@@ -140,4 +140,40 @@ mod tests {
         assert_eq!(parse_stream_arn("arn:aws:sqs:us-east-1:000000000000:stream/s1"), None);
         assert_eq!(parse_stream_arn("nope"), None);
     }
+
+    #[test]
+    fn the_requested_stream_name_comes_from_the_name_or_the_arn() {
+        let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s1";
+        assert_eq!(requested_stream_name(&Value::object().with("StreamARN", arn)), "s1");
+        assert_eq!(
+            requested_stream_name(&Value::object().with("StreamName", "s2").with("StreamARN", arn)),
+            "s2"
+        );
+        assert_eq!(requested_stream_name(&Value::object().with("StreamARN", "odd")), "odd");
+    }
+
+    #[test]
+    fn missing_shards_are_worded_per_operation() {
+        let message = |stream: &StreamMeta, index, missing| {
+            find_shard(stream, index, missing).map(|s| s.index).map_err(|e| e.message.unwrap_or_default())
+        };
+        let mut stream = crate::model::test_stream(3);
+        assert_eq!(message(&stream, 2, MissingShard::DoesNotExist), Ok(2));
+        assert_eq!(
+            message(&stream, 5, MissingShard::DoesNotExist),
+            Err("Shard shardId-000000000005 in stream s under account 000000000000 does not exist".into())
+        );
+        assert_eq!(
+            message(&stream, 5, MissingShard::CouldNotFind),
+            Err("Could not find shard shardId-000000000005 in stream s under account 000000000000.".into())
+        );
+        // A CREATING stream has none yet.
+        stream.status = StreamStatus::Creating;
+        assert!(message(&stream, 0, MissingShard::CouldNotFind).is_err());
+        assert_eq!(
+            requested_shard("2147483648", "nosuch", "000000000000")
+                .map_err(|e| e.message.unwrap_or_default()),
+            Err("Could not find shard 2147483648 in stream nosuch under account 000000000000.".into())
+        );
+    }
 }
