@@ -50,27 +50,6 @@ async fn resource_tags(client: &Client, resource: &str) -> Vec<(String, String)>
     out.tags().iter().map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned())).collect()
 }
 
-/// Registers a consumer and waits until it is ACTIVE; returns its ARN.
-async fn active_consumer(client: &Client, stream_arn: &str, name: &str) -> String {
-    let out = client
-        .register_stream_consumer()
-        .stream_arn(stream_arn)
-        .consumer_name(name)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("RegisterStreamConsumer {name}: {}", show(&e)));
-    let arn = out.consumer().unwrap().consumer_arn().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let described = client.describe_stream_consumer().consumer_arn(&arn).send().await.unwrap();
-        if *described.consumer_description().unwrap().consumer_status() == ConsumerStatus::Active {
-            return arn;
-        }
-        assert!(Instant::now() < deadline, "consumer {name} never became ACTIVE");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 fn position(ty: ShardIteratorType, sequence_number: Option<&str>) -> StartingPosition {
     StartingPosition::builder()
         .r#type(ty)
@@ -325,7 +304,7 @@ async fn tag_errors_on_consumers_name_the_consumer() {
     let illegal = |kind: &str, name: &str| {
         format!(
             "Failed to add tags to {kind} {name} under account {ACCOUNT} because some tags contained illegal \
-             characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'."
+             characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'."
         )
     };
 

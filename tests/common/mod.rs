@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_sdk_kinesis::config::retry::RetryConfig;
 use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kinesis::error::ProvideErrorMetadata;
-use aws_sdk_kinesis::types::{Shard, ShardIteratorType, StreamStatus};
+use aws_sdk_kinesis::types::{ConsumerStatus, Shard, ShardIteratorType, StreamStatus};
 use aws_sdk_kinesis::Client;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -467,6 +467,27 @@ pub async fn wait_active(client: &Client, name: &str) {
                 }
             }
         }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Registers a consumer and waits until it is ACTIVE; returns its ARN.
+pub async fn active_consumer(client: &Client, stream_arn: &str, name: &str) -> String {
+    let out = client
+        .register_stream_consumer()
+        .stream_arn(stream_arn)
+        .consumer_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("RegisterStreamConsumer {name}: {}", show(&e)));
+    let arn = out.consumer().unwrap().consumer_arn().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let described = client.describe_stream_consumer().consumer_arn(&arn).send().await.unwrap();
+        if *described.consumer_description().unwrap().consumer_status() == ConsumerStatus::Active {
+            return arn;
+        }
+        assert!(Instant::now() < deadline, "consumer {name} never became ACTIVE");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -1,6 +1,7 @@
 //! The operation-level error messages AWS sends, in one place so every operation words them
 //! the same way.
 
+use kinesin_wire::shard_id::shard_id;
 use kinesin_wire::ApiError;
 
 use crate::model::StreamMeta;
@@ -18,10 +19,21 @@ pub fn stream_not_active(stream: &StreamMeta) -> ApiError {
     ))
 }
 
-pub fn shard_not_found(shard_id: &str, stream: &StreamMeta) -> ApiError {
+/// A shard the reading operations (GetShardIterator, GetRecords, SubscribeToShard) cannot find,
+/// in a stream that may no longer exist.
+pub fn shard_not_found(index: u32, stream_name: &str, account: &str) -> ApiError {
     ApiError::resource_not_found(format!(
-        "Shard {shard_id} in stream {} under account {} does not exist",
-        stream.name, stream.account
+        "Shard {} in stream {stream_name} under account {account} does not exist",
+        shard_id(index)
+    ))
+}
+
+/// A shard id that names no shard, as SplitShard and MergeShards word it (and every operation
+/// for an id that does not read as one): `shard` is the normalised id, or the id as sent when
+/// it does not read (docs/protocol/corners.md, "Which check comes first").
+pub fn could_not_find_shard(shard: &str, stream_name: &str, account: &str) -> ApiError {
+    ApiError::resource_not_found(format!(
+        "Could not find shard {shard} in stream {stream_name} under account {account}."
     ))
 }
 

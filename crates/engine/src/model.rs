@@ -191,11 +191,22 @@ impl StreamMeta {
         self.shards.iter().filter(|s| s.closed_at_seq_ix.is_none())
     }
 
+    /// The shards requests can see and name: none while the stream is CREATING, as on AWS,
+    /// where they appear when it becomes ACTIVE (docs/protocol/corners.md, "A stream in
+    /// CREATING has no shards"). A stream deleted while CREATING has none either: DeleteStream
+    /// drops them.
+    pub fn visible_shards(&self) -> &[ShardMeta] {
+        match self.status {
+            StreamStatus::Creating => &[],
+            _ => &self.shards,
+        }
+    }
+
     /// Shards that still hold readable data at `now_ms`: every open shard, and closed ones
     /// whose records have not all passed the retention period (AWS stops listing those).
     pub fn live_shards(&self, now_ms: i64) -> impl Iterator<Item = &ShardMeta> {
         let horizon = now_ms - i64::from(self.retention_hours) * 3_600_000;
-        self.shards.iter().filter(move |s| s.closed_ms.is_none_or(|closed| closed >= horizon))
+        self.visible_shards().iter().filter(move |s| s.closed_ms.is_none_or(|closed| closed >= horizon))
     }
 }
 

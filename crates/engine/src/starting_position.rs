@@ -9,7 +9,7 @@
 //! ContinuationSequenceNumber of an event without records, which lets a consumer resume with
 //! AFTER_SEQUENCE_NUMBER without losing a record, even on a shard that has none yet.
 
-use kinesin_wire::seqnum::SequenceNumber;
+use kinesin_wire::seqnum::{ClientSequenceNumber, SequenceNumber};
 use kinesin_wire::ApiError;
 
 use crate::lookup::shard_id;
@@ -94,7 +94,9 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     }
 }
 
-/// A client-supplied sequence number, if it belongs to this shard of this stream.
+/// A client-supplied sequence number, if it belongs to this shard of this stream. Numbers in
+/// AWS's older layouts are read too, to be refused with AWS's messages: none came from a stream
+/// of this server (docs/protocol/corners.md, "Sequence numbers in every layout").
 fn parse_for_shard(
     stream: &StreamMeta,
     shard: &ShardMeta,
@@ -102,7 +104,7 @@ fn parse_for_shard(
     operation: &str,
 ) -> Result<SequenceNumber, ApiError> {
     let id = shard_id(shard.index);
-    let parsed = SequenceNumber::parse(text).map_err(|_| {
+    let parsed = ClientSequenceNumber::parse(text).map_err(|_| {
         ApiError::invalid_argument(format!(
             "StartingSequenceNumber {text} used in {operation} on shard {id} in stream {} under account {} is \
              invalid.",
@@ -115,14 +117,16 @@ fn parse_for_shard(
             shard_id(parsed.shard_index)
         )));
     }
-    if parsed.shard_created_secs != (shard.created_ms / 1000) as u64 {
-        return Err(ApiError::invalid_argument(format!(
-            "StartingSequenceNumber {text} used in {operation} on shard {id} in stream {} under account {} is \
+    match parsed.version_2() {
+        Some(ours) if ours.shard_created_secs == (shard.created_ms / 1000) as u64 => Ok(ours),
+        _ => Err(ApiError::invalid_argument(format!(
+            "StartingSequenceNumber {} used in {operation} on shard {id} in stream {} under account {} is \
              invalid because it did not come from this stream.",
-            stream.name, stream.account
-        )));
+            parsed.canonical_text(),
+            stream.name,
+            stream.account
+        ))),
     }
-    Ok(parsed)
 }
 
 #[cfg(test)]

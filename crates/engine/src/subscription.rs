@@ -186,7 +186,7 @@ impl<L: ShardLog> Feed<L> {
         }
         let index = lease.key.shard.shard_index;
         let shard = stream.shards.iter().find(|s| s.index == index).cloned();
-        let shard = shard.ok_or_else(|| errors::shard_not_found(&shard_id(index), &stream))?;
+        let shard = shard.ok_or_else(|| errors::shard_not_found(index, &stream.name, &stream.account))?;
         Ok((stream, shard))
     }
 

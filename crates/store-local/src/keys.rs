@@ -266,7 +266,11 @@ mod tests {
 
         // A damaged key file is an error, never silently replaced.
         let file = after.open(&root.join("keys/data.key"), OpenMode::Existing).unwrap();
-        file.write_all_at(&[0xff], 20).unwrap();
+        // Flip the byte's bits: writing a fixed value left the file intact whenever the random
+        // key already had it there (one run in 256).
+        let mut byte = [0u8];
+        file.read_exact_at(&mut byte, 20).unwrap();
+        file.write_all_at(&[!byte[0]], 20).unwrap();
         assert!(matches!(Keys::open(Arc::new(after), root), Err(StoreError::Corrupt(_))));
     }
 }

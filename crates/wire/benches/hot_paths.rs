@@ -15,6 +15,7 @@ fn iterators(c: &mut Criterion) {
     let signer = Signer::new([7; 32]);
     let iterator = ShardIterator {
         stream_id: 42,
+        stream_name: Some("benchmark-stream".into()),
         shard_index: 3,
         seq_ix: 123_456_789,
         hint: 987_654,

@@ -173,6 +173,17 @@ const STREAM_NAME_REQUIRED_UNLESS_ARN: &[&str] = &[
     "SplitShardInput",
 ];
 
+/// Members a stream of this server always needs although the model makes them optional:
+/// (structure, member).
+///
+/// The 2026 model made `PartitionKey` optional for streams whose RecordDistributionStrategy is
+/// `AUTO`; on every other stream it is required, and AWS's recorded answer to a record without
+/// one is this validation failure (`Value null at 'partitionKey' ... Member must not be null`).
+/// This server has no `AUTO` streams, so the key stays required here
+/// (docs/protocol/corners.md, "PutRecord and PutRecords without a PartitionKey").
+const REQUIRED_ALTHOUGH_OPTIONAL: &[(&str, &str)] =
+    &[("PutRecordInput", "PartitionKey"), ("PutRecordsRequestEntry", "PartitionKey")];
+
 /// The model, loaded on first use.
 pub(crate) fn get() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
@@ -293,6 +304,11 @@ fn load_structure(name: &str, def: &Raw, target: &dyn Fn(Option<&Raw>) -> ShapeI
         .collect();
     let index = |members: &[Member], member: &str| members.iter().position(|m| m.name == member);
 
+    for (_, member) in REQUIRED_ALTHOUGH_OPTIONAL.iter().filter(|(structure, _)| *structure == name) {
+        let i = index(&members, member).unwrap_or_else(|| panic!("{name} has no member {member}"));
+        members[i].requirement = Requirement::Required;
+    }
+
     if STREAM_NAME_REQUIRED_UNLESS_ARN.contains(&name) {
         let (Some(stream_name), Some(arn)) = (index(&members, "StreamName"), index(&members, "StreamARN"))
         else {
@@ -360,6 +376,7 @@ mod tests {
             .chain(ENUM_MESSAGE_ORDER)
             .map(|(name, _)| *name)
             .chain(STREAM_NAME_REQUIRED_UNLESS_ARN.iter().copied())
+            .chain(REQUIRED_ALTHOUGH_OPTIONAL.iter().map(|(name, _)| *name))
             .collect();
         for name in names {
             assert!(model.shapes.iter().any(|s| s.name == name), "{name}");

@@ -1,7 +1,9 @@
-//! Sequence numbers in the real service's version-2 layout (`docs/protocol/sequence-numbers.md`,
-//! "Sequence-number layout").
+//! Sequence numbers: the version-2 layout this server issues (`docs/protocol/sequence-numbers.md`,
+//! "Sequence-number layout"), and the older layouts AWS still accepts from clients
+//! (`docs/protocol/corners.md`, "Sequence numbers in every layout").
 //!
-//! A sequence number is a 188-bit value written in decimal. From the most significant end:
+//! A version-2 sequence number is a 188-bit value written in decimal. From the most
+//! significant end:
 //!
 //! | bits | field |
 //! |---|---|
@@ -17,6 +19,12 @@
 //! Within a shard only `seq_ix` and the arrival time vary, and `seq_ix` sits above the arrival
 //! time, so a per-shard counter alone makes the numbers strictly increasing even if the clock
 //! goes backwards.
+//!
+//! Version 1 has the same frame (a leading `2`, the creation time, the 32-bit shard index and
+//! the version nibble `1`), with the arrival time right after an unknown byte and a random
+//! part where version 2 has `seq_ix`. Version 0 is a 128-bit number: a leading nibble, 36 bits
+//! of creation time, an unknown byte, 64 random bits and a 16-bit shard index; AWS reads any
+//! number below 2^124 in this layout, as if its leading nibble were `1`.
 
 /// The fields a sequence number carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,14 +35,31 @@ pub struct SequenceNumber {
     pub shard_index: u32,
 }
 
-/// Why a string is not a sequence number this server can have issued.
+/// Why a string is not a sequence number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeqParseError {
     /// Not decimal digits, or too large for 188 bits.
     Malformed,
-    /// A well-formed number in a layout other than version 2.
+    /// A well-formed number in no layout the parser reads.
     UnknownVersion,
+    /// A field AWS refuses: a negative shard index or a `seq_ix` with its top bit set
+    /// (versions 1 and 2), or a shard created at or after [`SHARD_CREATION_SECS_LIMIT`]
+    /// (version 0).
+    OutOfRange,
 }
+
+/// The layouts AWS has issued sequence numbers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    V0,
+    V1,
+    V2,
+}
+
+/// AWS refuses a version-0 sequence number whose shard was created at or after this second (in
+/// the year 2477). Version 2 has no such limit: AWS accepted one whose creation field is all
+/// ones.
+pub const SHARD_CREATION_SECS_LIMIT: u64 = 16_025_175_000;
 
 const SECONDS_MASK: u64 = (1 << 36) - 1;
 
@@ -54,6 +79,23 @@ impl U192 {
         if limb + 1 < 3 {
             self.0[limb + 1] |= (shifted >> 64) as u64;
         }
+    }
+
+    /// Like [`Self::put`], but replacing what the field held.
+    fn set(&mut self, at: u32, width: u32, value: u64) {
+        let mut mask = U192::default();
+        mask.put(at, width, u64::MAX);
+        for (limb, mask) in self.0.iter_mut().zip(mask.0) {
+            *limb &= !mask;
+        }
+        self.put(at, width, value);
+    }
+
+    /// 2^`at`.
+    fn bit(at: u32) -> U192 {
+        let mut v = U192::default();
+        v.put(at, 1, 1);
+        v
     }
 
     fn get(&self, at: u32, width: u32) -> u64 {
@@ -228,21 +270,106 @@ impl SequenceNumber {
         v
     }
 
-    /// Parses the decimal form. Only version-2 numbers (the kind this server issues) decode.
+    /// Decodes the decimal form of a version-2 number, whatever its fields hold; what a client
+    /// may send is [`ClientSequenceNumber::parse`]'s business.
     pub fn parse(s: &str) -> Result<SequenceNumber, SeqParseError> {
         let v = U192::from_decimal(s).ok_or(SeqParseError::Malformed)?;
-        if v.get(188, 4) != 0 {
-            return Err(SeqParseError::Malformed);
+        match frame_version(&v) {
+            Some(2) => Ok(SequenceNumber::from_v2(&v)),
+            _ => Err(SeqParseError::UnknownVersion),
         }
-        if v.get(0, 4) != 2 || v.get(184, 4) != 2 {
-            return Err(SeqParseError::UnknownVersion);
-        }
-        Ok(SequenceNumber {
+    }
+
+    fn from_v2(v: &U192) -> SequenceNumber {
+        SequenceNumber {
             shard_created_secs: v.get(148, 36),
             seq_ix: v.get(80, 64),
             arrival_secs: v.get(36, 36),
             shard_index: v.get(4, 32) as u32,
+        }
+    }
+}
+
+/// The version nibble of a number in the 188-bit frame of versions 1 and 2 (a leading `2`);
+/// `None` for a number outside it. Exactly 2^185, the frame's smallest value, is not in it.
+fn frame_version(v: &U192) -> Option<u64> {
+    let in_frame = v.get(188, 4) == 0 && v.get(184, 4) == 2 && *v != U192::bit(185);
+    in_frame.then(|| v.get(0, 4))
+}
+
+/// A sequence number as a client sent it (SequenceNumberForOrdering, StartingSequenceNumber),
+/// in any layout AWS accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientSequenceNumber {
+    pub layout: Layout,
+    pub shard_created_secs: u64,
+    pub shard_index: u32,
+    /// The record's arrival second; version 0 does not carry one.
+    pub arrival_secs: Option<u64>,
+    /// The number, a version-0 one with its leading nibble made `1`.
+    value: U192,
+}
+
+impl ClientSequenceNumber {
+    /// Reads `s` by AWS's rules: below 2^128 it is version 0 (below 2^124 as if it had a
+    /// leading `1`), refused with a creation time at or past [`SHARD_CREATION_SECS_LIMIT`]; in
+    /// the 188-bit frame the last nibble says version 1 or 2, refused with a negative 32-bit
+    /// shard index or (version 2) a `seq_ix` with its top bit set; anything else is invalid.
+    pub fn parse(s: &str) -> Result<ClientSequenceNumber, SeqParseError> {
+        let value = U192::from_decimal(s).ok_or(SeqParseError::Malformed)?;
+        if value.0[2] == 0 {
+            Self::version_0(value)
+        } else {
+            Self::framed(value)
+        }
+    }
+
+    /// A number below 2^128.
+    fn version_0(mut value: U192) -> Result<ClientSequenceNumber, SeqParseError> {
+        value.set(124, 4, 1);
+        let shard_created_secs = value.get(88, 36);
+        if shard_created_secs >= SHARD_CREATION_SECS_LIMIT {
+            return Err(SeqParseError::OutOfRange);
+        }
+        Ok(ClientSequenceNumber {
+            layout: Layout::V0,
+            shard_created_secs,
+            shard_index: value.get(0, 16) as u32,
+            arrival_secs: None,
+            value,
         })
+    }
+
+    /// A version-1 or version-2 number.
+    fn framed(value: U192) -> Result<ClientSequenceNumber, SeqParseError> {
+        let (layout, arrival_at) = match frame_version(&value) {
+            Some(1) => (Layout::V1, 100),
+            Some(2) => (Layout::V2, 36),
+            _ => return Err(SeqParseError::UnknownVersion),
+        };
+        // AWS reads the shard index as a signed 32-bit number, and seq_ix as a signed 64-bit one.
+        let shard_index = value.get(4, 32) as u32;
+        if shard_index > i32::MAX as u32 || (layout == Layout::V2 && value.get(143, 1) == 1) {
+            return Err(SeqParseError::OutOfRange);
+        }
+        Ok(ClientSequenceNumber {
+            layout,
+            shard_created_secs: value.get(148, 36),
+            shard_index,
+            arrival_secs: Some(value.get(arrival_at, 36)),
+            value,
+        })
+    }
+
+    /// The fields of a version-2 number, the layout this server issues.
+    pub fn version_2(&self) -> Option<SequenceNumber> {
+        (self.layout == Layout::V2).then(|| SequenceNumber::from_v2(&self.value))
+    }
+
+    /// The number as AWS writes it back in messages: as sent, but a version-0 number in its
+    /// 128-bit form with the leading `1` (so `0` is written 2^124).
+    pub fn canonical_text(&self) -> String {
+        self.value.to_decimal().text().as_str().to_owned()
     }
 }
 
@@ -275,6 +402,89 @@ mod tests {
         );
     }
 
+    /// A number given in hex, as the recorded answers give them, in decimal.
+    fn hex(digits: &str) -> String {
+        let mut v = U192::default();
+        for d in digits.chars() {
+            let mut next = [0u64; 3];
+            let mut carry = u64::from(d.to_digit(16).unwrap());
+            for (i, limb) in v.0.iter().enumerate() {
+                next[i] = (limb << 4) | carry;
+                carry = limb >> 60;
+            }
+            v = U192(next);
+        }
+        v.to_decimal().text().as_str().to_owned()
+    }
+
+    fn client(s: &str) -> Result<ClientSequenceNumber, SeqParseError> {
+        ClientSequenceNumber::parse(s)
+    }
+
+    #[test]
+    fn numbers_below_2_to_the_124_are_version_0_with_a_leading_1() {
+        let five = client("5").unwrap();
+        assert_eq!((five.layout, five.shard_index, five.arrival_secs), (Layout::V0, 5, None));
+        assert_eq!(client("0").unwrap().canonical_text(), "21267647932558653966460912964485513216");
+        let old = client("425352958651173072921826052383309826").unwrap();
+        assert_eq!(old.canonical_text(), "21693000891209827039382739016868823042");
+        assert_eq!(old.shard_index, 2);
+        assert_eq!(old.version_2(), None);
+        // A 128-bit number keeps its fields, and is written with the leading 1.
+        let wide = client(&hex("f3bb2cc3d7ff7fffffffffffffff0000")).unwrap();
+        assert_eq!((wide.layout, wide.shard_created_secs), (Layout::V0, 16_025_174_999));
+        assert_eq!(wide.canonical_text(), "26227199374821822965252748908982894592");
+        assert_eq!(client("21269319989652663814458848515492872193").unwrap().layout, Layout::V0);
+    }
+
+    #[test]
+    fn version_0_refuses_shards_created_after_2477() {
+        assert_eq!(client(&hex("13bb2cc3d80000000000000000000000")), Err(SeqParseError::OutOfRange));
+    }
+
+    #[test]
+    fn versions_1_and_2_are_read_in_the_188_bit_frame() {
+        let v1 = client(&hex("20000000000000000000000000000000000000000000001")).unwrap();
+        assert_eq!((v1.layout, v1.shard_index, v1.arrival_secs), (Layout::V1, 0, Some(0)));
+        assert_eq!(v1.version_2(), None);
+        // Every field at its largest valid value; the creation field has no limit here.
+        let top = hex("2ffffffffff7fffffffffffffff000000000007fffffff2");
+        let v2 = client(&top).unwrap();
+        assert_eq!(
+            (v2.layout, v2.shard_created_secs, v2.shard_index),
+            (Layout::V2, (1 << 36) - 1, i32::MAX as u32)
+        );
+        assert_eq!(v2.version_2().unwrap().seq_ix, i64::MAX as u64);
+        assert_eq!(v2.canonical_text(), top);
+        let real = "49590338271490256608559692538361571095921575989136588898";
+        assert_eq!(client(real).unwrap().version_2(), SequenceNumber::parse(real).ok());
+    }
+
+    #[test]
+    fn refuses_numbers_aws_refuses() {
+        for (digits, why) in [
+            ("20000000000000000000000000000000000000000000000", SeqParseError::UnknownVersion),
+            ("20000000000000000000000000000000000000000000003", SeqParseError::UnknownVersion),
+            ("20000000000000000000000000000000000000000000004", SeqParseError::UnknownVersion),
+            ("30000000000000000000000000000000000000000000001", SeqParseError::UnknownVersion),
+            ("1ffffffffff7fffffffffffffff000000000007fffffff2", SeqParseError::UnknownVersion),
+            ("100000000000000000000000000000000", SeqParseError::UnknownVersion),
+            // seq_ix's top bit; a negative shard index.
+            ("20000000000800000000000000000000000000000000002", SeqParseError::OutOfRange),
+            ("20000000000000000000000000000000000000800000002", SeqParseError::OutOfRange),
+            ("20000000000000000000000000000000000000800000001", SeqParseError::OutOfRange),
+        ] {
+            assert_eq!(client(&hex(digits)), Err(why), "{digits}");
+        }
+        // The example of docs/protocol/corners.md: seq_ix's top bit set.
+        assert_eq!(
+            client("49039857307719593840066370180380661734935976090628259842"),
+            Err(SeqParseError::OutOfRange)
+        );
+        assert_eq!(client(""), Err(SeqParseError::Malformed));
+        assert_eq!(client(&"9".repeat(60)), Err(SeqParseError::Malformed));
+    }
+
     fn seq() -> impl Strategy<Value = SequenceNumber> {
         (0u64..1 << 36, any::<u64>(), 0u64..1 << 36, any::<u32>()).prop_map(|(c, ix, a, sh)| SequenceNumber {
             shard_created_secs: c,
@@ -294,6 +504,17 @@ mod tests {
                 .map(|i| SequenceNumber { seq_ix: first.seq_ix + i, ..first }.encode())
                 .collect();
             prop_assert_eq!(run, one_by_one);
+        }
+
+        /// Every number this server issues, which never has seq_ix's top bit set, is one a
+        /// client may send back.
+        #[test]
+        fn own_numbers_are_valid_client_numbers(s in seq()) {
+            let s = SequenceNumber { seq_ix: s.seq_ix >> 1, shard_index: s.shard_index >> 1, ..s };
+            let client = ClientSequenceNumber::parse(&s.encode()).unwrap();
+            prop_assert_eq!(client.version_2(), Some(s));
+            prop_assert_eq!(client.arrival_secs, Some(s.arrival_secs));
+            prop_assert_eq!(client.canonical_text(), s.encode());
         }
 
         #[test]

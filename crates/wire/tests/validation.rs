@@ -46,6 +46,32 @@ fn empty_partition_key() {
     );
 }
 
+/// A record without a PartitionKey: the recorded answers, though the 2026 model makes the
+/// member optional (docs/protocol/corners.md, "PutRecord and PutRecords without a PartitionKey").
+#[test]
+fn a_missing_partition_key_is_a_null_member() {
+    assert_eq!(
+        validation_error(PutRecord, "{}"),
+        "3 validation errors detected: \
+         Value null at 'partitionKey' failed to satisfy constraint: Member must not be null; \
+         Value null at 'data' failed to satisfy constraint: Member must not be null; \
+         Value null at 'streamName' failed to satisfy constraint: Member must not be null"
+    );
+    assert_eq!(
+        one(PutRecord, r#"{"StreamName":"s","Data":""}"#),
+        "Value null at 'partitionKey' failed to satisfy constraint: Member must not be null"
+    );
+    assert_eq!(
+        validation_error(
+            PutRecords,
+            r#"{"StreamName":"s","Records":[{"Data":"","PartitionKey":"k"},{"Data":""},{"Data":"","ExplicitHashKey":"1"}]}"#
+        ),
+        "2 validation errors detected: \
+         Value null at 'records.2.member.partitionKey' failed to satisfy constraint: Member must not be null; \
+         Value null at 'records.3.member.partitionKey' failed to satisfy constraint: Member must not be null"
+    );
+}
+
 #[test]
 fn all_constraints_of_a_member_are_reported_in_order() {
     assert_eq!(
@@ -266,7 +292,8 @@ fn member_order_follows_the_table_then_the_model() {
 fn a_stream_arn_stands_in_for_the_stream_name() {
     let arn = "arn:aws:kinesis:us-east-1:123456789012:stream/s";
     run_json(AddTagsToStream, &format!(r#"{{"StreamARN":"{arn}","Tags":{{"k":"v"}}}}"#)).unwrap();
-    run_json(PutRecords, &format!(r#"{{"StreamARN":"{arn}","Records":[{{"Data":""}}]}}"#)).unwrap();
+    run_json(PutRecords, &format!(r#"{{"StreamARN":"{arn}","Records":[{{"Data":"","PartitionKey":"k"}}]}}"#))
+        .unwrap();
     // ListShards may carry only a NextToken; ListStreams has no stream at all.
     run_json(ListShards, r#"{"NextToken":"t"}"#).unwrap();
     run_json(ListStreams, "{}").unwrap();

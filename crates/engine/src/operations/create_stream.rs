@@ -4,7 +4,7 @@ use kinesin_wire::{ApiError, Value};
 use rand::Rng;
 
 use crate::model::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
-use crate::operations::tags::{check_tag_limit, parse_tags};
+use crate::operations::tags::{check_new_tags, parse_tags};
 use crate::storage::{Catalog, ShardLog};
 use crate::{errors, Engine, RequestContext};
 
@@ -37,7 +37,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             self.check_warm_throughput(ctx, name, mode, mibps).await?;
         }
         let tags = parse_tags(input.map("Tags").unwrap_or_default());
-        check_tag_limit("stream", name, &ctx.account, &[], &tags)?;
+        check_new_tags("stream", name, &ctx.account, &[], &tags)?;
 
         let _guard = self.control_lock().await;
         let now = self.now_ms();

@@ -19,6 +19,11 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                 meta.name, meta.account
             )));
         }
+        if meta.status == StreamStatus::Creating {
+            // It never got its shards: described in DELETING, it has none (docs/protocol/corners.md,
+            // "A stream in CREATING has no shards"). Its logs go with the stream.
+            meta.shards.clear();
+        }
         meta.status = StreamStatus::Deleting;
         meta.transition_due_ms = self.due_after(self.config.delete_stream_ms);
         for consumer in &mut meta.consumers {

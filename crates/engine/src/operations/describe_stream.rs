@@ -3,7 +3,6 @@
 use kinesin_wire::{ApiError, Value};
 
 use crate::lookup::parse_shard_id;
-use crate::model::StreamStatus;
 use crate::operations::warm_throughput::warm_throughput;
 use crate::render;
 use crate::storage::{Catalog, ShardLog};
@@ -16,12 +15,10 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     pub(crate) fn describe_stream(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
         let stream = self.resolve_stream(ctx, input)?;
         let limit = input.int("Limit").map_or(MAX_SHARDS_PER_CALL, |l| (l as usize).min(MAX_SHARDS_PER_CALL));
-        // Shards after ExclusiveStartShardId; an unparsable id starts from the beginning.
+        // Shards after ExclusiveStartShardId, read like every shard id (aliases too); an id that
+        // does not read starts from the beginning.
         let after = input.str("ExclusiveStartShardId").and_then(parse_shard_id);
-        // A stream still CREATING lists no shards yet, as on AWS.
-        let creating = stream.status == StreamStatus::Creating;
-        let mut shards =
-            stream.live_shards(self.now_ms()).filter(|s| !creating && after.is_none_or(|a| s.index > a));
+        let mut shards = stream.live_shards(self.now_ms()).filter(|s| after.is_none_or(|a| s.index > a));
         let page: Vec<Value> = shards.by_ref().take(limit).map(render::shard).collect();
         let has_more = shards.next().is_some();
         let description = Value::object()
@@ -57,7 +54,10 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             .with("EnhancedMonitoring", render::enhanced_monitoring(&stream))
             .with("EncryptionType", render::encryption_type(&stream))
             .with_opt("KeyId", stream.encryption_key_id.as_ref())
-            .with("OpenShardCount", stream.open_shards().count())
+            .with(
+                "OpenShardCount",
+                stream.visible_shards().iter().filter(|s| s.closed_at_seq_ix.is_none()).count(),
+            )
             .with("ConsumerCount", stream.consumers.len())
             .with("MaxRecordSizeInKiB", stream.max_record_size_kib)
             .with_opt("WarmThroughput", warm_throughput(&stream));

@@ -3,8 +3,7 @@
 use kinesin_wire::iterator::ShardIterator;
 use kinesin_wire::{ApiError, Value};
 
-use crate::errors::{aws_date, invalid_shard_iterator};
-use crate::lookup::shard_id;
+use crate::errors::{self, aws_date, invalid_shard_iterator};
 use crate::operations::check_dry_run;
 use crate::render;
 use crate::shard_reader::read_shard;
@@ -31,23 +30,20 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                 aws_date(now)
             )));
         }
+        // Once the stream is gone (even if one of the same name was created since), the shard
+        // is reported missing in the stream the iterator names (docs/protocol/corners.md,
+        // "GetRecords after the stream is gone").
+        let gone = || {
+            let name = iterator.stream_name.as_deref().unwrap_or("of this iterator");
+            errors::shard_not_found(iterator.shard_index, name, &ctx.account)
+        };
         let stream = self
             .registry()
             .by_id(iterator.stream_id)
             .filter(|s| s.account == ctx.account && s.region == ctx.region)
             .cloned()
-            .ok_or_else(|| {
-                ApiError::resource_not_found(format!(
-                    "Shard {} in stream of this iterator under account {} does not exist",
-                    shard_id(iterator.shard_index),
-                    ctx.account
-                ))
-            })?;
-        let shard = stream
-            .shards
-            .iter()
-            .find(|s| s.index == iterator.shard_index)
-            .ok_or_else(invalid_shard_iterator)?;
+            .ok_or_else(gone)?;
+        let shard = stream.shards.iter().find(|s| s.index == iterator.shard_index).ok_or_else(gone)?;
         check_dry_run(input)?;
         if self.config.enforce_limits {
             self.throttle.admit_read(&stream, shard.index, now)?;
@@ -71,6 +67,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         } else {
             let next = ShardIterator {
                 stream_id: stream.id,
+                stream_name: Some(stream.name.clone()),
                 shard_index: shard.index,
                 seq_ix: read.next.seq_ix,
                 hint: read.next.hint,

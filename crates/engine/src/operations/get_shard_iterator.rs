@@ -3,7 +3,8 @@
 use kinesin_wire::iterator::ShardIterator;
 use kinesin_wire::{ApiError, Value};
 
-use crate::lookup::find_shard;
+use crate::errors;
+use crate::lookup::{find_shard, requested_shard, requested_stream_name, MissingShard};
 use crate::operations::check_dry_run;
 use crate::starting_position::StartingPosition;
 use crate::storage::{Catalog, ShardLog};
@@ -15,8 +16,13 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         ctx: &RequestContext,
         input: &Value,
     ) -> Result<Value, ApiError> {
-        let stream = self.resolve_stream(ctx, input)?;
-        let shard = find_shard(&stream, input.str("ShardId").unwrap_or_default())?;
+        // The shard id is read before the stream is looked up, and a missing stream is
+        // reported as a missing shard (docs/protocol/corners.md, "Which check comes first").
+        let sent = input.str("ShardId").unwrap_or_default();
+        let index = requested_shard(sent, requested_stream_name(input), &ctx.account)?;
+        let stream = self
+            .resolve_stream_or(ctx, input, |name, account| errors::shard_not_found(index, name, account))?;
+        let shard = find_shard(&stream, index, MissingShard::DoesNotExist)?;
         if self.config.enforce_limits {
             self.throttle.admit_iterator(&stream, shard.index, self.now_ms())?;
         }
@@ -30,6 +36,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         check_dry_run(input)?;
         let iterator = ShardIterator {
             stream_id: stream.id,
+            stream_name: Some(stream.name.clone()),
             shard_index: shard.index,
             seq_ix: position.seq_ix,
             hint: position.hint,

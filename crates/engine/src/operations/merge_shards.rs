@@ -2,20 +2,26 @@
 
 use kinesin_wire::{ApiError, Value};
 
-use crate::lookup::{find_shard, shard_id};
+use crate::lookup::{find_shard, requested_shard, requested_stream_name, shard_id, MissingShard};
 use crate::model::Reshard;
 use crate::storage::{Catalog, ShardLog};
 use crate::{Engine, RequestContext};
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
     pub(crate) async fn merge_shards(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
+        // Both ids are read before the stream is looked up, ShardToMerge first
+        // (docs/protocol/corners.md, "Which check comes first").
+        let stream_name = requested_stream_name(input);
+        let requested =
+            |member| requested_shard(input.str(member).unwrap_or_default(), stream_name, &ctx.account);
+        let (index, adjacent_index) = (requested("ShardToMerge")?, requested("AdjacentShardToMerge")?);
         let _guard = self.control_lock().await;
         let stream = self.resolve_stream(ctx, input)?;
-        let shard = find_shard(&stream, input.str("ShardToMerge").unwrap_or_default())?;
-        let adjacent = find_shard(&stream, input.str("AdjacentShardToMerge").unwrap_or_default())?;
-        let ((a_start, a_end), (b_start, b_end)) = (shard.hash_range(), adjacent.hash_range());
-        let touching = a_end.checked_add(1) == Some(b_start) || b_end.checked_add(1) == Some(a_start);
-        if !touching {
+        let shard = find_shard(&stream, index, MissingShard::CouldNotFind)?;
+        let adjacent = find_shard(&stream, adjacent_index, MissingShard::CouldNotFind)?;
+        // The adjacent shard is the one just above: the reversed pair is refused
+        // (docs/protocol/corners.md, "MergeShards: the adjacent shard is the one above").
+        if shard.ending_hash_key.checked_add(1) != Some(adjacent.starting_hash_key) {
             return Err(ApiError::invalid_argument(format!(
                 "Shards {} and {} in stream {} under account {} are not an adjacent pair of shards eligible for merging",
                 shard_id(shard.index),

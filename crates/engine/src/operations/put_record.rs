@@ -1,10 +1,11 @@
 //! PutRecord: one record, answered with its shard and sequence number once it is durable.
 
 use kinesin_wire::input::RecordInput;
-use kinesin_wire::seqnum::SequenceNumber;
+use kinesin_wire::seqnum::ClientSequenceNumber;
 use kinesin_wire::{ApiError, Value};
 
 use crate::lookup::shard_id;
+use crate::model::StreamMeta;
 use crate::operations::check_dry_run;
 use crate::render;
 use crate::routing::{check_writable, route_entry, Router};
@@ -22,14 +23,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let stream = self.resolve_stream(ctx, input)?;
         check_writable(&stream)?;
         if let Some(seq) = input.str("SequenceNumberForOrdering") {
-            // Every sequence number this server issues is already larger than all earlier ones
-            // of its shard, so ordering holds; only the value's form is checked.
-            if SequenceNumber::parse(seq).is_err() {
-                return Err(ApiError::invalid_argument(format!(
-                    "ExclusiveMinimumSequenceNumber {seq} used in PutRecord on stream {} under account {} is invalid.",
-                    stream.name, stream.account
-                )));
-            }
+            check_ordering_number(&stream, seq, self.now_ms())?;
         }
         let router = Router::new(&stream);
         let routed = route_entry(&stream, &router, RecordInput::take(input))?;
@@ -44,5 +38,21 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                 "EncryptionType",
                 stream.encryption_key_id.as_ref().map(|_| render::encryption_type(&stream)),
             ))
+    }
+}
+
+/// SequenceNumberForOrdering must be a sequence number in a layout AWS accepts, of a record that
+/// has arrived (docs/protocol/corners.md, "Sequence numbers in every layout"). Nothing else is
+/// asked of it: every number this server issues is already larger than all earlier ones of
+/// its shard, so ordering holds.
+fn check_ordering_number(stream: &StreamMeta, seq: &str, now_ms: i64) -> Result<(), ApiError> {
+    let arrived =
+        |n: ClientSequenceNumber| n.arrival_secs.is_none_or(|secs| secs as i64 <= now_ms.div_euclid(1000));
+    match ClientSequenceNumber::parse(seq) {
+        Ok(number) if arrived(number) => Ok(()),
+        _ => Err(ApiError::invalid_argument(format!(
+            "ExclusiveMinimumSequenceNumber {seq} used in PutRecord on stream {} under account {} is invalid.",
+            stream.name, stream.account
+        ))),
     }
 }

@@ -6,7 +6,7 @@ use kinesin_wire::{ApiError, Value};
 use crate::consumers;
 use crate::errors;
 use crate::model::{ConsumerMeta, ConsumerStatus, StreamStatus};
-use crate::operations::tags::{check_tag_limit, parse_tags};
+use crate::operations::tags::{check_new_tags, parse_tags};
 use crate::storage::{Catalog, ShardLog};
 use crate::{Engine, RequestContext};
 
@@ -26,7 +26,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         if !matches!(stream.status, StreamStatus::Active | StreamStatus::Updating) {
             return Err(errors::stream_not_active(&stream));
         }
-        check_tag_limit("consumer", name, &stream.account, &[], &tags)?;
+        check_new_tags("consumer", name, &stream.account, &[], &tags)?;
         if stream.consumers.iter().any(|c| c.name == name) {
             return Err(ApiError::resource_in_use(format!(
                 "Consumer {name} under stream {} under account {} already exists.",

@@ -3,16 +3,20 @@
 use kinesin_wire::{ApiError, Value};
 
 use crate::hashing::parse_hash_key;
-use crate::lookup::find_shard;
+use crate::lookup::{find_shard, requested_shard, requested_stream_name, shard_id, MissingShard};
 use crate::model::Reshard;
 use crate::storage::{Catalog, ShardLog};
 use crate::{Engine, RequestContext};
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
     pub(crate) async fn split_shard(&self, ctx: &RequestContext, input: &Value) -> Result<Value, ApiError> {
+        // The shard id is read before the stream is looked up (docs/protocol/corners.md, "Which
+        // check comes first").
+        let sent = input.str("ShardToSplit").unwrap_or_default();
+        let index = requested_shard(sent, requested_stream_name(input), &ctx.account)?;
         let _guard = self.control_lock().await;
         let stream = self.resolve_stream(ctx, input)?;
-        let shard = find_shard(&stream, input.str("ShardToSplit").unwrap_or_default())?;
+        let shard = find_shard(&stream, index, MissingShard::CouldNotFind)?;
         let requested = input.str("NewStartingHashKey").unwrap_or_default();
         let (start, end) = shard.hash_range();
         // AWS requires start + 1 < key < end.
@@ -23,7 +27,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                     "NewStartingHashKey {requested} used in SplitShard() on shard {} in stream {} under account {} \
                      is not both greater than one plus the shard's StartingHashKey {start} and less than the \
                      shard's EndingHashKey {end}.",
-                    crate::lookup::shard_id(shard.index),
+                    shard_id(shard.index),
                     stream.name,
                     stream.account
                 )))

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use crate::consumers::consumer_not_active;
 use crate::errors;
 use crate::fanout::LeaseKey;
-use crate::lookup::find_shard;
+use crate::lookup::{find_shard, requested_shard, MissingShard};
 use crate::model::{ConsumerStatus, StreamStatus};
 use crate::operations::check_dry_run;
 use crate::starting_position::StartingPosition;
@@ -30,7 +30,8 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         if consumer.status != ConsumerStatus::Active {
             return Err(consumer_not_active(&stream, &consumer));
         }
-        let shard = find_shard(&stream, input.str("ShardId").unwrap_or_default())?;
+        let index = requested_shard(input.str("ShardId").unwrap_or_default(), &stream.name, &stream.account)?;
+        let shard = find_shard(&stream, index, MissingShard::DoesNotExist)?;
         let position = input.get("StartingPosition");
         let start = StartingPosition {
             kind: position.and_then(|p| p.str("Type")).unwrap_or_default(),

@@ -2,8 +2,11 @@
 //! ListTagsForStream) and the ARN ones (TagResource, UntagResource, ListTagsForResource).
 //! Both read and write the same tag set. The ARN ones also tag enhanced fan-out consumers.
 
+use std::sync::LazyLock;
+
 use kinesin_wire::value::Key;
 use kinesin_wire::{ApiError, Value};
+use regex::Regex;
 
 use crate::resource::Resource;
 use crate::storage::{Catalog, ShardLog};
@@ -17,31 +20,64 @@ pub fn parse_tags(entries: &[(Key, Value)]) -> Vec<(String, String)> {
     entries.iter().map(|(k, v)| (k.to_string(), v.as_str().unwrap_or_default().to_owned())).collect()
 }
 
-/// Rejects tag sets AWS would reject: bad characters, or more than 50 tags once merged. `kind`
-/// (`stream` or `consumer`) and `name` say what the tags are for. AWS's messages are known for
-/// streams; for consumers no wording is recorded, so they are the stream messages with the
-/// resource word swapped.
-pub fn check_tag_limit(
+/// Tag keys and values hold Unicode letters, digits and separators (the space character and its
+/// kin, but not tabs or newlines) and `_ . / = + - @ : %`; `%` is then refused on its own
+/// (docs/protocol/corners.md, "Tags").
+static TAG_TEXT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[\p{L}\p{N}\p{Z}_./=+\-@:%]*$").expect("the tag pattern compiles"));
+
+/// What a request does with tags, as AWS's messages say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagChange {
+    Add,
+    Remove,
+}
+
+impl TagChange {
+    fn verb(self) -> &'static str {
+        match self {
+            TagChange::Add => "add tags to",
+            TagChange::Remove => "remove tags from",
+        }
+    }
+}
+
+/// Refuses tag keys or values with characters AWS refuses, with its two messages, which list
+/// neither `:` (accepted all the same) nor, in the second, `%` and digits. `kind` (`stream` or
+/// `consumer`) and `name` say what the tags are for; AWS's wording is known for streams, and
+/// for consumers the resource word is swapped.
+pub fn check_tag_characters<'a>(
+    texts: impl Iterator<Item = &'a str> + Clone,
+    change: TagChange,
+    (kind, name, account): (&str, &str, &str),
+) -> Result<(), ApiError> {
+    if !texts.clone().all(|text| TAG_TEXT.is_match(text)) {
+        return Err(ApiError::invalid_argument(
+            "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, \
+             _ . / = + - % @.",
+        ));
+    }
+    if texts.clone().any(|text| text.contains('%')) {
+        return Err(ApiError::invalid_argument(format!(
+            "Failed to {} {kind} {name} under account {account} because some tags contained illegal \
+             characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'.",
+            change.verb()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses tags to add that AWS would refuse: bad characters, or more than 50 tags once
+/// merged with `existing`.
+pub fn check_new_tags(
     kind: &str,
     name: &str,
     account: &str,
     existing: &[(String, String)],
     new: &[(String, String)],
 ) -> Result<(), ApiError> {
-    let texts = || new.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]);
-    let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_./=+-%@:".contains(c);
-    if texts().any(|t| !t.chars().all(allowed)) {
-        return Err(ApiError::invalid_argument(
-            "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, \
-             _ . / = + - % @ :.",
-        ));
-    }
-    if texts().any(|t| t.contains('%')) {
-        return Err(ApiError::invalid_argument(format!(
-            "Failed to add tags to {kind} {name} under account {account} because some tags contained illegal \
-             characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'."
-        )));
-    }
+    let texts = new.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]);
+    check_tag_characters(texts, TagChange::Add, (kind, name, account))?;
     let added = new.iter().filter(|(k, _)| !existing.iter().any(|(e, _)| e == k)).count();
     if existing.len() + added > MAX_TAGS {
         return Err(ApiError::invalid_argument(format!(
@@ -75,7 +111,7 @@ fn tag_values(tags: impl Iterator<Item = (String, String)>) -> Vec<Value> {
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
     async fn add_tags(&self, target: &Resource, input: &Value) -> Result<Value, ApiError> {
         let new = parse_tags(input.map("Tags").unwrap_or_default());
-        check_tag_limit(target.kind(), target.name(), &target.stream.account, target.tags(), &new)?;
+        check_new_tags(target.kind(), target.name(), &target.stream.account, target.tags(), &new)?;
         self.persist(target.changed(|tags, _| merge(tags, new))).await?;
         Ok(Value::Null)
     }
@@ -83,6 +119,8 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     async fn remove_tags(&self, target: &Resource, input: &Value) -> Result<Value, ApiError> {
         let keys: Vec<&str> =
             input.list("TagKeys").unwrap_or_default().iter().filter_map(Value::as_str).collect();
+        let about = (target.kind(), target.name(), target.stream.account.as_str());
+        check_tag_characters(keys.iter().copied(), TagChange::Remove, about)?;
         self.persist(target.changed(|tags, _| tags.retain(|(k, _)| !keys.contains(&k.as_str())))).await?;
         Ok(Value::Null)
     }
@@ -157,17 +195,40 @@ mod tests {
 
     #[test]
     fn limits_tags_to_fifty_counting_overwrites_once() {
-        assert!(check_tag_limit("stream", "s", "a", &pairs(49), &pairs(50)).is_ok());
-        assert!(check_tag_limit("stream", "s", "a", &pairs(50), &[("new".into(), "v".into())]).is_err());
+        assert!(check_new_tags("stream", "s", "a", &pairs(49), &pairs(50)).is_ok());
+        assert!(check_new_tags("stream", "s", "a", &pairs(50), &[("new".into(), "v".into())]).is_err());
+    }
+
+    fn characters(text: &str, change: TagChange) -> Result<(), String> {
+        check_tag_characters([text].into_iter(), change, ("stream", "s3", "000000000000"))
+            .map_err(|e| e.message.unwrap_or_default())
     }
 
     #[test]
-    fn rejects_bad_characters() {
-        let err = check_tag_limit("stream", "s", "a", &[], &[("a*b".into(), "v".into())]).unwrap_err();
-        assert!(err.message.unwrap().starts_with("Some tags contain invalid characters"));
-        let err = check_tag_limit("stream", "s", "a", &[], &[("a%b".into(), "v".into())]).unwrap_err();
-        assert!(err.message.unwrap().contains("illegal characters"));
-        assert!(check_tag_limit("stream", "s", "a", &[], &[("Ünïcode key_1/=+-@:".into(), "va lue".into())])
-            .is_ok());
+    fn white_space_is_the_space_character_not_tabs_or_newlines() {
+        const INVALID: &str =
+            "Some tags contain invalid characters. Valid characters: Unicode letters, digits, \
+                               white space, _ . / = + - % @.";
+        for ok in ["Ünïcode key_1/=+-@:", "va lue", "no\u{a0}break", "ideographic\u{3000}space", "٣", ""] {
+            assert_eq!(characters(ok, TagChange::Add), Ok(()), "{ok:?}");
+        }
+        for bad in ["abc\tdef", "abc\ndef", "abc\rdef", "abc;def", "abc,def", "a*b", "\u{301}"] {
+            assert_eq!(characters(bad, TagChange::Add), Err(INVALID.into()), "{bad:?}");
+            assert_eq!(characters(bad, TagChange::Remove), Err(INVALID.into()), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn percent_gets_its_own_message_per_change() {
+        let allowed = "because some tags contained illegal characters. The allowed characters are Unicode \
+                       letters, white-spaces, '_',',','/','=','+','-','@'.";
+        assert_eq!(
+            characters("abc%def", TagChange::Add),
+            Err(format!("Failed to add tags to stream s3 under account 000000000000 {allowed}"))
+        );
+        assert_eq!(
+            characters("abc%def", TagChange::Remove),
+            Err(format!("Failed to remove tags from stream s3 under account 000000000000 {allowed}"))
+        );
     }
 }

@@ -425,9 +425,11 @@ mod tests {
                 request(vec![("DryRun", Cbor::Bool(false))], entry(vec![])),
                 request(vec![], entry(vec![("PartitionKey", text("j"))])),
                 request(vec![], entry(vec![("ExplicitHashKey", Cbor::Null)])),
-                request(vec![], object(vec![("Data", blob(format, b""))])),
                 request(vec![("Records", Cbor::Array(vec![entry(vec![])]))], entry(vec![])),
             ];
+            // An entry without a PartitionKey is declined too, and the general path refuses it.
+            let keyless = encoding.write(&request(vec![], object(vec![("Data", blob(format, b""))])));
+            assert!(general(format, &keyless).is_none() && check(format, &keyless).is_none(), "{encoding:?}");
             if format == Format::Cbor {
                 // Tags, which the general path drops: on the body, a member's value, a name.
                 let tag = |item: Cbor| Cbor::Tag(1, Box::new(item));
