@@ -150,3 +150,109 @@ pub fn pack(
 fn ehk_of(user: &Pending) -> Option<&str> {
     user.explicit_hash_key.as_deref()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use tokio::sync::{oneshot, Semaphore};
+
+    use super::*;
+    use crate::deaggregation::decode;
+    use crate::hash_key;
+
+    const TTL: Duration = Duration::from_secs(30);
+
+    fn pending(key: &str, data: &str, accepted: Instant) -> Pending {
+        let (reply, _) = oneshot::channel();
+        Pending {
+            id: 0,
+            partition_key: key.into(),
+            explicit_hash_key: None,
+            hash_key: hash_key::of_partition_key(key),
+            data: Bytes::from(data.to_owned()),
+            accepted,
+            attempts: 0,
+            last_failure: None,
+            reply,
+            _buffer_space: Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap(),
+        }
+    }
+
+    fn queue(records: &[(&str, &str)]) -> VecDeque<Pending> {
+        let now = Instant::now();
+        records.iter().map(|(key, data)| pending(key, data, now)).collect()
+    }
+
+    fn roomy() -> Budget {
+        Budget { records: 500, bytes: 5 << 20 }
+    }
+
+    fn keys(records: &VecDeque<Pending>) -> Vec<&str> {
+        records.iter().map(|r| r.partition_key.as_str()).collect()
+    }
+
+    #[test]
+    fn without_aggregation_a_key_appears_once_per_request() {
+        let mut queue = queue(&[("a", "1"), ("b", "2"), ("a", "3"), ("c", "4")]);
+        let packed = pack(&mut queue, &mut roomy(), None, Instant::now(), TTL);
+        let sent: Vec<_> = packed.entries.iter().map(|e| (e.partition_key.as_str(), &e.data[..])).collect();
+        assert_eq!(sent, [("a", &b"1"[..]), ("b", &b"2"[..])]);
+        assert_eq!(keys(&queue), ["a", "c"]);
+        assert_eq!(packed.taken_bytes(), 4);
+    }
+
+    #[test]
+    fn an_aggregate_takes_a_keys_records_together_and_routes_by_the_first() {
+        let mut queue = queue(&[("a", "1"), ("b", "2"), ("a", "3"), ("c", "4")]);
+        let packed = pack(&mut queue, &mut roomy(), Some(51_200), Instant::now(), TTL);
+        assert!(queue.is_empty());
+        let [entry] = &packed.entries[..] else { panic!("one aggregate: {:?}", packed.entries) };
+        assert!(entry.aggregated);
+        assert_eq!(entry.partition_key, "a");
+        assert_eq!(entry.explicit_hash_key, Some(hash_key::of_partition_key("a").to_string()));
+        let data: Vec<_> = decode(&entry.data).unwrap().into_iter().map(|s| s.data).collect();
+        assert_eq!(data, [b"1", b"2", b"3", b"4"]);
+    }
+
+    #[test]
+    fn a_full_aggregate_is_sealed_and_its_keys_wait_for_the_next_request() {
+        // Room for two small records per aggregate.
+        let mut queue = queue(&[("a", "1"), ("b", "2"), ("c", "3"), ("a", "4")]);
+        let two = {
+            let mut aggregate = Aggregate::new();
+            aggregate.push("a", None, b"1");
+            aggregate.push("b", None, b"2");
+            aggregate.encoded_len()
+        };
+        let packed = pack(&mut queue, &mut roomy(), Some(two), Instant::now(), TTL);
+        let per_entry: Vec<_> = packed.entries.iter().map(|e| e.users.len()).collect();
+        // [a, b] sealed, then c alone (sent as is) is stopped by nothing, then a is in a sealed one.
+        assert_eq!(per_entry, [2, 1]);
+        assert!(!packed.entries[1].aggregated);
+        assert_eq!(keys(&queue), ["a"]);
+    }
+
+    #[test]
+    fn the_budget_bounds_records_and_bytes() {
+        let mut queue = queue(&[("a", "1"), ("b", "2"), ("c", "3")]);
+        let mut budget = Budget { records: 2, bytes: 5 << 20 };
+        assert_eq!(pack(&mut queue, &mut budget, None, Instant::now(), TTL).entries.len(), 2);
+        assert_eq!(budget.records, 0);
+        let mut budget = Budget { records: 500, bytes: 1 };
+        assert_eq!(pack(&mut queue, &mut budget, None, Instant::now(), TTL).entries.len(), 0);
+        assert_eq!(keys(&queue), ["c"]);
+    }
+
+    #[test]
+    fn records_past_their_time_to_live_are_taken_out_unsent() {
+        let now = Instant::now();
+        let mut queue: VecDeque<_> = [pending("a", "old", now - TTL), pending("b", "new", now)].into();
+        let packed = pack(&mut queue, &mut roomy(), None, now, TTL);
+        assert_eq!(packed.expired.len(), 1);
+        assert_eq!(packed.entries.len(), 1);
+        assert_eq!(packed.entries[0].partition_key, "b");
+    }
+}

@@ -18,6 +18,8 @@ pub struct Acked {
     /// The record's position inside the aggregated record that carried it; `None` if it was sent
     /// as a Kinesis record of its own (aggregation off, or it travelled alone).
     pub sub_sequence_number: Option<u64>,
+    /// PutRecords requests that carried it, this one included.
+    pub attempts: u32,
 }
 
 /// The outcome of one `put`: resolves once the record is in the stream, or failed.

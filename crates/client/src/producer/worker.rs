@@ -321,6 +321,7 @@ impl Worker {
                 shard_id: shard_id.to_owned(),
                 sequence_number: sequence_number.to_owned(),
                 sub_sequence_number: entry.aggregated.then_some(i),
+                attempts: user.attempts,
             };
             self.settle_record(user, Ok(acked));
         }
@@ -412,6 +413,7 @@ impl Worker {
                         shard_id: misrouted.shard_id.clone(),
                         sequence_number: misrouted.sequence_number.clone(),
                         sub_sequence_number: Some(i),
+                        attempts: user.attempts,
                     };
                     self.settle_record(user, Ok(acked));
                 }
