@@ -60,6 +60,7 @@ impl Server {
             .arg("--data-dir")
             .arg(data.path())
             .args(extra)
+            .env("KINESIN_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
