@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{create_stream, read_all, shards, wait_until_active, Server};
+use common::{client_for, create_stream, faulty_proxy, read_all, shards, wait_until_active, Server};
 use kinesin_client::deaggregation::deaggregate;
 use kinesin_client::{Acked, Delivery, Producer, ProducerBuilder};
 use tokio::time::timeout;
@@ -53,12 +53,18 @@ fn keys(count: usize) -> Vec<String> {
     (0..count).map(|k| format!("key-{k}")).collect()
 }
 
-/// Puts `per_key` records of each key, the keys interleaved, then waits for every delivery.
-async fn put_all(producer: &Producer, keys: &[String], per_key: usize, data_len: usize) -> Vec<Put> {
+/// Puts `per_key` records of each key, the keys interleaved, record `n` of a key `size(n)` bytes
+/// long, then waits for every delivery.
+async fn put_all(
+    producer: &Producer,
+    keys: &[String],
+    per_key: usize,
+    size: impl Fn(usize) -> usize,
+) -> Vec<Put> {
     let mut deliveries = Vec::new();
     for n in 0..per_key {
         for key in keys {
-            let delivery = producer.put(key.clone(), data_of(key, n, data_len)).await.expect("put");
+            let delivery = producer.put(key.clone(), data_of(key, n, size(n))).await.expect("put");
             deliveries.push((key.clone(), n, None, delivery));
         }
     }
@@ -133,9 +139,15 @@ async fn builder(server: &Server, stream: &str) -> ProducerBuilder {
     Producer::builder(server.client(), stream).linger(Duration::from_millis(10))
 }
 
-/// Pushes 4,000 records into one shard limited to 1,000 records/s: PutRecords fails part of
-/// nearly every request, and the retries must not reorder any key.
-async fn order_under_throttling(aggregate: Option<usize>) -> Vec<Put> {
+/// Pushes records into one shard faster than its limits (1,000 records/s, 1 MiB/s after a
+/// 10 MiB burst): PutRecords fails part of nearly every request, and the retries must not
+/// reorder any key.
+async fn order_under_throttling(
+    aggregate: Option<usize>,
+    keys: usize,
+    per_key: usize,
+    size: fn(usize) -> usize,
+) -> Vec<Put> {
     let server = Server::start(&["--enforce-limits"]);
     let client = server.client();
     create_stream(&client, "throttled", 1).await;
@@ -144,7 +156,7 @@ async fn order_under_throttling(aggregate: Option<usize>) -> Vec<Put> {
         producer = producer.max_aggregate_bytes(bytes);
     }
     let producer = producer.build().await.unwrap();
-    let puts = put_all(&producer, &keys(100), 40, 30).await;
+    let puts = put_all(&producer, &self::keys(keys), per_key, size).await;
     producer.close().await.unwrap();
     assert!(puts.iter().any(|p| p.acked.attempts > 1), "the server never throttled: the test proves nothing");
     check_exactly_once_in_order(&puts, &consume(&client, "throttled").await);
@@ -153,13 +165,50 @@ async fn order_under_throttling(aggregate: Option<usize>) -> Vec<Put> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_key_order_holds_under_throttling() {
-    order_under_throttling(None).await;
+    // Over the records/s limit: requests fail from some record on.
+    order_under_throttling(None, 100, 40, |_| 30).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_key_order_holds_under_throttling_with_aggregation() {
     // Aggregates of about two records, so that they are many and throttled too.
-    let puts = order_under_throttling(Some(130)).await;
+    let puts = order_under_throttling(Some(130), 100, 40, |_| 30).await;
+    assert!(puts.iter().any(|p| p.acked.sub_sequence_number.is_some()), "nothing was aggregated");
+}
+
+/// A third of the entries of every PutRecords fail, anywhere in the request (a proxy fails them
+/// before they reach the server): the retries must keep every key's order.
+async fn order_under_injected_failures(aggregate: Option<usize>) -> Vec<Put> {
+    let server = Server::start(&[]);
+    let client = server.client();
+    create_stream(&client, "faulty", 2).await;
+    let proxy = faulty_proxy::start(&server.endpoint, 0.3).await;
+    let mut producer = Producer::builder(client_for(&proxy), "faulty")
+        .linger(Duration::from_millis(10))
+        .backoff(Duration::from_millis(5), Duration::from_millis(50));
+    if let Some(bytes) = aggregate {
+        producer = producer.max_aggregate_bytes(bytes);
+    }
+    let producer = producer.build().await.unwrap();
+    let puts = put_all(&producer, &keys(50), 40, |_| 30).await;
+    producer.close().await.unwrap();
+    assert!(
+        puts.iter().filter(|p| p.acked.attempts > 1).count() > puts.len() / 10,
+        "too few failures: the test proves little"
+    );
+    check_exactly_once_in_order(&puts, &consume(&client, "faulty").await);
+    puts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_key_order_holds_under_injected_partial_failures() {
+    order_under_injected_failures(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_key_order_holds_under_injected_partial_failures_with_aggregation() {
+    // Several small aggregates per shard in each request, so that one can fail and the next pass.
+    let puts = order_under_injected_failures(Some(200)).await;
     assert!(puts.iter().any(|p| p.acked.sub_sequence_number.is_some()), "nothing was aggregated");
 }
 
@@ -169,7 +218,7 @@ async fn aggregated_records_are_read_back_by_deaggregate_and_by_aws_kinesis_agg(
     let client = server.client();
     create_stream(&client, "aggregated", 4).await;
     let producer = builder(&server, "aggregated").await.aggregation(true).build().await.unwrap();
-    let mut puts = put_all(&producer, &keys(50), 20, 40).await;
+    let mut puts = put_all(&producer, &keys(50), 20, |_| 40).await;
     // A few with explicit hash keys, which travel in the aggregate's second key table.
     let mut deliveries = Vec::new();
     for n in 0..20 {
@@ -351,7 +400,7 @@ async fn flush_sends_without_waiting_out_the_linger() {
 
 /// Splits the only shard while records flow: the producer's predictions go stale, the server
 /// puts records in the children, and the producer must notice, re-route, and lose nothing.
-async fn follows_a_split(aggregation: bool) {
+async fn follows_a_split(aggregation: bool) -> Vec<Put> {
     let server = Server::start(&[]);
     let client = server.client();
     create_stream(&client, "resharded", 1).await;
@@ -393,6 +442,7 @@ async fn follows_a_split(aggregation: bool) {
     let children = puts.iter().filter(|p| p.acked.shard_id != "shardId-000000000000").count();
     assert!(children > puts.len() / 3, "only {children} records went to the children");
     check_exactly_once_in_order(&puts, &consume(&client, "resharded").await);
+    puts
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -402,5 +452,8 @@ async fn follows_a_split_during_the_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follows_a_split_during_the_run_with_aggregation() {
-    follows_a_split(true).await;
+    let puts = follows_a_split(true).await;
+    // Aggregates sent to the parent after the split land in a child that owns only some of their
+    // keys; the others must have been sent again.
+    assert!(puts.iter().any(|p| p.acked.attempts > 1), "no sub-record was sent again");
 }

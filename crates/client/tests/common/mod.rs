@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod faulty_proxy;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -78,18 +80,22 @@ impl Server {
         Server { child, _data: data, endpoint }
     }
 
-    /// An SDK client that does not retry, so that every failure reaches the producer.
     pub fn client(&self) -> Client {
-        let config = aws_sdk_kinesis::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"))
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .retry_config(RetryConfig::disabled())
-            .build();
-        Client::from_conf(config)
+        client_for(&self.endpoint)
     }
+}
+
+/// An SDK client that does not retry, so that every failure reaches the producer.
+pub fn client_for(endpoint: &str) -> Client {
+    let config = aws_sdk_kinesis::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .retry_config(RetryConfig::disabled())
+        .build();
+    Client::from_conf(config)
 }
 
 impl Drop for Server {
