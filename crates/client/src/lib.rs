@@ -16,4 +16,4 @@ pub mod producer;
 mod protobuf;
 
 pub use error::Error;
-pub use producer::{Acked, Delivery, Producer, ProducerBuilder};
+pub use producer::{Acked, Delivery, IntoClient, Producer, ProducerBuilder};

@@ -1,5 +1,5 @@
-//! The producer against a real kinesin: per-key order under throttling (partial failures of
-//! PutRecords), aggregation read back by this crate's de-aggregator and by AWS's Python
+//! The producer against a real kinesin: per-key order under throttling and under partial
+//! failures injected anywhere in a PutRecords (tests/common/faulty_proxy.rs), aggregation read back by this crate's de-aggregator and by AWS's Python
 //! `aws-kinesis-agg`, back-pressure, flush and close, and a shard split during a run. Every test
 //! checks the same thing in the end: each acknowledged record is in the stream exactly once, at
 //! the position its delivery named, and each key's records are read in the order they were put.

@@ -86,6 +86,9 @@ pub(super) struct Worker {
     requests: HashMap<Id, Vec<Group>>,
     /// An answer named a shard the map did not predict: refresh it once nothing is in flight.
     map_is_stale: bool,
+    /// After a failed refresh: failures in a row, and when to try again.
+    map_failures: u32,
+    map_retry_at: Option<Instant>,
     misrouted: Vec<Misrouted>,
     /// The ids of accepted records not yet settled, and the flushes waiting for them.
     unsettled: BTreeSet<u64>,
@@ -106,6 +109,8 @@ impl Worker {
             in_flight: JoinSet::new(),
             requests: HashMap::new(),
             map_is_stale: false,
+            map_failures: 0,
+            map_retry_at: None,
             misrouted: Vec::new(),
             unsettled: BTreeSet::new(),
             flushes: Vec::new(),
@@ -116,7 +121,9 @@ impl Worker {
 
     pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         loop {
-            if self.map_is_stale && self.in_flight.is_empty() {
+            let now = Instant::now();
+            if self.map_is_stale && self.in_flight.is_empty() && self.map_retry_at.is_none_or(|at| at <= now)
+            {
                 self.refresh_map().await;
             }
             let now = Instant::now();
@@ -185,7 +192,12 @@ impl Worker {
     }
 
     fn next_wake(&self, now: Instant) -> Option<Instant> {
-        if self.map_is_stale || self.in_flight.len() >= self.settings.max_requests_in_flight {
+        if self.map_is_stale {
+            // Nothing is sent until the map is refreshed: wait for the answers in flight, or for
+            // the next attempt at listing the shards.
+            return if self.in_flight.is_empty() { self.map_retry_at.map(|at| at.max(now)) } else { None };
+        }
+        if self.in_flight.len() >= self.settings.max_requests_in_flight {
             return None; // an answer will wake the worker
         }
         self.queues.values().filter_map(|q| self.ready_at(q)).min().map(|at| at.max(now))
@@ -374,20 +386,20 @@ impl Worker {
         }
     }
 
-    /// Lists the shards again (retrying until it works, failing records whose time to live runs
-    /// out meanwhile), settles the misrouted aggregates, and re-routes every queued record.
+    /// Lists the shards again, settles the misrouted aggregates, and re-routes every queued
+    /// record. If listing fails, records whose time to live has run out fail, and the worker
+    /// tries again after a backoff, accepting records meanwhile.
     async fn refresh_map(&mut self) {
-        let mut failures = 0;
-        self.map = loop {
-            match ShardMap::load(&self.client, &self.stream).await {
-                Ok(map) => break map,
-                Err(why) => {
-                    self.expire_all(&format!("listing shards: {why}"));
-                    tokio::time::sleep(self.settings.backoff(failures)).await;
-                    failures += 1;
-                }
+        match ShardMap::load(&self.client, &self.stream).await {
+            Ok(map) => self.map = map,
+            Err(why) => {
+                self.expire_all(&format!("listing shards: {why}"));
+                self.map_retry_at = Some(Instant::now() + self.settings.backoff(self.map_failures));
+                self.map_failures += 1;
+                return;
             }
-        };
+        }
+        (self.map_is_stale, self.map_failures, self.map_retry_at) = (false, 0, None);
         for misrouted in std::mem::take(&mut self.misrouted) {
             self.settle_misrouted(misrouted);
         }
@@ -397,7 +409,6 @@ impl Worker {
                 self.queues.entry(shard).or_default().push_back(record);
             }
         }
-        self.map_is_stale = false;
     }
 
     /// A sub-record inside the hash range of the shard that took the aggregate is put: a consumer

@@ -3,7 +3,7 @@
 //! `ProvisionedThroughputExceededException` at their positions, as Kinesis answers throttled
 //! records. Unlike the server's own throttling (which fails a request from some record on), this
 //! fails records before ones that pass — the case where PutRecords alone would reorder a key.
-//! Requests are unsigned-checked by kinesin (no `--credentials`), so rewriting a body is fine.
+//! kinesin verifies signatures only with `--credentials`, so rewriting a signed body is fine.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
