@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{client_for, create_stream, faulty_proxy, read_all, shards, wait_until_active, Server};
 use kinesin_client::deaggregation::deaggregate;
-use kinesin_client::{Acked, Delivery, Producer, ProducerBuilder};
+use kinesin_client::{Acked, Delivery, Error, Producer, ProducerBuilder};
 use tokio::time::timeout;
 
 /// One record put: its key, its number among the key's records, and where the producer said it
@@ -456,4 +456,44 @@ async fn follows_a_split_during_the_run_with_aggregation() {
     // Aggregates sent to the parent after the split land in a child that owns only some of their
     // keys; the others must have been sent again.
     assert!(puts.iter().any(|p| p.acked.attempts > 1), "no sub-record was sent again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_fail_once_their_time_to_live_has_passed() {
+    let server = Server::start(&[]);
+    create_stream(&server.client(), "always-failing", 1).await;
+    let proxy = faulty_proxy::start(&server.endpoint, 1.0).await;
+    let producer = Producer::builder(client_for(&proxy), "always-failing")
+        .linger(Duration::from_millis(10))
+        .record_ttl(Duration::from_millis(500))
+        .backoff(Duration::from_millis(20), Duration::from_millis(100))
+        .build()
+        .await
+        .unwrap();
+    let delivery = producer.put("k", "never put").await.unwrap();
+    match timeout(Duration::from_secs(5), delivery).await.expect("settled soon after its time to live") {
+        Err(Error::Expired { attempts, last_failure }) => {
+            assert!(attempts > 1, "retried before expiring: {attempts}");
+            assert!(last_failure.contains("ProvisionedThroughputExceededException"), "{last_failure}");
+        }
+        other => panic!("expected Expired, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_stream_is_an_error_not_a_retry() {
+    let server = Server::start(&[]);
+    let client = server.client();
+    let missing = Producer::builder(client.clone(), "missing").build().await;
+    assert!(matches!(missing, Err(Error::ShardMap { .. })), "{missing:?}");
+
+    create_stream(&client, "deleted", 1).await;
+    let producer = builder(&server, "deleted").await.build().await.unwrap();
+    client.delete_stream().stream_name("deleted").send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let delivery = producer.put("k", "too late").await.unwrap();
+    match timeout(Duration::from_secs(5), delivery).await.expect("settled at once") {
+        Err(Error::Rejected { code, .. }) => assert_eq!(code, "ResourceNotFoundException"),
+        other => panic!("expected Rejected, got {other:?}"),
+    }
 }

@@ -258,3 +258,56 @@ impl ProducerBuilder {
         Ok(Producer { commands, buffer, settings })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_refuses_what_kinesis_would_refuse() {
+        let settings = Settings::default();
+        let refused = |key: &str, hash_key: Option<&str>, data_len| {
+            matches!(check_record(key, hash_key, data_len, &settings), Err(Error::InvalidRecord(_)))
+        };
+        assert!(refused("", None, 1));
+        assert!(refused(&"é".repeat(257), None, 1));
+        assert!(!refused(&"é".repeat(256), None, 1), "256 characters, 512 bytes");
+        assert!(refused("k", None, MAX_RECORD_BYTES));
+        assert!(!refused("k", None, MAX_RECORD_BYTES - 1));
+        assert!(refused("k", Some("-1"), 1));
+        assert_eq!(check_record("k", Some("7"), 0, &settings), Ok(7));
+    }
+
+    #[test]
+    fn settings_out_of_range_are_refused() {
+        let bad = [
+            Settings { max_records_per_request: 501, ..Settings::default() },
+            Settings { max_bytes_per_request: MAX_BYTES_PER_REQUEST + 1, ..Settings::default() },
+            Settings { aggregation: Some(MAX_RECORD_BYTES), ..Settings::default() },
+            Settings { max_buffered_bytes: 1024, ..Settings::default() },
+            Settings { max_backoff: Duration::ZERO, ..Settings::default() },
+        ];
+        for settings in bad {
+            assert!(settings.check().is_err(), "{settings:?}");
+        }
+        assert_eq!(
+            Settings { aggregation: Some(DEFAULT_MAX_AGGREGATE_BYTES), ..Settings::default() }.check(),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_ceiling_with_jitter_below() {
+        let settings = Settings::default(); // 100 ms doubling up to 2 s
+        let samples = |failures| (0..200).map(|_| settings.backoff(failures)).collect::<Vec<_>>();
+        let ms = Duration::from_millis;
+        assert!(samples(0).iter().all(|d| *d <= ms(100)));
+        let third = samples(3);
+        assert!(
+            third.iter().all(|d| *d <= ms(800)) && third.iter().any(|d| *d > ms(400)),
+            "doubles each time"
+        );
+        assert!(third.iter().any(|d| *d < ms(400)), "drawn below the ceiling");
+        assert!(samples(40).iter().all(|d| *d <= ms(2000)));
+    }
+}
