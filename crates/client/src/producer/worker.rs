@@ -140,7 +140,10 @@ impl Worker {
                 },
                 Some(done) = self.in_flight.join_next_with_id() => match done {
                     Ok((id, answer)) => self.settle(id, answer),
-                    Err(failed) => self.retry_request(failed.id(), "the request task failed".to_owned()),
+                    Err(failed) => {
+                        let groups = self.requests.remove(&failed.id()).expect("an in-flight request");
+                        self.retry(groups, "the request task failed");
+                    }
                 },
                 _ = sleep_until(wake.unwrap_or(now).into()), if wake.is_some() => {}
             }
@@ -274,16 +277,15 @@ impl Worker {
 
     /// Settles the records of an answered request; failed ones go back to their queues.
     fn settle(&mut self, id: Id, answer: Result<PutRecordsOutput, SdkError<PutRecordsError>>) {
+        let groups = self.requests.remove(&id).expect("an in-flight request");
         let output = match answer {
             Ok(output) => output,
-            Err(error) => return self.request_failed(id, error),
+            Err(error) => return self.request_failed(groups, error),
         };
-        let groups = self.requests.remove(&id).expect("an in-flight request");
         let sent: usize = groups.iter().map(|g| g.entries.len()).sum();
         if output.records.len() != sent {
-            self.requests.insert(id, groups);
-            let why = format!("PutRecords answered {} records for {sent}", output.records.len());
-            return self.retry_request(id, why);
+            return self
+                .retry(groups, &format!("PutRecords answered {} records for {sent}", output.records.len()));
         }
         let mut results = output.records.into_iter();
         for group in groups {
@@ -353,7 +355,7 @@ impl Worker {
         }
     }
 
-    fn request_failed(&mut self, id: Id, error: SdkError<PutRecordsError>) {
+    fn request_failed(&mut self, groups: Vec<Group>, error: SdkError<PutRecordsError>) {
         let code = error.code().map(str::to_owned);
         let status = error.raw_response().map(|r| r.status().as_u16());
         let rejected = match (&code, status) {
@@ -366,22 +368,22 @@ impl Worker {
         };
         match rejected {
             Some(rejected) => {
-                for group in self.requests.remove(&id).expect("an in-flight request") {
+                for group in groups {
                     self.requeue(&group.shard_id, Vec::new());
                     for user in group.entries.into_iter().flat_map(|e| e.users) {
                         self.settle_record(user, Err(rejected.clone()));
                     }
                 }
             }
-            None => self.retry_request(id, DisplayErrorContext(error).to_string()),
+            None => self.retry(groups, &DisplayErrorContext(error).to_string()),
         }
     }
 
     /// Puts every record of a failed request back at the head of its queue.
-    fn retry_request(&mut self, id: Id, why: String) {
-        for group in self.requests.remove(&id).expect("an in-flight request") {
+    fn retry(&mut self, groups: Vec<Group>, why: &str) {
+        for group in groups {
             let users =
-                group.entries.into_iter().flat_map(|e| e.users).map(|u| with_failure(u, &why)).collect();
+                group.entries.into_iter().flat_map(|e| e.users).map(|u| with_failure(u, why)).collect();
             self.requeue(&group.shard_id, users);
         }
     }

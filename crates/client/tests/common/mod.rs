@@ -19,7 +19,9 @@ use aws_sdk_kinesis::Client;
 
 /// The server executable: `KINESIN_E2E_BIN` if set, otherwise the workspace's `kinesin`, built
 /// (or found up to date) by cargo once per test process — a test of this crate cannot name
-/// another package's binary with `CARGO_BIN_EXE_*`.
+/// another package's binary with `CARGO_BIN_EXE_*`. After a `cargo test --workspace` build,
+/// cargo relinks it once with the package's own feature set (a few seconds); either build is
+/// the same server.
 fn binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
