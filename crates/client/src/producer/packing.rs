@@ -246,6 +246,44 @@ mod tests {
         assert_eq!(keys(&queue), ["c"]);
     }
 
+    proptest::proptest! {
+        /// Whatever the queue, budget and aggregate size: packing takes a prefix of the queue in
+        /// order, no key is in two Kinesis records, the budget holds, and aggregates fit.
+        #[test]
+        fn packing_keeps_order_and_its_rules(
+            records in proptest::collection::vec(("[a-e]", 0..300usize), 0..60),
+            budget_records in 1..20usize,
+            budget_bytes in 1..4000usize,
+            max_aggregate in proptest::option::of(36..1000usize),
+        ) {
+            let now = Instant::now();
+            let mut queue: VecDeque<_> = records.iter().map(|(key, len)| pending(key, &"x".repeat(*len), now)).collect();
+            let mut budget = Budget { records: budget_records, bytes: budget_bytes };
+            let packed = pack(&mut queue, &mut budget, max_aggregate, now, TTL);
+
+            let taken: Vec<_> = packed.entries.iter().flat_map(|e| &e.users).map(|u| (u.partition_key.clone(), u.data.len())).collect();
+            let rest: Vec<_> = queue.iter().map(|u| (u.partition_key.clone(), u.data.len())).collect();
+            let original: Vec<_> = records.iter().map(|(key, len)| (key.clone(), *len)).collect();
+            proptest::prop_assert_eq!([taken, rest].concat(), original);
+
+            let mut keys_seen = HashSet::new();
+            for entry in &packed.entries {
+                let keys: HashSet<_> = entry.users.iter().map(|u| u.partition_key.clone()).collect();
+                proptest::prop_assert!(keys.is_disjoint(&keys_seen), "a key in two Kinesis records");
+                keys_seen.extend(keys);
+                if entry.aggregated {
+                    proptest::prop_assert!(entry.data.len() <= max_aggregate.unwrap());
+                    let data: Vec<_> = decode(&entry.data).unwrap().into_iter().map(|s| s.data.len()).collect();
+                    proptest::prop_assert_eq!(data, entry.users.iter().map(|u| u.data.len()).collect::<Vec<_>>());
+                } else {
+                    proptest::prop_assert_eq!(entry.users.len(), 1);
+                }
+            }
+            let bytes: usize = packed.entries.iter().map(|e| e.partition_key.len() + e.data.len()).sum();
+            proptest::prop_assert!(packed.entries.len() <= budget_records && bytes <= budget_bytes);
+        }
+    }
+
     #[test]
     fn records_past_their_time_to_live_are_taken_out_unsent() {
         let now = Instant::now();
