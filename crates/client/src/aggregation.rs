@@ -85,6 +85,7 @@ impl KeyTable {
 }
 
 impl Aggregate {
+    /// An empty aggregate.
     pub fn new() -> Self {
         Self::default()
     }
@@ -122,6 +123,7 @@ impl Aggregate {
         self.encoded_len() + pk_cost + ehk_cost + bytes_field_len(record_len(pk_index, ehk_index, data_len))
     }
 
+    /// Appends a user record; its sub-sequence number will be its position.
     pub fn push(&mut self, partition_key: &str, explicit_hash_key: Option<&str>, data: &[u8]) {
         let pk_index = self.partition_keys.insert(partition_key);
         let ehk_index = explicit_hash_key.map(|key| self.explicit_hash_keys.insert(key));

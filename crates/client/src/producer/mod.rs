@@ -45,6 +45,7 @@ use worker::{Command, Worker};
 
 /// What a producer talks to Kinesis with: an SDK client, or the configuration to build one.
 pub trait IntoClient {
+    /// The client the producer will use.
     fn into_client(self) -> Client;
 }
 

@@ -5,10 +5,12 @@ use std::time::Duration;
 use crate::aggregation::OVERHEAD;
 use crate::error::Error;
 
-/// Kinesis's limits on one PutRecords request and one record (the 5 MiB request size that the
-/// KPL also keeps, though AWS now accepts 10 MiB: docs/client.md, "Settings").
+/// The most records one PutRecords request takes.
 pub const MAX_RECORDS_PER_REQUEST: usize = 500;
+/// The most partition-key and data bytes the producer puts in one PutRecords request: 5 MiB,
+/// as the KPL, though AWS now accepts 10 MiB (docs/client.md, "Settings").
 pub const MAX_BYTES_PER_REQUEST: usize = 5 * 1024 * 1024;
+/// A stream's default record size limit (partition key and data): 1 MiB.
 pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Clone)]
