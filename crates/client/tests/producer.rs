@@ -497,3 +497,23 @@ async fn a_missing_stream_is_an_error_not_a_retry() {
         other => panic!("expected Rejected, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_every_handle_still_puts_what_was_accepted() {
+    let server = Server::start(&[]);
+    let client = server.client();
+    create_stream(&client, "dropped", 1).await;
+    let producer = builder(&server, "dropped").await.linger(Duration::from_secs(3600)).build().await.unwrap();
+    let mut deliveries = Vec::new();
+    for n in 0..20 {
+        deliveries.push(producer.put("k", data_of("k", n, 10)).await.unwrap());
+    }
+    drop(producer);
+    for delivery in deliveries {
+        timeout(Duration::from_secs(10), delivery)
+            .await
+            .expect("sent without waiting out the linger")
+            .expect("put");
+    }
+    assert_eq!(consume(&client, "dropped").await.len(), 20);
+}
