@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod faulty_proxy;
+
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::fs::{File, OpenOptions};

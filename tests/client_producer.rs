@@ -1,5 +1,5 @@
 //! The producer against a real kinesin: per-key order under throttling and under partial
-//! failures injected anywhere in a PutRecords (tests/common/faulty_proxy.rs), aggregation read back by this crate's de-aggregator and by AWS's Python
+//! failures injected anywhere in a PutRecords (tests/common/faulty_proxy.rs), aggregation read back by kinesin-client's de-aggregator and by AWS's Python
 //! `aws-kinesis-agg`, back-pressure, flush and close, and a shard split during a run. Every test
 //! checks the same thing in the end: each acknowledged record is in the stream exactly once, at
 //! the position its delivery named, and each key's records are read in the order they were put.
@@ -9,7 +9,14 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{client_for, create_stream, faulty_proxy, read_all, shards, wait_until_active, Server};
+use aws_sdk_kinesis::config::retry::RetryConfig;
+use aws_sdk_kinesis::error::ProvideErrorMetadata;
+use aws_sdk_kinesis::types::{Record, Shard, ShardIteratorType};
+use aws_sdk_kinesis::Client;
+use common::{
+    client_for, create_stream_and_wait as create_stream, faulty_proxy, list_all_shards as shards,
+    wait_active as wait_until_active, ServerOptions, TestServer,
+};
 use kinesin_client::deaggregation::deaggregate;
 use kinesin_client::{Acked, Delivery, Error, Producer, ProducerBuilder};
 use tokio::time::timeout;
@@ -135,8 +142,8 @@ fn check_exactly_once_in_order(puts: &[Put], reads: &[Read]) {
     );
 }
 
-async fn builder(server: &Server, stream: &str) -> ProducerBuilder {
-    Producer::builder(server.client(), stream).linger(Duration::from_millis(10))
+async fn builder(server: &TestServer, stream: &str) -> ProducerBuilder {
+    Producer::builder(server.client_no_retry(), stream).linger(Duration::from_millis(10))
 }
 
 /// Pushes records into one shard faster than its limits (1,000 records/s, 1 MiB/s after a
@@ -148,8 +155,8 @@ async fn order_under_throttling(
     per_key: usize,
     size: fn(usize) -> usize,
 ) -> Vec<Put> {
-    let server = Server::start(&["--enforce-limits"]);
-    let client = server.client();
+    let server = start_server(&["--enforce-limits"]);
+    let client = server.client_no_retry();
     create_stream(&client, "throttled", 1).await;
     let mut producer = builder(&server, "throttled").await;
     if let Some(bytes) = aggregate {
@@ -179,11 +186,11 @@ async fn per_key_order_holds_under_throttling_with_aggregation() {
 /// A third of the entries of every PutRecords fail, anywhere in the request (a proxy fails them
 /// before they reach the server): the retries must keep every key's order.
 async fn order_under_injected_failures(aggregate: Option<usize>) -> Vec<Put> {
-    let server = Server::start(&[]);
-    let client = server.client();
+    let server = start_server(&[]);
+    let client = server.client_no_retry();
     create_stream(&client, "faulty", 2).await;
-    let proxy = faulty_proxy::start(&server.endpoint, 0.3).await;
-    let mut producer = Producer::builder(client_for(&proxy), "faulty")
+    let proxy = faulty_proxy::start(&server.endpoint(), 0.3).await;
+    let mut producer = Producer::builder(client_for(&proxy, RetryConfig::disabled()), "faulty")
         .linger(Duration::from_millis(10))
         .backoff(Duration::from_millis(5), Duration::from_millis(50));
     if let Some(bytes) = aggregate {
@@ -214,8 +221,8 @@ async fn per_key_order_holds_under_injected_partial_failures_with_aggregation() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aggregated_records_are_read_back_by_deaggregate_and_by_aws_kinesis_agg() {
-    let server = Server::start(&[]);
-    let client = server.client();
+    let server = start_server(&[]);
+    let client = server.client_no_retry();
     create_stream(&client, "aggregated", 4).await;
     let producer = builder(&server, "aggregated").await.aggregation(true).build().await.unwrap();
     let mut puts = put_all(&producer, &keys(50), 20, |_| 40).await;
@@ -244,7 +251,7 @@ async fn aggregated_records_are_read_back_by_deaggregate_and_by_aws_kinesis_agg(
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/deaggregate_with_aws_kinesis_agg.py");
     let output = std::process::Command::new(python)
         .arg(script)
-        .arg(&server.endpoint)
+        .arg(&server.endpoint())
         .arg("aggregated")
         .output()
         .unwrap();
@@ -292,8 +299,8 @@ async fn aggregated_records_are_read_back_by_deaggregate_and_by_aws_kinesis_agg(
 /// `.venv-tests/bin/python` at the workspace root, with `aws-kinesis-agg` (.ci/run installs it).
 /// Missing: the test is skipped, except in CI, where it fails.
 fn test_venv_python() -> Option<std::path::PathBuf> {
-    let python = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv-tests/bin/python"))
-        .to_path_buf();
+    let python =
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv-tests/bin/python")).to_path_buf();
     if python.exists() {
         return Some(python);
     }
@@ -326,8 +333,8 @@ fn base64_decode(text: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn put_waits_for_buffer_space_and_close_loses_nothing() {
-    let server = Server::start(&[]);
-    let client = server.client();
+    let server = start_server(&[]);
+    let client = server.client_no_retry();
     create_stream(&client, "bounded", 1).await;
     // Room for four records of 1,000 bytes; each waits 300 ms for company.
     let producer = builder(&server, "bounded")
@@ -383,8 +390,8 @@ async fn put_waits_for_buffer_space_and_close_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flush_sends_without_waiting_out_the_linger() {
-    let server = Server::start(&[]);
-    let client = server.client();
+    let server = start_server(&[]);
+    let client = server.client_no_retry();
     create_stream(&client, "flushed", 2).await;
     let producer = builder(&server, "flushed").await.linger(Duration::from_secs(3600)).build().await.unwrap();
     let mut deliveries = Vec::new();
@@ -401,8 +408,8 @@ async fn flush_sends_without_waiting_out_the_linger() {
 /// Splits the only shard while records flow: the producer's predictions go stale, the server
 /// puts records in the children, and the producer must notice, re-route, and lose nothing.
 async fn follows_a_split(aggregation: bool) -> Vec<Put> {
-    let server = Server::start(&[]);
-    let client = server.client();
+    let server = start_server(&[]);
+    let client = server.client_no_retry();
     create_stream(&client, "resharded", 1).await;
     let producer = builder(&server, "resharded")
         .await
@@ -460,10 +467,10 @@ async fn follows_a_split_during_the_run_with_aggregation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_fail_once_their_time_to_live_has_passed() {
-    let server = Server::start(&[]);
-    create_stream(&server.client(), "always-failing", 1).await;
-    let proxy = faulty_proxy::start(&server.endpoint, 1.0).await;
-    let producer = Producer::builder(client_for(&proxy), "always-failing")
+    let server = start_server(&[]);
+    create_stream(&server.client_no_retry(), "always-failing", 1).await;
+    let proxy = faulty_proxy::start(&server.endpoint(), 1.0).await;
+    let producer = Producer::builder(client_for(&proxy, RetryConfig::disabled()), "always-failing")
         .linger(Duration::from_millis(10))
         .record_ttl(Duration::from_millis(500))
         .backoff(Duration::from_millis(20), Duration::from_millis(100))
@@ -482,8 +489,8 @@ async fn records_fail_once_their_time_to_live_has_passed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_stream_is_an_error_not_a_retry() {
-    let server = Server::start(&[]);
-    let client = server.client();
+    let server = start_server(&[]);
+    let client = server.client_no_retry();
     let missing = Producer::builder(client.clone(), "missing").build().await;
     assert!(matches!(missing, Err(Error::ShardMap { .. })), "{missing:?}");
 
@@ -500,8 +507,8 @@ async fn a_missing_stream_is_an_error_not_a_retry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_every_handle_still_puts_what_was_accepted() {
-    let server = Server::start(&[]);
-    let client = server.client();
+    let server = start_server(&[]);
+    let client = server.client_no_retry();
     create_stream(&client, "dropped", 1).await;
     let producer = builder(&server, "dropped").await.linger(Duration::from_secs(3600)).build().await.unwrap();
     let mut deliveries = Vec::new();
@@ -516,4 +523,42 @@ async fn dropping_every_handle_still_puts_what_was_accepted() {
             .expect("put");
     }
     assert_eq!(consume(&client, "dropped").await.len(), 20);
+}
+
+/// A server whose stream-state changes take no time; `extra` adds flags such as `--enforce-limits`.
+fn start_server(extra: &[&str]) -> TestServer {
+    TestServer::start_with(extra.iter().fold(ServerOptions::default().durability("os"), |o, a| o.arg(a)))
+}
+
+/// Every record of every shard (parents before children, as listed), with the shard it was
+/// read from; GetRecords throttled by `--enforce-limits` is retried.
+async fn read_all(client: &Client, stream: &str) -> Vec<(Shard, Record)> {
+    let mut all = Vec::new();
+    for shard in shards(client, stream).await {
+        let iterator = client
+            .get_shard_iterator()
+            .stream_name(stream)
+            .shard_id(&shard.shard_id)
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("GetShardIterator");
+        let mut iterator = iterator.shard_iterator;
+        while let Some(current) = iterator.take() {
+            let page = match client.get_records().shard_iterator(&current).send().await {
+                Ok(page) => page,
+                Err(e) if e.code() == Some("ProvisionedThroughputExceededException") => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    iterator = Some(current);
+                    continue;
+                }
+                Err(e) => panic!("GetRecords: {e:?}"),
+            };
+            let caught_up = page.records.is_empty() && page.millis_behind_latest == Some(0);
+            all.extend(page.records.into_iter().map(|r| (shard.clone(), r)));
+            // An open shard has no end: stop once it is read up to its latest record.
+            iterator = if caught_up { None } else { page.next_shard_iterator };
+        }
+    }
+    all
 }
