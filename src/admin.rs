@@ -185,6 +185,41 @@ mod tests {
         assert_eq!(ready(&readiness).0, StatusCode::SERVICE_UNAVAILABLE);
     }
 
+    /// Not ready while the disk is full, ready again once an append succeeds.
+    #[test]
+    fn not_ready_while_the_disk_is_full() {
+        use kinesin_engine::storage::{NewRecord, ShardKey, ShardLog, SystemClock};
+        use kinesin_store_local::{open_store_with_fs, SimFs, StoreOptions};
+
+        let fs = SimFs::new();
+        let options = StoreOptions::default();
+        let (log, _catalog) = open_store_with_fs(
+            Arc::new(fs.clone()),
+            std::path::Path::new("/data"),
+            options,
+            Arc::new(SystemClock),
+        )
+        .unwrap();
+        let shard = ShardKey { stream_id: 1, shard_index: 0 };
+        log.create_shard(shard).unwrap();
+        let readiness = Readiness::default();
+        readiness.set_phase(Phase::Serving);
+        readiness.watch_writes(log.write_health());
+        let record = || {
+            vec![NewRecord { partition_key: "k".into(), data: Bytes::from_static(b"d"), encrypted: false }]
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+
+        fs.fail_writes(true);
+        runtime.block_on(log.append(shard, record())).unwrap_err();
+        let (status, body) = ready(&readiness);
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("the disk is full"), "{body}");
+        fs.fail_writes(false);
+        runtime.block_on(log.append(shard, record())).unwrap();
+        assert_eq!(ready(&readiness).0, StatusCode::OK);
+    }
+
     #[test]
     fn health_and_unknown_paths() {
         let readiness = Readiness::default();

@@ -62,6 +62,8 @@ pub struct ServerOptions {
     pub extra_args: Vec<String>,
     /// Extra environment variables for the child.
     pub env: Vec<(String, String)>,
+    /// `--admin-port`: `0` by default, so that parallel servers never collide on 4568.
+    pub admin_port: String,
 }
 
 impl Default for ServerOptions {
@@ -76,6 +78,7 @@ impl Default for ServerOptions {
             update_stream_ms: 0,
             extra_args: Vec::new(),
             env: Vec::new(),
+            admin_port: "0".to_string(),
         }
     }
 }
@@ -106,6 +109,14 @@ impl ServerOptions {
     }
     pub fn arg(mut self, a: &str) -> Self {
         self.extra_args.push(a.to_string());
+        self
+    }
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+    pub fn admin_port(mut self, port: &str) -> Self {
+        self.admin_port = port.to_string();
         self
     }
 }
@@ -166,8 +177,7 @@ impl TestServer {
             .args(["--delete-stream-ms", &self.opts.delete_stream_ms.to_string()])
             .args(["--update-stream-ms", &self.opts.update_stream_ms.to_string()])
             .args(["--durability", &self.opts.durability])
-            // Parallel servers must not collide on the default admin port.
-            .args(["--admin-port", "0"]);
+            .args(["--admin-port", &self.opts.admin_port]);
         if let Some(n) = self.opts.shard_limit {
             cmd.args(["--shard-limit", &n.to_string()]);
         }
