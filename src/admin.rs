@@ -1,5 +1,5 @@
 //! The admin port (`--admin-port`, 4568 by default): `GET /health` and `GET /ready` for
-//! probes, with JSON bodies. It is apart from the API port so that probes never queue behind
+//! probes, with JSON bodies, and `GET /metrics` for Prometheus. It is apart from the API port so that probes never queue behind
 //! API traffic and can be exposed (or firewalled) on their own.
 //!
 //! It answers from the moment the data directory is locked, so that `/health` says the
@@ -17,6 +17,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use kinesin_store_local::{WriteHealth, WriteProblem};
 use tokio::net::TcpListener;
+
+use crate::metrics::Metrics;
 
 /// `--admin-port`: a port (0 picks a free one) or `off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,8 +106,14 @@ pub async fn bind(host: &str, port: u16) -> Result<(TcpListener, SocketAddr), St
     Ok((listener, bound))
 }
 
-/// Serves `/health` and `/ready` on `listener` for as long as the runtime runs.
-pub fn spawn(listener: TcpListener, readiness: Arc<Readiness>) {
+/// What the admin port answers from.
+pub struct AdminState {
+    pub readiness: Arc<Readiness>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Serves the admin port on `listener` for as long as the runtime runs.
+pub fn spawn(listener: TcpListener, state: Arc<AdminState>) {
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -113,9 +121,9 @@ pub fn spawn(listener: TcpListener, readiness: Arc<Readiness>) {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             };
-            let readiness = readiness.clone();
+            let state = state.clone();
             let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                let response = respond(request.method(), request.uri().path(), &readiness);
+                let response = respond(request.method(), request.uri().path(), &state);
                 async move { Ok::<_, Infallible>(response) }
             });
             tokio::spawn(async move {
@@ -129,20 +137,31 @@ pub fn spawn(listener: TcpListener, readiness: Arc<Readiness>) {
     });
 }
 
-fn respond(method: &Method, path: &str, readiness: &Readiness) -> Response<Full<Bytes>> {
+fn respond(method: &Method, path: &str, state: &AdminState) -> Response<Full<Bytes>> {
     if method != Method::GET && method != Method::HEAD {
         return json(StatusCode::METHOD_NOT_ALLOWED, serde_json::json!({ "error": "use GET" }));
     }
     match path {
         "/health" => json(StatusCode::OK, serde_json::json!({ "status": "ok" })),
-        "/ready" => match readiness.not_ready_because() {
+        "/metrics" => {
+            let mut response = Response::new(Full::new(Bytes::from(state.metrics.render())));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            response
+        }
+        "/ready" => match state.readiness.not_ready_because() {
             None => json(StatusCode::OK, serde_json::json!({ "status": "ready" })),
             Some(reason) => json(
                 StatusCode::SERVICE_UNAVAILABLE,
                 serde_json::json!({ "status": "not ready", "reason": reason }),
             ),
         },
-        _ => json(StatusCode::NOT_FOUND, serde_json::json!({ "error": "not found; try /health or /ready" })),
+        _ => json(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({ "error": "not found; try /health, /ready or /metrics" }),
+        ),
     }
 }
 
@@ -159,8 +178,12 @@ fn json(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
 mod tests {
     use super::*;
 
-    fn ready(readiness: &Readiness) -> (StatusCode, String) {
-        let response = respond(&Method::GET, "/ready", readiness);
+    fn state() -> AdminState {
+        AdminState { readiness: Arc::default(), metrics: Arc::new(Metrics::new(Arc::default())) }
+    }
+
+    fn ready(state: &AdminState) -> (StatusCode, String) {
+        let response = respond(&Method::GET, "/ready", state);
         (response.status(), body_text(response))
     }
 
@@ -173,16 +196,17 @@ mod tests {
 
     #[test]
     fn ready_only_while_serving() {
-        let readiness = Readiness::default();
-        let (status, body) = ready(&readiness);
+        let state = state();
+        let readiness = &state.readiness;
+        let (status, body) = ready(&state);
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(body.contains("recovery"), "{body}");
         readiness.set_phase(Phase::CreatingStreams);
-        assert!(ready(&readiness).1.contains("start-up streams"));
+        assert!(ready(&state).1.contains("start-up streams"));
         readiness.set_phase(Phase::Serving);
-        assert_eq!(ready(&readiness), (StatusCode::OK, r#"{"status":"ready"}"#.to_owned()));
+        assert_eq!(ready(&state), (StatusCode::OK, r#"{"status":"ready"}"#.to_owned()));
         readiness.set_phase(Phase::Stopping);
-        assert_eq!(ready(&readiness).0, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(ready(&state).0, StatusCode::SERVICE_UNAVAILABLE);
     }
 
     /// Not ready while the disk is full, ready again once an append succeeds.
@@ -202,7 +226,8 @@ mod tests {
         .unwrap();
         let shard = ShardKey { stream_id: 1, shard_index: 0 };
         log.create_shard(shard).unwrap();
-        let readiness = Readiness::default();
+        let state = state();
+        let readiness = &state.readiness;
         readiness.set_phase(Phase::Serving);
         readiness.watch_writes(log.write_health());
         let record = || {
@@ -212,22 +237,22 @@ mod tests {
 
         fs.fail_writes(true);
         runtime.block_on(log.append(shard, record())).unwrap_err();
-        let (status, body) = ready(&readiness);
+        let (status, body) = ready(&state);
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(body.contains("the disk is full"), "{body}");
         fs.fail_writes(false);
         runtime.block_on(log.append(shard, record())).unwrap();
-        assert_eq!(ready(&readiness).0, StatusCode::OK);
+        assert_eq!(ready(&state).0, StatusCode::OK);
     }
 
     #[test]
     fn health_and_unknown_paths() {
-        let readiness = Readiness::default();
-        let health = respond(&Method::GET, "/health", &readiness);
+        let state = state();
+        let health = respond(&Method::GET, "/health", &state);
         assert_eq!(health.status(), StatusCode::OK, "alive even while not ready");
         assert_eq!(body_text(health), r#"{"status":"ok"}"#);
-        assert_eq!(respond(&Method::GET, "/nope", &readiness).status(), StatusCode::NOT_FOUND);
-        assert_eq!(respond(&Method::POST, "/health", &readiness).status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(respond(&Method::GET, "/nope", &state).status(), StatusCode::NOT_FOUND);
+        assert_eq!(respond(&Method::POST, "/health", &state).status(), StatusCode::METHOD_NOT_ALLOWED);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod admin;
 mod config;
 mod lifecycle;
+mod metrics;
 mod serve;
 mod startup_streams;
 

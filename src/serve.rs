@@ -12,8 +12,9 @@ use kinesin_engine::{Engine, EngineConfig, RequestContext};
 use kinesin_server::{CredentialStore, SelfSigned, ServerConfig, TlsConfig};
 use kinesin_store_local::{open_store, Durability, StoreOptions};
 
-use crate::admin::{self, AdminPort, Phase, Readiness};
+use crate::admin::{self, AdminPort, AdminState, Phase, Readiness};
 use crate::lifecycle;
+use crate::metrics::Metrics;
 use crate::startup_streams::{self, StreamSpec};
 
 /// How often retention and status transitions are looked after.
@@ -119,10 +120,15 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let started = Instant::now();
     let readiness = Arc::new(Readiness::default());
+    let request_metrics = Arc::default();
+    let metrics = Arc::new(Metrics::new(Arc::clone(&request_metrics)));
     if let AdminPort::Port(port) = args.admin_port {
         let host = args.admin_host.as_deref().unwrap_or(&args.host);
         let (listener, bound) = admin::bind(host, port).await?;
-        admin::spawn(listener, readiness.clone());
+        admin::spawn(
+            listener,
+            Arc::new(AdminState { readiness: readiness.clone(), metrics: metrics.clone() }),
+        );
         announce(&format!("kinesin admin on http://{bound}"));
     }
     let credentials = match &args.credentials {
@@ -153,6 +159,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let engine = Arc::new(
         Engine::open(log, catalog, clock, config).map_err(|e| format!("cannot load the catalog: {e}"))?,
     );
+    // Weak: scrapes must not keep the store from its clean stop.
+    let scraped = Arc::downgrade(&engine);
+    metrics.watch_streams(move || scraped.upgrade().map(|engine| engine.traffic()).unwrap_or_default());
 
     let address = format!("{}:{}", args.host, args.port);
     let listener = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
@@ -199,6 +208,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         account_id: args.account_id,
         region: args.region,
         credentials,
+        metrics: request_metrics,
         ..ServerConfig::default()
     };
     let tls = tls.map(|(listener, config, _, _)| (listener, config));

@@ -1,5 +1,5 @@
 //! Running kinesin as an operator does: a config file, streams created at start-up, health
-//! checks on the admin port, and a clean stop on SIGTERM or SIGINT with requests in flight.
+//! checks and metrics on the admin port, and a clean stop on SIGTERM or SIGINT with requests in flight.
 
 mod common;
 
@@ -189,7 +189,7 @@ async fn a_bad_start_up_stream_stops_start_up_with_the_aws_message() {
 }
 
 #[tokio::test]
-async fn health_and_readiness_on_the_admin_port() {
+async fn health_readiness_and_metrics_on_the_admin_port() {
     let mut server = TestServer::start();
     let admin = server.admin_endpoint();
     assert_ne!(admin, server.endpoint());
@@ -197,6 +197,33 @@ async fn health_and_readiness_on_the_admin_port() {
     assert_eq!(get(&admin, "/ready"), (200, r#"{"status":"ready"}"#.to_owned()));
     let (status, body) = get(&admin, "/metrics/nope");
     assert_eq!(status, 404, "{body}");
+
+    // Prometheus figures: requests by operation and outcome, and what each stream took in.
+    let client = server.client_no_retry();
+    create_stream_and_wait(&client, "measured", 1).await;
+    for data in ["ab", "cde"] {
+        client
+            .put_record()
+            .stream_name("measured")
+            .partition_key("k")
+            .data(Blob::new(data))
+            .send()
+            .await
+            .unwrap();
+    }
+    let _ = client.describe_stream_summary().stream_name("missing").send().await;
+    let (status, metrics) = get(&admin, "/metrics");
+    assert_eq!(status, 200);
+    for line in [
+        r#"kinesin_requests_total{operation="PutRecord",code="OK"} 2"#,
+        r#"kinesin_requests_total{operation="DescribeStreamSummary",code="ResourceNotFoundException"} 1"#,
+        r#"kinesin_request_duration_seconds_count{operation="PutRecord"} 2"#,
+        r#"kinesin_incoming_records_total{account="000000000000",region="us-east-1",stream="measured"} 2"#,
+        // Partition keys and data: 1 + 2 and 1 + 3.
+        r#"kinesin_incoming_bytes_total{account="000000000000",region="us-east-1",stream="measured"} 7"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "no {line} in\n{metrics}");
+    }
     // The API port does not answer these.
     assert_ne!(get(&server.endpoint(), "/health").0, 200);
 
