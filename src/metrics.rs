@@ -10,6 +10,20 @@ use kinesin_server::RequestMetrics;
 
 type StreamTraffic = Box<dyn Fn() -> Vec<TrafficReport> + Send + Sync>;
 
+/// A per-stream counter: its name, its help text, and its value in a report.
+type StreamSeries = (&'static str, &'static str, fn(&TrafficReport) -> u64);
+
+const STREAM_SERIES: [StreamSeries; 2] = [
+    ("kinesin_incoming_records_total", "Records written to the stream since start-up.", |t| {
+        t.incoming_records
+    }),
+    (
+        "kinesin_incoming_bytes_total",
+        "Bytes (partition keys and data) written to the stream since start-up.",
+        |t| t.incoming_bytes,
+    ),
+];
+
 pub struct Metrics {
     requests: Arc<RequestMetrics>,
     /// Set once the engine runs.
@@ -30,17 +44,7 @@ impl Metrics {
         self.requests.render(&mut out);
         let mut streams = self.streams.get().map(|traffic| traffic()).unwrap_or_default();
         streams.sort_by(|a, b| (&a.account, &a.region, &a.stream).cmp(&(&b.account, &b.region, &b.stream)));
-        let series: [(&str, &str, fn(&TrafficReport) -> u64); 2] = [
-            ("kinesin_incoming_records_total", "Records written to the stream since start-up.", |t| {
-                t.incoming_records
-            }),
-            (
-                "kinesin_incoming_bytes_total",
-                "Bytes (partition keys and data) written to the stream since start-up.",
-                |t| t.incoming_bytes,
-            ),
-        ];
-        for (name, help, value) in series {
+        for (name, help, value) in STREAM_SERIES {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for stream in &streams {
                 let _ = writeln!(
