@@ -1,6 +1,11 @@
 //! `kinesin`: a durable, fast Amazon Kinesis Data Streams server in one binary.
 
+mod admin;
+mod config;
+mod lifecycle;
+mod metrics;
 mod serve;
+mod startup_streams;
 
 use clap::{Parser, Subcommand};
 
@@ -31,7 +36,10 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        // The arguments of `serve` start after the binary's name.
+        Command::Serve(args) => {
+            config::apply_config_file(args, std::env::args_os().skip(1)).and_then(serve::run)
+        }
         Command::Bench(args) => kinesin_bench::run(args),
     };
     match result {

@@ -1,4 +1,5 @@
-//! `kinesin serve`: opens the data directory, loads the catalog and serves the API.
+//! `kinesin serve`: opens the data directory, loads the catalog, creates the start-up streams
+//! and serves the API, with health checks on the admin port, until SIGTERM or SIGINT.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,15 +8,25 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use kinesin_engine::storage::SystemClock;
-use kinesin_engine::{Engine, EngineConfig};
+use kinesin_engine::{Engine, EngineConfig, RequestContext};
 use kinesin_server::{CredentialStore, SelfSigned, ServerConfig, TlsConfig};
 use kinesin_store_local::{open_store, Durability, StoreOptions};
+
+use crate::admin::{self, AdminPort, AdminState, Phase, Readiness};
+use crate::lifecycle;
+use crate::metrics::Metrics;
+use crate::startup_streams::{self, StreamSpec};
 
 /// How often retention and status transitions are looked after.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(5);
 
+/// The flags of `kinesin serve`. Each is also a key of the `--config` file (see `config.rs`).
 #[derive(Args, Debug)]
 pub struct ServeArgs {
+    /// A TOML file setting any of these flags (`data_dir = "..."`, `_` for `-`) and
+    /// `[[streams]]` to create at start-up. Flags and environment variables override it.
+    #[arg(long, env = "KINESIN_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
     /// TCP port to listen on (0 picks a free one and prints it).
     #[arg(long, env = "KINESIN_PORT", default_value_t = 4567)]
     port: u16,
@@ -36,10 +47,10 @@ pub struct ServeArgs {
     tls_port: Option<u16>,
     /// PEM certificate chain for HTTPS. Without it, a self-signed certificate for localhost is
     /// made (once) in DATA_DIR/tls.
-    #[arg(long, env = "KINESIN_TLS_CERT", requires = "tls_key")]
+    #[arg(long, env = "KINESIN_TLS_CERT")]
     tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert.
-    #[arg(long, env = "KINESIN_TLS_KEY", requires = "tls_cert")]
+    #[arg(long, env = "KINESIN_TLS_KEY")]
     tls_key: Option<PathBuf>,
     /// Verify SigV4 signatures with the keys in this file, one `ACCESS_KEY_ID SECRET_ACCESS_KEY
     /// ACCOUNT_ID` per line; each key acts for its account.
@@ -66,6 +77,20 @@ pub struct ServeArgs {
     /// self-hosted server's capacity is the machine's.
     #[arg(long, env = "KINESIN_ENFORCE_LIMITS")]
     enforce_limits: bool,
+    /// Create this stream at start-up unless it exists: NAME, NAME:SHARDS, NAME:SHARDS:MODE or
+    /// NAME::on-demand (MODE is provisioned or on-demand). Repeatable; comma-separated in the
+    /// environment variable.
+    #[arg(long, env = "KINESIN_CREATE_STREAMS", value_name = "NAME[:SHARDS[:MODE]]", value_delimiter = ',')]
+    create_stream: Vec<StreamSpec>,
+    /// Port of /health and /ready (0 picks a free one; `off` serves none).
+    #[arg(long, env = "KINESIN_ADMIN_PORT", default_value = "4568", value_name = "PORT|off")]
+    admin_port: AdminPort,
+    /// Address the admin port binds [default: --host].
+    #[arg(long, env = "KINESIN_ADMIN_HOST")]
+    admin_host: Option<String>,
+    /// The config file's `[[streams]]` tables.
+    #[arg(skip)]
+    pub(crate) stream_tables: Vec<StreamSpec>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -78,15 +103,34 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     if args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("--account-id must be 12 digits, got '{}'", args.account_id));
     }
+    // Held until the store has stopped: a second server on the same directory would corrupt it.
+    let lock = lock_data_dir(&args.data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(serve(args))
+    let served = runtime.block_on(serve(args));
+    // Dropping the runtime drops the tasks still holding the engine, and with the last of them
+    // the store stops cleanly (its committer finishes and leaves the clean-stop mark).
+    drop(runtime);
+    drop(lock);
+    served
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let started = Instant::now();
+    let readiness = Arc::new(Readiness::default());
+    let request_metrics = Arc::default();
+    let metrics = Arc::new(Metrics::new(Arc::clone(&request_metrics)));
+    if let AdminPort::Port(port) = args.admin_port {
+        let host = args.admin_host.as_deref().unwrap_or(&args.host);
+        let (listener, bound) = admin::bind(host, port).await?;
+        admin::spawn(
+            listener,
+            Arc::new(AdminState { readiness: readiness.clone(), metrics: metrics.clone() }),
+        );
+        announce(&format!("kinesin admin on http://{bound}"));
+    }
     let credentials = match &args.credentials {
         Some(path) => Some(Arc::new(load_credentials(path)?)),
         None => None,
@@ -95,8 +139,6 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         DurabilityArg::Fsync => Durability::Fsync,
         DurabilityArg::Os => Durability::Os,
     };
-    // Held until the process exits: a second server on the same directory would corrupt it.
-    let _lock = lock_data_dir(&args.data_dir)?;
     let clock = Arc::new(SystemClock);
     let options = StoreOptions { durability, ..StoreOptions::default() };
     let (log, catalog) = open_store(&args.data_dir, options, clock.clone()).map_err(|e| {
@@ -105,6 +147,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             args.data_dir.display()
         )
     })?;
+    readiness.watch_writes(log.write_health());
     let config = EngineConfig {
         create_stream_ms: i64::from(args.create_stream_ms),
         delete_stream_ms: i64::from(args.delete_stream_ms),
@@ -116,6 +159,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let engine = Arc::new(
         Engine::open(log, catalog, clock, config).map_err(|e| format!("cannot load the catalog: {e}"))?,
     );
+    // Weak: scrapes must not keep the store from its clean stop.
+    let scraped = Arc::downgrade(&engine);
+    metrics.watch_streams(move || scraped.upgrade().map(|engine| engine.traffic()).unwrap_or_default());
 
     let address = format!("{}:{}", args.host, args.port);
     let listener = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
@@ -124,12 +170,19 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let tls = match args.tls_port {
         Some(port) => Some(bind_tls(&args, port).await?),
-        None if args.tls_cert.is_some() => return Err("--tls-cert and --tls-key need --tls-port".to_owned()),
+        None if args.tls_cert.is_some() || args.tls_key.is_some() => {
+            return Err("--tls-cert and --tls-key need --tls-port".to_owned())
+        }
         None => None,
     };
 
+    readiness.set_phase(Phase::CreatingStreams);
+    let streams: Vec<StreamSpec> = args.create_stream.iter().chain(&args.stream_tables).cloned().collect();
+    let home = RequestContext { account: args.account_id.clone(), region: args.region.clone() };
+    startup_streams::ensure(&*engine, &home, &streams).await?;
+
     let maintenance = engine.clone();
-    tokio::spawn(async move {
+    let maintenance = tokio::spawn(async move {
         let mut ticks = tokio::time::interval(MAINTENANCE_INTERVAL);
         loop {
             ticks.tick().await;
@@ -144,25 +197,34 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         startup_ms = started.elapsed().as_millis() as u64,
         "kinesin ready"
     );
+    readiness.set_phase(Phase::Serving);
     // Scripts and tests wait for this line to know the server answers, and read the port from it.
-    let mut stdout = std::io::stdout();
-    let _ = writeln!(stdout, "kinesin listening on http://{bound}");
+    announce(&format!("kinesin listening on http://{bound}"));
     if let Some((_, _, tls_bound, certificate)) = &tls {
-        let _ =
-            writeln!(stdout, "kinesin tls on https://{tls_bound} (certificate: {})", certificate.display());
+        announce(&format!("kinesin tls on https://{tls_bound} (certificate: {})", certificate.display()));
     }
-    let _ = stdout.flush();
 
     let server_config = ServerConfig {
         account_id: args.account_id,
         region: args.region,
         credentials,
+        metrics: request_metrics,
         ..ServerConfig::default()
     };
     let tls = tls.map(|(listener, config, _, _)| (listener, config));
-    kinesin_server::serve_with_tls(listener, tls, engine, server_config, shutdown_signal())
-        .await
-        .map_err(|e| format!("server failed: {e}"))
+    let served = lifecycle::serve_until_signalled(readiness, |stop| {
+        kinesin_server::serve_with_tls(listener, tls, engine, server_config, stop)
+    })
+    .await;
+    maintenance.abort();
+    served.map_err(|e| format!("server failed: {e}"))
+}
+
+/// A line on stdout, flushed at once: scripts and tests wait for these.
+fn announce(line: &str) {
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
 }
 
 /// Reads `--credentials`; a bad line stops start-up with its number.
@@ -189,7 +251,13 @@ async fn bind_tls(
 ) -> Result<(tokio::net::TcpListener, TlsConfig, std::net::SocketAddr, PathBuf), String> {
     let (config, certificate) = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => (TlsConfig::from_pem_files(cert, key)?, cert.clone()),
-        _ => {
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(
+                "--tls-cert and --tls-key go together: give both, or neither for a self-signed certificate"
+                    .to_owned(),
+            )
+        }
+        (None, None) => {
             let (config, certificate, how) = TlsConfig::self_signed(&args.data_dir.join("tls"))?;
             let how = match how {
                 SelfSigned::Generated => "generated",
@@ -231,23 +299,6 @@ fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, String> {
         )
     })?;
     Ok(file)
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
-    }
-    tracing::info!("shutting down");
 }
 
 /// Hands memory the allocator holds but no longer uses back to the OS, so that RSS comes back

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -251,38 +250,6 @@ fn json_error(response: &RawResponse) -> (String, String) {
     )
 }
 
-/// Starts `kinesin serve` with `args` expecting it to fail; returns its stderr.
-fn start_fails(args: &[&str]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(binary())
-        .arg("serve")
-        .args(["--port", "0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .args(args)
-        .env_remove("KINESIN_CREDENTIALS")
-        .env_remove("KINESIN_TLS_PORT")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("kinesin serve {args:?} did not stop");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let output = child.wait_with_output().unwrap();
-    assert!(!status.success(), "kinesin serve {args:?} started");
-    assert!(output.stdout.is_empty(), "printed {:?}", String::from_utf8_lossy(&output.stdout));
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 async fn summary_arn(client: &Client, name: &str) -> (String, i32) {
     let out = client.describe_stream_summary().stream_name(name).send().await.unwrap();
     let summary = out.stream_description_summary().unwrap();
@@ -421,28 +388,20 @@ async fn certificate_and_key_given_as_files() {
     client.list_streams().send().await.unwrap();
 
     // Mistakes stop start-up with a message.
-    let err = start_fails(&["--tls-port", "0", "--tls-cert", cert.to_str().unwrap()]);
+    let err = start_fails(&["--tls-port", "0", "--tls-cert", cert.to_str().unwrap()], &[]);
     assert!(err.contains("--tls-key"), "{err}");
-    let err = start_fails(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let err = start_fails(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()], &[]);
     assert!(err.contains("need --tls-port"), "{err}");
-    let err = start_fails(&[
-        "--tls-port",
-        "0",
-        "--tls-cert",
-        key.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ]);
+    let err = start_fails(
+        &["--tls-port", "0", "--tls-cert", key.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+        &[],
+    );
     assert!(err.contains("holds no PEM certificate"), "{err}");
     let missing = dir.path().join("missing.pem");
-    let err = start_fails(&[
-        "--tls-port",
-        "0",
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        missing.to_str().unwrap(),
-    ]);
+    let err = start_fails(
+        &["--tls-port", "0", "--tls-cert", cert.to_str().unwrap(), "--tls-key", missing.to_str().unwrap()],
+        &[],
+    );
     assert!(err.contains("cannot read a private key"), "{err}");
 }
 
@@ -593,15 +552,15 @@ fn a_malformed_credentials_file_stops_start_up() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("credentials");
     std::fs::write(&path, "# ok\nAKID1 secret1 111111111111\n\nAKID2 secret2\n").unwrap();
-    let err = start_fails(&["--credentials", path.to_str().unwrap()]);
+    let err = start_fails(&["--credentials", path.to_str().unwrap()], &[]);
     assert!(err.contains("line 4"), "{err}");
     assert!(err.contains("ACCESS_KEY_ID SECRET_ACCESS_KEY ACCOUNT_ID"), "{err}");
 
     std::fs::write(&path, "AKID1 secret1 1111\n").unwrap();
-    let err = start_fails(&["--credentials", path.to_str().unwrap()]);
+    let err = start_fails(&["--credentials", path.to_str().unwrap()], &[]);
     assert!(err.contains("line 1") && err.contains("12 digits"), "{err}");
 
-    let err = start_fails(&["--credentials", dir.path().join("missing").to_str().unwrap()]);
+    let err = start_fails(&["--credentials", dir.path().join("missing").to_str().unwrap()], &[]);
     assert!(err.contains("cannot read the credentials file"), "{err}");
 }
 

@@ -64,6 +64,8 @@ pub struct ServerOptions {
     pub extra_args: Vec<String>,
     /// Extra environment variables for the child.
     pub env: Vec<(String, String)>,
+    /// `--admin-port`: `0` by default, so that parallel servers never collide on 4568.
+    pub admin_port: String,
 }
 
 impl Default for ServerOptions {
@@ -78,6 +80,7 @@ impl Default for ServerOptions {
             update_stream_ms: 0,
             extra_args: Vec::new(),
             env: Vec::new(),
+            admin_port: "0".to_string(),
         }
     }
 }
@@ -110,6 +113,14 @@ impl ServerOptions {
         self.extra_args.push(a.to_string());
         self
     }
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+    pub fn admin_port(mut self, port: &str) -> Self {
+        self.admin_port = port.to_string();
+        self
+    }
 }
 
 /// A running `kinesin serve` child process with its own temporary data directory.
@@ -124,7 +135,7 @@ pub struct TestServer {
     child: Option<Child>,
     port: u16,
     launches: u32,
-    /// Every stdout line of the current launch after the listening line.
+    /// Every stdout line of the current launch but the listening line.
     stdout_lines: Arc<Mutex<Vec<String>>>,
 }
 
@@ -167,7 +178,8 @@ impl TestServer {
             .args(["--create-stream-ms", &self.opts.create_stream_ms.to_string()])
             .args(["--delete-stream-ms", &self.opts.delete_stream_ms.to_string()])
             .args(["--update-stream-ms", &self.opts.update_stream_ms.to_string()])
-            .args(["--durability", &self.opts.durability]);
+            .args(["--durability", &self.opts.durability])
+            .args(["--admin-port", &self.opts.admin_port]);
         if let Some(n) = self.opts.shard_limit {
             cmd.args(["--shard-limit", &n.to_string()]);
         }
@@ -212,9 +224,8 @@ impl TestServer {
                         if !sent && line.starts_with("kinesin listening on ") {
                             let _ = tx.send(Ok(line.trim().to_string()));
                             sent = true;
-                        } else if !sent {
-                            seen.push_str(&line);
                         } else {
+                            seen.push_str(&line);
                             later_lines.lock().unwrap().push(line.trim_end().to_string());
                         }
                         // Keep draining so the child never blocks on a full pipe.
@@ -276,7 +287,7 @@ impl TestServer {
         }
     }
 
-    /// The first stdout line after the listening line that starts with `prefix` (such as
+    /// The first stdout line of the current launch that starts with `prefix` (such as
     /// `kinesin tls on `), waiting up to 5 s for it.
     pub fn stdout_line(&self, prefix: &str) -> Option<String> {
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -331,6 +342,32 @@ impl TestServer {
         self.launch();
     }
 
+    /// `http://127.0.0.1:PORT` of the admin port (`/health`, `/ready`), from its stdout line.
+    pub fn admin_endpoint(&self) -> String {
+        let line = self.stdout_line("kinesin admin on ").expect("no `kinesin admin on` line on stdout");
+        line.trim_start_matches("kinesin admin on ").to_owned()
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) and waits up to `patience` for the server to exit; returns
+    /// its exit status (the server stays down until `start_again()`).
+    pub fn signal_and_wait(&mut self, signal: &str, patience: Duration) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("server running");
+        let pid = child.id().to_string();
+        assert!(Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap().success());
+        let deadline = Instant::now() + patience;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("kinesin did not exit within {patience:?} of SIG{signal}\n{}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGKILL the server (no chance to flush anything) and wait for it to die. The server stays
     /// down until `start_again()`.
     pub fn kill9(&mut self) {
@@ -374,6 +411,43 @@ impl Drop for TestServer {
             let _ = child.wait();
         }
     }
+}
+
+/// Starts `kinesin serve` with `args` (after `--port 0`, a fresh `--data-dir` and
+/// `--admin-port off`) and `env`, expecting it to fail at start-up; returns its stderr.
+pub fn start_fails(args: &[&str], env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(binary());
+    command
+        .arg("serve")
+        .args(["--port", "0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        // Nothing printed, and parallel tests never collide on the admin port.
+        .args(["--admin-port", "off"])
+        .args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("KINESIN_") {
+            command.env_remove(k);
+        }
+    }
+    command.envs(env.iter().copied());
+    let mut child =
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("kinesin serve {args:?} did not stop");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = child.wait_with_output().unwrap();
+    assert!(!status.success(), "kinesin serve {args:?} started");
+    assert!(output.stdout.is_empty(), "printed {:?}", String::from_utf8_lossy(&output.stdout));
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// The SDK configuration exactly as a user without aws-config would build it.

@@ -90,6 +90,8 @@ impl Target {
                 command
                     .args(["serve", "--port", "0", "--durability", &durability, "--region", region])
                     .args(["--create-stream-ms", "0", "--delete-stream-ms", "0", "--update-stream-ms", "0"])
+                    // Parallel servers must not collide on the default admin port.
+                    .args(["--admin-port", "0"])
                     .arg("--data-dir")
                     .arg(&self.data_dir)
                     .env("KINESIN_LOG", "warn");

@@ -54,6 +54,17 @@ impl Default for EngineConfig {
 
 const ITERATOR_KEY_SETTING: &str = "token-signing-key";
 
+/// What one stream took in since start-up ([`Engine::traffic`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrafficReport {
+    pub account: String,
+    pub region: String,
+    pub stream: String,
+    pub incoming_records: u64,
+    /// Partition keys and data.
+    pub incoming_bytes: u64,
+}
+
 /// Kinesis semantics over a [`ShardLog`] and a [`Catalog`].
 pub struct Engine<L, C> {
     pub(crate) log: Arc<L>,
@@ -278,6 +289,20 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                 tracing::warn!(error = %e, ?shard, "retention trim failed");
             }
         }
+    }
+
+    /// Every stream's traffic since start-up, for metrics.
+    pub fn traffic(&self) -> Vec<TrafficReport> {
+        self.registry()
+            .all()
+            .map(|s| TrafficReport {
+                account: s.account.clone(),
+                region: s.region.clone(),
+                stream: s.name.clone(),
+                incoming_records: s.traffic.incoming_records.load(Ordering::Relaxed),
+                incoming_bytes: s.traffic.incoming_bytes.load(Ordering::Relaxed),
+            })
+            .collect()
     }
 
     /// Internal failures of the log, as the client sees them.

@@ -30,7 +30,7 @@ use std::pin::Pin;
 use kinesin_wire::put_records_answer::PutRecordsAnswer;
 use kinesin_wire::{ApiError, Input, Operation, Value};
 
-pub use engine::{Engine, EngineConfig};
+pub use engine::{Engine, EngineConfig, TrafficReport};
 
 /// Who is calling and where: every stream lives in one account and region.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,8 @@
 //! Stream and shard metadata as the catalog stores it.
 
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// A stream's status, as reported by DescribeStream.
@@ -131,6 +134,25 @@ pub struct StreamMeta {
     /// Warm throughput target of an on-demand stream, MiB/s.
     #[serde(default)]
     pub warm_throughput_mibps: Option<u32>,
+    /// What was written to it since start-up, for metrics. Not stored; every version of the
+    /// metadata (they are clones) shares it, so it lasts through status changes.
+    #[serde(skip)]
+    pub traffic: Arc<StreamTraffic>,
+}
+
+/// Records and bytes (partition keys and data) successfully written to a stream.
+#[derive(Debug, Default)]
+pub struct StreamTraffic {
+    pub incoming_records: AtomicU64,
+    pub incoming_bytes: AtomicU64,
+}
+
+/// Counters are not part of a stream's settings: two versions of a stream's metadata are equal
+/// whatever was written in between.
+impl PartialEq for StreamTraffic {
+    fn eq(&self, _: &StreamTraffic) -> bool {
+        true
+    }
 }
 
 /// A requested change of a stream's shards.
@@ -232,6 +254,7 @@ pub(crate) fn test_stream(n: u32) -> StreamMeta {
         pending_reshard: None,
         resource_policy: None,
         warm_throughput_mibps: None,
+        traffic: Arc::default(),
     }
 }
 

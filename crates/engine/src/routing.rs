@@ -1,5 +1,6 @@
 //! Routing records to shards by hash key, and appending them to the shards' logs.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use kinesin_wire::input::RecordInput;
@@ -134,11 +135,16 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         }
         let appends = groups.into_iter().map(|(shard, positions, records)| async move {
             let key = ShardKey { stream_id: stream.id, shard_index: shard.index };
+            let (count, bytes) =
+                (records.len(), records.iter().map(|r| r.partition_key.len() + r.data.len()).sum());
             if stream.mode == StreamMode::OnDemand {
-                let bytes = records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
-                self.load.record(key, records.len(), bytes);
+                self.load.record(key, count, bytes);
             }
             let result = self.log.append(key, records).await;
+            if result.is_ok() {
+                stream.traffic.incoming_records.fetch_add(count as u64, Ordering::Relaxed);
+                stream.traffic.incoming_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+            }
             // Subscribers push the records the moment they are committed.
             self.fanout.shard_appended(key);
             (shard, positions, result)

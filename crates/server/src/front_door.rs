@@ -92,12 +92,21 @@ impl FrontDoor {
             return response::error(format, &ApiError::bare(code));
         }
         match content_type {
-            ContentType::Kinesis(format) => match self.run(parts, target, format, &body).await {
-                Ok(Reply::Value(value)) => response::answer(format, Ok(value)),
-                Ok(Reply::PutRecords(answer)) => response::encoded(format, answer.encode(format)),
-                Ok(Reply::Events(events)) => event_stream::response(format, events, self.closing.subscribe()),
-                Err(err) => response::error(format, &err),
-            },
+            ContentType::Kinesis(format) => {
+                let started = Instant::now();
+                let result = self.run(parts, target, format, &body).await;
+                if let Some(op) = target.operation() {
+                    self.config.metrics.record(op, result.as_ref().err().map(|e| e.code), started.elapsed());
+                }
+                match result {
+                    Ok(Reply::Value(value)) => response::answer(format, Ok(value)),
+                    Ok(Reply::PutRecords(answer)) => response::encoded(format, answer.encode(format)),
+                    Ok(Reply::Events(events)) => {
+                        event_stream::response(format, events, self.closing.subscribe())
+                    }
+                    Err(err) => response::error(format, &err),
+                }
+            }
             ContentType::LegacyJson => match decode::parse_body(Format::Json, &body) {
                 Ok(_) => response::legacy_unknown_operation(),
                 Err(_) => response::legacy_serialization(),

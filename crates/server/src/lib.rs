@@ -9,6 +9,7 @@ mod cors;
 mod event_stream;
 mod front_door;
 mod identity;
+mod metrics;
 mod response;
 mod routing;
 mod tls;
@@ -28,6 +29,7 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 
 use crate::front_door::FrontDoor;
+pub use crate::metrics::RequestMetrics;
 pub use crate::tls::{SelfSigned, TlsConfig};
 pub use kinesin_sigv4::CredentialStore;
 
@@ -36,7 +38,7 @@ pub use kinesin_sigv4::CredentialStore;
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Who the server is and how much it accepts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// The account every stream belongs to (it appears in ARNs).
     pub account_id: String,
@@ -50,6 +52,8 @@ pub struct ServerConfig {
     /// well-formed signature passes and a 12-digit numeric access key id names the account (else
     /// `account_id`).
     pub credentials: Option<Arc<CredentialStore>>,
+    /// Where requests are counted, for `/metrics`.
+    pub metrics: Arc<RequestMetrics>,
 }
 
 impl ServerConfig {
@@ -63,6 +67,7 @@ impl Default for ServerConfig {
             region: "us-east-1".to_owned(),
             max_body_bytes: ServerConfig::DEFAULT_MAX_BODY_BYTES,
             credentials: None,
+            metrics: Arc::default(),
         }
     }
 }

@@ -29,6 +29,7 @@ mod segment_sync;
 mod shard;
 mod simfs;
 mod vfs;
+mod write_health;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub use catalog::RedbCatalog;
 pub use log::LocalSegmentLog;
 pub use simfs::SimFs;
 pub use vfs::{DirEntry, OpenMode, RealFs, Vfs, VfsFile};
+pub use write_health::{WriteHealth, WriteProblem};
 
 /// When an append is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

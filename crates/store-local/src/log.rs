@@ -14,6 +14,7 @@ use crate::commit::Committer;
 use crate::journal::{self, CleanStop, Journal};
 use crate::shard::{Env, Replay, Shard};
 use crate::vfs::ensure_dir;
+use crate::write_health::WriteHealth;
 
 /// Per-shard append-only segment files, group commit through one journal. See
 /// `docs/storage.md`.
@@ -25,6 +26,7 @@ pub struct LocalSegmentLog {
     shards: RwLock<HashMap<ShardKey, Arc<Shard>>>,
     /// Serializes creating and deleting shard directories.
     layout: Arc<Mutex<()>>,
+    write_health: WriteHealth,
 }
 
 impl std::fmt::Debug for LocalSegmentLog {
@@ -75,7 +77,9 @@ impl LocalSegmentLog {
         let journal_dir = journal::dir(root);
         let journal = replay_journal(&env, &journal_dir, &shards)?;
         let committer = Committer::start(journal, env.segment_syncs.clone())?;
+        let write_health = WriteHealth::new(env.segment_syncs.clone());
         Ok(LocalSegmentLog {
+            write_health,
             env,
             committer,
             journal_dir,
@@ -83,6 +87,11 @@ impl LocalSegmentLog {
             shards: RwLock::new(shards),
             layout: Arc::default(),
         })
+    }
+
+    /// Whether appends succeed, for a readiness check; the handle outlives the log.
+    pub fn write_health(&self) -> WriteHealth {
+        self.write_health.clone()
     }
 
     fn shard(&self, key: ShardKey) -> Result<Arc<Shard>, StoreError> {
@@ -202,7 +211,9 @@ impl ShardLog for LocalSegmentLog {
     }
 
     async fn append(&self, key: ShardKey, records: Vec<NewRecord>) -> Result<Appended, StoreError> {
-        self.committer.append(self.shard(key)?, records).await
+        let appended = self.committer.append(self.shard(key)?, records).await;
+        self.write_health.note(&appended);
+        appended
     }
 
     async fn read(

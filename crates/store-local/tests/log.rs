@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use common::*;
 use kinesin_engine::storage::{Clock, Position, ShardKey, ShardLog, StoreError};
-use kinesin_store_local::{open_store, SimFs, Vfs};
+use kinesin_store_local::{open_store, SimFs, Vfs, WriteProblem};
 
 /// Appends `n` records in requests of 1–4, the clock moving 10 ms per request; returns them
 /// as (seq_ix, arrival, key, data).
@@ -267,6 +267,8 @@ async fn a_full_disk_fails_appends_and_loses_nothing() {
     let (log, _catalog) = open(Arc::new(fs.clone()), options(600), clock.clone());
     log.create_shard(SHARD).unwrap();
     let mut expected = fill(&log, &clock, SHARD, 40).await;
+    let health = log.write_health();
+    assert_eq!(health.problem(), None);
 
     fs.fail_writes(true);
     for _ in 0..10 {
@@ -277,9 +279,12 @@ async fn a_full_disk_fails_appends_and_loses_nothing() {
     }
     assert_eq!(log.tip(SHARD).unwrap().next_seq_ix, 40);
     check(&read_all(&log, SHARD, 7).await, &expected);
+    assert_eq!(health.problem(), Some(WriteProblem::DiskFull), "the readiness check's signal");
 
     fs.fail_writes(false);
+    assert_eq!(health.problem(), Some(WriteProblem::DiskFull), "until an append succeeds");
     expected.extend(fill_from(&log, &clock, 40, 30).await);
+    assert_eq!(health.problem(), None);
     check(&read_all(&log, SHARD, 7).await, &expected);
 
     // Everything acknowledged survives a power cut.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use kinesin_engine::storage::{NewRecord, ShardKey, ShardLog, StoreError};
-use kinesin_store_local::{Durability, LocalSegmentLog, OpenMode, SimFs, StoreOptions, Vfs};
+use kinesin_store_local::{Durability, LocalSegmentLog, OpenMode, SimFs, StoreOptions, Vfs, WriteProblem};
 
 const OTHER: ShardKey = ShardKey { stream_id: 7, shard_index: 1 };
 
@@ -189,6 +189,7 @@ async fn a_failed_segment_sync_stops_its_shard_and_keeps_its_journal() {
 
     let refused = log.append(SHARD, vec![record("k", "refused")]).await.unwrap_err();
     assert!(matches!(&refused, StoreError::Io(e) if e.to_string().contains("restarts")), "{refused}");
+    assert_eq!(log.write_health().problem(), Some(WriteProblem::SyncFailed), "not ready until a restart");
     for i in 0..8 {
         log.append(OTHER, vec![record("k", vec![b'0' + i; 1000])]).await.unwrap();
     }
@@ -201,6 +202,7 @@ async fn a_failed_segment_sync_stops_its_shard_and_keeps_its_journal() {
     assert_eq!(data(&log, SHARD).await, ["acked"]);
     assert_eq!(data(&log, OTHER).await.len(), 8);
     assert_eq!(log.append(SHARD, vec![record("k", "restarted")]).await.unwrap().first_seq_ix, 1);
+    assert_eq!(log.write_health().problem(), None);
 }
 
 /// The same failure followed by kill -9: the page cache still shows the record the failed

@@ -1,0 +1,328 @@
+//! Running kinesin as an operator does: a config file, streams created at start-up, health
+//! checks and metrics on the admin port, and a clean stop on SIGTERM or SIGINT with requests in flight.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_kinesis::primitives::Blob;
+use aws_sdk_kinesis::types::{ConsumerStatus, ShardIteratorType, StartingPosition, StreamMode, StreamStatus};
+use aws_sdk_kinesis::Client;
+use common::*;
+
+/// `GET path` on `endpoint` (`http://HOST:PORT`): the status and the body.
+fn get(endpoint: &str, path: &str) -> (u16, String) {
+    let address = endpoint.strip_prefix("http://").expect("an http:// endpoint");
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+fn write_config(dir: &Path, text: &str) -> String {
+    let path = dir.join("kinesin.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+async fn summary(client: &Client, name: &str) -> aws_sdk_kinesis::types::StreamDescriptionSummary {
+    let out = client.describe_stream_summary().stream_name(name).send().await.unwrap();
+    out.stream_description_summary().unwrap().clone()
+}
+
+async fn tags(client: &Client, name: &str) -> BTreeMap<String, String> {
+    let out = client.list_tags_for_stream().stream_name(name).send().await.unwrap();
+    out.tags().iter().map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned())).collect()
+}
+
+async fn consumers(client: &Client, name: &str) -> Vec<(String, ConsumerStatus)> {
+    let arn = summary(client, name).await.stream_arn().to_owned();
+    let out = client.list_stream_consumers().stream_arn(arn).send().await.unwrap();
+    let mut consumers: Vec<_> =
+        out.consumers().iter().map(|c| (c.consumer_name().to_owned(), c.consumer_status().clone())).collect();
+    consumers.sort_by(|a, b| a.0.cmp(&b.0));
+    consumers
+}
+
+#[tokio::test]
+async fn settings_come_from_the_flag_then_the_environment_then_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "account_id = \"111111111111\"\nshard_limit = 7\ncreate_stream_ms = 60000\n",
+    );
+    // TestServer passes --create-stream-ms 0, which beats the file's 60000 and this variable.
+    let server = TestServer::start_with(
+        ServerOptions::default()
+            .arg("--config")
+            .arg(&config)
+            .env("KINESIN_ACCOUNT_ID", "222222222222")
+            .env("KINESIN_CREATE_STREAM_MS", "60000"),
+    );
+    let client = server.client();
+    let limits = client.describe_limits().send().await.unwrap();
+    assert_eq!(limits.shard_limit(), 7, "the file's shard_limit beats the default");
+    client.create_stream().stream_name("s").shard_count(1).send().await.unwrap();
+    let created = summary(&client, "s").await;
+    assert_eq!(
+        *created.stream_status(),
+        StreamStatus::Active,
+        "the flag's 0 ms beats the file and the variable"
+    );
+    assert!(
+        created.stream_arn().contains(":222222222222:"),
+        "the variable beats the file: {}",
+        created.stream_arn()
+    );
+}
+
+#[tokio::test]
+async fn a_config_file_mistake_stops_start_up_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "shard_limit = 7\nport_number = 1\n");
+    let error = start_fails(&[], &[("KINESIN_CONFIG", &config)]);
+    assert!(error.contains(&format!("config file {config}: unknown key `port_number`")), "{error}");
+    let config = write_config(dir.path(), "shard_limit = \"many\"\n");
+    let error = start_fails(&["--config", &config], &[]);
+    assert!(error.contains("`shard_limit` must be an integer, not the string \"many\""), "{error}");
+}
+
+#[tokio::test]
+async fn start_up_streams_are_active_when_the_server_listens_and_left_alone_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        r#"
+        create_stream = ["from-file-key:2"]
+
+        [[streams]]
+        name = "orders"
+        shards = 3
+        retention_hours = 48
+        tags = { team = "payments", tier = "gold" }
+        consumers = ["audit", "search"]
+
+        [[streams]]
+        name = "clicks"
+        mode = "on-demand"
+        "#,
+    );
+    // Status changes take a while here, as on AWS: the server must wait for them.
+    let mut server = TestServer::start_with(
+        ServerOptions::default()
+            .transition_ms(300, 300, 300)
+            .arg("--config")
+            .arg(&config)
+            .arg("--create-stream")
+            .arg("from-flag")
+            .env("KINESIN_CREATE_STREAMS", "ignored-as-the-flag-wins"),
+    );
+    let client = server.client_no_retry();
+
+    let names = client.list_streams().send().await.unwrap().stream_names().to_vec();
+    let names: BTreeSet<String> = names.into_iter().collect();
+    assert_eq!(
+        names,
+        ["clicks", "from-flag", "orders"].map(String::from).into(),
+        "the flag replaced the key"
+    );
+    let orders = summary(&client, "orders").await;
+    assert_eq!(*orders.stream_status(), StreamStatus::Active);
+    assert_eq!((orders.open_shard_count(), orders.retention_period_hours()), (3, 48));
+    let expected_tags = [("team", "payments"), ("tier", "gold")].map(|(k, v)| (k.to_owned(), v.to_owned()));
+    assert_eq!(tags(&client, "orders").await, expected_tags.into());
+    let active = |name: &str| (name.to_owned(), ConsumerStatus::Active);
+    assert_eq!(consumers(&client, "orders").await, [active("audit"), active("search")]);
+    let clicks = summary(&client, "clicks").await;
+    assert_eq!(*clicks.stream_status(), StreamStatus::Active);
+    assert_eq!(*clicks.stream_mode_details().unwrap().stream_mode(), StreamMode::OnDemand);
+    let from_flag = summary(&client, "from-flag").await;
+    assert_eq!((from_flag.stream_status(), from_flag.open_shard_count()), (&StreamStatus::Active, 1));
+
+    // Changed through the API, then a restart: the change stays, nothing is created twice.
+    client.add_tags_to_stream().stream_name("orders").tags("tier", "silver").send().await.unwrap();
+    client
+        .decrease_stream_retention_period()
+        .stream_name("orders")
+        .retention_period_hours(24)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    server.restart();
+    let client = server.client_no_retry();
+    assert_eq!(tags(&client, "orders").await["tier"], "silver");
+    assert_eq!(summary(&client, "orders").await.retention_period_hours(), 24);
+    assert_eq!(client.list_streams().send().await.unwrap().stream_names().len(), 3);
+    assert!(server.stderr().matches("created at start-up").count() == 3, "{}", server.stderr());
+}
+
+#[tokio::test]
+async fn a_bad_start_up_stream_stops_start_up_with_the_aws_message() {
+    let error = start_fails(&["--create-stream", "ok", "--create-stream", "big:0"], &[]);
+    assert!(
+        error.contains("cannot create the start-up stream big (account 000000000000, us-east-1)"),
+        "{error}"
+    );
+    assert!(
+        error.contains("ValidationException: 1 validation error detected: Value '0' at 'shardCount'"),
+        "{error}"
+    );
+    let error = start_fails(&[], &[("KINESIN_CREATE_STREAMS", "a,clicks:2:on-demand")]);
+    assert!(
+        error.contains("stream clicks")
+            && error.contains("ShardCount cannot be specified when StreamMode is ON_DEMAND."),
+        "{error}"
+    );
+    let error = start_fails(&["--create-stream", "a:b:c:d"], &[]);
+    assert!(error.contains("expected NAME[:SHARDS[:MODE]]"), "{error}");
+    let error = start_fails(&["--create-stream", "twice", "--create-stream", "twice:2"], &[]);
+    assert!(error.contains("stream twice is listed twice"), "{error}");
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_on_the_admin_port() {
+    let mut server = TestServer::start();
+    let admin = server.admin_endpoint();
+    assert_ne!(admin, server.endpoint());
+    assert_eq!(get(&admin, "/health"), (200, r#"{"status":"ok"}"#.to_owned()));
+    assert_eq!(get(&admin, "/ready"), (200, r#"{"status":"ready"}"#.to_owned()));
+    let (status, body) = get(&admin, "/metrics/nope");
+    assert_eq!(status, 404, "{body}");
+
+    // Prometheus figures: requests by operation and outcome, and what each stream took in.
+    let client = server.client_no_retry();
+    create_stream_and_wait(&client, "measured", 1).await;
+    for data in ["ab", "cde"] {
+        client
+            .put_record()
+            .stream_name("measured")
+            .partition_key("k")
+            .data(Blob::new(data))
+            .send()
+            .await
+            .unwrap();
+    }
+    let _ = client.describe_stream_summary().stream_name("missing").send().await;
+    let (status, metrics) = get(&admin, "/metrics");
+    assert_eq!(status, 200);
+    for line in [
+        r#"kinesin_requests_total{operation="PutRecord",code="OK"} 2"#,
+        r#"kinesin_requests_total{operation="DescribeStreamSummary",code="ResourceNotFoundException"} 1"#,
+        r#"kinesin_request_duration_seconds_count{operation="PutRecord"} 2"#,
+        r#"kinesin_incoming_records_total{account="000000000000",region="us-east-1",stream="measured"} 2"#,
+        // Partition keys and data: 1 + 2 and 1 + 3.
+        r#"kinesin_incoming_bytes_total{account="000000000000",region="us-east-1",stream="measured"} 7"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "no {line} in\n{metrics}");
+    }
+    // The API port does not answer these.
+    assert_ne!(get(&server.endpoint(), "/health").0, 200);
+
+    // SIGINT stops it cleanly too.
+    let status = server.signal_and_wait("INT", Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+
+    let quiet = TestServer::start_with(ServerOptions::default().admin_port("off"));
+    assert_eq!(quiet.stdout_line("kinesin admin on "), None, "`off` serves no admin port");
+}
+
+/// SIGTERM while producers put and a subscription is live: the subscription ends cleanly, the
+/// process exits 0 leaving the clean-stop mark, and every acknowledged record is there after a
+/// restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_during_puts_and_a_subscription_stops_cleanly_and_keeps_every_acknowledged_record() {
+    let mut server = TestServer::start();
+    let client = server.client_no_retry();
+    create_stream_and_wait(&client, "busy", 2).await;
+    let stream_arn = summary(&client, "busy").await.stream_arn().to_owned();
+    let consumer = active_consumer(&client, &stream_arn, "watcher").await;
+    let position = StartingPosition::builder().r#type(ShardIteratorType::TrimHorizon).build().unwrap();
+    let mut subscription = client
+        .subscribe_to_shard()
+        .consumer_arn(&consumer)
+        .shard_id("shardId-000000000000")
+        .starting_position(position)
+        .send()
+        .await
+        .unwrap();
+
+    let acknowledged = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+    let producers: Vec<_> = (0..4)
+        .map(|p| {
+            let (client, acknowledged) = (client.clone(), acknowledged.clone());
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let data = format!("producer {p} record {i}");
+                    let put = client
+                        .put_record()
+                        .stream_name("busy")
+                        .partition_key(format!("key-{i}"))
+                        .data(Blob::new(data.clone()))
+                        .send()
+                        .await;
+                    match put {
+                        Ok(out) => {
+                            acknowledged.lock().unwrap().push((out.sequence_number().to_owned(), data))
+                        }
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    while acknowledged.lock().unwrap().len() < 100 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let data_dir = server.data_dir().to_owned();
+    let (status, mut server) = tokio::task::spawn_blocking(move || {
+        let status = server.signal_and_wait("TERM", Duration::from_secs(15));
+        (status, server)
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+    for producer in producers {
+        producer.await.unwrap();
+    }
+    // The subscription ended as one that ran out does, not with an error.
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match subscription.event_stream.recv().await {
+                Ok(Some(_)) => continue,
+                other => return other.map(|_| ()),
+            }
+        }
+    })
+    .await
+    .expect("the subscription ended");
+    assert!(ended.is_ok(), "the subscription failed: {ended:?}");
+    assert!(data_dir.join("journal/clean-stop").exists(), "no clean-stop mark");
+
+    server.start_again();
+    let client = server.client_no_retry();
+    let mut stored = BTreeMap::new();
+    for shard in ["shardId-000000000000", "shardId-000000000001"] {
+        for record in read_shard(&client, "busy", shard).await {
+            stored.insert(record.sequence_number().to_owned(), record.data().as_ref().to_vec());
+        }
+    }
+    let acknowledged = acknowledged.lock().unwrap();
+    assert!(acknowledged.len() >= 100);
+    for (sequence_number, data) in acknowledged.iter() {
+        assert_eq!(
+            stored.get(sequence_number).map(Vec::as_slice),
+            Some(data.as_bytes()),
+            "{sequence_number}"
+        );
+    }
+}
