@@ -251,7 +251,7 @@ async fn aggregated_records_are_read_back_by_deaggregate_and_by_aws_kinesis_agg(
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/deaggregate_with_aws_kinesis_agg.py");
     let output = std::process::Command::new(python)
         .arg(script)
-        .arg(&server.endpoint())
+        .arg(server.endpoint())
         .arg("aggregated")
         .output()
         .unwrap();
