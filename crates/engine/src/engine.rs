@@ -93,7 +93,10 @@ pub struct Engine<L, C> {
 }
 
 fn internal(err: StoreError) -> ApiError {
-    tracing::error!(error = %err, "storage failure");
+    // Running out of descriptors, memory or disk fails every request: said once a minute.
+    if !crate::exhaustion::report_store(&err) {
+        tracing::error!(error = %err, "storage failure");
+    }
     ApiError::internal_failure()
 }
 

@@ -6,6 +6,7 @@ mod autoscale;
 mod consumers;
 mod engine;
 mod errors;
+pub mod exhaustion;
 mod fanout;
 pub mod hashing;
 pub mod log_limit;

@@ -160,6 +160,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                     }
                 }
                 Err(e) => {
+                    crate::exhaustion::report_store(&e);
                     if let Some(held_back) = APPEND_FAILED.pass() {
                         tracing::error!(
                             shard = shard.index,

@@ -188,6 +188,10 @@ async fn backoff_after(err: io::Error) {
         io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset => {
             debug!(error = %err, "connection failed before it was accepted");
         }
+        // Out of descriptors: said once a minute, with what to do.
+        _ if kinesin_engine::exhaustion::report(&err) => {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         _ => {
             warn!(error = %err, "accept failed; retrying shortly");
             tokio::time::sleep(Duration::from_millis(100)).await;
