@@ -192,12 +192,12 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
 
     /// Creates the logs of new shards.
     pub(crate) fn create_shard_logs(&self, meta: &StreamMeta) -> Result<(), ApiError> {
-        for shard in &meta.shards {
-            self.log
-                .create_shard(ShardKey { stream_id: meta.id, shard_index: shard.index })
-                .map_err(internal)?;
-        }
-        Ok(())
+        let keys: Vec<ShardKey> = meta
+            .shards
+            .iter()
+            .map(|shard| ShardKey { stream_id: meta.id, shard_index: shard.index })
+            .collect();
+        self.log.create_shards(&keys).map_err(internal)
     }
 
     /// The delay a status change waits before completing.

@@ -96,6 +96,14 @@ pub trait ShardLog: Send + Sync + 'static {
     /// Creates an empty log for a new shard. Creating one that exists is a no-op.
     fn create_shard(&self, shard: ShardKey) -> Result<(), StoreError>;
 
+    /// Creates the logs of many new shards (a new stream's), as [`create_shard`] each; a
+    /// backend may do them together.
+    ///
+    /// [`create_shard`]: ShardLog::create_shard
+    fn create_shards(&self, shards: &[ShardKey]) -> Result<(), StoreError> {
+        shards.iter().try_for_each(|&shard| self.create_shard(shard))
+    }
+
     /// Appends records to one shard; resolves once they are durable and readable.
     fn append(
         &self,

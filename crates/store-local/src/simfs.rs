@@ -369,6 +369,15 @@ impl Vfs for SimFs {
             .collect())
     }
 
+    fn is_dir(&self, path: &Path) -> io::Result<bool> {
+        let disk = self.live()?;
+        match disk.dir_id(path) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
         let mut disk = self.live()?;
         let (parent, name, node) = disk.entry(path)?;

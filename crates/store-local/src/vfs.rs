@@ -63,6 +63,8 @@ pub trait Vfs: Send + Sync + Debug {
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
     /// The entries of a directory, in no particular order.
     fn list_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>>;
+    /// Whether a directory exists at `path` (`false` if nothing does).
+    fn is_dir(&self, path: &Path) -> io::Result<bool>;
     fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
     /// Makes the directory's entries durable.
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
@@ -177,6 +179,14 @@ impl Vfs for RealFs {
         Ok(entries)
     }
 
+    fn is_dir(&self, path: &Path) -> io::Result<bool> {
+        match std::fs::metadata(path) {
+            Ok(metadata) => Ok(metadata.is_dir()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_dir_all(path)
     }
@@ -196,10 +206,10 @@ impl Vfs for RealFs {
 /// (Parents are created too, but only the last one's entry is synced: the store's own
 /// directories are created one level at a time.)
 pub(crate) fn ensure_dir(fs: &dyn Vfs, path: &Path, sync: bool) -> io::Result<()> {
-    match fs.list_dir(path) {
-        Ok(_) => return Ok(()),
-        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-        Err(_) => {}
+    // Not by listing it: a stream's directory holds a directory per shard, and creating a
+    // stream of n shards made this O(n²).
+    if fs.is_dir(path)? {
+        return Ok(());
     }
     fs.create_dir_all(path)?;
     match path.parent() {

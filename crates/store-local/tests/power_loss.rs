@@ -332,3 +332,20 @@ fn a_fresh_store_survives_power_loss_right_after_opening() {
     assert_eq!(log.tip(SHARD).unwrap().next_seq_ix, 0, "a created shard survives");
     assert!(Path::new(ROOT).is_absolute());
 }
+
+/// A stream's shards are created together (their directories synced once per stream, their
+/// first segments many at once): every one survives a power cut right after, and takes
+/// appends.
+#[tokio::test]
+async fn shards_created_together_survive_power_loss() {
+    let fs = SimFs::new();
+    let (log, _catalog) = open(Arc::new(fs.clone()), options(1 << 20), FakeClock::new(0));
+    let keys: Vec<ShardKey> = (0..100).map(|shard_index| ShardKey { stream_id: 9, shard_index }).collect();
+    log.create_shards(&keys).unwrap();
+    let after = fs.power_cut();
+    let (log, _catalog) = open(Arc::new(after), options(1 << 20), FakeClock::new(0));
+    for &key in &keys {
+        assert_eq!(log.tip(key).unwrap().next_seq_ix, 0, "{key:?}");
+        assert_eq!(log.append(key, vec![record("k", "v")]).await.unwrap().first_seq_ix, 0);
+    }
+}
