@@ -4,6 +4,7 @@ mod admin;
 mod config;
 mod lifecycle;
 mod metrics;
+mod open_files;
 mod serve;
 mod startup_streams;
 

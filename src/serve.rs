@@ -1,13 +1,15 @@
 //! `kinesin serve`: opens the data directory, loads the catalog, creates the start-up streams
 //! and serves the API, with health checks on the admin port, until SIGTERM or SIGINT.
 
-use std::io::Write;
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use kinesin_engine::storage::SystemClock;
+use kinesin_engine::exhaustion::Exhausted;
+use kinesin_engine::storage::{StoreError, SystemClock};
 use kinesin_engine::{Engine, EngineConfig, RequestContext};
 use kinesin_server::{CredentialStore, SelfSigned, ServerConfig, TlsConfig};
 use kinesin_store_local::{open_store, Durability, StoreOptions};
@@ -15,6 +17,7 @@ use kinesin_store_local::{open_store, Durability, StoreOptions};
 use crate::admin::{self, AdminPort, AdminState, Phase, Readiness};
 use crate::lifecycle;
 use crate::metrics::Metrics;
+use crate::open_files;
 use crate::startup_streams::{self, StreamSpec};
 
 /// How often retention and status transitions are looked after.
@@ -103,6 +106,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     if args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("--account-id must be 12 digits, got '{}'", args.account_id));
     }
+    // Before the runtime, which needs descriptors of its own.
+    raise_open_files_limit()?;
     // Held until the store has stopped: a second server on the same directory would corrupt it.
     let lock = lock_data_dir(&args.data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -141,12 +146,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let clock = Arc::new(SystemClock);
     let options = StoreOptions { durability, ..StoreOptions::default() };
-    let (log, catalog) = open_store(&args.data_dir, options, clock.clone()).map_err(|e| {
-        format!(
-            "cannot open the data directory {}: {e}. Check that it exists and is writable, or pick another with --data-dir.",
-            args.data_dir.display()
-        )
-    })?;
+    let (log, catalog) =
+        open_store(&args.data_dir, options, clock.clone()).map_err(|e| cannot_open(&args.data_dir, &e))?;
     readiness.watch_writes(log.write_health());
     let config = EngineConfig {
         create_stream_ms: i64::from(args.create_stream_ms),
@@ -277,19 +278,68 @@ async fn bind_tls(
     Ok((listener, config, bound, certificate))
 }
 
+/// Raises the soft open-files limit to the hard one, and refuses a limit too low to start with.
+fn raise_open_files_limit() -> Result<(), String> {
+    let limits = match open_files::raise_limit() {
+        Ok(limits) => limits,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the open-files limit");
+            return Ok(());
+        }
+    };
+    if limits.soft < open_files::MIN_LIMIT {
+        return Err(format!(
+            "the open-files limit is {} (hard limit {}), and kinesin needs at least {}: raise it (ulimit -n, or LimitNOFILE= in a systemd unit)",
+            limits.soft,
+            limits.hard,
+            open_files::MIN_LIMIT
+        ));
+    }
+    tracing::info!(
+        soft_limit_was = limits.soft_was,
+        soft_limit = limits.soft,
+        hard_limit = limits.hard,
+        "open files (the store keeps one per shard)"
+    );
+    Ok(())
+}
+
+/// Why the data directory could not be opened, and what to do: the advice follows the cause.
+fn cannot_open(data_dir: &Path, e: &StoreError) -> String {
+    let dir = data_dir.display();
+    let advice = match e {
+        StoreError::Io(io) => match Exhausted::of(io) {
+            Some(exhausted) => format!("{}.", exhausted.advice()),
+            None => match io.kind() {
+                ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
+                    "Make it writable by this user, or pick another with --data-dir.".to_owned()
+                }
+                ErrorKind::NotFound | ErrorKind::NotADirectory => {
+                    "Check the path, or pick another with --data-dir.".to_owned()
+                }
+                _ => "Check the file system it is on, or pick another directory with --data-dir.".to_owned(),
+            },
+        },
+        StoreError::Corrupt(_) => "It is damaged: restore it from a backup, or pick another with --data-dir.".to_owned(),
+        StoreError::Catalog(_) => {
+            "Its catalog (catalog.redb) cannot be read: restore it from a backup, or pick another with --data-dir."
+                .to_owned()
+        }
+        StoreError::NoSuchShard(_) => "This is a bug in kinesin; please report it.".to_owned(),
+    };
+    format!("cannot open the data directory {dir}: {e}. {advice}")
+}
+
 /// Takes an exclusive lock on `DATA/kinesin.lock`, creating the directory if needed.
 fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, String> {
-    let cannot = |e: std::io::Error| {
-        format!(
-            "cannot use the data directory {}: {e}. Check that it is writable, or pick another with --data-dir.",
-            data_dir.display()
-        )
-    };
-    std::fs::create_dir_all(data_dir).map_err(cannot)?;
+    let cannot = |e: std::io::Error| cannot_open(data_dir, &StoreError::Io(e));
+    // The owner's only, like everything the store creates in it (docs/storage.md).
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(data_dir).map_err(cannot)?;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(data_dir.join("kinesin.lock"))
         .map_err(cannot)?;
     file.try_lock().map_err(|_| {

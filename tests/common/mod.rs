@@ -123,6 +123,19 @@ impl ServerOptions {
     }
 }
 
+/// Makes `cmd`'s child start with RLIMIT_NOFILE `n` (soft and hard).
+pub fn limit_open_files(cmd: &mut Command, n: u64) {
+    use std::os::unix::process::CommandExt;
+    let limit = libc::rlimit { rlim_cur: n, rlim_max: n };
+    // SAFETY: setrlimit is async-signal-safe and only reads `limit`, copied into the closure.
+    unsafe {
+        cmd.pre_exec(move || match libc::setrlimit(libc::RLIMIT_NOFILE, &limit) {
+            0 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        });
+    }
+}
+
 /// A running `kinesin serve` child process with its own temporary data directory.
 ///
 /// The port is ephemeral (`--port 0`), so it changes on every (re)start: build new clients

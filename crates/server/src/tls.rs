@@ -61,7 +61,7 @@ impl TlsConfig {
         let generated = rcgen::generate_simple_self_signed(names)
             .map_err(|e| format!("cannot generate a self-signed certificate: {e}"))?;
         let cannot_write = |path: &Path, e: io::Error| format!("cannot write {}: {e}", path.display());
-        fs::create_dir_all(dir).map_err(|e| cannot_write(dir, e))?;
+        create_owner_only_dir(dir).map_err(|e| cannot_write(dir, e))?;
         write_file(&key_path, generated.signing_key.serialize_pem().as_bytes(), true)
             .map_err(|e| cannot_write(&key_path, e))?;
         write_file(&cert_path, generated.cert.pem().as_bytes(), false)
@@ -97,6 +97,19 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
         return Err(format!("{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)", path.display()));
     }
     Ok(certs)
+}
+
+/// Creates `dir` (and missing parents) readable by the owner only, like the rest of the data
+/// directory.
+fn create_owner_only_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it into place, so that a crash

@@ -139,10 +139,16 @@ impl VfsFile for RealFile {
     }
 }
 
+/// Files and directories the store creates are the owner's only: records of unencrypted
+/// streams, stream names and tags are nobody else's business.
+const FILE_MODE: u32 = 0o600;
+const DIR_MODE: u32 = 0o700;
+
 impl Vfs for RealFs {
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn VfsFile>> {
+        use std::os::unix::fs::OpenOptionsExt;
         let mut options = OpenOptions::new();
-        options.read(true).write(true);
+        options.read(true).write(true).mode(FILE_MODE);
         match mode {
             OpenMode::Existing => {}
             OpenMode::Create => {
@@ -164,7 +170,8 @@ impl Vfs for RealFs {
     }
 
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        std::fs::create_dir_all(path)
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(path)
     }
 
     fn list_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
@@ -197,7 +204,7 @@ impl Vfs for RealFs {
 
     fn set_owner_only(&self, path: &Path) -> io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
-        let mode = if std::fs::metadata(path)?.is_dir() { 0o700 } else { 0o600 };
+        let mode = if std::fs::metadata(path)?.is_dir() { DIR_MODE } else { FILE_MODE };
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
     }
 }

@@ -333,3 +333,39 @@ async fn delete_stream_removes_its_directory() {
     assert!(log.tip(SHARD).is_err());
     assert_eq!(log.tip(other).unwrap().next_seq_ix, 1);
 }
+
+/// Every directory the store creates is 0700 and every file 0600: records of unencrypted
+/// streams, stream names and tags are the owner's only.
+#[tokio::test]
+async fn the_data_directory_is_the_owner_s_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let root = parent.path().join("data");
+    let clock = FakeClock::new(1_000_000);
+    let (log, catalog) = open_store(&root, options(2_000), clock.clone()).unwrap();
+    log.create_shard(SHARD).unwrap();
+    fill(&log, &clock, SHARD, 100).await; // sealed segments, with their .idx
+    drop((log, catalog)); // the clean-stop mark
+
+    let mut seen = std::collections::HashSet::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700, "{}", dir.display());
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let metadata = std::fs::metadata(&path).unwrap();
+            if metadata.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            assert_eq!(metadata.permissions().mode() & 0o777, 0o600, "{}", path.display());
+            seen.insert(path.extension().map_or_else(
+                || path.file_name().unwrap().to_string_lossy().into_owned(),
+                |e| e.to_string_lossy().into_owned(),
+            ));
+        }
+    }
+    for kind in ["redb", "key", "jnl", "clean-stop", "log", "idx"] {
+        assert!(seen.contains(kind), "no {kind} file checked: {seen:?}");
+    }
+}
