@@ -159,14 +159,15 @@ async fn ensure_one(api: &dyn Api, ctx: &RequestContext, spec: &StreamSpec) -> R
 }
 
 async fn wait_for_stream(api: &dyn Api, ctx: &RequestContext, name: &str) -> Result<(), ApiError> {
-    loop {
-        let summary = call(api, ctx, Operation::DescribeStreamSummary, json!({ "StreamName": name })).await?;
-        let status = summary.get("StreamDescriptionSummary").and_then(|s| s.str("StreamStatus"));
-        if status == Some("ACTIVE") {
-            return Ok(());
-        }
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
+    let request = json!({ "StreamName": name });
+    wait_until_active(
+        api,
+        ctx,
+        Operation::DescribeStreamSummary,
+        request,
+        ("StreamDescriptionSummary", "StreamStatus"),
+    )
+    .await
 }
 
 async fn wait_for_consumer(
@@ -176,10 +177,27 @@ async fn wait_for_consumer(
     name: &str,
 ) -> Result<(), ApiError> {
     let request = json!({ "StreamARN": arn, "ConsumerName": name });
+    wait_until_active(
+        api,
+        ctx,
+        Operation::DescribeStreamConsumer,
+        request,
+        ("ConsumerDescription", "ConsumerStatus"),
+    )
+    .await
+}
+
+/// Describes with `op` until the answer's `description.status` is `ACTIVE`.
+async fn wait_until_active(
+    api: &dyn Api,
+    ctx: &RequestContext,
+    op: Operation,
+    request: serde_json::Value,
+    (description, status): (&str, &str),
+) -> Result<(), ApiError> {
     loop {
-        let described = call(api, ctx, Operation::DescribeStreamConsumer, request.clone()).await?;
-        let status = described.get("ConsumerDescription").and_then(|c| c.str("ConsumerStatus"));
-        if status == Some("ACTIVE") {
+        let described = call(api, ctx, op, request.clone()).await?;
+        if described.get(description).and_then(|d| d.str(status)) == Some("ACTIVE") {
             return Ok(());
         }
         tokio::time::sleep(POLL_INTERVAL).await;
