@@ -140,6 +140,11 @@ impl Node {
             };
         }
         match node {
+            // A repeated key: the last value wins.
+            node @ Node::Leaf(_) => {
+                *node = Node::Leaf(value);
+                Ok(())
+            }
             node @ Node::Struct(_) if node.is_empty() => {
                 *node = Node::Leaf(value);
                 Ok(())
@@ -204,6 +209,12 @@ mod tests {
                 ("Namespace".into(), text("my app")),
             ])
         );
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_last_value() {
+        let form = decode(b"Period=60&Period=120").unwrap();
+        assert_eq!(form.parameters.member("Period"), Some(&text("120")));
     }
 
     #[test]

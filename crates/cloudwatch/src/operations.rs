@@ -8,7 +8,7 @@ use crate::error::{CloudWatchError, ErrorKind};
 use crate::model::{Dimension, MetricId, Stat};
 use crate::output::Node;
 use crate::request::{GetMetricData, GetMetricStatistics, ListMetrics, PutMetricData};
-use crate::store::{MetricStore, SeriesLimitReached};
+use crate::store::{MetricStore, PeriodQuery, SeriesLimitReached};
 use crate::time::Millis;
 
 /// ListMetrics answers at most this many metrics a call.
@@ -42,15 +42,14 @@ pub fn put_metric_data(
 }
 
 pub fn get_metric_statistics(store: &MetricStore, scope: Scope<'_>, request: &GetMetricStatistics) -> Node {
-    let periods = store.aggregate(
-        scope.account,
-        scope.region,
-        &request.metric,
-        (request.start, request.end),
-        request.period,
-        request.unit,
-        scope.now,
-    );
+    let query = PeriodQuery {
+        metric: &request.metric,
+        start: request.start,
+        end: request.end,
+        period_seconds: request.period,
+        unit: request.unit,
+    };
+    let periods = store.aggregate(scope.account, scope.region, &query, scope.now);
     let datapoints = periods
         .iter()
         .map(|period| {
@@ -87,15 +86,14 @@ fn query_series(
     index: usize,
 ) -> Vec<(Millis, f64)> {
     let query = &request.queries[index];
-    let periods = store.aggregate(
-        scope.account,
-        scope.region,
-        &query.metric,
-        (request.start, request.end),
-        query.period,
-        query.unit,
-        scope.now,
-    );
+    let period_query = PeriodQuery {
+        metric: &query.metric,
+        start: request.start,
+        end: request.end,
+        period_seconds: query.period,
+        unit: query.unit,
+    };
+    let periods = store.aggregate(scope.account, scope.region, &period_query, scope.now);
     // GetMetricData answers one value per period, whatever units the data came with.
     let mut merged: BTreeMap<Millis, Aggregate> = BTreeMap::new();
     for period in periods {

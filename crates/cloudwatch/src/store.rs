@@ -37,6 +37,17 @@ pub struct SeriesLimitReached {
     pub new_series: usize,
 }
 
+/// What [`MetricStore::aggregate`] reads: a metric, a window, a period and optionally a unit.
+#[derive(Debug, Clone, Copy)]
+pub struct PeriodQuery<'a> {
+    pub metric: &'a MetricId,
+    pub start: Millis,
+    /// Exclusive.
+    pub end: Millis,
+    pub period_seconds: u32,
+    pub unit: Option<Unit>,
+}
+
 /// One period's aggregate of one unit, as queries answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PeriodAggregate {
@@ -182,13 +193,10 @@ impl MetricStore {
         &self,
         account: &str,
         region: &str,
-        metric: &MetricId,
-        window: (Millis, Millis),
-        period_seconds: u32,
-        unit: Option<Unit>,
+        query: &PeriodQuery<'_>,
         now: Millis,
     ) -> Vec<PeriodAggregate> {
-        let (start, end) = window;
+        let PeriodQuery { metric, start, end, period_seconds, unit } = *query;
         let period = Millis::from(period_seconds) * 1000;
         let alignment = if period % 60_000 == 0 { 60_000 } else { 1000 };
         let aligned_start = start.div_euclid(alignment) * alignment;
