@@ -99,7 +99,7 @@ pub struct ServeArgs {
     cloudwatch_retention_hours: u32,
     /// The most CloudWatch metrics (namespace, name and dimensions) kept, across accounts and
     /// regions; a PutMetricData that would add more is refused with LimitExceeded.
-    #[arg(long, env = "KINESIN_CLOUDWATCH_MAX_SERIES", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "KINESIN_CLOUDWATCH_MAX_SERIES", default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..))]
     cloudwatch_max_series: u32,
     /// The config file's `[[streams]]` tables.
     #[arg(skip)]

@@ -161,7 +161,7 @@ assert (code, status) == ("InvalidParameterCombination", 400), (code, message)
 assert message == "The parameters MetricData.member.1.Value and MetricData.member.1.Values are mutually exclusive and you have specified both.", message
 
 code, message, _ = error_of(cloudwatch.put_metric_data, Namespace="AWS/Kinesis", MetricData=[{"MetricName": "m", "Value": 1}])
-assert (code, message) == ("InvalidParameterValue", "The value AWS/Kinesis for parameter Namespace is invalid."), (code, message)
+assert (code, message) == ("InvalidParameterValue", "The value AWS/ for parameter Namespace is invalid."), (code, message)
 
 code, message, _ = error_of(
     cloudwatch.get_metric_statistics, Namespace=namespace, MetricName="m", Period=60, Statistics=["Sum"],
