@@ -82,18 +82,29 @@ fn boto3_in_aws_query() {
 // The AWS CLI
 // ---------------------------------------------------------------------------------------------
 
+/// The AWS CLI: the test virtualenv's (`.ci/run` installs it there), else `aws` on the PATH, or
+/// `None` (off CI) to skip.
+fn aws_cli() -> Option<PathBuf> {
+    let in_venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tests/bin/aws");
+    let cli = if in_venv.exists() { in_venv } else { PathBuf::from("aws") };
+    if Command::new(&cli).arg("--version").output().is_ok_and(|output| output.status.success()) {
+        return Some(cli);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the AWS CLI must be installed on CI (.ci/run does)"
+    );
+    eprintln!("skipping: the AWS CLI (`aws`) is not installed");
+    None
+}
+
 #[test]
 fn aws_cli_get_metric_statistics_shows_what_was_put() {
-    let Ok(found) = Command::new("aws").arg("--version").output() else {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "the AWS CLI (`aws`) must be installed on CI");
-        eprintln!("skipping: the AWS CLI (`aws`) is not installed");
-        return;
-    };
-    assert!(found.status.success());
+    let Some(cli) = aws_cli() else { return };
     let server = TestServer::start();
     let namespace = unique_name("cli");
     let aws = |args: &[&str]| {
-        let output = Command::new("aws")
+        let output = Command::new(&cli)
             .args([
                 "cloudwatch",
                 "--endpoint-url",
