@@ -2,6 +2,7 @@
 
 mod admin;
 mod config;
+mod kinesis_metrics;
 mod lifecycle;
 mod metrics;
 mod open_files;
