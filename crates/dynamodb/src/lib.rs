@@ -2,8 +2,32 @@
 //! lease-table libraries call (`docs/dynamodb.md`), with DynamoDB's own semantics, messages and
 //! durability.
 
+pub mod codec;
+pub mod db;
+pub mod error;
+pub mod keys;
+pub mod layout;
 pub mod number;
+pub mod shape;
+pub mod storage;
+pub mod table;
+pub mod tables;
 pub mod value;
 
+pub use db::{Database, Settings};
+pub use error::DynamoError;
+pub use kinesin_service::RequestContext as Context;
 pub use number::{Number, NumberError};
+pub use storage::{MemoryStorage, Storage, Write};
 pub use value::{AttributeValue, Item};
+
+/// Naming tables within the caller's account and region.
+pub(crate) trait Names {
+    fn table(&self, name: &str) -> db::TableName;
+}
+
+impl Names for Context {
+    fn table(&self, name: &str) -> db::TableName {
+        db::TableName { account: self.account.clone(), region: self.region.clone(), name: name.to_owned() }
+    }
+}
