@@ -2,6 +2,7 @@
 //! lease-table libraries call (`docs/dynamodb.md`), with DynamoDB's own semantics, messages and
 //! durability.
 
+pub mod expr;
 pub mod number;
 pub mod value;
 
