@@ -210,10 +210,7 @@ mod tests {
             assert!(matches!(Number::parse(bad), Err(NumberError::NotNumeric(_))), "{bad:?}");
         }
         assert_eq!(error("123456789012345678901234567890123456789"), NumberError::TooManyDigits.to_string());
-        assert_eq!(
-            error("-1.23456789012345678901234567890123456789"),
-            NumberError::TooManyDigits.to_string()
-        );
+        assert_eq!(error("-1.23456789012345678901234567890123456789"), NumberError::TooManyDigits.to_string());
         assert!(Number::parse("12345678901234567890123456789012345678").is_ok());
         assert!(Number::parse("123456789012345678901234567890123456780000").is_ok());
         assert_eq!(Number::parse("1E+126"), Err(NumberError::Overflow));
