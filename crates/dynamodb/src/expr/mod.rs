@@ -3,6 +3,8 @@
 //! and checked with DynamoDB's own messages and evaluated with its semantics
 //! (`docs/dynamodb-expressions.md`).
 
+mod compare;
+mod condition;
 mod cursor;
 mod error;
 mod lexer;
@@ -11,6 +13,7 @@ mod placeholders;
 mod problems;
 mod reserved;
 
+pub use condition::{parse_condition, Comparator, Condition, Operand};
 pub use error::{ExprError, ExpressionKind};
 pub use path::{DocumentPath, PathElement};
 pub use placeholders::Placeholders;
