@@ -5,6 +5,7 @@
 pub mod codec;
 pub mod db;
 pub mod error;
+pub mod expr;
 pub mod keys;
 pub mod layout;
 pub mod number;

@@ -1,0 +1,19 @@
+//! DynamoDB's expression language: placeholders and document paths, conditions
+//! (`ConditionExpression`, `FilterExpression`), updates, projections and key conditions, parsed
+//! and checked with DynamoDB's own messages and evaluated with its semantics
+//! (`docs/dynamodb-expressions.md`).
+
+mod compare;
+mod condition;
+mod cursor;
+mod error;
+mod lexer;
+mod path;
+mod placeholders;
+mod problems;
+mod reserved;
+
+pub use condition::{parse_condition, Comparator, Condition, Operand};
+pub use error::{ExprError, ExpressionKind};
+pub use path::{DocumentPath, PathElement};
+pub use placeholders::Placeholders;
