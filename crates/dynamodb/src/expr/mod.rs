@@ -12,6 +12,7 @@ mod operand;
 mod path;
 mod placeholders;
 mod problems;
+mod projection;
 mod reserved;
 mod update;
 
@@ -19,4 +20,5 @@ pub use condition::{parse_condition, Comparator, Condition, Operand};
 pub use error::{ExprError, ExpressionKind};
 pub use path::{DocumentPath, PathElement};
 pub use placeholders::Placeholders;
+pub use projection::{parse_projection, Projection};
 pub use update::{parse_update, Action, SetValue, Update, UpdateOperand};

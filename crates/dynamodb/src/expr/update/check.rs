@@ -213,7 +213,7 @@ impl UpdateChecker<'_> {
 
 /// How two paths of one update clash, if they do: one inside (or equal to) the other
 /// overlaps; a name where the other has an index conflicts.
-fn clash(one: &DocumentPath, two: &DocumentPath) -> Option<(Problem, &'static str)> {
+pub(crate) fn clash(one: &DocumentPath, two: &DocumentPath) -> Option<(Problem, &'static str)> {
     for (a, b) in one.elements().iter().zip(two.elements()) {
         match (a, b) {
             (PathElement::Name(_), PathElement::Index(_)) | (PathElement::Index(_), PathElement::Name(_)) => {
