@@ -8,12 +8,17 @@ mod condition;
 mod cursor;
 mod error;
 mod lexer;
+mod operand;
 mod path;
 mod placeholders;
 mod problems;
+mod projection;
 mod reserved;
+mod update;
 
 pub use condition::{parse_condition, Comparator, Condition, Operand};
 pub use error::{ExprError, ExpressionKind};
 pub use path::{DocumentPath, PathElement};
 pub use placeholders::Placeholders;
+pub use projection::{parse_projection, Projection};
+pub use update::{parse_update, Action, SetValue, Update, UpdateOperand};

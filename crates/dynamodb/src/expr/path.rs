@@ -74,6 +74,18 @@ pub(crate) fn child<'a>(value: &'a AttributeValue, element: &PathElement) -> Opt
     }
 }
 
+/// The value `element` names inside `value`, for changing it.
+pub(crate) fn child_mut<'a>(
+    value: &'a mut AttributeValue,
+    element: &PathElement,
+) -> Option<&'a mut AttributeValue> {
+    match (value, element) {
+        (AttributeValue::M(map), PathElement::Name(name)) => map.get_mut(name),
+        (AttributeValue::L(list), PathElement::Index(index)) => list.get_mut(*index),
+        _ => None,
+    }
+}
+
 /// As DynamoDB prints paths in its messages: `[a, [2], c]`.
 impl fmt::Display for DocumentPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

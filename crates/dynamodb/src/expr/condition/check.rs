@@ -1,9 +1,10 @@
 //! From what a condition says to what it means: placeholders looked up, functions checked,
 //! and DynamoDB's message for the worst problem (`docs/dynamodb-expressions.md`, "Conditions").
 
-use super::syntax::{parse_syntax, RawCondition, RawOperand};
+use super::syntax::{parse_syntax, RawCondition};
 use super::{Comparator, Condition, Operand};
 use crate::expr::error::{ExprError, ExpressionKind};
+use crate::expr::operand::RawOperand;
 use crate::expr::placeholders::Placeholders;
 use crate::expr::problems::{Checker, Problem};
 use crate::AttributeValue;

@@ -10,11 +10,12 @@
 //!             | operand IN ( operand (, operand)* )
 //!             | function
 //!             | ( condition )
-//! operand    := ( operand ) | function | :value | path
-//! function   := name ( operand (, operand)* )
 //! ```
+//!
+//! with operands as `expr::operand` reads them.
 
-use crate::expr::cursor::{Cursor, Grammar, RawPath};
+use crate::expr::cursor::{Cursor, Grammar};
+use crate::expr::operand::{arguments, function, operand, RawOperand};
 
 pub(crate) const GRAMMAR: Grammar =
     Grammar { keywords: &["AND", "OR", "NOT", "BETWEEN", "IN"], names_may_start_with_underscore: false };
@@ -31,14 +32,6 @@ pub(crate) enum RawCondition {
     Between(RawOperand, RawOperand, RawOperand),
     In(RawOperand, Vec<RawOperand>),
     Function(String, Vec<RawOperand>),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum RawOperand {
-    Parenthesized(Box<RawOperand>),
-    Function(String, Vec<RawOperand>),
-    Value(String),
-    Path(RawPath),
 }
 
 /// The tree of `text`, or DynamoDB's syntax error.
@@ -118,39 +111,4 @@ fn test(cursor: &mut Cursor) -> Option<RawCondition> {
     let comparator = cursor.one_of(&COMPARATORS)?;
     let right = operand(cursor)?;
     Some(RawCondition::Comparison(comparator, left, right))
-}
-
-pub(crate) fn operand(cursor: &mut Cursor) -> Option<RawOperand> {
-    let mark = cursor.mark();
-    if cursor.is_symbol("(") {
-        cursor.symbol("(")?;
-        let inner = operand(cursor)?;
-        cursor.symbol(")")?;
-        return Some(RawOperand::Parenthesized(Box::new(inner)));
-    }
-    if let Some((name, arguments)) = function(cursor) {
-        return Some(RawOperand::Function(name, arguments));
-    }
-    cursor.reset(mark);
-    if let Some(key) = cursor.value_placeholder() {
-        return Some(RawOperand::Value(key.to_owned()));
-    }
-    cursor.path().map(RawOperand::Path)
-}
-
-fn function(cursor: &mut Cursor) -> Option<(String, Vec<RawOperand>)> {
-    let name = cursor.word()?;
-    cursor.symbol("(")?;
-    let arguments = arguments(cursor)?;
-    cursor.symbol(")")?;
-    Some((name.to_owned(), arguments))
-}
-
-fn arguments(cursor: &mut Cursor) -> Option<Vec<RawOperand>> {
-    let mut arguments = vec![operand(cursor)?];
-    while cursor.is_symbol(",") {
-        cursor.symbol(",")?;
-        arguments.push(operand(cursor)?);
-    }
-    Some(arguments)
 }
