@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use crate::codec::{encode_item, item_size, MAX_ITEM_BYTES};
 use crate::db::{Database, ItemChange, TableName, TableState};
 use crate::error::{DynamoError, Result};
-use crate::expr::{Condition, Placeholders};
+use crate::expr::Condition;
 use crate::params::{self, Dialects};
 use crate::shape::{Fields, Violations};
 use crate::tables::table_name;
@@ -325,7 +325,3 @@ pub fn batch_write_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Resul
     Ok(json!({ "UnprocessedItems": {} }))
 }
 
-/// The placeholders of a request that has none to give (kept for symmetry in callers).
-pub fn no_placeholders() -> Placeholders {
-    Placeholders::default()
-}

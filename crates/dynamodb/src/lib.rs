@@ -3,21 +3,28 @@
 //! durability.
 
 pub mod codec;
+pub mod conditions;
 pub mod db;
 pub mod error;
 pub mod expr;
+pub mod items;
 pub mod keys;
 pub mod layout;
 pub mod number;
+pub mod params;
+pub mod projections;
+pub mod service;
 pub mod shape;
 pub mod storage;
 pub mod table;
 pub mod tables;
+pub mod updates;
 pub mod value;
 
 pub use db::{Database, Settings};
 pub use error::DynamoError;
 pub use kinesin_service::RequestContext as Context;
+pub use service::DynamoDbService;
 pub use number::{Number, NumberError};
 pub use storage::{MemoryStorage, Storage, Write};
 pub use value::{AttributeValue, Item};
