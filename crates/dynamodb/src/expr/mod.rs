@@ -7,6 +7,7 @@ mod compare;
 mod condition;
 mod cursor;
 mod error;
+mod key_condition;
 mod lexer;
 mod operand;
 mod path;
@@ -18,6 +19,7 @@ mod update;
 
 pub use condition::{parse_condition, Comparator, Condition, Operand};
 pub use error::{ExprError, ExpressionKind};
+pub use key_condition::{parse_key_condition, KeyCondition, KeyPredicate, KeyTest};
 pub use path::{DocumentPath, PathElement};
 pub use placeholders::Placeholders;
 pub use projection::{parse_projection, Projection};
