@@ -198,16 +198,20 @@ impl Database {
             full.extend_from_slice(a);
             full
         });
-        let (from, to) = match (&after, reverse) {
-            (Some(a), false) => (Bound::Excluded(a.as_slice()), end.as_deref().map_or(Bound::Unbounded, Bound::Excluded)),
-            (Some(a), true) => (Bound::Included(prefix.as_slice()), Bound::Excluded(a.as_slice())),
-            (None, _) => (Bound::Included(prefix.as_slice()), end.as_deref().map_or(Bound::Unbounded, Bound::Excluded)),
+        let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        // `after` may lie outside `within`: the range is clamped to it either way.
+        let (from, to) = match &after {
+            Some(a) if !reverse && a.as_slice() >= prefix.as_slice() => (Bound::Excluded(a.as_slice()), end_bound),
+            Some(a) if reverse && end.as_ref().is_none_or(|e| a < e) => {
+                (Bound::Included(prefix.as_slice()), Bound::Excluded(a.as_slice()))
+            }
+            _ => (Bound::Included(prefix.as_slice()), end_bound),
         };
         let mut failure = None;
         self.storage
             .scan(from, to, reverse, &mut |key, value| {
                 if !key.starts_with(&prefix) {
-                    return !reverse;
+                    return false;
                 }
                 match visit(&key[prefix_len..], value) {
                     Ok(go_on) => go_on,

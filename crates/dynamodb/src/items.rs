@@ -10,7 +10,6 @@ use crate::error::{DynamoError, Result};
 use crate::expr::Condition;
 use crate::params::{self, Dialects};
 use crate::shape::{Fields, Violations};
-use crate::tables::table_name;
 use crate::{conditions, layout, projections, updates, Context, Item, Names};
 
 /// The table key of `key` (already checked against the schema) as stored.

@@ -77,7 +77,7 @@ pub fn placeholders(body: Fields<'_>, dialects: &Dialects) -> Result<Placeholder
 }
 
 /// `ReturnValues`, checked against the enum and then against what the operation allows.
-pub fn return_values(body: Fields<'_>, violations: &mut Violations) -> Result<Option<&str>> {
+pub fn return_values<'a>(body: Fields<'a>, violations: &mut Violations) -> Result<Option<&'a str>> {
     let value = body.string("ReturnValues")?;
     violations.one_of(value, "returnValues", &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"]);
     Ok(value)

@@ -14,8 +14,7 @@ use crate::layout::{self, TABLE_SPACE};
 use crate::params::{self, Dialects};
 use crate::shape::{Fields, Violations};
 use crate::table::{IndexMeta, KeySchema, ProjectionType};
-use crate::tables::table_name;
-use crate::{conditions, projections, Context, Item};
+use crate::{conditions, projections, Context, Item, Names};
 
 /// A page stops once it has read this much.
 const PAGE_BYTES: usize = 1024 * 1024;
@@ -350,7 +349,7 @@ pub fn query(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
     db.scan_space(table.meta.id, source.space(), &partition, start.as_deref(), !forward, &mut |_, value| {
         let Some(item) = entry_item(db, &source, value)? else { return Ok(true) };
         let in_range = match (&key_query.range, &range_name) {
-            (Some(condition), Some(name)) => item.get(name).is_some_and(|v| condition.holds(v)),
+            (Some(condition), Some(name)) => item.get(name).is_some_and(|v| condition.matches(v)),
             _ => true,
         };
         if !in_range {
