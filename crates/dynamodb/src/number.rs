@@ -141,7 +141,7 @@ fn is_number_syntax(text: &str) -> bool {
     };
     let all_digits = |part: &[u8]| part.iter().all(u8::is_ascii_digit);
     let mantissa_ok = all_digits(integer)
-        && fraction.is_none_or(|f| all_digits(f))
+        && fraction.is_none_or(all_digits)
         && (!integer.is_empty() || fraction.is_some_and(|f| !f.is_empty()));
     let exponent_ok = exponent.is_none_or(|e| {
         let digits = e.strip_prefix(b"+").or_else(|| e.strip_prefix(b"-")).unwrap_or(e);
@@ -224,7 +224,10 @@ mod tests {
             assert!(matches!(Number::parse(bad), Err(NumberError::NotNumeric(_))), "{bad:?}");
         }
         assert_eq!(error("123456789012345678901234567890123456789"), NumberError::TooManyDigits.to_string());
-        assert_eq!(error("-1.23456789012345678901234567890123456789"), NumberError::TooManyDigits.to_string());
+        assert_eq!(
+            error("-1.23456789012345678901234567890123456789"),
+            NumberError::TooManyDigits.to_string()
+        );
         assert!(Number::parse("12345678901234567890123456789012345678").is_ok());
         assert!(Number::parse("123456789012345678901234567890123456780000").is_ok());
         assert_eq!(Number::parse("1E+126"), Err(NumberError::Overflow));

@@ -33,12 +33,9 @@ use kinesin_wire::{ApiError, Input, Operation, Value};
 
 pub use engine::{Engine, EngineConfig, TrafficReport};
 
-/// Who is calling and where: every stream lives in one account and region.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestContext {
-    pub account: String,
-    pub region: String,
-}
+/// Who is calling and where: every stream lives in one account and region (the same context
+/// every service on the endpoint gets).
+pub use kinesin_service::RequestContext;
 
 /// A boxed future, so that [`Api`] can be used as a trait object by the server.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

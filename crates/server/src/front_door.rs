@@ -7,17 +7,19 @@ use std::time::Instant;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::request::Parts;
-use http::{Method, Request, Response};
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
 use kinesin_engine::{Api, Reply, RequestContext};
+use kinesin_service::{Call, FrontDoorError};
 use kinesin_wire::{decode, ApiError, Format, Input, Operation};
 use tokio::sync::watch;
 use tracing::{debug, error};
 
 use crate::event_stream;
 use crate::response::{self, ResponseBody};
-use crate::routing::{ContentType, Target};
+use crate::routing::{self, ContentType, Target};
+use crate::services::Routed;
 use crate::{auth, cors, identity, ServerConfig};
 
 pub struct FrontDoor {
@@ -73,10 +75,18 @@ impl FrontDoor {
         response
     }
 
-    /// Steps 3 to 12 of the request pipeline (`docs/protocol/front-door.md`).
+    /// Steps 3 to 12 of the request pipeline (`docs/protocol/front-door.md`), after handing the
+    /// requests of the other services to them.
     async fn route(&self, parts: &Parts, target: Target, body: Bytes) -> Response<ResponseBody> {
         if parts.method != Method::POST {
             return response::access_denied();
+        }
+        // Kinesis requests skip the services' routing: it is the hot path.
+        if !matches!(target, Target::Valid(_)) {
+            let prefix = routing::target_prefix(&parts.headers);
+            if let Some(routed) = self.config.services.route(parts, prefix, &body) {
+                return self.serve_service(parts, routed, body).await;
+            }
         }
         let content_type = ContentType::of(&parts.headers);
         if body.is_empty() {
@@ -131,7 +141,7 @@ impl FrontDoor {
         let parsed = decode::parse(op, format, body)?;
         let op = op.ok_or_else(|| ApiError::bare("UnknownOperationException"))?;
         let credential = auth::check(&parts.headers, parts.uri.query())?;
-        let account = identity::account(&self.config, parts, &credential, body)?;
+        let account = identity::account(&self.config, parts, &credential, body, KINESIS_SIGNING_NAME)?;
         let input = parsed.check_types(op)?;
         input.validate(op)?;
         let region = auth::scope_region(&credential).unwrap_or(&self.config.region);
@@ -153,6 +163,52 @@ impl FrontDoor {
         }
     }
 }
+
+impl FrontDoor {
+    /// A request for another service: the shared authentication and account steps, then the
+    /// service, which answers everything else in its own protocol.
+    async fn serve_service(&self, parts: &Parts, routed: Routed, body: Bytes) -> Response<ResponseBody> {
+        let Routed { service, protocol, operation } = routed;
+        let refused = |error: ApiError| {
+            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let error =
+                FrontDoorError { code: error.code, message: error.message.unwrap_or_default(), status };
+            response::service_answer(service.render_error(protocol, &error))
+        };
+        let credential = match auth::check(&parts.headers, parts.uri.query()) {
+            Ok(credential) => credential,
+            Err(error) => return refused(error),
+        };
+        let account = match identity::account(&self.config, parts, &credential, &body, service.signing_name())
+        {
+            Ok(account) => account,
+            Err(error) => return refused(error),
+        };
+        let region = auth::scope_region(&credential).unwrap_or(&self.config.region).to_owned();
+        let headers = parts.headers.clone();
+        // In a task of its own, like Kinesis operations: a client that disconnects cannot cancel
+        // a write halfway, and a panic becomes a 500.
+        let task = tokio::spawn({
+            let service = Arc::clone(&service);
+            async move {
+                let context = RequestContext { account, region };
+                let call =
+                    Call { context: &context, protocol, operation: &operation, headers: &headers, body };
+                service.handle(call).await
+            }
+        });
+        match task.await {
+            Ok(answer) => response::service_answer(answer),
+            Err(join_error) => {
+                error!(error = %join_error, "service operation failed");
+                refused(ApiError::internal_failure())
+            }
+        }
+    }
+}
+
+/// The SigV4 credential scope's service of Kinesis requests.
+const KINESIS_SIGNING_NAME: &str = "kinesis";
 
 /// Reads the whole body, or returns `None` as soon as more than `limit` bytes are known to be
 /// coming (from `Content-Length`, before reading anything) or have arrived. The rest of an

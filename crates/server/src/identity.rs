@@ -13,15 +13,14 @@ use kinesin_wire::ApiError;
 
 use crate::ServerConfig;
 
-/// The credential scope's service for the Kinesis API.
-const SERVICE: &str = "kinesis";
-
-/// The account a request acts for. `credential` is the one [`crate::auth::check`] found.
+/// The account a request acts for. `credential` is the one [`crate::auth::check`] found;
+/// `service` is the credential scope's service the signature must name (`kinesis`, `dynamodb`).
 pub fn account(
     config: &ServerConfig,
     parts: &Parts,
     credential: &str,
     body: &[u8],
+    service: &str,
 ) -> Result<String, ApiError> {
     let Some(store) = &config.credentials else {
         return Ok(account_from_key_id(credential).unwrap_or(&config.account_id).to_owned());
@@ -34,7 +33,7 @@ pub fn account(
         authority: parts.uri.authority().map(|a| a.as_str()),
         body,
     };
-    kinesin_sigv4::verify(store, &request, SERVICE, SystemTime::now())
+    kinesin_sigv4::verify(store, &request, service, SystemTime::now())
         .map(str::to_owned)
         .map_err(|refused| ApiError::new(refused.code, refused.message))
 }

@@ -12,6 +12,7 @@ mod identity;
 mod metrics;
 mod response;
 mod routing;
+mod services;
 mod tls;
 
 use std::future::Future;
@@ -30,6 +31,7 @@ use tracing::{debug, warn};
 
 use crate::front_door::FrontDoor;
 pub use crate::metrics::RequestMetrics;
+pub use crate::services::Services;
 pub use crate::tls::{SelfSigned, TlsConfig};
 pub use kinesin_sigv4::CredentialStore;
 
@@ -54,6 +56,8 @@ pub struct ServerConfig {
     pub credentials: Option<Arc<CredentialStore>>,
     /// Where requests are counted, for `/metrics`.
     pub metrics: Arc<RequestMetrics>,
+    /// The services served beside Kinesis (DynamoDB, CloudWatch); none by default.
+    pub services: Services,
 }
 
 impl ServerConfig {
@@ -68,6 +72,7 @@ impl Default for ServerConfig {
             max_body_bytes: ServerConfig::DEFAULT_MAX_BODY_BYTES,
             credentials: None,
             metrics: Arc::default(),
+            services: Services::default(),
         }
     }
 }

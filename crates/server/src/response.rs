@@ -43,6 +43,15 @@ fn buffered(
     response
 }
 
+/// A service's answer as it rendered it; the length is added here.
+pub fn service_answer(answer: kinesin_service::Answer) -> Response<ResponseBody> {
+    let mut response = buffered(answer.status, answer.content_type, answer.body);
+    for (name, value) in answer.headers {
+        response.headers_mut().append(name, value);
+    }
+    response
+}
+
 /// An operation's answer in the request's encoding: 200 (an empty body for `Value::Null`), or
 /// the error with its own status.
 pub fn answer(format: Format, result: Result<Value, ApiError>) -> Response<ResponseBody> {

@@ -48,6 +48,12 @@ pub enum Target {
     Valid(Operation),
 }
 
+/// The service part of `X-Amz-Target`: the text before the first `.` (empty when absent).
+pub fn target_prefix(headers: &HeaderMap) -> &[u8] {
+    let raw = headers.get("x-amz-target").map(|v| v.as_bytes()).unwrap_or_default();
+    raw.split(|&b| b == b'.').next().unwrap_or_default()
+}
+
 impl Target {
     pub fn of(headers: &HeaderMap) -> Target {
         let raw = headers.get("x-amz-target").map(|v| v.as_bytes()).unwrap_or_default();

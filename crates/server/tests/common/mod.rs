@@ -97,15 +97,16 @@ impl TestServer {
     }
 
     pub async fn with_limit(max_body_bytes: usize) -> TestServer {
+        TestServer::with_config(ServerConfig { max_body_bytes, ..ServerConfig::default() }).await
+    }
+
+    /// A server with `config`, but always the test account and default region.
+    pub async fn with_config(config: ServerConfig) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let api = Arc::new(Recorder::default());
-        let config = ServerConfig {
-            account_id: ACCOUNT.to_owned(),
-            region: DEFAULT_REGION.to_owned(),
-            max_body_bytes,
-            ..ServerConfig::default()
-        };
+        let config =
+            ServerConfig { account_id: ACCOUNT.to_owned(), region: DEFAULT_REGION.to_owned(), ..config };
         let (tx, rx) = oneshot::channel();
         let shutdown = async move {
             let _ = rx.await;
