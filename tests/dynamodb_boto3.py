@@ -252,7 +252,7 @@ def reads():
     assert [ranges(p) for p in pages][:3] == [["-100", "-2.5", "0"], ["2.75", "3", "10"], ["100"]], [ranges(p) for p in pages]
     filtered = ddb.query(TableName="ranged", KeyConditionExpression="p = :p", FilterExpression="even = :t",
                          ExpressionAttributeValues={**values, ":t": {"BOOL": True}}, Select="COUNT")
-    assert filtered["Count"] == 3 and filtered["ScannedCount"] == 7 and "Items" not in filtered, filtered
+    assert filtered["Count"] == 4 and filtered["ScannedCount"] == 7 and "Items" not in filtered, filtered
     specific = ddb.query(TableName="ranged", KeyConditionExpression="p = :p", ExpressionAttributeValues=values,
                          Select="SPECIFIC_ATTRIBUTES", ProjectionExpression="r", Limit=1)
     assert specific["Items"] == [{"r": {"N": "-100"}}] and specific["LastEvaluatedKey"] == {"p": {"S": "a"}, "r": {"N": "-100"}}
