@@ -3,6 +3,7 @@
 //! durability.
 
 pub mod expr;
+pub mod legacy;
 pub mod number;
 pub mod value;
 

@@ -15,7 +15,7 @@ mod placeholders;
 mod problems;
 mod projection;
 mod reserved;
-mod update;
+pub(crate) mod update;
 
 pub use condition::{parse_condition, Comparator, Condition, Operand};
 pub use error::{ExprError, ExpressionKind};
