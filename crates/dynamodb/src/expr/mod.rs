@@ -14,6 +14,8 @@ mod path;
 mod placeholders;
 mod problems;
 mod projection;
+#[cfg(test)]
+mod proptests;
 mod reserved;
 pub(crate) mod update;
 
