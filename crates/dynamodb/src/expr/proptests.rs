@@ -22,6 +22,11 @@ impl Style {
         self.0
     }
 
+    /// True one time in `times`.
+    fn one_in(&mut self, times: u64) -> bool {
+        self.next().is_multiple_of(times)
+    }
+
     fn pick<'a>(&mut self, choices: &[&'a str]) -> &'a str {
         choices[(self.next() % choices.len() as u64) as usize]
     }
@@ -72,7 +77,7 @@ impl Printer {
         let bare = name.starts_with(|c: char| c.is_ascii_alphabetic())
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
             && !is_reserved(name);
-        if bare && self.style.next() % 3 != 0 {
+        if bare && !self.style.one_in(3) {
             return name.to_owned();
         }
         let key = format!("#n{}", self.names.len());
@@ -147,7 +152,7 @@ impl Printer {
             Condition::Not(a) => format!("{}{}", self.keyword("NOT").trim_start(), self.child(a)),
             leaf => {
                 let text = self.leaf(leaf);
-                if self.style.next() % 4 == 0 {
+                if self.style.one_in(4) {
                     self.parenthesized(text)
                 } else {
                     text
@@ -237,7 +242,7 @@ impl Printer {
                         let a = self.update_operand(a);
                         let (x, y) = (self.style.space(), self.style.space());
                         let text = format!("{a}{x}{sign}{y}{}", self.update_operand(b));
-                        if self.style.next() % 3 == 0 {
+                        if self.style.one_in(3) {
                             self.parenthesized(text)
                         } else {
                             text
