@@ -210,8 +210,8 @@ fn invalid(detail: impl std::fmt::Display) -> ExprError {
 /// `present` tells whether the request has the named parameter (`"Expected"`,
 /// `"ExpressionAttributeNames"`, ...).
 pub fn check_parameter_mix(operation: Operation, present: impl Fn(&str) -> bool) -> Result<(), ExprError> {
-    let (expressions, legacy) = operation.parameters();
-    let expressions: Vec<&str> = expressions.iter().copied().filter(|name| present(name)).collect();
+    let (all_expressions, legacy) = operation.parameters();
+    let expressions: Vec<&str> = all_expressions.iter().copied().filter(|name| present(name)).collect();
     if !expressions.is_empty() {
         // KeyConditions may go with the other expressions when KeyConditionExpression is absent.
         let key_conditions_alone = !present("KeyConditionExpression");
@@ -231,7 +231,6 @@ pub fn check_parameter_mix(operation: Operation, present: impl Fn(&str) -> bool)
     if present("ExpressionAttributeNames") && expressions.is_empty() {
         return Err(ExprError::new("ExpressionAttributeNames can only be specified when using expressions"));
     }
-    let (all_expressions, _) = operation.parameters();
     let value_expressions: Vec<&str> =
         all_expressions.iter().copied().filter(|name| *name != "ProjectionExpression").collect();
     if present("ExpressionAttributeValues")

@@ -1,7 +1,7 @@
 //! Conditions (`ConditionExpression`, `FilterExpression`, and the legacy `Expected`,
 //! `QueryFilter` and `ScanFilter`): what they mean, and whether an item satisfies one.
 
-pub(crate) mod check;
+mod check;
 mod syntax;
 #[cfg(test)]
 mod tests;
