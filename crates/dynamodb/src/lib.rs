@@ -12,6 +12,7 @@ pub mod key_conditions;
 pub mod keys;
 pub mod layout;
 pub mod legacy;
+pub mod legacy_params;
 pub mod number;
 pub mod params;
 pub mod projections;

@@ -304,8 +304,15 @@ fn queries_walk_the_range_key_in_dynamodbs_order() {
     }
     assert_eq!(pages.concat(), ["-2.5", "0", "2.75", "3", "10", "100"]);
     let count = h.ok("Query", json!({"TableName": "tbl", "KeyConditionExpression": "p = :p", "Select": "COUNT",
-        "FilterExpression": "r < :z", "ExpressionAttributeValues": {":p": {"S": "a"}, ":z": {"N": "0"}}}));
-    assert_eq!(count, json!({"Count": 2, "ScannedCount": 7}));
+        "FilterExpression": "attribute_exists(x)", "ExpressionAttributeValues": {":p": {"S": "a"}}}));
+    assert_eq!(count, json!({"Count": 0, "ScannedCount": 7}));
+    assert_eq!(h.validation("Query", json!({"TableName": "tbl", "KeyConditionExpression": "p = :p", "FilterExpression": "r < :z",
+        "ExpressionAttributeValues": {":p": {"S": "a"}, ":z": {"N": "0"}}})),
+        "Filter Expression can only contain non-primary key attributes: Primary key attribute: r");
+    let legacy = h.ok("Query", json!({"TableName": "tbl", "Select": "COUNT", "KeyConditions": {
+        "p": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "a"}]},
+        "r": {"ComparisonOperator": "LT", "AttributeValueList": [{"N": "0"}]}}}));
+    assert_eq!(legacy, json!({"Count": 2, "ScannedCount": 2}));
     assert_eq!(h.validation("Query", json!({"TableName": "tbl", "IndexName": "nope", "KeyConditionExpression": "p = :p",
         "ExpressionAttributeValues": {":p": {"S": "a"}}})), "The table does not have the specified index: nope");
     assert_eq!(h.validation("Query", json!({"TableName": "tbl", "KeyConditionExpression": "p = :p", "Select": "SPECIFIC_ATTRIBUTES",
