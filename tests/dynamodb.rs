@@ -74,6 +74,11 @@ fn boto3_indexes() {
 }
 
 #[test]
+fn boto3_legacy_parameters_as_the_kcl_sends_them() {
+    run_case("legacy");
+}
+
+#[test]
 fn boto3_transactions() {
     run_case("transactions");
 }

@@ -274,7 +274,7 @@ def reads():
                                                       PaginationConfig={"PageSize": 1}):
             segments += [(i["p"]["S"], i["r"]["N"]) for i in page["Items"]]
     assert sorted(segments) == sorted((i["p"]["S"], i["r"]["N"]) for i in scanned) and len(set(segments)) == 8
-    filtered = ddb.scan(TableName="ranged", FilterExpression="p = :p AND NOT even", ExpressionAttributeValues=values,
+    filtered = ddb.scan(TableName="ranged", FilterExpression="p = :p AND NOT even = :t", ExpressionAttributeValues={**values, ":t": {"BOOL": True}},
                         ProjectionExpression="r", ConsistentRead=True)
     assert sorted(i["r"]["N"] for i in filtered["Items"]) == ["-2.5", "2.75", "3"], filtered
     fails("ValidationException", "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
@@ -353,6 +353,56 @@ def transactions():
     assert keys == ["Leader", "new", "state"], keys
 
 
+def legacy():
+    """The KCL's lease writes, in the legacy dialect exactly as it sends them."""
+    lease_table("leases")
+    key = {"leaseKey": {"S": "shardId-000000000000"}}
+    lease = {**key, "leaseCounter": {"N": "0"}, "checkpoint": {"S": "TRIM_HORIZON"}, "checkpointSubSequenceNumber": {"N": "0"},
+             "ownerSwitchesSinceCheckpoint": {"N": "0"}, "parentShardId": {"SS": ["shardId-parent"]}}
+    ddb.put_item(TableName="leases", Item=lease, Expected={"leaseKey": {"Exists": False}})
+    fails("ConditionalCheckFailedException", "The conditional request failed",
+          ddb.put_item, TableName="leases", Item=lease, Expected={"leaseKey": {"Exists": False}})
+    # take
+    ddb.update_item(TableName="leases", Key=key, Expected={"leaseCounter": {"Value": {"N": "0"}}},
+                    AttributeUpdates={"leaseCounter": {"Action": "PUT", "Value": {"N": "1"}},
+                                      "leaseOwner": {"Action": "PUT", "Value": {"S": "worker-1"}},
+                                      "ownerSwitchesSinceCheckpoint": {"Action": "ADD", "Value": {"N": "1"}}})
+    # renew with the KCL 3.x additions
+    renewed = ddb.update_item(TableName="leases", Key=key,
+                              Expected={"leaseCounter": {"Value": {"N": "1"}}, "checkpointOwner": {"Exists": False}},
+                              AttributeUpdates={"leaseCounter": {"Action": "PUT", "Value": {"N": "2"}},
+                                                "throughputKBps": {"Action": "PUT", "Value": {"N": "1.0E-4"}}},
+                              ReturnValues="ALL_NEW")["Attributes"]
+    assert renewed["leaseCounter"] == {"N": "2"} and renewed["throughputKBps"] == {"N": "0.0001"}, renewed
+    failure = fails("ConditionalCheckFailedException", "The conditional request failed",
+                    ddb.update_item, TableName="leases", Key=key, Expected={"leaseCounter": {"Value": {"N": "1"}}},
+                    AttributeUpdates={"leaseCounter": {"Action": "PUT", "Value": {"N": "2"}}},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    assert failure["Item"]["leaseCounter"] == {"N": "2"}, failure
+    # evict: Value or Exists:false through OR, a DELETE without a value
+    ddb.update_item(TableName="leases", Key=key,
+                    Expected={"leaseOwner": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "worker-1"}]},
+                              "leaseKey": {"Exists": True, "Value": key["leaseKey"]}},
+                    AttributeUpdates={"leaseOwner": {"Action": "DELETE"}, "leaseCounter": {"Action": "ADD", "Value": {"N": "1"}},
+                                      "parentShardId": {"Action": "DELETE", "Value": {"SS": ["shardId-parent"]}}})
+    item = ddb.get_item(TableName="leases", Key=key, ConsistentRead=True, AttributesToGet=["leaseOwner", "leaseCounter", "parentShardId"])
+    assert item["Item"] == {"leaseCounter": {"N": "3"}}, item
+    # the coordinator state's scans and the lease taker's filters
+    ddb.put_item(TableName="leases", Item={"leaseKey": {"S": "other"}, "leaseOwner": {"S": "worker-2"}})
+    owned = ddb.scan(TableName="leases", ScanFilter={"leaseOwner": {"ComparisonOperator": "NOT_NULL"}})
+    assert [i["leaseKey"]["S"] for i in owned["Items"]] == ["other"], owned
+    either = ddb.scan(TableName="leases", ConditionalOperator="OR", ScanFilter={
+        "leaseOwner": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "worker-2"}]},
+        "leaseCounter": {"ComparisonOperator": "GT", "AttributeValueList": [{"N": "2"}]}})
+    assert either["Count"] == 2, either
+    fails("ValidationException",
+          "One or more parameter values were invalid: Value must be provided when Exists is true for Attribute: leaseKey",
+          ddb.put_item, TableName="leases", Item=key, Expected={"leaseKey": {"Exists": True}})
+    fails("ValidationException",
+          "1 validation error detected: Value 'EQUALS' at 'expected.leaseKey.member.comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [IN, NULL, BETWEEN, LT, NOT_CONTAINS, EQ, GT, NOT_NULL, NE, LE, BEGINS_WITH, GE, CONTAINS]",
+          ddb.put_item, TableName="leases", Item=key, Expected={"leaseKey": {"ComparisonOperator": "EQUALS", "AttributeValueList": [{"S": "x"}]}})
+
+
 def durable_write():
     lease_table("leases")
     for i in range(50):
@@ -387,6 +437,7 @@ def durable_check():
     "reads": reads,
     "indexes": indexes,
     "transactions": transactions,
+    "legacy": legacy,
     "durable_write": durable_write,
     "durable_check": durable_check,
 }[CASE]()
