@@ -33,6 +33,10 @@ pub struct Settings {
     pub update_table_ms: i64,
 }
 
+/// Called with each entry a scan of a space reaches (its key within the space, and its
+/// value); `Ok(false)` stops the scan.
+pub type EntryVisitor<'a> = &'a mut dyn FnMut(&[u8], &[u8]) -> Result<bool>;
+
 /// Tables are named within an account and region.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TableName {
@@ -88,13 +92,20 @@ impl Database {
             true
         })?;
         if let Some(e) = bad {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("a stored DynamoDB table is damaged: {e}")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a stored DynamoDB table is damaged: {e}"),
+            ));
         }
         let mut tables = BTreeMap::new();
         for meta in metas {
             let (item_count, size_bytes) =
                 storage.get(&layout::count_key(meta.id))?.map_or((0, 0), |b| layout::decode_count(&b));
-            let name = TableName { account: meta.account.clone(), region: meta.region.clone(), name: meta.name.clone() };
+            let name = TableName {
+                account: meta.account.clone(),
+                region: meta.region.clone(),
+                name: meta.name.clone(),
+            };
             tables.insert(name, TableState { meta, item_count, size_bytes });
         }
         Ok(Database { storage, settings, clock, tables: RwLock::new(tables), writer: Mutex::new(()) })
@@ -141,7 +152,8 @@ impl Database {
         let mut writes = vec![Write::Put(layout::table_meta_key(meta.id), json)];
         writes.extend(extra);
         self.storage.commit(writes).map_err(storage_error)?;
-        let name = TableName { account: meta.account.clone(), region: meta.region.clone(), name: meta.name.clone() };
+        let name =
+            TableName { account: meta.account.clone(), region: meta.region.clone(), name: meta.name.clone() };
         let mut tables = self.tables.write().unwrap_or_else(PoisonError::into_inner);
         match tables.get_mut(&name) {
             Some(state) => state.meta = meta,
@@ -187,7 +199,7 @@ impl Database {
         within: &[u8],
         after: Option<&[u8]>,
         reverse: bool,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
+        visit: EntryVisitor<'_>,
     ) -> Result<()> {
         let mut prefix = layout::space_prefix(table, space);
         let prefix_len = prefix.len();
@@ -201,7 +213,9 @@ impl Database {
         let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
         // `after` may lie outside `within`: the range is clamped to it either way.
         let (from, to) = match &after {
-            Some(a) if !reverse && a.as_slice() >= prefix.as_slice() => (Bound::Excluded(a.as_slice()), end_bound),
+            Some(a) if !reverse && a.as_slice() >= prefix.as_slice() => {
+                (Bound::Excluded(a.as_slice()), end_bound)
+            }
             Some(a) if reverse && end.as_ref().is_none_or(|e| a < e) => {
                 (Bound::Included(prefix.as_slice()), Bound::Excluded(a.as_slice()))
             }
