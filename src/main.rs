@@ -26,6 +26,12 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Benchmark Kinesis endpoints (kinesin, the built-in baseline, peers) with the same workloads.
     Bench(kinesin_bench::BenchArgs),
+    /// List, create, describe (with the shard lineage), delete and scale streams.
+    Streams(kinesin_cli::streams::StreamsArgs),
+    /// Put records read from stdin or a file, through the batching producer.
+    Put(kinesin_cli::put::PutArgs),
+    /// Print a stream's records as they arrive, from every shard, following resharding.
+    Tail(kinesin_cli::tail::TailArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +48,9 @@ fn main() -> std::process::ExitCode {
             config::apply_config_file(args, std::env::args_os().skip(1)).and_then(serve::run)
         }
         Command::Bench(args) => kinesin_bench::run(args),
+        Command::Streams(args) => kinesin_cli::block_on(kinesin_cli::streams::run(args)),
+        Command::Put(args) => kinesin_cli::block_on(kinesin_cli::put::run(args)),
+        Command::Tail(args) => kinesin_cli::block_on(kinesin_cli::tail::run(args)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -184,7 +184,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     );
     // Weak: scrapes must not keep the store from its clean stop.
     let scraped = Arc::downgrade(&engine);
-    metrics.watch_streams(move || scraped.upgrade().map(|engine| engine.traffic()).unwrap_or_default());
+    metrics
+        .watch_streams(move || scraped.upgrade().map(|engine| engine.stream_figures()).unwrap_or_default());
 
     let address = format!("{}:{}", args.host, args.port);
     let listener = tokio::net::TcpListener::bind(&address).await.map_err(|e| {

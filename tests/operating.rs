@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::{ConsumerStatus, ShardIteratorType, StartingPosition, StreamMode, StreamStatus};
+use aws_sdk_kinesis::types::{
+    ConsumerStatus, MetricsName, PutRecordsRequestEntry, ShardIteratorType, StartingPosition, StreamMode,
+    StreamStatus,
+};
 use aws_sdk_kinesis::Client;
 use common::*;
 
@@ -198,9 +201,17 @@ async fn health_readiness_and_metrics_on_the_admin_port() {
     let (status, body) = get(&admin, "/metrics/nope");
     assert_eq!(status, 404, "{body}");
 
-    // Prometheus figures: requests by operation and outcome, and what each stream took in.
+    // Prometheus figures: requests by operation and outcome, and each stream's figures (the
+    // shard's too, with enhanced monitoring).
     let client = server.client_no_retry();
     create_stream_and_wait(&client, "measured", 1).await;
+    client
+        .enable_enhanced_monitoring()
+        .stream_name("measured")
+        .shard_level_metrics(MetricsName::IncomingBytes)
+        .send()
+        .await
+        .unwrap();
     for data in ["ab", "cde"] {
         client
             .put_record()
@@ -211,16 +222,52 @@ async fn health_readiness_and_metrics_on_the_admin_port() {
             .await
             .unwrap();
     }
+    let entry = PutRecordsRequestEntry::builder().partition_key("k").data(Blob::new("x")).build().unwrap();
+    client.put_records().stream_name("measured").set_records(Some(vec![entry; 3])).send().await.unwrap();
+    let iterator = client
+        .get_shard_iterator()
+        .stream_name("measured")
+        .shard_id("shardId-000000000000")
+        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap();
+    let read = client.get_records().shard_iterator(iterator.shard_iterator().unwrap()).send().await.unwrap();
+    assert_eq!(read.records().len(), 5);
     let _ = client.describe_stream_summary().stream_name("missing").send().await;
     let (status, metrics) = get(&admin, "/metrics");
     assert_eq!(status, 200);
+    let stream = r#"{account="000000000000",region="us-east-1",stream="measured"}"#;
+    let shard =
+        r#"{account="000000000000",region="us-east-1",stream="measured",shard="shardId-000000000000"}"#;
+    for (name, value) in [
+        ("kinesin_incoming_records_total", 5),
+        // Partition keys and data: 1 + 2, 1 + 3, then 3 × (1 + 1).
+        ("kinesin_incoming_bytes_total", 13),
+        ("kinesin_put_record_success_total", 2),
+        ("kinesin_put_record_bytes_total", 7),
+        ("kinesin_put_record_latency_milliseconds_count", 2),
+        ("kinesin_put_records_records_total", 3),
+        ("kinesin_put_records_total_records_total", 3),
+        ("kinesin_put_records_failed_records_total", 0),
+        ("kinesin_put_records_bytes_total", 6),
+        ("kinesin_get_records_records_total", 5),
+        ("kinesin_get_records_bytes_total", 13),
+        ("kinesin_get_records_success_total", 1),
+    ] {
+        let line = format!("{name}{stream} {value}");
+        assert!(metrics.lines().any(|l| l == line), "no {line} in\n{metrics}");
+    }
+    for line in [
+        format!("kinesin_shard_incoming_bytes_total{shard} 13"),
+        format!("kinesin_shard_outgoing_records_total{shard} 5"),
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "no {line} in\n{metrics}");
+    }
     for line in [
         r#"kinesin_requests_total{operation="PutRecord",code="OK"} 2"#,
         r#"kinesin_requests_total{operation="DescribeStreamSummary",code="ResourceNotFoundException"} 1"#,
         r#"kinesin_request_duration_seconds_count{operation="PutRecord"} 2"#,
-        r#"kinesin_incoming_records_total{account="000000000000",region="us-east-1",stream="measured"} 2"#,
-        // Partition keys and data: 1 + 2 and 1 + 3.
-        r#"kinesin_incoming_bytes_total{account="000000000000",region="us-east-1",stream="measured"} 7"#,
     ] {
         assert!(metrics.lines().any(|l| l == line), "no {line} in\n{metrics}");
     }

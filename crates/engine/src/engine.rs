@@ -14,6 +14,7 @@ use crate::fanout::Fanout;
 use crate::model::{StreamMeta, StreamStatus};
 use crate::registry::Registry;
 use crate::storage::{Catalog, Clock, ShardKey, ShardLog, StoreError};
+use crate::stream_metrics::StreamMetrics;
 use crate::subscription::SUBSCRIPTION_MS;
 use crate::throttle::Throttle;
 use crate::{Api, BoxFuture, Reply, RequestContext};
@@ -54,15 +55,15 @@ impl Default for EngineConfig {
 
 const ITERATOR_KEY_SETTING: &str = "token-signing-key";
 
-/// What one stream took in since start-up ([`Engine::traffic`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrafficReport {
+/// One stream's figures, with who it belongs to ([`Engine::stream_figures`]).
+#[derive(Debug, Clone)]
+pub struct StreamFigures {
     pub account: String,
     pub region: String,
     pub stream: String,
-    pub incoming_records: u64,
-    /// Partition keys and data.
-    pub incoming_bytes: u64,
+    /// The shard-level metrics EnableEnhancedMonitoring asked for (CloudWatch names).
+    pub shard_level_metrics: Vec<String>,
+    pub metrics: Arc<StreamMetrics>,
 }
 
 /// Kinesis semantics over a [`ShardLog`] and a [`Catalog`].
@@ -294,16 +295,16 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         }
     }
 
-    /// Every stream's traffic since start-up, for metrics.
-    pub fn traffic(&self) -> Vec<TrafficReport> {
+    /// Every stream's figures since start-up, for metrics.
+    pub fn stream_figures(&self) -> Vec<StreamFigures> {
         self.registry()
             .all()
-            .map(|s| TrafficReport {
+            .map(|s| StreamFigures {
                 account: s.account.clone(),
                 region: s.region.clone(),
                 stream: s.name.clone(),
-                incoming_records: s.traffic.incoming_records.load(Ordering::Relaxed),
-                incoming_bytes: s.traffic.incoming_bytes.load(Ordering::Relaxed),
+                shard_level_metrics: s.shard_level_metrics.clone(),
+                metrics: Arc::clone(&s.metrics),
             })
             .collect()
     }

@@ -22,6 +22,7 @@ mod routing;
 mod shard_reader;
 mod starting_position;
 pub mod storage;
+pub mod stream_metrics;
 mod subscription;
 mod throttle;
 
@@ -31,7 +32,7 @@ use std::pin::Pin;
 use kinesin_wire::put_records_answer::PutRecordsAnswer;
 use kinesin_wire::{ApiError, Input, Operation, Value};
 
-pub use engine::{Engine, EngineConfig, TrafficReport};
+pub use engine::{Engine, EngineConfig, StreamFigures};
 
 /// Who is calling and where: every stream lives in one account and region (the same context
 /// every service on the endpoint gets).

@@ -1,9 +1,10 @@
 //! Stream and shard metadata as the catalog stores it.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+use crate::stream_metrics::StreamMetrics;
 
 /// A stream's status, as reported by DescribeStream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,24 +135,16 @@ pub struct StreamMeta {
     /// Warm throughput target of an on-demand stream, MiB/s.
     #[serde(default)]
     pub warm_throughput_mibps: Option<u32>,
-    /// What was written to it since start-up, for metrics. Not stored; every version of the
-    /// metadata (they are clones) shares it, so it lasts through status changes.
+    /// What it took in and gave out since start-up, for metrics. Not stored; every version of
+    /// the metadata (they are clones) shares it, so it lasts through status changes.
     #[serde(skip)]
-    pub traffic: Arc<StreamTraffic>,
+    pub metrics: Arc<StreamMetrics>,
 }
 
-/// Records and bytes (partition keys and data) successfully written to a stream.
-#[derive(Debug, Default)]
-pub struct StreamTraffic {
-    pub incoming_records: AtomicU64,
-    pub incoming_bytes: AtomicU64,
-}
-
-/// Counters are not part of a stream's settings: two versions of a stream's metadata are equal
-/// whatever was written in between.
-impl PartialEq for StreamTraffic {
-    fn eq(&self, _: &StreamTraffic) -> bool {
-        true
+impl StreamMeta {
+    /// Whether EnableEnhancedMonitoring asked for any shard-level metric.
+    pub fn shard_level(&self) -> bool {
+        !self.shard_level_metrics.is_empty()
     }
 }
 
@@ -254,7 +247,7 @@ pub(crate) fn test_stream(n: u32) -> StreamMeta {
         pending_reshard: None,
         resource_policy: None,
         warm_throughput_mibps: None,
-        traffic: Arc::default(),
+        metrics: Arc::default(),
     }
 }
 

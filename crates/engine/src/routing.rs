@@ -1,6 +1,5 @@
 //! Routing records to shards by hash key, and appending them to the shards' logs.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use kinesin_wire::input::RecordInput;
@@ -12,6 +11,7 @@ use crate::log_limit::LogLimit;
 use crate::model::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
 use crate::render::sequence_numbers;
 use crate::storage::{Catalog, NewRecord, ShardKey, ShardLog};
+use crate::stream_metrics::StreamMetrics;
 use crate::{errors, Engine};
 
 /// Failed appends come in floods (a full disk fails them all): one line a second, counting the
@@ -59,6 +59,13 @@ pub struct Slot(usize);
 pub struct Routed {
     pub slot: Slot,
     pub record: NewRecord,
+}
+
+impl Routed {
+    /// The record's size as Kinesis counts it: partition key and data.
+    pub fn size(&self) -> usize {
+        self.record.partition_key.len() + self.record.data.len()
+    }
 }
 
 /// Checks and routes one `PutRecord` input or `PutRecords` entry, moving its partition key and
@@ -119,8 +126,11 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         for (i, r) in routed.into_iter().enumerate() {
             let shard = router.shard(r.slot);
             if self.config.enforce_limits {
-                let bytes = r.record.partition_key.len() + r.record.data.len();
-                if let Err(throttled) = self.throttle.admit_write(stream, shard.index, bytes, now) {
+                if let Err(throttled) = self.throttle.admit_write(stream, shard.index, r.size(), now) {
+                    StreamMetrics::add(&stream.metrics.write_throttled, 1);
+                    if stream.shard_level() {
+                        StreamMetrics::add(&stream.metrics.shard(shard.index).write_throttled, 1);
+                    }
                     outcomes[i] = Some(Err(throttled));
                     continue;
                 }
@@ -142,8 +152,13 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             }
             let result = self.log.append(key, records).await;
             if result.is_ok() {
-                stream.traffic.incoming_records.fetch_add(count as u64, Ordering::Relaxed);
-                stream.traffic.incoming_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+                StreamMetrics::add(&stream.metrics.incoming_records, count as u64);
+                StreamMetrics::add(&stream.metrics.incoming_bytes, bytes as u64);
+                if stream.shard_level() {
+                    let shard_figures = stream.metrics.shard(shard.index);
+                    StreamMetrics::add(&shard_figures.incoming_records, count as u64);
+                    StreamMetrics::add(&shard_figures.incoming_bytes, bytes as u64);
+                }
             }
             // Subscribers push the records the moment they are committed.
             self.fanout.shard_appended(key);

@@ -18,6 +18,13 @@ pub(crate) struct ShardRead {
     pub at_shard_end: bool,
 }
 
+impl ShardRead {
+    /// The records' size as Kinesis counts it: partition keys and data.
+    pub fn bytes(&self) -> usize {
+        self.records.iter().map(|r| r.partition_key.len() + r.data.len()).sum()
+    }
+}
+
 /// Reads at most `max_records` records / `max_bytes` of data from `from`.
 pub(crate) async fn read_shard<L: ShardLog>(
     log: &L,

@@ -28,6 +28,7 @@ use crate::render::{self, sequence_number};
 use crate::shard_reader::{read_shard, ShardRead};
 use crate::starting_position::position_marker;
 use crate::storage::{Catalog, Clock, Position, ShardLog};
+use crate::stream_metrics::StreamMetrics;
 use crate::{Engine, Event};
 
 /// How long a subscription lasts before the server ends it, as on AWS (5 minutes);
@@ -131,13 +132,16 @@ impl<L: ShardLog> Feed<L> {
             if !read.records.is_empty() || shard_ended || heartbeat_due {
                 self.position = read.next;
                 let more = !read.records.is_empty();
-                if !self.deliver(event(&stream, &shard, &read)).await || shard_ended {
+                if !self.deliver(event(&stream, &shard, &read)).await {
+                    return Ok(());
+                }
+                count_event(&stream, &shard, &read);
+                if shard_ended {
                     return Ok(());
                 }
                 last_event = Some(Instant::now());
                 if self.paced {
-                    let bytes: usize =
-                        read.records.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
+                    let bytes = read.bytes();
                     let pause = Duration::from_secs_f64(bytes as f64 / ENHANCED_FAN_OUT_BYTES_PER_SEC);
                     tokio::select! {
                         () = tokio::time::sleep(pause) => {}
@@ -201,6 +205,21 @@ impl<L: ShardLog> Feed<L> {
 }
 
 /// The `SubscribeToShardEvent` for one read. Its ContinuationSequenceNumber is the last record's
+/// Counts a delivered event in the stream's (and, with enhanced monitoring, the shard's) figures.
+fn count_event(stream: &StreamMeta, shard: &ShardMeta, read: &ShardRead) {
+    let (records, bytes) = (read.records.len() as u64, read.bytes() as u64);
+    let figures = &stream.metrics;
+    StreamMetrics::add(&figures.subscribe_events.successes, 1);
+    StreamMetrics::add(&figures.subscribe_events.records, records);
+    StreamMetrics::add(&figures.subscribe_events.bytes, bytes);
+    figures.subscribe_millis_behind.record(read.millis_behind.max(0) as u64);
+    if stream.shard_level() {
+        let shard = figures.shard(shard.index);
+        StreamMetrics::add(&shard.outgoing_records, records);
+        StreamMetrics::add(&shard.outgoing_bytes, bytes);
+    }
+}
+
 /// sequence number, or without records the position marker of the next record, so that
 /// AFTER_SEQUENCE_NUMBER resumes without loss; at the end of a closed shard it has none, and
 /// names the child shards instead (the pairing the KCL checks).

@@ -90,7 +90,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             pending_reshard: None,
             resource_policy: None,
             warm_throughput_mibps: warm.map(|w| w as u32),
-            traffic: Default::default(),
+            metrics: Default::default(),
         };
         self.create_shard_logs(&meta)?;
         self.persist(meta).await?;

@@ -1,5 +1,7 @@
 //! PutRecord: one record, answered with its shard and sequence number once it is durable.
 
+use std::time::Instant;
+
 use kinesin_wire::input::RecordInput;
 use kinesin_wire::seqnum::ClientSequenceNumber;
 use kinesin_wire::{ApiError, Value};
@@ -21,23 +23,34 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         // Held from routing until the records are durable (see `Engine::write_gate`).
         let _gate = self.write_gate.read().await;
         let stream = self.resolve_stream(ctx, input)?;
-        check_writable(&stream)?;
+        let started = Instant::now();
+        let result = self.put_one(&stream, input).await;
+        let outcome = result.as_ref().ok().map(|(_, bytes)| (1, *bytes));
+        stream.metrics.put_record.record(outcome, started.elapsed());
+        result.map(|(answer, _)| answer)
+    }
+
+    /// PutRecord once its stream is known: the answer, and the bytes written.
+    async fn put_one(&self, stream: &StreamMeta, input: &mut Value) -> Result<(Value, u64), ApiError> {
+        check_writable(stream)?;
         if let Some(seq) = input.str("SequenceNumberForOrdering") {
-            check_ordering_number(&stream, seq, self.now_ms())?;
+            check_ordering_number(stream, seq, self.now_ms())?;
         }
-        let router = Router::new(&stream);
-        let routed = route_entry(&stream, &router, RecordInput::take(input))?;
+        let router = Router::new(stream);
+        let routed = route_entry(stream, &router, RecordInput::take(input))?;
         check_dry_run(input)?;
+        let bytes = routed.size() as u64;
         let outcome =
-            self.append_routed(&stream, &router, vec![routed]).await.pop().expect("one record, one outcome");
+            self.append_routed(stream, &router, vec![routed]).await.pop().expect("one record, one outcome");
         let written = outcome?;
-        Ok(Value::object()
+        let answer = Value::object()
             .with("ShardId", shard_id(written.shard_index))
             .with("SequenceNumber", written.sequence_number.as_str())
             .with_opt(
                 "EncryptionType",
-                stream.encryption_key_id.as_ref().map(|_| render::encryption_type(&stream)),
-            ))
+                stream.encryption_key_id.as_ref().map(|_| render::encryption_type(stream)),
+            );
+        Ok((answer, bytes))
     }
 }
 

@@ -13,6 +13,7 @@ use crate::model::{ConsumerStatus, StreamStatus};
 use crate::operations::check_dry_run;
 use crate::starting_position::StartingPosition;
 use crate::storage::{Catalog, ShardKey, ShardLog};
+use crate::stream_metrics::StreamMetrics;
 use crate::subscription::Target;
 use crate::{Engine, Event, RequestContext};
 
@@ -45,7 +46,9 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             shard: ShardKey { stream_id: stream.id, shard_index: shard.index },
             consumer_arn: consumer_arn.to_owned(),
         };
-        let lease = self.fanout.acquire(key, self.now_ms())?;
+        let lease = self.fanout.acquire(key, self.now_ms()).inspect_err(|_| {
+            StreamMetrics::add(&stream.metrics.subscribe_rate_exceeded, 1);
+        })?;
         Ok(self.start_subscription(Target {
             lease,
             consumer_name: consumer.name,

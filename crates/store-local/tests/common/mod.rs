@@ -115,6 +115,6 @@ pub fn stream_meta(id: u64, name: &str, shards: u32) -> StreamMeta {
         pending_reshard: None,
         resource_policy: None,
         warm_throughput_mibps: None,
-        traffic: Default::default(),
+        metrics: Default::default(),
     }
 }
