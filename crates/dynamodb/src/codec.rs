@@ -192,8 +192,10 @@ mod tests {
             ".{0,8}".prop_map(AttributeValue::S),
             number.clone().prop_map(AttributeValue::N),
             prop::collection::vec(any::<u8>(), 0..8).prop_map(AttributeValue::B),
-            prop::collection::btree_set(".{0,4}", 1..4).prop_map(|s| AttributeValue::Ss(s.into_iter().collect())),
-            prop::collection::btree_set(number, 1..4).prop_map(|s| AttributeValue::Ns(s.into_iter().collect())),
+            prop::collection::btree_set(".{0,4}", 1..4)
+                .prop_map(|s| AttributeValue::Ss(s.into_iter().collect())),
+            prop::collection::btree_set(number, 1..4)
+                .prop_map(|s| AttributeValue::Ns(s.into_iter().collect())),
             prop::collection::btree_set(prop::collection::vec(any::<u8>(), 0..4), 1..4)
                 .prop_map(|s| AttributeValue::Bs(s.into_iter().collect())),
             Just(AttributeValue::Null),
