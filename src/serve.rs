@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+use kinesin_dynamodb::{DynamoDbService, Settings as TableSettings};
 use kinesin_engine::exhaustion::Exhausted;
 use kinesin_engine::storage::{StoreError, SystemClock};
 use kinesin_engine::{Engine, EngineConfig, RequestContext};
-use kinesin_dynamodb::{DynamoDbService, Settings as TableSettings};
 use kinesin_server::{CredentialStore, SelfSigned, ServerConfig, Services, TlsConfig};
 use kinesin_store_local::{open_store, Durability, RealFs, RedbTableStore, StoreOptions};
 
@@ -164,8 +164,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         create_table_ms: i64::from(args.create_table_ms),
         update_table_ms: i64::from(args.update_table_ms),
     };
-    let dynamodb = kinesin_dynamodb::Database::open(Arc::new(tables), table_settings, kinesin_dynamodb::db::system_clock())
-        .map_err(|e| format!("cannot load the DynamoDB tables in {}: {e}", args.data_dir.display()))?;
+    let dynamodb = kinesin_dynamodb::Database::open(
+        Arc::new(tables),
+        table_settings,
+        kinesin_dynamodb::db::system_clock(),
+    )
+    .map_err(|e| format!("cannot load the DynamoDB tables in {}: {e}", args.data_dir.display()))?;
     let services = Services::new(vec![Arc::new(DynamoDbService::new(Arc::new(dynamodb)))])?;
     let config = EngineConfig {
         create_stream_ms: i64::from(args.create_stream_ms),

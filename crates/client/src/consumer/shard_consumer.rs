@@ -91,6 +91,14 @@ pub(crate) async fn consume_shard<P: RecordProcessor>(
             .filter(|r| after.as_ref().is_none_or(|after| position_of(r) > *after))
             .collect();
         if let Some(last) = records.last() {
+            // A lease stolen since the last renewal is noticed only at the next one: renew now,
+            // so that a processor never handles records its lease's new owner may already have
+            // processed and checkpointed.
+            let _ = held.renew(table).await;
+            if held.is_lost(failover) {
+                processor.lease_lost().await;
+                return;
+            }
             checkpointer.delivered(position_of(last));
             let input = ProcessRecordsInput {
                 shard_id: lease.key.clone(),
