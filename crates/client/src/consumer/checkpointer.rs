@@ -136,3 +136,68 @@ impl Checkpointer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consumer::lease::Lease;
+    use crate::consumer::memory_table::MemoryLeaseTable;
+
+    const SHARD: &str = "shardId-000000000000";
+
+    async fn checkpointer() -> (Arc<MemoryLeaseTable>, Checkpointer) {
+        let table = Arc::new(MemoryLeaseTable::default());
+        let lease = Lease { owner: Some("me".into()), ..Lease::new(SHARD, Checkpoint::TrimHorizon) };
+        table.create(&lease).await.unwrap();
+        let held = Arc::new(HeldLease::new(lease));
+        let checkpointer = Checkpointer::new(
+            SHARD.into(),
+            held,
+            Arc::clone(&table) as Arc<dyn LeaseTable>,
+            Checkpoint::TrimHorizon,
+        );
+        (table, checkpointer)
+    }
+
+    fn stored(table: &MemoryLeaseTable) -> Checkpoint {
+        table.snapshot(SHARD).unwrap().checkpoint
+    }
+
+    #[tokio::test]
+    async fn checkpoints_lie_between_the_last_one_and_the_last_record_delivered() {
+        let (table, mut checkpointer) = checkpointer().await;
+        checkpointer.checkpoint().await.unwrap();
+        assert_eq!(stored(&table), Checkpoint::TrimHorizon, "nothing delivered: nothing written");
+        checkpointer.delivered(SequencePosition::new("200", 3));
+        assert!(matches!(
+            checkpointer.checkpoint_at("200", 4).await,
+            Err(CheckpointError::OutOfRange { .. })
+        ));
+        checkpointer.checkpoint_at("150", 0).await.unwrap();
+        assert_eq!(stored(&table), Checkpoint::At(SequencePosition::new("150", 0)));
+        assert!(matches!(
+            checkpointer.checkpoint_at("149", 9).await,
+            Err(CheckpointError::OutOfRange { .. })
+        ));
+        checkpointer.checkpoint().await.unwrap();
+        assert_eq!(stored(&table), Checkpoint::At(SequencePosition::new("200", 3)));
+        checkpointer.reached_shard_end(vec!["shardId-000000000001".into()]);
+        checkpointer.checkpoint().await.unwrap();
+        let lease = table.snapshot(SHARD).unwrap();
+        assert_eq!(
+            (lease.checkpoint, lease.child_shard_ids),
+            (Checkpoint::ShardEnd, vec!["shardId-000000000001".to_owned()])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_after_the_lease_was_taken_fails_and_writes_nothing() {
+        let (table, mut checkpointer) = checkpointer().await;
+        let lease = table.snapshot(SHARD).unwrap();
+        assert!(table.take(&lease, "other").await.unwrap());
+        checkpointer.delivered(SequencePosition::new("5", 0));
+        assert_eq!(checkpointer.checkpoint().await, Err(CheckpointError::LeaseLost(SHARD.into())));
+        assert_eq!(stored(&table), Checkpoint::TrimHorizon);
+        assert_eq!(table.snapshot(SHARD).unwrap().owner.as_deref(), Some("other"));
+    }
+}

@@ -74,8 +74,10 @@ impl LeaseCoordinator {
             if self.table.take(&lease, &self.worker_id).await? {
                 let mut lease = lease;
                 lease.counter += 1;
+                if lease.owner.as_deref() != Some(self.worker_id.as_str()) {
+                    lease.owner_switches_since_checkpoint += 1;
+                }
                 lease.owner = Some(self.worker_id.clone());
-                lease.owner_switches_since_checkpoint += 1;
                 let held = Arc::new(HeldLease::new(lease.clone()));
                 self.held.insert(lease.key.clone(), Arc::clone(&held));
                 taken.push((lease.key, held));

@@ -185,14 +185,14 @@ impl LeaseTable for DynamoDbLeaseTable {
     }
 
     fn take<'a>(&'a self, lease: &'a Lease, new_owner: &'a str) -> BoxFuture<'a, TableResult<bool>> {
-        let updates = HashMap::from([
-            next_counter(lease),
-            put(LEASE_OWNER, AttributeValue::S(new_owner.to_owned())),
-            (
+        let mut updates =
+            HashMap::from([next_counter(lease), put(LEASE_OWNER, AttributeValue::S(new_owner.to_owned()))]);
+        if lease.owner.as_deref() != Some(new_owner) {
+            updates.insert(
                 OWNER_SWITCHES_SINCE_CHECKPOINT.to_owned(),
                 AttributeValueUpdate::builder().action(AttributeAction::Add).value(number(1)).build(),
-            ),
-        ]);
+            );
+        }
         Box::pin(self.conditional_update(&lease.key, counter_is(lease), updates))
     }
 

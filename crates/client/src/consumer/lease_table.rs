@@ -36,8 +36,8 @@ pub(crate) trait LeaseTable: Send + Sync {
     /// If the counter is still `lease.counter`: counter + 1.
     fn renew<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, TableResult<bool>>;
 
-    /// If the counter is still `lease.counter`: counter + 1, owner `new_owner`, one more owner
-    /// switch since the checkpoint.
+    /// If the counter is still `lease.counter`: counter + 1, owner `new_owner`, and one more
+    /// owner switch since the checkpoint if the owner changes.
     fn take<'a>(&'a self, lease: &'a Lease, new_owner: &'a str) -> BoxFuture<'a, TableResult<bool>>;
 
     /// If the owner is still `lease.owner`: no owner, counter + 1. Frees the lease for any worker

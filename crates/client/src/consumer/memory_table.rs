@@ -70,8 +70,10 @@ impl LeaseTable for MemoryLeaseTable {
             |s| s.counter == lease.counter,
             |s| {
                 s.counter += 1;
+                if s.owner.as_deref() != Some(new_owner) {
+                    s.owner_switches_since_checkpoint += 1;
+                }
                 s.owner = Some(new_owner.to_owned());
-                s.owner_switches_since_checkpoint += 1;
             },
         );
         Box::pin(async move { result })
