@@ -436,7 +436,7 @@ async fn fail_over_time_with_a_one_second_failover() {
         })
     };
     let steady = start_worker(&server, "steady", &log).await;
-    let mut times = Vec::new();
+    let (mut times, mut lease_moves) = (Vec::new(), Vec::new());
     for round in 0..5 {
         let victim = format!("victim-{round}");
         let worker = start_worker(&server, &victim, &log).await;
@@ -461,13 +461,23 @@ async fn fail_over_time_with_a_one_second_failover() {
         };
         let killed = Instant::now();
         worker.abort();
+        let taken = {
+            let (dynamodb, victim) = (dynamodb.clone(), victim.clone());
+            tokio::spawn(async move {
+                while owners(&dynamodb).await.values().any(|owner| *owner == victim) {
+                    sleep(Duration::from_millis(10)).await;
+                }
+                killed.elapsed()
+            })
+        };
         times.push(time_until_taken_over(&log, &held, &victim, killed).await);
+        lease_moves.push(taken.await.unwrap());
     }
     putting.abort();
     steady.shutdown().await;
     times.sort();
     println!(
-        "fail-over with a 1 s failover time, kill to the first record processed by the other worker: {times:?} (median {:?}, max {:?})",
+        "fail-over with a 1 s failover time, kill to the first record processed by the other worker: {times:?} (median {:?}, max {:?}); kill to the lease taken, by round: {lease_moves:?}",
         times[times.len() / 2],
         times[times.len() - 1]
     );

@@ -20,6 +20,8 @@ pub(crate) struct LeaseCoordinator {
     max_leases_to_steal: usize,
     observations: Observations,
     held: HashMap<String, Arc<HeldLease>>,
+    /// The earliest time a lease of another worker expires, as of the last scan.
+    next_expiry: Option<Instant>,
 }
 
 impl LeaseCoordinator {
@@ -36,6 +38,7 @@ impl LeaseCoordinator {
             max_leases_to_steal,
             observations: Observations::default(),
             held: HashMap::new(),
+            next_expiry: None,
         }
     }
 
@@ -69,6 +72,12 @@ impl LeaseCoordinator {
         .filter(|lease| !self.held.contains_key(&lease.key))
         .cloned()
         .collect();
+        self.next_expiry = leases
+            .iter()
+            .filter(|lease| !self.held.contains_key(&lease.key))
+            .filter_map(|lease| self.observations.expires_at(lease, self.failover))
+            .filter(|expiry| *expiry >= now)
+            .min();
         let mut taken = Vec::new();
         for lease in candidates {
             if self.table.take(&lease, &self.worker_id).await? {
@@ -84,6 +93,12 @@ impl LeaseCoordinator {
             }
         }
         Ok(taken)
+    }
+
+    /// When the next scan could find an expired lease to take (a dead worker's shards move on
+    /// this soon after their failover time, not up to a round later).
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.next_expiry
     }
 
     /// Stops renewing a lease (its consumer has ended, lost or released it).

@@ -1,6 +1,7 @@
 //! A worker's main loop (docs/client.md#the-lease-algorithm): every failover/3 it renews its
 //! leases, scans the table and takes what the lease taker says, starting a shard consumer for
-//! each lease taken; now and then it syncs leases with the stream's shards. On a graceful stop
+//! each lease taken — and scans again just after another worker's lease could expire; now and
+//! then it syncs leases with the stream's shards. On a graceful stop
 //! it lets every shard consumer checkpoint and release its lease, renewing them meanwhile.
 
 use std::collections::HashMap;
@@ -31,9 +32,13 @@ pub(crate) async fn run<P: RecordProcessor>(
     let (stop_consumers, stop) = watch::channel(false);
     let mut consumers = ShardConsumers::default();
     let mut next_sync = Instant::now() + ctx.settings.shard_sync_interval;
+    let mut next_renewal = Instant::now();
     loop {
-        coordinator.renew_all().await;
-        // A failed scan is tried again at the next tick.
+        if Instant::now() >= next_renewal {
+            coordinator.renew_all().await;
+            next_renewal = Instant::now() + tick;
+        }
+        // A failed scan is tried again at the next round.
         if let Ok(taken) = coordinator.take_leases().await {
             for (key, held) in taken {
                 consumers.start(key, consume_shard(Arc::clone(&ctx), held, stop.clone()));
@@ -45,11 +50,16 @@ pub(crate) async fn run<P: RecordProcessor>(
             }
             next_sync = Instant::now() + ctx.settings.shard_sync_interval;
         }
-        let next_tick = tokio::time::sleep(tick);
-        tokio::pin!(next_tick);
+        // The next round: the next renewal, or just after the next lease could expire.
+        let next_round = match coordinator.next_expiry() {
+            Some(expiry) => next_renewal.min(expiry + EPSILON),
+            None => next_renewal,
+        };
+        let next_round = tokio::time::sleep_until(next_round);
+        tokio::pin!(next_round);
         loop {
             tokio::select! {
-                _ = &mut next_tick => break,
+                _ = &mut next_round => break,
                 Some(key) = consumers.next_finished() => coordinator.forget(&key),
                 _ = shutdown.changed() => {
                     let _ = stop_consumers.send(true);

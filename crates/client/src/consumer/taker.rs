@@ -37,12 +37,16 @@ impl Observations {
 
     /// Unowned, or its counter has not moved for longer than `failover`.
     pub fn is_available(&self, lease: &Lease, now: Instant, failover: Duration) -> bool {
-        if lease.owner.is_none() {
-            return true;
-        }
+        self.expires_at(lease, failover).is_none_or(|expiry| now > expiry)
+    }
+
+    /// When an owned lease expires unless its counter moves first; `None` if it is available
+    /// already for want of an owner or of an observation.
+    pub fn expires_at(&self, lease: &Lease, failover: Duration) -> Option<Instant> {
+        lease.owner.as_ref()?;
         match self.seen.get(&lease.key) {
-            Some((_, Some(changed_at))) => now.duration_since(*changed_at) > failover,
-            _ => true,
+            Some((_, Some(changed_at))) => Some(*changed_at + failover),
+            _ => None,
         }
     }
 }
