@@ -80,7 +80,7 @@ impl LocalSegmentLog {
         }
         let journal_dir = journal::dir(root);
         let journal = replay_journal(&env, &journal_dir, &shards)?;
-        let committer = Committer::start(journal, env.segment_syncs.clone())?;
+        let committer = Committer::start(journal, env.segment_syncs.clone(), env.files.clone())?;
         let write_health = WriteHealth::new(env.segment_syncs.clone());
         Ok(LocalSegmentLog {
             write_health,
@@ -302,6 +302,8 @@ impl ShardLog for LocalSegmentLog {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
                 _ => {}
             }
+            // After the removal, so that nothing opens them again.
+            env.files.forget_stream(stream_id);
             if env.sync() {
                 env.fs.sync_dir(&streams_dir)?;
             }
