@@ -38,6 +38,7 @@ async fn data(log: &LocalSegmentLog, key: ShardKey) -> Vec<String> {
 async fn a_group_that_fails_while_its_file_is_closed_never_comes_back() {
     let fs = SimFs::new();
     let log = open_with(&fs, 1, &[SHARD, OTHER]);
+    log.append(OTHER, vec![record("k", "other")]).await.unwrap();
     log.append(SHARD, vec![record("k", "acked")]).await.unwrap();
 
     // The journal sync of the next group takes 300 ms; meanwhile B's file is opened (closing
@@ -46,7 +47,8 @@ async fn a_group_that_fails_while_its_file_is_closed_never_comes_back() {
     let (failed, ()) = tokio::join!(log.append(SHARD, vec![record("k", "failed")]), async {
         tokio::time::sleep(Duration::from_millis(50)).await;
         fs.set_sync_delay(Duration::ZERO);
-        log.read(OTHER, Position { seq_ix: 0, hint: 0 }, 10, 1 << 20).await.unwrap();
+        let read = log.read(OTHER, Position { seq_ix: 0, hint: 0 }, 10, 1 << 20).await.unwrap();
+        assert_eq!(read.records.len(), 1);
         tokio::time::sleep(Duration::from_millis(50)).await;
         fs.fail_syncs(true);
     });
