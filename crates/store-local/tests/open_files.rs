@@ -27,8 +27,8 @@ async fn data(log: &LocalSegmentLog, key: ShardKey) -> Vec<String> {
 /// The interleaving the power-loss soak found (1 run in about 150) when closing a file synced
 /// it whatever it held: a group is in flight on shard A; opening shard B's file closes A's,
 /// and the closing sync makes the group's frames durable; the group's journal sync fails, so
-/// its frames are cut off — in the page cache, since the next sync of A fails too (which
-/// stops A until a restart). After a kill -9 the restart saw A without them, an append was
+/// its frames are cut off — in the page cache only, since the sync of that cut fails too
+/// (which stops A until a restart). After a kill -9 the restart saw A without them, an append was
 /// acknowledged at their place, and after a power cut the disk had the failed frames there:
 /// the store refused to open ("the journal's record 1 differs from the segment's").
 ///
@@ -53,7 +53,12 @@ async fn a_group_that_fails_while_its_file_is_closed_never_comes_back() {
         fs.fail_syncs(true);
     });
     assert!(failed.is_err(), "its journal sync failed");
-    // The next append to A cuts the failed frames off durably first: that sync fails too.
+    // The disk works again for a moment: the journal's failed entry is cut off (before the
+    // other shard's append), not yet the segment's frames, which A's next append cuts off
+    // durably first — and that sync fails.
+    fs.fail_syncs(false);
+    log.append(OTHER, vec![record("k", "other 2")]).await.unwrap();
+    fs.fail_syncs(true);
     log.append(SHARD, vec![record("k", "refused")]).await.unwrap_err();
     fs.fail_syncs(false);
 
