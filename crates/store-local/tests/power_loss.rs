@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use kinesin_engine::storage::{Appended, Catalog, NewRecord, ShardKey, ShardLog};
+use kinesin_engine::storage::{Appended, Catalog, NewRecord, Position, ShardKey, ShardLog};
 use kinesin_store_local::{open_store_with_fs, SimFs, StoreOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -53,12 +53,12 @@ async fn run(seed: u64) {
     // Small journals, so that rotations and checkpoints race with the power cut too.
     let journal_bytes = rng.gen_range(200..8_000);
     // In two runs of three the appends spread over many more shards than files may be open,
-    // so that segment files are closed (synced first) and opened again all the time, under the
-    // appends, the syncs, the checkpoints and the faults. (An rng of its own keeps the other
-    // draws of each seed as they were.)
+    // and a reader reads them too, so that segment files are closed (synced first) and opened
+    // again all the time, under the appends, the syncs, the checkpoints and the faults. (An rng
+    // of its own keeps the other draws of each seed as they were.)
     let mut files_rng = StdRng::seed_from_u64(seed ^ 0xf17e5);
     let (shard_count, max_open_files) = match files_rng.gen_ratio(2, 3) {
-        true => (files_rng.gen_range(3..33), files_rng.gen_range(1..5)),
+        true => (files_rng.gen_range(3..49), files_rng.gen_range(1..10)),
         false => (2, StoreOptions::default().max_open_files),
     };
     let options = StoreOptions { journal_bytes, max_open_files, ..options(segment_bytes) };
@@ -109,6 +109,21 @@ async fn run(seed: u64) {
                     Err(_) if power_off.load(Ordering::SeqCst) => return,
                     Err(_) => tokio::time::sleep(Duration::from_micros(20)).await, // the disk is full
                 }
+            }
+        }));
+    }
+
+    if shard_count > 2 {
+        let (log, shards) = (log.clone(), shards.clone());
+        let (power_off, stopping) = (power_off.clone(), stopping.clone());
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x7ead);
+        tasks.push(tokio::spawn(async move {
+            // What it reads is checked after the power cut; here it only opens files. (Reads
+            // fail once the power is off, and may while syncs fail.)
+            while !power_off.load(Ordering::SeqCst) && !stopping.load(Ordering::SeqCst) {
+                let key = shards[rng.gen_range(0..shards.len())];
+                let _ = log.read(key, Position { seq_ix: 0, hint: 0 }, 4, 1 << 16).await;
+                tokio::time::sleep(Duration::from_micros(rng.gen_range(0..200))).await;
             }
         }));
     }
