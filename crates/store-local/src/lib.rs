@@ -113,7 +113,8 @@ pub fn open_store_with_fs(
     let catalog = RedbCatalog::open(fs.clone(), &root.join("catalog.redb"), options.durability)?;
     let keys = keys::Keys::open(fs.clone(), root)?;
     let segment_syncs: Arc<segment_sync::SegmentSyncs> = Arc::default();
-    let files = segment_files::SegmentFiles::new(fs.clone(), segment_syncs.clone(), sync, options.max_open_files);
+    let files =
+        segment_files::SegmentFiles::new(fs.clone(), segment_syncs.clone(), sync, options.max_open_files);
     let log = LocalSegmentLog::open(
         Arc::new(shard::Env {
             fs,

@@ -75,7 +75,12 @@ async fn a_group_that_fails_while_its_file_is_closed_never_comes_back() {
 }
 
 /// One record to every shard at once, `round` in its data; notes what each shard holds.
-async fn append_round(log: &Arc<LocalSegmentLog>, keys: &[ShardKey], round: usize, expected: &mut [Vec<String>]) {
+async fn append_round(
+    log: &Arc<LocalSegmentLog>,
+    keys: &[ShardKey],
+    round: usize,
+    expected: &mut [Vec<String>],
+) {
     let mut appends = tokio::task::JoinSet::new();
     for (i, &key) in keys.iter().enumerate() {
         let value = format!("{round}/{i}");

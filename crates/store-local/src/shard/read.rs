@@ -206,7 +206,9 @@ impl Shard {
     ) -> Result<(Arc<dyn VfsFile>, u64), StoreError> {
         if let Some((segment, len)) = &target.active {
             let file: Arc<dyn VfsFile> = match cached_only {
-                true => self.env.files.get_if_open(segment).ok_or(io::Error::from(io::ErrorKind::WouldBlock))?,
+                true => {
+                    self.env.files.get_if_open(segment).ok_or(io::Error::from(io::ErrorKind::WouldBlock))?
+                }
                 false => self.env.files.get(segment)?,
             };
             return Ok((file, *len));
@@ -258,7 +260,12 @@ impl Shard {
     }
 
     /// The offset of record `seq` in the active segment (open as `file`), which holds it.
-    pub(super) fn active_offset(&self, active: &Active, file: &dyn VfsFile, seq: u64) -> Result<u64, StoreError> {
+    pub(super) fn active_offset(
+        &self,
+        active: &Active,
+        file: &dyn VfsFile,
+        seq: u64,
+    ) -> Result<u64, StoreError> {
         let target = Target {
             first_seq: active.first_seq,
             end_seq: active.end_seq,
