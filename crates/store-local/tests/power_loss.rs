@@ -58,7 +58,7 @@ async fn run(seed: u64) {
     // of its own keeps the other draws of each seed as they were.)
     let mut files_rng = StdRng::seed_from_u64(seed ^ 0xf17e5);
     let (shard_count, max_open_files) = match files_rng.gen_ratio(2, 3) {
-        true => (files_rng.gen_range(3..12), files_rng.gen_range(1..4)),
+        true => (files_rng.gen_range(3..41), files_rng.gen_range(1..9)),
         false => (2, StoreOptions::default().max_open_files),
     };
     let options = StoreOptions { journal_bytes, max_open_files, ..options(segment_bytes) };
