@@ -502,7 +502,9 @@ mod tests {
         std::thread::scope(|scope| {
             // Opening b closes a, syncing it for 200 ms.
             scope.spawn(|| files.open(&b, OpenMode::Create).unwrap());
-            std::thread::sleep(Duration::from_millis(50));
+            while !matches!(*a.slot(), Slot::Closing) {
+                std::thread::yield_now();
+            }
             let reopened = files.get(&a).unwrap();
             assert_eq!(fs.sync_count(), 1, "the closing sync finished first");
             reopened.write_all_at(b" in flight", 9).unwrap();
