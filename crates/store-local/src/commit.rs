@@ -47,6 +47,7 @@ use tokio::sync::oneshot;
 
 use crate::frame;
 use crate::journal::{self, Journal, Retired};
+use crate::parallel;
 use crate::segment_files::{OpenSegment, SegmentFile, SegmentFiles};
 use crate::segment_sync::SegmentSyncs;
 use crate::shard::{Shard, Written};
@@ -752,14 +753,15 @@ impl Checkpointer {
     }
 }
 
-/// The checkpointer: syncs the segments a retired journal covered, then deletes it. A journal
-/// whose segments cannot be synced stays (a restart replays it, which is harmless), as does
-/// one with entries of a shard whose segment failed to sync earlier (see `segment_sync`).
+/// The checkpointer: syncs the segments a retired journal covered (many at once), then deletes
+/// it. A journal whose segments cannot be synced stays (a restart replays it, which is
+/// harmless), as does one with entries of a shard whose segment failed to sync earlier (see
+/// `segment_sync`).
 fn start_checkpointer(files: Arc<SegmentFiles>) -> io::Result<Checkpointer> {
     let (sender, retired) = mpsc::channel::<Retired>();
     let thread = std::thread::Builder::new().name("kinesin-checkpoint".into()).spawn(move || {
         for journal in retired {
-            let synced = journal.segments.iter().try_for_each(|segment| files.sync(segment));
+            let synced = parallel::map(&journal.segments, |segment| files.sync(segment)).map(|_| ());
             match synced.and_then(|()| journal.remove()) {
                 Ok(()) => {}
                 Err(e) => tracing::warn!(error = %e, "checkpoint failed: the old journal stays until the next start"),

@@ -23,6 +23,7 @@ mod index;
 mod journal;
 mod keys;
 mod log;
+mod parallel;
 mod redb_backend;
 mod segment;
 mod segment_files;

@@ -13,33 +13,10 @@ use kinesin_engine::storage::{
 
 use crate::commit::Committer;
 use crate::journal::{self, CleanStop, Journal};
+use crate::parallel;
 use crate::shard::{Env, Replay, Shard};
 use crate::vfs::ensure_dir;
 use crate::write_health::WriteHealth;
-
-/// How many threads open, recover or create shards: enough concurrent syncs (and file-system
-/// lookups) to keep a disk busy.
-const SHARD_THREADS: usize = 32;
-
-/// `f` of every item, on up to [`SHARD_THREADS`] threads; the first error, if any.
-fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    f: impl Fn(&T) -> Result<R, StoreError> + Sync,
-) -> Result<Vec<R>, StoreError> {
-    let chunk = items.len().div_ceil(SHARD_THREADS).max(1);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = items
-            .chunks(chunk)
-            .map(|items| scope.spawn(move || items.iter().map(f).collect::<Result<Vec<R>, StoreError>>()))
-            .collect();
-        let mut all = Vec::with_capacity(items.len());
-        for worker in workers {
-            all.extend(worker.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?);
-        }
-        Ok(all)
-    })
-}
 
 /// Per-shard append-only segment files, group commit through one journal. See
 /// `docs/storage.md`.
@@ -97,7 +74,7 @@ impl LocalSegmentLog {
                 found.push((ShardKey { stream_id, shard_index }, stream_dir.join(&shard.name)));
             }
         }
-        let opened = parallel_map(&found, |(key, dir)| Shard::open(env.clone(), *key, dir.clone()))?;
+        let opened = parallel::map(&found, |(key, dir)| Shard::open(env.clone(), *key, dir.clone()))?;
         let shards: HashMap<ShardKey, Arc<Shard>> =
             opened.into_iter().map(|shard| (shard.key(), Arc::new(shard))).collect();
         let journal_dir = journal::dir(root);
@@ -174,7 +151,7 @@ fn replay_journal(
     // records from now on, and go to the disk before anything is written after them.
     let make_durable = env.sync() && !stopped_cleanly;
     let shards: Vec<&Arc<Shard>> = shards.values().collect();
-    parallel_map(&shards, |shard| {
+    parallel::map(&shards, |shard| {
         if let Some(entries) = entries.get(&shard.key()) {
             let mut replay = Replay::default();
             for frames in entries {
@@ -258,7 +235,7 @@ impl ShardLog for LocalSegmentLog {
                 fs.sync_dir(&self.stream_dir(stream_id))?;
             }
         }
-        let opened = parallel_map(&missing, |&key| Shard::open(self.env.clone(), key, self.shard_dir(key)))?;
+        let opened = parallel::map(&missing, |&key| Shard::open(self.env.clone(), key, self.shard_dir(key)))?;
         let mut shards = self.shards.write().unwrap_or_else(PoisonError::into_inner);
         for shard in opened {
             shards.insert(shard.key(), Arc::new(shard));
