@@ -161,7 +161,7 @@ fn replay_journal(
         if make_durable {
             shard.sync_active()?;
         }
-        Ok(())
+        Ok::<(), StoreError>(())
     })?;
     for (generation, _) in &journals {
         journal::remove(&**fs, dir, *generation)?;
