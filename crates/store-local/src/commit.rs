@@ -124,9 +124,10 @@ impl Committer {
             ),
             None => (None, None),
         };
-        // Every group in flight holds its shards' files open: half the cache at most, so that
-        // the descriptors stay bounded however many shards the appends spread over.
-        let max_in_flight = (files.capacity() / 2).max(1);
+        // Every share in flight holds its shard's file open: the shards in flight are half the
+        // cache at most, so that the descriptors stay bounded however many shards the appends
+        // spread over.
+        let max_shards_in_flight = (files.capacity() / 2).max(1);
         let thread = CommitThread {
             inbox: received,
             waiting: VecDeque::new(),
@@ -139,7 +140,7 @@ impl Committer {
             covered: HashMap::new(),
             rotate_retry_at: None,
             segment_syncs,
-            max_in_flight,
+            max_shards_in_flight,
         };
         let thread = std::thread::Builder::new().name("kinesin-commit".into()).spawn(move || thread.run())?;
         Ok(Committer { inbox, thread: Some(thread) })
@@ -360,8 +361,8 @@ fn start_syncer(
 struct Syncing {
     /// Shards with a part being synced in its segment.
     direct: Vec<ShardKey>,
-    /// How many parts it has.
-    parts: usize,
+    /// The shards it has parts of.
+    shards: HashSet<ShardKey>,
 }
 
 struct CommitThread {
@@ -385,8 +386,9 @@ struct CommitThread {
     rotate_retry_at: Option<Instant>,
     /// Shards whose segment failed to sync take no appends.
     segment_syncs: Arc<SegmentSyncs>,
-    /// The most shares (each holding its segment file open) written and not yet finished.
-    max_in_flight: usize,
+    /// The most shards with shares (each holding its segment file open) written and not yet
+    /// finished.
+    max_shards_in_flight: usize,
 }
 
 impl CommitThread {
@@ -449,14 +451,20 @@ impl CommitThread {
         }
     }
 
-    /// Everything waiting, up to [`MAX_GROUP_BYTES`] and to as many requests as may be in
+    /// Everything waiting, up to [`MAX_GROUP_BYTES`] and to as many shards as may be in
     /// flight (at least one request).
     fn take_group(&mut self) -> Option<Vec<Request>> {
         let first = self.waiting.pop_front()?;
         let mut bytes = first.frame_bytes;
+        let mut shards = HashSet::from([first.shard.key()]);
         let mut group = vec![first];
-        while bytes < MAX_GROUP_BYTES && group.len() < self.max_in_flight {
-            let Some(request) = self.waiting.pop_front() else { break };
+        while bytes < MAX_GROUP_BYTES {
+            let Some(next) = self.waiting.front() else { break };
+            if shards.len() >= self.max_shards_in_flight && !shards.contains(&next.shard.key()) {
+                break;
+            }
+            let request = self.waiting.pop_front().expect("a request is waiting");
+            shards.insert(request.shard.key());
             bytes += request.frame_bytes;
             group.push(request);
         }
@@ -476,7 +484,7 @@ impl CommitThread {
         };
         let syncing = Syncing {
             direct: batch.direct_parts().map(|p| p.shard.key()).collect(),
-            parts: batch.parts.len(),
+            shards: batch.parts.iter().map(|p| p.shard.key()).collect(),
         };
         let job =
             SyncJob { journal: batch.journal_end.map(|_| journal.file()), segments: batch.segments(), batch };
@@ -626,9 +634,11 @@ impl CommitThread {
             });
             by_shard[i].1.push(request);
         }
-        // Each part in flight holds its segment file open: past the bound, the files wait for
+        // Each share in flight holds its shard's file open: past the bound, the files wait for
         // what is in flight to finish rather than pile up.
-        let files_bound = self.parts_in_flight() + by_shard.len() > self.max_in_flight;
+        let in_flight = self.shards_in_flight();
+        let more = by_shard.iter().filter(|(shard, _)| !in_flight.contains(&shard.key())).count();
+        let files_bound = in_flight.len() + more > self.max_shards_in_flight;
         if files_bound || by_shard.iter().any(|(shard, _)| shard.must_settle()) {
             self.settle();
         }
@@ -696,9 +706,11 @@ impl CommitThread {
         self.written.parts.extend(parts);
     }
 
-    /// How many parts are written and not yet finished.
-    fn parts_in_flight(&self) -> usize {
-        self.syncing.as_ref().map_or(0, |syncing| syncing.parts) + self.written.parts.len()
+    /// The shards with parts written and not yet finished.
+    fn shards_in_flight(&self) -> HashSet<ShardKey> {
+        let mut shards = self.syncing.as_ref().map(|syncing| syncing.shards.clone()).unwrap_or_default();
+        shards.extend(self.written.parts.iter().map(|p| p.shard.key()));
+        shards
     }
 
     /// Whether a share of `key` is in flight to be synced in its segment.
