@@ -90,7 +90,7 @@ def main():
     p.add_argument("--shards", type=int, default=10000)
     p.add_argument("--streams", type=int, default=10)
     p.add_argument("--limit", type=int, default=0,
-                   help="RLIMIT_NOFILE of the server (0: inherit; the store keeps a file open per shard)")
+                   help="RLIMIT_NOFILE of the server (0: inherit); --max-open-files is sized from it")
     p.add_argument("--list-streams", type=int, default=2000, help="extra 1-shard streams for ListStreams")
     p.add_argument("--big-stream", type=int, default=10000, help="shards of the last CreateStream timed")
     args = p.parse_args()

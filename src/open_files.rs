@@ -1,6 +1,5 @@
-//! The process's limit on open files (RLIMIT_NOFILE). The store keeps a file open per shard
-//! (docs/storage.md, "Open files and permissions"), so a low soft limit would cap the shards a data directory
-//! can hold and reopen.
+//! The process's limit on open files (RLIMIT_NOFILE), and how many segment files the store
+//! may keep open within it (docs/storage.md, *Open files and permissions*).
 
 /// Below this many descriptors the async runtime, the listeners, the catalog, the journal and
 /// a few segment files do not fit.
@@ -31,4 +30,26 @@ pub fn raise_limit() -> std::io::Result<Limits> {
         }
     }
     Ok(Limits { soft_was, soft: limit.rlim_cur, hard: limit.rlim_max })
+}
+
+/// How many segment files to keep open under a limit of `limit` descriptors: a quarter of it
+/// (at least 128, at most 16,384) stays for sockets, the catalog, the journal, TLS files and
+/// the files and directories that creating shards, reads and syncs open for a moment (creating
+/// a stream's shards alone can hold about 64 from its 32 threads).
+pub fn segment_files_within(limit: u64) -> usize {
+    let reserve = (limit / 4).clamp(128, 16_384);
+    usize::try_from(limit.saturating_sub(reserve)).unwrap_or(usize::MAX).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaves_room_for_everything_else() {
+        assert_eq!(segment_files_within(1_024), 768);
+        assert_eq!(segment_files_within(256), 128);
+        assert_eq!(segment_files_within(100), 1);
+        assert_eq!(segment_files_within(1_048_576), 1_048_576 - 16_384);
+    }
 }

@@ -83,6 +83,11 @@ pub struct ServeArgs {
     /// Open shards allowed per account and region.
     #[arg(long, env = "KINESIN_SHARD_LIMIT", default_value_t = 500)]
     shard_limit: u32,
+    /// The most segment files the store keeps open (each shard's active segment is opened
+    /// when needed) [default: three quarters of the open-files limit, leaving at least 128
+    /// descriptors for sockets and everything else].
+    #[arg(long, env = "KINESIN_MAX_OPEN_FILES", value_parser = clap::value_parser!(u64).range(1..))]
+    max_open_files: Option<u64>,
     /// `fsync`: a put is acknowledged once its records are on disk. `os`: leave flushing to the
     /// operating system (faster; a machine crash can lose acknowledged records).
     #[arg(long, env = "KINESIN_DURABILITY", value_enum, default_value_t = DurabilityArg::Fsync)]
@@ -132,14 +137,14 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         return Err(format!("--account-id must be 12 digits, got '{}'", args.account_id));
     }
     // Before the runtime, which needs descriptors of its own.
-    raise_open_files_limit()?;
+    let max_open_files = open_files_limit(args.max_open_files)?;
     // Held until the store has stopped: a second server on the same directory would corrupt it.
     let lock = lock_data_dir(&args.data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let served = runtime.block_on(serve(args));
+    let served = runtime.block_on(serve(args, max_open_files));
     // Dropping the runtime drops the tasks still holding the engine, and with the last of them
     // the store stops cleanly (its committer finishes and leaves the clean-stop mark).
     drop(runtime);
@@ -147,7 +152,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     served
 }
 
-async fn serve(args: ServeArgs) -> Result<(), String> {
+async fn serve(args: ServeArgs, max_open_files: usize) -> Result<(), String> {
     let started = Instant::now();
     let readiness = Arc::new(Readiness::default());
     let request_metrics = Arc::default();
@@ -170,7 +175,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         DurabilityArg::Os => Durability::Os,
     };
     let clock = Arc::new(SystemClock);
-    let options = StoreOptions { durability, ..StoreOptions::default() };
+    let options = StoreOptions { durability, max_open_files, ..StoreOptions::default() };
     let (log, catalog) =
         open_store(&args.data_dir, options, clock.clone()).map_err(|e| cannot_open(&args.data_dir, &e))?;
     readiness.watch_writes(log.write_health());
@@ -334,13 +339,16 @@ async fn bind_tls(
     Ok((listener, config, bound, certificate))
 }
 
-/// Raises the soft open-files limit to the hard one, and refuses a limit too low to start with.
-fn raise_open_files_limit() -> Result<(), String> {
+/// Raises the soft open-files limit to the hard one, refuses a limit too low to start with,
+/// and sizes the store's cache of open segment files within it (`chosen` by --max-open-files,
+/// or from the limit).
+fn open_files_limit(chosen: Option<u64>) -> Result<usize, String> {
+    let chosen = chosen.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
     let limits = match open_files::raise_limit() {
         Ok(limits) => limits,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the open-files limit");
-            return Ok(());
+            return Ok(chosen.unwrap_or(kinesin_store_local::DEFAULT_MAX_OPEN_FILES));
         }
     };
     if limits.soft < open_files::MIN_LIMIT {
@@ -351,13 +359,22 @@ fn raise_open_files_limit() -> Result<(), String> {
             open_files::MIN_LIMIT
         ));
     }
+    let max_open_files = chosen.unwrap_or_else(|| open_files::segment_files_within(limits.soft));
     tracing::info!(
         soft_limit_was = limits.soft_was,
         soft_limit = limits.soft,
         hard_limit = limits.hard,
-        "open files (the store keeps one per shard)"
+        max_open_files,
+        "open files"
     );
-    Ok(())
+    if chosen.is_some_and(|n| n as u64 >= limits.soft) {
+        tracing::warn!(
+            max_open_files,
+            soft_limit = limits.soft,
+            "--max-open-files leaves no descriptors for sockets under the open-files limit; raise the limit (ulimit -n) or lower --max-open-files"
+        );
+    }
+    Ok(max_open_files)
 }
 
 /// Why the data directory could not be opened, and what to do: the advice follows the cause.

@@ -66,6 +66,8 @@ pub struct ServerOptions {
     pub env: Vec<(String, String)>,
     /// `--admin-port`: `0` by default, so that parallel servers never collide on 4568.
     pub admin_port: String,
+    /// RLIMIT_NOFILE of the child, soft and hard (as `ulimit -n` sets it).
+    pub open_files_limit: Option<u64>,
 }
 
 impl Default for ServerOptions {
@@ -81,6 +83,7 @@ impl Default for ServerOptions {
             extra_args: Vec::new(),
             env: Vec::new(),
             admin_port: "0".to_string(),
+            open_files_limit: None,
         }
     }
 }
@@ -119,6 +122,11 @@ impl ServerOptions {
     }
     pub fn admin_port(mut self, port: &str) -> Self {
         self.admin_port = port.to_string();
+        self
+    }
+    /// Starts the child with at most `n` open files, soft and hard limit alike.
+    pub fn open_files_limit(mut self, n: u64) -> Self {
+        self.open_files_limit = Some(n);
         self
     }
 }
@@ -211,6 +219,9 @@ impl TestServer {
         }
         for (k, v) in &self.opts.env {
             cmd.env(k, v);
+        }
+        if let Some(n) = self.opts.open_files_limit {
+            limit_open_files(&mut cmd, n);
         }
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::from(stderr_file));
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("failed to spawn {}: {e}", binary().display()));

@@ -51,8 +51,8 @@ impl Exhausted {
         match self {
             Exhausted::Descriptors => {
                 "out of file descriptors: raise the open-files limit (ulimit -n, or LimitNOFILE= in a \
-                 systemd unit; kinesin raises its soft limit to the hard limit at start-up; it keeps a file \
-                 open per shard)"
+                 systemd unit; kinesin raises its soft limit to the hard limit at start-up) or lower \
+                 --max-open-files"
             }
             Exhausted::Memory => {
                 "out of memory: give kinesin more memory, or run fewer shards or connections"

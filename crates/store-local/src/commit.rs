@@ -47,6 +47,8 @@ use tokio::sync::oneshot;
 
 use crate::frame;
 use crate::journal::{self, Journal, Retired};
+use crate::parallel;
+use crate::segment_files::{OpenSegment, SegmentFile, SegmentFiles};
 use crate::segment_sync::SegmentSyncs;
 use crate::shard::{Shard, Written};
 use crate::vfs::VfsFile;
@@ -109,15 +111,23 @@ fn replicate(e: &StoreError) -> StoreError {
 
 impl Committer {
     /// Starts the committer thread (and, with a journal, the syncer and the checkpointer).
-    pub fn start(journal: Option<Journal>, segment_syncs: Arc<SegmentSyncs>) -> io::Result<Committer> {
+    pub fn start(
+        journal: Option<Journal>,
+        segment_syncs: Arc<SegmentSyncs>,
+        files: Arc<SegmentFiles>,
+    ) -> io::Result<Committer> {
         let (inbox, received) = mpsc::channel();
         let (syncer, checkpointer) = match journal {
             Some(_) => (
                 Some(start_syncer(inbox.clone(), segment_syncs.clone())?),
-                Some(start_checkpointer(segment_syncs.clone())?),
+                Some(start_checkpointer(files.clone())?),
             ),
             None => (None, None),
         };
+        // Every share in flight holds its shard's file open: the shards in flight are half the
+        // cache at most, so that the descriptors stay bounded however many shards the appends
+        // spread over.
+        let max_shards_in_flight = (files.capacity() / 2).max(1);
         let thread = CommitThread {
             inbox: received,
             waiting: VecDeque::new(),
@@ -130,6 +140,7 @@ impl Committer {
             covered: HashMap::new(),
             rotate_retry_at: None,
             segment_syncs,
+            max_shards_in_flight,
         };
         let thread = std::thread::Builder::new().name("kinesin-commit".into()).spawn(move || thread.run())?;
         Ok(Committer { inbox, thread: Some(thread) })
@@ -200,6 +211,7 @@ impl Part {
 
     fn abandon(self, e: &StoreError) {
         self.withdraw();
+        self.shard.cut_failed_frames(&self.written.file);
         fail(&self.shard, self.requests, e);
     }
 
@@ -240,12 +252,13 @@ impl Batch {
         self.parts.iter().filter(|p| p.durable_by == DurableBy::Segment)
     }
 
-    /// The segment files to sync for its direct parts, each file once, with their shards.
-    fn segments(&self) -> Vec<(ShardKey, Arc<dyn VfsFile>)> {
-        let mut files: Vec<(ShardKey, Arc<dyn VfsFile>)> = Vec::new();
+    /// The segment files to sync for its direct parts, each file once (held open by the
+    /// parts).
+    fn segments(&self) -> Vec<Arc<OpenSegment>> {
+        let mut files: Vec<Arc<OpenSegment>> = Vec::new();
         for part in self.direct_parts() {
-            if !files.iter().any(|(_, f)| Arc::ptr_eq(f, &part.written.file)) {
-                files.push((part.shard.key(), part.written.file.clone()));
+            if !files.iter().any(|f| Arc::ptr_eq(f, &part.written.file)) {
+                files.push(part.written.file.clone());
             }
         }
         files
@@ -256,14 +269,14 @@ impl Batch {
 struct SyncJob {
     batch: Batch,
     journal: Option<Arc<dyn VfsFile>>,
-    segments: Vec<(ShardKey, Arc<dyn VfsFile>)>,
+    segments: Vec<Arc<OpenSegment>>,
 }
 
 /// How each sync of a batch went.
 struct Synced {
     journal: io::Result<()>,
     /// In the order of [`SyncJob::segments`].
-    segments: Vec<(Arc<dyn VfsFile>, io::Result<()>)>,
+    segments: Vec<(Arc<OpenSegment>, io::Result<()>)>,
 }
 
 impl Synced {
@@ -275,7 +288,7 @@ impl Synced {
 /// What the syncer reports about a batch.
 enum SyncOutcome {
     /// Every sync succeeded, and the syncer published the batch: what the committer keeps.
-    Published { journal_end: Option<u64>, journaled: Vec<(ShardKey, Arc<dyn VfsFile>)> },
+    Published { journal_end: Option<u64>, journaled: Vec<Arc<SegmentFile>> },
     /// A sync failed: the committer sorts the batch out.
     Failed(Batch, Synced),
 }
@@ -289,14 +302,14 @@ impl SyncJob {
             let syncs: Vec<_> = self
                 .segments
                 .iter()
-                .map(|(key, file)| scope.spawn(move || segment_syncs.sync(*key, &**file)))
+                .map(|file| scope.spawn(move || segment_syncs.sync(file.key(), &**file)))
                 .collect();
             let journal = self.journal.as_ref().map_or(Ok(()), |file| file.sync_data());
             let segments = self
                 .segments
                 .iter()
                 .zip(syncs)
-                .map(|((_, file), sync)| {
+                .map(|(file, sync)| {
                     let synced =
                         sync.join().unwrap_or_else(|_| Err(io::Error::other("a segment sync panicked")));
                     (file.clone(), synced)
@@ -312,7 +325,7 @@ impl SyncJob {
             .parts
             .iter()
             .filter(|p| p.durable_by == DurableBy::Journal)
-            .map(|p| (p.shard.key(), p.written.file.clone()))
+            .map(|p| p.written.segment.clone())
             .collect();
         self.batch.parts.into_iter().for_each(Part::publish);
         SyncOutcome::Published { journal_end: self.batch.journal_end, journaled }
@@ -348,6 +361,8 @@ fn start_syncer(
 struct Syncing {
     /// Shards with a part being synced in its segment.
     direct: Vec<ShardKey>,
+    /// The shards it has parts of.
+    shards: HashSet<ShardKey>,
 }
 
 struct CommitThread {
@@ -364,13 +379,16 @@ struct CommitThread {
     /// The batch written since, synced next.
     written: Batch,
     checkpointer: Option<Checkpointer>,
-    /// The segment files written since the journal was last rotated: the next checkpoint
-    /// syncs them.
-    covered: HashMap<ShardKey, Arc<dyn VfsFile>>,
+    /// The segments written since the journal was last rotated, per shard: the next
+    /// checkpoint syncs them (opening them again if the cache closed them).
+    covered: HashMap<ShardKey, Arc<SegmentFile>>,
     /// A rotation failed: not tried again before then.
     rotate_retry_at: Option<Instant>,
     /// Shards whose segment failed to sync take no appends.
     segment_syncs: Arc<SegmentSyncs>,
+    /// The most shards with shares (each holding its segment file open) written and not yet
+    /// finished.
+    max_shards_in_flight: usize,
 }
 
 impl CommitThread {
@@ -424,7 +442,7 @@ impl CommitThread {
                         if let (Some(end), Some(journal)) = (journal_end, &mut self.journal) {
                             journal.synced(end);
                         }
-                        self.covered.extend(journaled);
+                        self.covered.extend(journaled.into_iter().map(|segment| (segment.key(), segment)));
                     }
                     SyncOutcome::Failed(batch, synced) => self.finish_failed(batch, synced),
                 }
@@ -433,13 +451,20 @@ impl CommitThread {
         }
     }
 
-    /// Everything waiting, up to [`MAX_GROUP_BYTES`] (at least one request).
+    /// Everything waiting, up to [`MAX_GROUP_BYTES`] and to as many shards as may be in
+    /// flight (at least one request).
     fn take_group(&mut self) -> Option<Vec<Request>> {
         let first = self.waiting.pop_front()?;
         let mut bytes = first.frame_bytes;
+        let mut shards = HashSet::from([first.shard.key()]);
         let mut group = vec![first];
         while bytes < MAX_GROUP_BYTES {
-            let Some(request) = self.waiting.pop_front() else { break };
+            let Some(next) = self.waiting.front() else { break };
+            if shards.len() >= self.max_shards_in_flight && !shards.contains(&next.shard.key()) {
+                break;
+            }
+            let request = self.waiting.pop_front().expect("a request is waiting");
+            shards.insert(request.shard.key());
             bytes += request.frame_bytes;
             group.push(request);
         }
@@ -457,7 +482,10 @@ impl CommitThread {
             batch.parts.into_iter().for_each(Part::publish);
             return;
         };
-        let syncing = Syncing { direct: batch.direct_parts().map(|p| p.shard.key()).collect() };
+        let syncing = Syncing {
+            direct: batch.direct_parts().map(|p| p.shard.key()).collect(),
+            shards: batch.parts.iter().map(|p| p.shard.key()).collect(),
+        };
         let job =
             SyncJob { journal: batch.journal_end.map(|_| journal.file()), segments: batch.segments(), batch };
         if let Err(mpsc::SendError(job)) = syncer.send(job) {
@@ -520,7 +548,7 @@ impl CommitThread {
             match result {
                 Ok(()) if !failed.contains(&key) => {
                     if part.durable_by == DurableBy::Journal {
-                        self.covered.insert(key, part.written.file.clone());
+                        self.covered.insert(key, part.written.segment.clone());
                     }
                     part.publish();
                 }
@@ -544,10 +572,7 @@ impl CommitThread {
         let mut cut = HashSet::new();
         for (part, _) in &failures {
             if cut.insert(part.shard.key()) {
-                if let Err(e) = part.shard.cut_failed_frames() {
-                    let shard = part.shard.key();
-                    tracing::warn!(?shard, error = %e, "could not cut failed groups off their segment");
-                }
+                part.shard.cut_failed_frames(&part.written.file);
             }
         }
         for (part, e) in failures {
@@ -609,7 +634,12 @@ impl CommitThread {
             });
             by_shard[i].1.push(request);
         }
-        if by_shard.iter().any(|(shard, _)| shard.must_settle()) {
+        // Each share in flight holds its shard's file open: past the bound, the files wait for
+        // what is in flight to finish rather than pile up.
+        let in_flight = self.shards_in_flight();
+        let more = by_shard.iter().filter(|(shard, _)| !in_flight.contains(&shard.key())).count();
+        let files_bound = in_flight.len() + more > self.max_shards_in_flight;
+        if files_bound || by_shard.iter().any(|(shard, _)| shard.must_settle()) {
             self.settle();
         }
         // What failed groups left in the journal goes before anything else is written, the
@@ -676,6 +706,13 @@ impl CommitThread {
         self.written.parts.extend(parts);
     }
 
+    /// The shards with parts written and not yet finished.
+    fn shards_in_flight(&self) -> HashSet<ShardKey> {
+        let mut shards = self.syncing.as_ref().map(|syncing| syncing.shards.clone()).unwrap_or_default();
+        shards.extend(self.written.parts.iter().map(|p| p.shard.key()));
+        shards
+    }
+
     /// Whether a share of `key` is in flight to be synced in its segment.
     fn direct_in_flight(&self, key: ShardKey) -> bool {
         self.syncing.as_ref().is_some_and(|syncing| syncing.direct.contains(&key))
@@ -702,8 +739,7 @@ impl CommitThread {
         let (Some(journal), Some(checkpointer)) = (&mut self.journal, &self.checkpointer) else {
             return Ok(());
         };
-        let retired =
-            journal.rotate(self.covered.iter().map(|(key, file)| (*key, file.clone())).collect())?;
+        let retired = journal.rotate(self.covered.values().cloned().collect())?;
         self.covered.clear();
         checkpointer.send(retired);
         Ok(())
@@ -729,15 +765,15 @@ impl Checkpointer {
     }
 }
 
-/// The checkpointer: syncs the segments a retired journal covered, then deletes it. A journal
-/// whose segments cannot be synced stays (a restart replays it, which is harmless), as does
-/// one with entries of a shard whose segment failed to sync earlier (see `segment_sync`).
-fn start_checkpointer(segment_syncs: Arc<SegmentSyncs>) -> io::Result<Checkpointer> {
+/// The checkpointer: syncs the segments a retired journal covered (many at once), then deletes
+/// it. A journal whose segments cannot be synced stays (a restart replays it, which is
+/// harmless), as does one with entries of a shard whose segment failed to sync earlier (see
+/// `segment_sync`).
+fn start_checkpointer(files: Arc<SegmentFiles>) -> io::Result<Checkpointer> {
     let (sender, retired) = mpsc::channel::<Retired>();
     let thread = std::thread::Builder::new().name("kinesin-checkpoint".into()).spawn(move || {
         for journal in retired {
-            let synced =
-                journal.segments.iter().try_for_each(|(key, segment)| segment_syncs.sync(*key, &**segment));
+            let synced = parallel::map(&journal.segments, |segment| files.sync(segment)).map(|_| ());
             match synced.and_then(|()| journal.remove()) {
                 Ok(()) => {}
                 Err(e) => tracing::warn!(error = %e, "checkpoint failed: the old journal stays until the next start"),

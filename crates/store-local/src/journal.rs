@@ -34,6 +34,7 @@ use bytes::Bytes;
 use kinesin_engine::storage::ShardKey;
 
 use crate::frame::{self, Decoded};
+use crate::segment_files::SegmentFile;
 use crate::vfs::{OpenMode, Vfs, VfsFile};
 
 pub(crate) const HEADER_LEN: usize = 20;
@@ -221,7 +222,7 @@ pub(crate) struct Retired {
     fs: Arc<dyn Vfs>,
     path: PathBuf,
     /// Each shard's segment that holds its entries.
-    pub segments: Vec<(ShardKey, Arc<dyn VfsFile>)>,
+    pub segments: Vec<Arc<SegmentFile>>,
 }
 
 impl Retired {
@@ -302,7 +303,7 @@ impl Journal {
 
     /// Starts a new journal file; the old one is returned, to be removed once `segments` (the
     /// files it covers) are synced. Only with nothing in flight: every entry written is durable.
-    pub fn rotate(&mut self, segments: Vec<(ShardKey, Arc<dyn VfsFile>)>) -> io::Result<Retired> {
+    pub fn rotate(&mut self, segments: Vec<Arc<SegmentFile>>) -> io::Result<Retired> {
         debug_assert_eq!(self.durable_len, self.written_len, "rotating a journal with entries in flight");
         // A replay of the old file must not find a failed group after its last good entry.
         self.cut_dirty_tail()?;

@@ -24,8 +24,10 @@ mod index;
 mod journal;
 mod keys;
 mod log;
+mod parallel;
 mod redb_backend;
 mod segment;
+mod segment_files;
 mod segment_sync;
 mod shard;
 mod simfs;
@@ -65,13 +67,25 @@ pub struct StoreOptions {
     /// The journal is rotated — the segments it covers synced, then it is deleted — once it
     /// holds this many bytes (at least 1). Bounds what a restart replays.
     pub journal_bytes: u64,
+    /// The most segment files kept open (at least 1); others are opened when needed. Reads and
+    /// syncs in progress may hold a few more for their duration.
+    pub max_open_files: usize,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { durability: Durability::Fsync, segment_bytes: 64 << 20, journal_bytes: 32 << 20 }
+        StoreOptions {
+            durability: Durability::Fsync,
+            segment_bytes: 64 << 20,
+            journal_bytes: 32 << 20,
+            max_open_files: DEFAULT_MAX_OPEN_FILES,
+        }
     }
 }
+
+/// [`StoreOptions::max_open_files`] unless set: fits under the common soft limit of 1,024
+/// descriptors with room for sockets, the catalog and the journal.
+pub const DEFAULT_MAX_OPEN_FILES: usize = 512;
 
 /// Opens (creating it if missing) the store in `data_dir` on the real file system.
 pub fn open_store(
@@ -102,13 +116,17 @@ pub fn open_store_with_fs(
     vfs::ensure_dir(&*fs, root, sync)?;
     let catalog = RedbCatalog::open(fs.clone(), &root.join("catalog.redb"), options.durability)?;
     let keys = keys::Keys::open(fs.clone(), root)?;
+    let segment_syncs: Arc<segment_sync::SegmentSyncs> = Arc::default();
+    let files =
+        segment_files::SegmentFiles::new(fs.clone(), segment_syncs.clone(), sync, options.max_open_files);
     let log = LocalSegmentLog::open(
         Arc::new(shard::Env {
             fs,
             clock,
             options,
             keys,
-            segment_syncs: Arc::default(),
+            segment_syncs,
+            files: Arc::new(files),
             append_failed: Default::default(),
         }),
         root,

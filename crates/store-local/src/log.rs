@@ -6,19 +6,17 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
+use bytes::Bytes;
 use kinesin_engine::storage::{
     Appended, NewRecord, Position, ReadBatch, ShardKey, ShardLog, StoreError, Tip,
 };
 
 use crate::commit::Committer;
 use crate::journal::{self, CleanStop, Journal};
+use crate::parallel;
 use crate::shard::{Env, Replay, Shard};
 use crate::vfs::ensure_dir;
 use crate::write_health::WriteHealth;
-
-/// How many threads create a new stream's shards: enough concurrent directory syncs to keep a
-/// disk busy.
-const CREATING_THREADS: usize = 32;
 
 /// Per-shard append-only segment files, group commit through one journal. See
 /// `docs/storage.md`.
@@ -57,7 +55,7 @@ impl LocalSegmentLog {
         let fs = &*env.fs;
         let streams_dir = root.join("streams");
         ensure_dir(fs, &streams_dir, env.sync())?;
-        let mut shards = HashMap::new();
+        let mut found = Vec::new();
         for stream in fs.list_dir(&streams_dir)? {
             let Some(stream_id) = stream.name.parse::<u64>().ok().filter(|_| stream.is_dir) else {
                 tracing::warn!(name = stream.name, "ignoring an unexpected entry in the streams directory");
@@ -73,14 +71,15 @@ impl LocalSegmentLog {
                     );
                     continue;
                 };
-                let key = ShardKey { stream_id, shard_index };
-                let shard = Shard::open(env.clone(), key, stream_dir.join(&shard.name))?;
-                shards.insert(key, Arc::new(shard));
+                found.push((ShardKey { stream_id, shard_index }, stream_dir.join(&shard.name)));
             }
         }
+        let opened = parallel::map(&found, |(key, dir)| Shard::open(env.clone(), *key, dir.clone()))?;
+        let shards: HashMap<ShardKey, Arc<Shard>> =
+            opened.into_iter().map(|shard| (shard.key(), Arc::new(shard))).collect();
         let journal_dir = journal::dir(root);
         let journal = replay_journal(&env, &journal_dir, &shards)?;
-        let committer = Committer::start(journal, env.segment_syncs.clone())?;
+        let committer = Committer::start(journal, env.segment_syncs.clone(), env.files.clone())?;
         let write_health = WriteHealth::new(env.segment_syncs.clone());
         Ok(LocalSegmentLog {
             write_health,
@@ -113,10 +112,10 @@ impl LocalSegmentLog {
 }
 
 /// Writes what the journals left by the last run hold into the shards' segments (again, where
-/// a segment seems to hold it already: see `Shard::replay`), syncs every shard's active
-/// segment unless the last run stopped cleanly, removes the journals, and starts the new
-/// journal (with durability `fsync`). Entries of shards that no longer exist (deleted
-/// streams) are skipped.
+/// a segment seems to hold it already: see `Shard::replay`), makes every shard's active segment
+/// durable as recovered unless the last run stopped cleanly, removes the journals, and starts
+/// the new journal (with durability `fsync`). Entries of shards that no longer exist (deleted
+/// streams) are skipped. Shards are recovered many at once, each from its own entries in order.
 fn replay_journal(
     env: &Env,
     dir: &Path,
@@ -126,20 +125,10 @@ fn replay_journal(
     ensure_dir(&**fs, dir, env.sync())?;
     let clean_stop = journal::take_clean_stop(&**fs, dir, env.sync())?;
     let journals = journal::read_all(&**fs, dir)?;
-    let mut replays: HashMap<ShardKey, Replay> = HashMap::new();
-    for entry in journals.iter().flat_map(|(_, entries)| entries) {
-        if let Some(shard) = shards.get(&entry.key) {
-            shard.replay(&entry.frames, replays.entry(entry.key).or_default())?;
-        }
-    }
-    if !replays.is_empty() {
-        tracing::info!(shards = replays.len(), "replayed the journal into the shards' segments");
-    }
-    // Every shard, not only those replayed into: frames that reached the page cache and not
-    // the disk (a kill -9 during their segment's sync, a failed group not yet cut off) are
-    // records from now on, and go to the disk before anything is written after them. A clean
-    // stop synced them all; its mark counts only if the journals and the active segments are
-    // as it left them (an older kinesin may have run on the directory since, ignoring it).
+    // A clean stop synced every segment the journals covered, and with nothing failed in its
+    // run nothing else can be in the page cache only. Its mark counts only if the journals and
+    // the active segments are as it left them (an older kinesin may have run on the directory
+    // since, ignoring it); then the journal is empty and there is nothing to replay either.
     let stopped_cleanly = match clean_stop {
         Some(stop) => {
             let journal_as_left =
@@ -148,11 +137,32 @@ fn replay_journal(
         }
         None => false,
     };
-    if env.sync() && !stopped_cleanly {
-        for shard in shards.values() {
-            shard.sync_active()?;
+    let mut entries: HashMap<ShardKey, Vec<&Bytes>> = HashMap::new();
+    for entry in journals.iter().flat_map(|(_, entries)| entries) {
+        if shards.contains_key(&entry.key) {
+            entries.entry(entry.key).or_default().push(&entry.frames);
         }
     }
+    if !entries.is_empty() {
+        tracing::info!(shards = entries.len(), "replaying the journal into the shards' segments");
+    }
+    // Every shard, not only those replayed into: frames that reached the page cache and not
+    // the disk (a kill -9 during their segment's sync, a failed group not yet cut off) are
+    // records from now on, and go to the disk before anything is written after them.
+    let make_durable = env.sync() && !stopped_cleanly;
+    let shards: Vec<&Arc<Shard>> = shards.values().collect();
+    parallel::map(&shards, |shard| {
+        if let Some(entries) = entries.get(&shard.key()) {
+            let mut replay = Replay::default();
+            for frames in entries {
+                shard.replay(frames, &mut replay)?;
+            }
+        }
+        if make_durable {
+            shard.sync_active()?;
+        }
+        Ok::<(), StoreError>(())
+    })?;
     for (generation, _) in &journals {
         journal::remove(&**fs, dir, *generation)?;
     }
@@ -225,25 +235,9 @@ impl ShardLog for LocalSegmentLog {
                 fs.sync_dir(&self.stream_dir(stream_id))?;
             }
         }
-        let chunk = missing.len().div_ceil(CREATING_THREADS).max(1);
-        let opened: Vec<Result<Vec<Shard>, StoreError>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = missing
-                .chunks(chunk)
-                .map(|keys| {
-                    scope.spawn(move || {
-                        keys.iter()
-                            .map(|&key| Shard::open(self.env.clone(), key, self.shard_dir(key)))
-                            .collect()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|worker| worker.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        });
+        let opened = parallel::map(&missing, |&key| Shard::open(self.env.clone(), key, self.shard_dir(key)))?;
         let mut shards = self.shards.write().unwrap_or_else(PoisonError::into_inner);
-        for shard in opened.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten() {
+        for shard in opened {
             shards.insert(shard.key(), Arc::new(shard));
         }
         Ok(())
@@ -302,6 +296,8 @@ impl ShardLog for LocalSegmentLog {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
                 _ => {}
             }
+            // After the removal, so that nothing opens them again.
+            env.files.forget_stream(stream_id);
             if env.sync() {
                 env.fs.sync_dir(&streams_dir)?;
             }

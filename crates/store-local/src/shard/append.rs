@@ -11,6 +11,7 @@ use super::{corrupt, Active, End, Sealed, Shard};
 use crate::frame::{self, Decoded};
 use crate::index::{self, SparseIndex, Summary};
 use crate::segment::{idx_path, log_path};
+use crate::segment_files::{OpenSegment, SegmentFile};
 use crate::vfs::{OpenMode, VfsFile};
 
 /// Frames a shard wrote for one group commit: in its active segment, not yet visible.
@@ -23,8 +24,13 @@ pub(crate) struct Written {
     encrypts: bool,
     /// One per request, in order.
     appended: Vec<Appended>,
-    /// The segment written to, for the sync that makes it durable.
-    pub file: Arc<dyn VfsFile>,
+    /// The segment written to, for the checkpoint that syncs it once the journal no longer
+    /// covers it.
+    pub segment: Arc<SegmentFile>,
+    /// The segment written to, held open (pinned: the cache of open files neither syncs nor
+    /// closes it) until the group is published or failed and cut off; the sync that makes the
+    /// group durable, if it is a segment sync, syncs it.
+    pub file: Arc<OpenSegment>,
 }
 
 /// A shard's replay, from one journal entry to the next: where the frames it rewrote end. The
@@ -70,10 +76,11 @@ impl Shard {
         if roll {
             self.roll()?;
         }
-        let (file, start) = {
+        let (segment, start) = {
             let state = self.read_state()?;
-            (state.active.file.clone(), state.written)
+            (state.active.segment.clone(), state.written)
         };
+        let file = self.env.files.get(&segment)?;
         let arrival = self.env.clock.now_ms().max(start.arrival.unwrap_or(i64::MIN));
 
         // Encrypted frames of a batch share its nonce epoch (see `keys`).
@@ -95,34 +102,37 @@ impl Shard {
             }
         }
         let end = End { len: start.len + (buf.len() - at) as u64, seq, arrival: Some(arrival) };
-        let written = Written { frames, start, end, encrypts, appended, file: file.clone() };
-        if let Err(e) = file.write_all_at(&buf[at..], start.len) {
+        let written = Written { frames, start, end, encrypts, appended, segment, file };
+        if let Err(e) = written.file.write_all_at(&buf[at..], start.len) {
             self.abandon(&written);
+            self.cut_failed_frames(&written.file);
             return Err(e.into());
         }
         self.write_state().written = end;
         Ok(written)
     }
 
-    /// Cuts off the failed groups' frames at once, without a sync: a failed sync may have left
-    /// them in the page cache and nowhere else, and a restart must not take them for records.
-    /// The durable cut still comes before the shard's next write. Only with nothing of the
-    /// shard in flight.
-    pub(crate) fn cut_failed_frames(&self) -> Result<(), StoreError> {
-        let (file, len) = {
-            let state = self.read_state()?;
-            (state.active.file.clone(), state.written.len)
-        };
-        Ok(file.set_len(len)?)
+    /// Cuts off the failed groups' frames from `file`, the active segment (held by a failed
+    /// group), at once and without a sync, at the written end: what is in flight before them
+    /// stays. A failed sync may have left them in the page cache and nowhere else, and a restart
+    /// must not take them for records; and a file the cache closes, syncing it, must hold no
+    /// failed frames. The durable cut still comes before the shard's next write, which tries
+    /// again if this fails.
+    pub(crate) fn cut_failed_frames(&self, file: &OpenSegment) {
+        let Ok(len) = self.read_state().map(|state| state.written.len) else { return };
+        if let Err(e) = file.set_len(len) {
+            tracing::warn!(shard = ?self.key, error = %e, "could not cut failed groups off their segment");
+        }
     }
 
     /// Cuts off what a failed write left past the written end, durably: otherwise a power cut
     /// could bring back the failed frames in place of the ones written there next.
     fn cut_dirty_tail(&self) -> Result<(), StoreError> {
-        let (file, len, encrypted) = {
+        let (segment, len, encrypted) = {
             let state = self.read_state()?;
-            (state.active.file.clone(), state.written.len, state.dirty_tail_encrypted)
+            (state.active.segment.clone(), state.written.len, state.dirty_tail_encrypted)
         };
+        let file = self.env.files.get(&segment)?;
         file.set_len(len)?;
         if self.env.sync() {
             self.env.segment_syncs.sync(self.key, &*file)?;
@@ -195,6 +205,7 @@ impl Shard {
     /// what one entry leaves for the shard's next one.
     pub(crate) fn replay(&self, frames: &Bytes, replay: &mut Replay) -> Result<(), StoreError> {
         let mut state = self.write_state();
+        let file = self.env.files.get(&state.active.segment)?;
         let mut at = 0;
         while at < frames.len() {
             let frame = decode_journaled(frames, at)?;
@@ -207,11 +218,11 @@ impl Shard {
                 // The frames the segment holds, rewritten in one write.
                 let offset = match replay.resume {
                     Some((seq, offset)) if seq == frame.seq_ix => offset,
-                    _ => self.active_offset(active, frame.seq_ix)?,
+                    _ => self.active_offset(active, &*file, frame.seq_ix)?,
                 };
                 // Rewriting assumes the segment holds the very same frames there: at least
                 // the first must be in place, or the replay stops rather than overwrite.
-                if !self.active_holds(active, offset, frame.seq_ix, frame.len)? {
+                if !self.active_holds(active, &*file, offset, frame.seq_ix, frame.len)? {
                     return Err(corrupt(format!(
                         "shard {:?}: the journal's record {} differs from the segment's",
                         self.key, frame.seq_ix
@@ -225,11 +236,11 @@ impl Shard {
                     }
                     (end, next_seq) = (end + next.len, next.seq_ix + 1);
                 }
-                active.file.write_all_at(&frames[at..end], offset)?;
+                file.write_all_at(&frames[at..end], offset)?;
                 replay.resume = Some((next_seq, offset + (end - at) as u64));
                 at = end;
             } else if frame.seq_ix == active.end_seq {
-                active.file.write_all_at(&frames[at..at + frame.len], active.len)?;
+                file.write_all_at(&frames[at..at + frame.len], active.len)?;
                 active.index.note(frame.seq_ix, frame.arrival_ms, active.len);
                 active.len += frame.len as u64;
                 active.end_seq += 1;
@@ -247,9 +258,19 @@ impl Shard {
         Ok(())
     }
 
-    /// Syncs the active segment (at open, after the replay).
+    /// Makes the active segment durable as recovered (at a start after a crash, after the
+    /// replay): its length, then its contents. The length is set even though the file has it
+    /// already: a cut of failed groups whose sync failed in the last run (which stopped the
+    /// shard) may have reached the page cache and not the disk, and the disk then still holds
+    /// frames past the end — failed frames, which an append after this start would be
+    /// acknowledged over, and which a power cut would bring back in its place.
     pub(crate) fn sync_active(&self) -> Result<(), StoreError> {
-        let file = self.read_state()?.active.file.clone();
+        let (segment, len) = {
+            let state = self.read_state()?;
+            (state.active.segment.clone(), state.active.len)
+        };
+        let file = self.env.files.get(&segment)?;
+        file.set_len(len)?;
         Ok(file.sync_data()?)
     }
 
@@ -267,7 +288,7 @@ impl Shard {
     fn roll(&self) -> Result<(), StoreError> {
         let fs = &*self.env.fs;
         let sync = self.env.sync();
-        let (summary, index, file) = {
+        let (summary, index, sealing) = {
             let state = self.read_state()?;
             let active = &state.active;
             let summary = Summary {
@@ -277,13 +298,14 @@ impl Shard {
                 last_arrival: state.last_arrival.expect("a segment with records"),
                 log_len: active.len,
             };
-            (summary, active.index.clone(), active.file.clone())
+            (summary, active.index.clone(), active.segment.clone())
         };
         if sync {
-            self.env.segment_syncs.sync(self.key, &*file)?;
+            self.env.files.sync(&sealing)?;
         }
         index::write(fs, &idx_path(&self.dir, summary.first_seq), &summary, &index, sync)?;
-        let file = fs.open(&log_path(&self.dir, summary.end_seq), OpenMode::Truncate)?;
+        let segment = SegmentFile::new(self.key, log_path(&self.dir, summary.end_seq));
+        self.env.files.open(&segment, OpenMode::Truncate)?;
         if sync {
             fs.sync_dir(&self.dir)?;
         }
@@ -299,9 +321,12 @@ impl Shard {
             len: 0,
             first_arrival: None,
             index: SparseIndex::default(),
-            file,
+            segment,
         };
         state.written = state.committed();
+        drop(state);
+        // Sealed segments are opened only to be read, each time.
+        self.env.files.close(&sealing);
         Ok(())
     }
 }

@@ -31,6 +31,7 @@ use kinesin_engine::storage::{Clock, ShardKey, StoreError, Tip};
 use crate::index::{self, SparseIndex, Summary};
 use crate::keys::{Keys, ShardCipher};
 use crate::segment::{self, idx_path, log_path};
+use crate::segment_files::{SegmentFile, SegmentFiles};
 use crate::segment_sync::SegmentSyncs;
 use crate::vfs::{OpenMode, Vfs, VfsFile};
 use crate::{Durability, StoreOptions};
@@ -38,14 +39,15 @@ use crate::{Durability, StoreOptions};
 pub(crate) use append::{Replay, Written};
 pub(crate) use read::MAX_SEGMENT_BYTES;
 
-/// What every shard shares: the file system, the clock, the options, the data key, and how
-/// segment syncs have gone.
+/// What every shard shares: the file system, the clock, the options, the data key, how
+/// segment syncs have gone, and the open segment files.
 pub(crate) struct Env {
     pub fs: Arc<dyn Vfs>,
     pub clock: Arc<dyn Clock>,
     pub options: StoreOptions,
     pub keys: Keys,
     pub segment_syncs: Arc<SegmentSyncs>,
+    pub files: Arc<SegmentFiles>,
     /// An append failed during this run: what it wrote to a segment may differ between the
     /// page cache and the disk, so the stop leaves no clean-stop mark (see `LocalSegmentLog`).
     pub append_failed: AtomicBool,
@@ -135,7 +137,8 @@ struct Active {
     len: u64,
     first_arrival: Option<i64>,
     index: SparseIndex,
-    file: Arc<dyn VfsFile>,
+    /// Opened through the cache of open files when needed.
+    segment: Arc<SegmentFile>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -174,19 +177,22 @@ impl Shard {
             logs.push(0);
             dir_changed = true;
         }
-        let (file, scanned) = loop {
+        let (segment_file, file, scanned) = loop {
             let first = *logs.last().expect("at least one segment");
-            let file = fs.open(&log_path(&dir, first), OpenMode::Existing)?;
+            let segment_file = SegmentFile::new(key, log_path(&dir, first));
+            let file = env.files.get(&segment_file)?;
             let scanned = segment::scan(&*file, first)?;
             if scanned.end_seq == first && logs.len() > 1 {
                 // A roll created this segment but its first batch never landed: the previous
                 // segment is the active one again.
+                drop(file);
+                env.files.close(&segment_file);
                 fs.remove_file(&log_path(&dir, first))?;
                 logs.pop();
                 dir_changed = true;
                 continue;
             }
-            break (file, scanned);
+            break (segment_file, file, scanned);
         };
         if let Some(reason) = scanned.stopped {
             tracing::warn!(shard = ?key, offset = scanned.len, reason, "cutting off the torn tail of a segment");
@@ -216,7 +222,7 @@ impl Shard {
             len: scanned.len,
             first_arrival: scanned.first_arrival,
             index: scanned.index,
-            file,
+            segment: segment_file,
         };
         let written = End { len: active.len, seq: active.end_seq, arrival: scanned.last_arrival };
         let state = State {

@@ -8,6 +8,7 @@ use kinesin_engine::storage::{Position, ReadBatch, StoreError, StoredRecord};
 use super::{corrupt, Active, Shard};
 use crate::index::IndexEntry;
 use crate::segment::{log_path, FrameCursor, Step};
+use crate::segment_files::SegmentFile;
 use crate::vfs::{OpenMode, VfsFile};
 
 /// How much a read fetches from a segment file at a time.
@@ -35,8 +36,8 @@ fn hint_offset(hint: u64, segment_first_seq: u64) -> Option<u64> {
 struct Target {
     first_seq: u64,
     end_seq: u64,
-    /// The active segment's file and committed length; `None` for a sealed segment.
-    active: Option<(Arc<dyn VfsFile>, u64)>,
+    /// The active segment and its committed length; `None` for a sealed segment.
+    active: Option<(Arc<SegmentFile>, u64)>,
     /// For the active segment: the index entry at or before the wanted record.
     entry: Option<IndexEntry>,
 }
@@ -77,7 +78,7 @@ impl Shard {
             Target {
                 first_seq: active.first_seq,
                 end_seq: active.end_seq,
-                active: Some((active.file.clone(), active.len)),
+                active: Some((active.segment.clone(), active.len)),
                 entry: active.index.for_seq(seq),
             }
         } else {
@@ -140,7 +141,7 @@ impl Shard {
                 }
                 Located::At { seq, hint, target } => (seq, hint, target),
             };
-            let (file, end) = self.segment_file(&target)?;
+            let (file, end) = self.segment_file(&target, cached_only)?;
             let mut cursor = self.cursor_at(&*file, end, &target, seq, hint_value, cached_only)?;
             let mut expected = seq;
             let stopped = loop {
@@ -196,10 +197,21 @@ impl Shard {
         corrupt(format!("{} at offset {offset}: {why}", path.display()))
     }
 
-    /// The target's file and how far its committed frames go.
-    fn segment_file(&self, target: &Target) -> Result<(Arc<dyn VfsFile>, u64), StoreError> {
-        if let Some((file, len)) = &target.active {
-            return Ok((file.clone(), *len));
+    /// The target's file and how far its committed frames go. With `cached_only`, fails with
+    /// `WouldBlock` rather than open the active segment's file.
+    fn segment_file(
+        &self,
+        target: &Target,
+        cached_only: bool,
+    ) -> Result<(Arc<dyn VfsFile>, u64), StoreError> {
+        if let Some((segment, len)) = &target.active {
+            let file: Arc<dyn VfsFile> = match cached_only {
+                true => {
+                    self.env.files.get_if_open(segment).ok_or(io::Error::from(io::ErrorKind::WouldBlock))?
+                }
+                false => self.env.files.get(segment)?,
+            };
+            return Ok((file, *len));
         }
         let file = self.env.fs.open(&log_path(&self.dir, target.first_seq), OpenMode::Existing)?;
         let len = file.len()?;
@@ -247,26 +259,33 @@ impl Shard {
         }
     }
 
-    /// The offset of record `seq` in the active segment, which holds it.
-    pub(super) fn active_offset(&self, active: &Active, seq: u64) -> Result<u64, StoreError> {
+    /// The offset of record `seq` in the active segment (open as `file`), which holds it.
+    pub(super) fn active_offset(
+        &self,
+        active: &Active,
+        file: &dyn VfsFile,
+        seq: u64,
+    ) -> Result<u64, StoreError> {
         let target = Target {
             first_seq: active.first_seq,
             end_seq: active.end_seq,
-            active: Some((active.file.clone(), active.len)),
+            active: Some((active.segment.clone(), active.len)),
             entry: active.index.for_seq(seq),
         };
-        Ok(self.cursor_at(&*active.file, active.len, &target, seq, 0, false)?.offset())
+        Ok(self.cursor_at(file, active.len, &target, seq, 0, false)?.offset())
     }
 
-    /// Whether the active segment holds at `offset` a frame of record `seq` of `len` bytes.
+    /// Whether the active segment (open as `file`) holds at `offset` a frame of record `seq`
+    /// of `len` bytes.
     pub(super) fn active_holds(
         &self,
         active: &Active,
+        file: &dyn VfsFile,
         offset: u64,
         seq: u64,
         len: usize,
     ) -> Result<bool, StoreError> {
-        let mut cursor = FrameCursor::new(&*active.file, offset, active.len, len);
+        let mut cursor = FrameCursor::new(file, offset, active.len, len);
         let frame_seq = match cursor.next()? {
             Step::Frame(frame) => frame.seq_ix,
             Step::Bad(_) | Step::End => return Ok(false),
@@ -315,7 +334,7 @@ impl Shard {
             let target = Target {
                 first_seq: active.first_seq,
                 end_seq: active.end_seq,
-                active: Some((active.file.clone(), active.len)),
+                active: Some((active.segment.clone(), active.len)),
                 entry: active.index.before_time(arrival_ms),
             };
             (target, Position { seq_ix: active.end_seq, hint: hint(active.first_seq, active.len) })
@@ -330,7 +349,7 @@ impl Shard {
         entry: Option<IndexEntry>,
         arrival_ms: i64,
     ) -> Result<Option<Position>, StoreError> {
-        let (file, end) = self.segment_file(target)?;
+        let (file, end) = self.segment_file(target, false)?;
         let mut cursor = FrameCursor::new(&*file, entry.map_or(0, |e| e.offset), end, READ_CHUNK);
         loop {
             let offset = cursor.offset();
