@@ -117,19 +117,16 @@ def keyed_records(batch, keys, per_key):
 
 
 class Worker:
-    """One JVM running a test application, its output in files under `workdir`."""
+    """One child process (a JVM with a test application, or the MultiLangDaemon), its output in
+    files under `workdir`, its events (if any) in `<name>.events.jsonl`."""
 
-    def __init__(self, workdir, name, project, main_class, args):
+    def __init__(self, workdir, name, command, env=None):
         self.name = name
         self.events_path = Path(workdir) / f"{name}.events.jsonl"
         self.output_path = Path(workdir) / f"{name}.out"
-        classpath = f"{JAVA / project / 'target' / 'classes'}:{JAVA / project / 'target' / 'lib'}/*"
-        command = ["java", "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                   "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
-                   "-Dorg.slf4j.simpleLogger.showDateTime=true",
-                   "-cp", classpath, main_class, *args]
         self.process = subprocess.Popen(
-            command, stdout=open(self.output_path, "wb"), stderr=subprocess.STDOUT, env=CHILD_ENV)
+            command, stdout=open(self.output_path, "wb"), stderr=subprocess.STDOUT,
+            env=dict(CHILD_ENV, **(env or {})))
 
     def events(self):
         if not self.events_path.exists():
@@ -155,14 +152,23 @@ class Worker:
                 self.process.wait()
 
 
+def java(project, main_class, args):
+    """The command that runs `main_class` of the Maven project tests/interop/java/`project`."""
+    classpath = f"{JAVA / project / 'target' / 'classes'}:{JAVA / project / 'target' / 'lib'}/*"
+    return ["java", "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+            "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
+            "-Dorg.slf4j.simpleLogger.showDateTime=true",
+            "-cp", classpath, main_class, *args]
+
+
 def consumer(workdir, kinesin, kcl, name, stream, app, retrieval="polling", failover_ms=10000,
              metrics="DETAILED"):
     """A KCL worker of the consumer test application built against `kcl` (kcl2 or kcl3)."""
-    return Worker(workdir, name, kcl, "kinesin.interop.ConsumerApp", [
+    return Worker(workdir, name, java(kcl, "kinesin.interop.ConsumerApp", [
         "--endpoint", kinesin.endpoint, "--stream", stream, "--app", app, "--worker", name,
         "--events", str(Path(workdir) / f"{name}.events.jsonl"), "--retrieval", retrieval,
         "--failover-ms", str(failover_ms), "--metrics", metrics,
-    ])
+    ]))
 
 
 def processed(workers):
