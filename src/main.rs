@@ -6,7 +6,6 @@ mod lifecycle;
 mod metrics;
 mod open_files;
 mod serve;
-mod services;
 mod startup_streams;
 
 use clap::{Parser, Subcommand};

@@ -18,7 +18,6 @@ use crate::admin::{self, AdminPort, AdminState, Phase, Readiness};
 use crate::lifecycle;
 use crate::metrics::Metrics;
 use crate::open_files;
-use crate::services;
 use crate::startup_streams::{self, StreamSpec};
 
 /// How often retention and status transitions are looked after.
@@ -145,7 +144,6 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         DurabilityArg::Fsync => Durability::Fsync,
         DurabilityArg::Os => Durability::Os,
     };
-    let services = services::open(&args.data_dir, durability)?;
     let clock = Arc::new(SystemClock);
     let options = StoreOptions { durability, ..StoreOptions::default() };
     let (log, catalog) =
@@ -212,7 +210,6 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         region: args.region,
         credentials,
         metrics: request_metrics,
-        services,
         ..ServerConfig::default()
     };
     let tls = tls.map(|(listener, config, _, _)| (listener, config));
