@@ -299,7 +299,16 @@ pub fn create_table(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Va
     };
     db.put_table(meta, Vec::new())?;
     let state = db.table(&name).ok_or_else(DynamoError::not_found)?;
-    Ok(json!({ "TableDescription": describe(db, &state, now, &[])? }))
+    // The answer says CREATING even when the table is ACTIVE at once (`--create-table-ms 0`),
+    // as DynamoDB's always does; the next DescribeTable tells the truth.
+    let mut description = describe(db, &state, now, &[])?;
+    description["TableStatus"] = json!("CREATING");
+    if let Some(indexes) = description["GlobalSecondaryIndexes"].as_array_mut() {
+        for index in indexes {
+            index["IndexStatus"] = json!("CREATING");
+        }
+    }
+    Ok(json!({ "TableDescription": description }))
 }
 
 /// Every attribute definition must be a key of the table or of an index.
