@@ -11,6 +11,7 @@ use clap::{Args, ValueEnum};
 use kinesin_engine::exhaustion::Exhausted;
 use kinesin_engine::storage::{StoreError, SystemClock};
 use kinesin_engine::{Engine, EngineConfig, RequestContext};
+use kinesin_cloudwatch::{CloudWatch, MetricStore, StoreLimits};
 use kinesin_dynamodb::{DynamoDbService, Settings as TableSettings};
 use kinesin_server::{CredentialStore, SelfSigned, ServerConfig, Services, TlsConfig};
 use kinesin_store_local::{open_store, Durability, RealFs, RedbTableStore, StoreOptions};
@@ -166,7 +167,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let dynamodb = kinesin_dynamodb::Database::open(Arc::new(tables), table_settings, kinesin_dynamodb::db::system_clock())
         .map_err(|e| format!("cannot load the DynamoDB tables in {}: {e}", args.data_dir.display()))?;
-    let services = Services::new(vec![Arc::new(DynamoDbService::new(Arc::new(dynamodb)))])?;
+    // CloudWatch beside it, with the default retention (interim wiring from the interop
+    // branch, until the cloudwatch branch wires its own flags).
+    let metric_store = MetricStore::new(StoreLimits { retention_ms: 3 * 3_600_000, max_series: 100_000 });
+    let services = Services::new(vec![
+        Arc::new(DynamoDbService::new(Arc::new(dynamodb))),
+        Arc::new(CloudWatch::new(Arc::new(metric_store))),
+    ])?;
     let config = EngineConfig {
         create_stream_ms: i64::from(args.create_stream_ms),
         delete_stream_ms: i64::from(args.delete_stream_ms),
