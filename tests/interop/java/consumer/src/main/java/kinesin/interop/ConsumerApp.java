@@ -69,8 +69,11 @@ public final class ConsumerApp {
         Scheduler scheduler = new Scheduler(
                 configs.checkpointConfig(),
                 configs.coordinatorConfig(),
-                configs.leaseManagementConfig().failoverTimeMillis(
-                        Long.parseLong(opts.getOrDefault("failover-ms", "10000"))),
+                // Test timing only: the KCL sleeps shardSyncIntervalMillis (default 60 s) after
+                // its first shard sync, before it starts processing.
+                configs.leaseManagementConfig()
+                        .failoverTimeMillis(Long.parseLong(opts.getOrDefault("failover-ms", "10000")))
+                        .shardSyncIntervalMillis(5000),
                 configs.lifecycleConfig(),
                 configs.metricsConfig().metricsLevel(
                         MetricsLevel.valueOf(opts.getOrDefault("metrics", "DETAILED"))),
