@@ -24,6 +24,26 @@ def live_leases(worker):
     return held
 
 
+def start_pair(workdir, kinesin, kcl, app, workers):
+    """Two workers of one application on the stream "orders". The second starts once the first
+    holds leases: two KCL 3.x workers that start together both try to create the lease table's
+    index, and the one refused never starts its worker-metrics reporter (docs/interop.md)."""
+    first = consumer(workdir, kinesin, kcl, "w1", "orders", app, failover_ms=5000)
+    workers.append(first)
+    wait_until(lambda: live_leases(first), 180, "the first worker to hold leases")
+    second = consumer(workdir, kinesin, kcl, "w2", "orders", app, failover_ms=5000)
+    workers.append(second)
+    return first, second
+
+
+def wait_shared(first, second, shards):
+    """Waits until each worker holds leases, none held by both, all `shards` covered."""
+    def shared():
+        a, b = live_leases(first), live_leases(second)
+        return a and b and not a & b and len(a | b) == shards
+    wait_until(shared, 240, "the two workers to share the leases", interval=1)
+
+
 def assert_checkpoints_in_lease_table(kinesin, app, workers):
     """Each open shard's lease holds the last checkpoint a worker logged for it."""
     logged = {}
@@ -89,12 +109,8 @@ def test_fail_over_after_kill_9(kinesin, workdir, workers, kcl):
     create_stream(kinesis, "orders", 4)
     first = keyed_records("A", keys=20, per_key=10)
     put(kinesis, "orders", first)
-    victim, survivor = (consumer(workdir, kinesin, kcl, name, "orders", "fail-over",
-                                 failover_ms=5000) for name in ("w1", "w2"))
-    workers.extend([victim, survivor])
-    wait_until(lambda: live_leases(victim) and live_leases(survivor)
-               and len(live_leases(victim) | live_leases(survivor)) == 4,
-               240, "both workers to hold leases")
+    victim, survivor = start_pair(workdir, kinesin, kcl, "fail-over", workers)
+    wait_shared(victim, survivor, 4)
     wait_processed(workers, {data for _, data in first}, 120)
 
     # Records in flight when the victim dies: some are processed but not yet checkpointed.
@@ -139,9 +155,7 @@ def test_split_and_merge_while_consuming(kinesin, workdir, workers, kcl):
     require_java_project(kcl)
     kinesis = kinesin.client("kinesis")
     create_stream(kinesis, "orders", 2)
-    pair = [consumer(workdir, kinesin, kcl, name, "orders", "reshard", failover_ms=5000)
-            for name in ("w1", "w2")]
-    workers.extend(pair)
+    pair = start_pair(workdir, kinesin, kcl, "reshard", workers)
     records = []
     for batch, shards in (("A", 4), ("B", 2), ("C", None)):
         batch_records = keyed_records(batch, keys=20, per_key=10)
