@@ -8,7 +8,8 @@ use crate::codec::{encode_item, item_size, MAX_ITEM_BYTES};
 use crate::db::{Database, ItemChange, TableName, TableState};
 use crate::error::{DynamoError, Result};
 use crate::expr::Condition;
-use crate::params::{self, Dialects};
+use crate::legacy::Operation;
+use crate::params;
 use crate::shape::{Fields, Violations};
 use crate::{conditions, layout, projections, updates, Context, Item, Names};
 
@@ -63,8 +64,6 @@ fn with_attributes(attributes: Option<Item>) -> Value {
     }
 }
 
-const PUT_DIALECTS: Dialects =
-    Dialects { expressions: &["ConditionExpression"], value_expressions: &["ConditionExpression"], legacy: &["Expected"] };
 
 pub fn put_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
     let mut violations = Violations::default();
@@ -77,7 +76,7 @@ pub fn put_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value>
     params::accepted_enums(body, &mut violations)?;
     violations.check()?;
     let all_old = params::only_all_old_or_none(return_values)?;
-    let mut placeholders = params::placeholders(body, &PUT_DIALECTS)?;
+    let mut placeholders = params::placeholders(body, Operation::PutItem)?;
     let condition = conditions::write_condition(body, &mut placeholders)?;
     placeholders.check_all_used()?;
 
@@ -90,7 +89,6 @@ pub fn put_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value>
     Ok(with_attributes(written.old.filter(|_| all_old)))
 }
 
-const DELETE_DIALECTS: Dialects = PUT_DIALECTS;
 
 pub fn delete_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
     let mut violations = Violations::default();
@@ -103,7 +101,7 @@ pub fn delete_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Val
     params::accepted_enums(body, &mut violations)?;
     violations.check()?;
     let all_old = params::only_all_old_or_none(return_values)?;
-    let mut placeholders = params::placeholders(body, &DELETE_DIALECTS)?;
+    let mut placeholders = params::placeholders(body, Operation::DeleteItem)?;
     let condition = conditions::write_condition(body, &mut placeholders)?;
     placeholders.check_all_used()?;
 
@@ -114,11 +112,6 @@ pub fn delete_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Val
     Ok(with_attributes(written.old.filter(|_| all_old)))
 }
 
-const UPDATE_DIALECTS: Dialects = Dialects {
-    expressions: &["UpdateExpression", "ConditionExpression"],
-    value_expressions: &["UpdateExpression", "ConditionExpression"],
-    legacy: &["AttributeUpdates", "Expected"],
-};
 
 pub fn update_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
     let mut violations = Violations::default();
@@ -130,7 +123,7 @@ pub fn update_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Val
     let old_on_failure = params::return_old_on_failure(body, &mut violations)?;
     params::accepted_enums(body, &mut violations)?;
     violations.check()?;
-    let mut placeholders = params::placeholders(body, &UPDATE_DIALECTS)?;
+    let mut placeholders = params::placeholders(body, Operation::UpdateItem)?;
     let update = updates::parse(body, &mut placeholders)?;
     let condition = conditions::write_condition(body, &mut placeholders)?;
     placeholders.check_all_used()?;
@@ -158,7 +151,7 @@ pub fn get_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value>
     body.boolean("ConsistentRead")?;
     params::accepted_enums(body, &mut violations)?;
     violations.check()?;
-    let mut placeholders = params::placeholders(body, &projections::DIALECTS)?;
+    let mut placeholders = params::placeholders(body, Operation::GetItem)?;
     let projection = projections::parse(body, &mut placeholders)?;
     placeholders.check_all_used()?;
 
@@ -211,7 +204,7 @@ pub fn batch_get_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<
         }
         request.boolean("ConsistentRead")?;
         v.check()?;
-        let mut placeholders = params::placeholders(request, &projections::DIALECTS)?;
+        let mut placeholders = params::placeholders(request, Operation::BatchGetItem)?;
         let projection = projections::parse(request, &mut placeholders)?;
         placeholders.check_all_used()?;
         let keys = keys.iter().map(crate::codec::decode_item).collect::<Result<Vec<_>>>()?;

@@ -3,7 +3,8 @@
 
 use crate::error::{DynamoError, Result};
 use crate::expr::{parse_key_condition, KeyCondition, KeyTest, Placeholders};
-use crate::shape::Fields;
+use crate::shape::{Fields, Violations};
+use crate::{legacy, legacy_params};
 use crate::table::KeySchema;
 use crate::AttributeValue;
 
@@ -15,8 +16,14 @@ pub struct KeyQuery {
 
 /// The request's key condition; a Query must have one.
 pub fn parse(body: Fields<'_>, placeholders: &mut Placeholders) -> Result<KeyCondition> {
-    match body.string("KeyConditionExpression")? {
-        Some(text) => Ok(parse_key_condition(text, placeholders)?),
+    if let Some(text) = body.string("KeyConditionExpression")? {
+        return Ok(parse_key_condition(text, placeholders)?);
+    }
+    let mut violations = Violations::default();
+    let conditions = legacy_params::filter(body, "KeyConditions", &mut violations)?;
+    violations.check()?;
+    match conditions {
+        Some(conditions) => Ok(legacy::key_conditions(&conditions)?),
         None => Err(DynamoError::validation(
             "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
         )),

@@ -11,6 +11,8 @@ pub mod items;
 pub mod key_conditions;
 pub mod keys;
 pub mod layout;
+pub mod legacy;
+pub mod legacy_params;
 pub mod number;
 pub mod params;
 pub mod projections;

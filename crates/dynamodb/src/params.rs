@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::codec::{decode_item, decode_value};
 use crate::error::{DynamoError, Result};
 use crate::expr::{ExprError, Placeholders};
+use crate::legacy::{check_parameter_mix, Operation};
 use crate::shape::{Fields, Violations};
 use crate::Item;
 
@@ -18,46 +19,12 @@ impl From<ExprError> for DynamoError {
     }
 }
 
-/// Which parameters of an operation belong to which dialect.
-pub struct Dialects {
-    /// The expression parameters, in DynamoDB's order for its messages.
-    pub expressions: &'static [&'static str],
-    /// Those of them that may use `ExpressionAttributeValues`.
-    pub value_expressions: &'static [&'static str],
-    /// The legacy parameters.
-    pub legacy: &'static [&'static str],
-}
-
 /// Refuses a request that mixes the dialects, or gives placeholders without expressions, with
 /// DynamoDB's messages; returns the request's placeholders.
-pub fn placeholders(body: Fields<'_>, dialects: &Dialects) -> Result<Placeholders> {
-    let given = |names: &[&'static str]| -> Vec<&'static str> {
-        names.iter().copied().filter(|n| body.has(n)).collect()
-    };
-    let (expressions, legacy) = (given(dialects.expressions), given(dialects.legacy));
-    if !expressions.is_empty() && !legacy.is_empty() {
-        return Err(DynamoError::validation(format!(
-            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {{{}}} Expression parameters: {{{}}}",
-            legacy.join(", "),
-            expressions.join(", ")
-        )));
-    }
-    let names = body.map("ExpressionAttributeNames")?;
-    let values = body.map("ExpressionAttributeValues")?;
-    if names.is_some() && expressions.is_empty() {
-        return Err(DynamoError::validation("ExpressionAttributeNames can only be specified when using expressions"));
-    }
-    if values.is_some() && given(dialects.value_expressions).is_empty() {
-        let null = match dialects.value_expressions {
-            [] => String::new(),
-            [one] => format!(": {one} is null"),
-            several => format!(": {} are null", several.join(" and ")),
-        };
-        return Err(DynamoError::validation(format!(
-            "ExpressionAttributeValues can only be specified when using expressions{null}"
-        )));
-    }
-    let names = names
+pub fn placeholders(body: Fields<'_>, operation: Operation) -> Result<Placeholders> {
+    check_parameter_mix(operation, |name| body.has(name))?;
+    let names = body
+        .map("ExpressionAttributeNames")?
         .map(|m| {
             m.iter()
                 .filter(|(_, v)| !v.is_null())
@@ -65,7 +32,8 @@ pub fn placeholders(body: Fields<'_>, dialects: &Dialects) -> Result<Placeholder
                 .collect::<Result<BTreeMap<_, _>>>()
         })
         .transpose()?;
-    let values = values
+    let values = body
+        .map("ExpressionAttributeValues")?
         .map(|m| {
             m.iter()
                 .filter(|(_, v)| !v.is_null())

@@ -4,21 +4,20 @@
 use crate::error::Result;
 pub use crate::expr::Projection;
 use crate::expr::{parse_projection, Placeholders};
-use crate::params::Dialects;
-use crate::shape::Fields;
+use crate::shape::{Fields, Violations};
+use crate::{legacy, legacy_params};
 use crate::Item;
-
-/// The dialects of a read that only projects (GetItem, and each table of BatchGetItem).
-pub const DIALECTS: Dialects =
-    Dialects { expressions: &["ProjectionExpression"], value_expressions: &[], legacy: &["AttributesToGet"] };
 
 /// The request's projection, if it has one.
 pub fn parse(body: Fields<'_>, placeholders: &mut Placeholders) -> Result<Option<Projection>> {
     if let Some(text) = body.string("ProjectionExpression")? {
         return Ok(Some(parse_projection(text, placeholders)?));
     }
-    match body.strings("AttributesToGet")? {
-        Some(names) => Ok(Some(Projection::of_attributes(names))),
+    let mut violations = Violations::default();
+    let names = legacy_params::attributes_to_get(body, &mut violations)?;
+    violations.check()?;
+    match names {
+        Some(names) => Ok(Some(legacy::attributes_to_get(&names)?)),
         None => Ok(None),
     }
 }

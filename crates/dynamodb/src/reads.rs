@@ -11,7 +11,8 @@ use crate::error::{DynamoError, Result};
 use crate::expr::{Condition, Projection};
 use crate::key_conditions::{self, KeyQuery};
 use crate::layout::{self, TABLE_SPACE};
-use crate::params::{self, Dialects};
+use crate::legacy::Operation;
+use crate::params;
 use crate::shape::{Fields, Violations};
 use crate::table::{IndexMeta, KeySchema, ProjectionType};
 use crate::{conditions, projections, Context, Item, Names};
@@ -220,11 +221,6 @@ fn partition_hash(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
-const SCAN_DIALECTS: Dialects = Dialects {
-    expressions: &["ProjectionExpression", "FilterExpression"],
-    value_expressions: &["FilterExpression"],
-    legacy: &["AttributesToGet", "ScanFilter", "ConditionalOperator"],
-};
 
 pub fn scan(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
     let mut violations = Violations::default();
@@ -255,7 +251,7 @@ pub fn scan(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
         (Some(segment), Some(total)) => Some((segment as u64, total as u64)),
         (None, None) => None,
     };
-    let mut placeholders = params::placeholders(body, &SCAN_DIALECTS)?;
+    let mut placeholders = params::placeholders(body, Operation::Scan)?;
     let projection = projections::parse(body, &mut placeholders)?;
     let filter = conditions::read_filter(body, &mut placeholders, "ScanFilter")?;
     placeholders.check_all_used()?;
@@ -308,18 +304,13 @@ fn projection_parameter(body: Fields<'_>) -> Option<&'static str> {
     }
 }
 
-const QUERY_DIALECTS: Dialects = Dialects {
-    expressions: &["ProjectionExpression", "FilterExpression", "KeyConditionExpression"],
-    value_expressions: &["FilterExpression", "KeyConditionExpression"],
-    legacy: &["AttributesToGet", "QueryFilter", "ConditionalOperator", "KeyConditions"],
-};
 
 pub fn query(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
     let mut violations = Violations::default();
     let common = common(body, &mut violations)?;
     let forward = body.boolean("ScanIndexForward")?.unwrap_or(true);
     violations.check()?;
-    let mut placeholders = params::placeholders(body, &QUERY_DIALECTS)?;
+    let mut placeholders = params::placeholders(body, Operation::Query)?;
     let projection = projections::parse(body, &mut placeholders)?;
     let filter = conditions::read_filter(body, &mut placeholders, "QueryFilter")?;
     let key_query = key_conditions::parse(body, &mut placeholders)?;
@@ -331,6 +322,16 @@ pub fn query(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
     let shape = shape(common.select, projection, parameter, index, true)?;
     let source = Source { table: &table, index };
     let key_query: KeyQuery = key_conditions::resolve(key_query, source.key())?;
+    if let Some(filter) = &filter {
+        let names = filter.attribute_names();
+        if let Some(key) = source.key().attributes().find(|a| names.contains(a.name.as_str())) {
+            let parameter = if body.has("QueryFilter") { "QueryFilter" } else { "Filter Expression" };
+            return Err(DynamoError::validation(format!(
+                "{parameter} can only contain non-primary key attributes: Primary key attribute: {}",
+                key.name
+            )));
+        }
+    }
     let start = start_position(&source, common.start.as_ref())?;
     let mut partition = Vec::new();
     crate::keys::encode_key_value(&mut partition, &key_query.hash);

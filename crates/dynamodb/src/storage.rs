@@ -68,21 +68,24 @@ impl Storage for MemoryStorage {
         reverse: bool,
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> io::Result<()> {
-        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if matches!((from, to), (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) if a > b)
-        {
-            return Ok(());
-        }
-        let range = map.range::<[u8], _>((from, to));
-        let mut go = |(k, v): (&Vec<u8>, &Vec<u8>)| visit(k, v);
+        // A snapshot, so that `visit` may read the storage again (as reading an index does).
+        let entries: Vec<(Vec<u8>, Vec<u8>)> = {
+            let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+            if matches!((from, to), (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) if a > b)
+            {
+                return Ok(());
+            }
+            map.range::<[u8], _>((from, to)).map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        let mut go = |(k, v): &(Vec<u8>, Vec<u8>)| visit(k, v);
         if reverse {
-            for entry in range.rev() {
+            for entry in entries.iter().rev() {
                 if !go(entry) {
                     break;
                 }
             }
         } else {
-            for entry in range {
+            for entry in &entries {
                 if !go(entry) {
                     break;
                 }

@@ -8,7 +8,8 @@ use crate::db::{Database, ItemChange, TableState};
 use crate::error::{CancellationReason, DynamoError, Result};
 use crate::expr::{Condition, Update};
 use crate::items::{check_size, key_bytes};
-use crate::params::{self, Dialects};
+use crate::legacy::Operation;
+use crate::params;
 use crate::shape::{Fields, Violations};
 use crate::{conditions, updates, Context, Item, Names};
 
@@ -31,13 +32,6 @@ struct Planned {
     action: Action,
 }
 
-const CHECK_DIALECTS: Dialects =
-    Dialects { expressions: &["ConditionExpression"], value_expressions: &["ConditionExpression"], legacy: &[] };
-const UPDATE_DIALECTS: Dialects = Dialects {
-    expressions: &["UpdateExpression", "ConditionExpression"],
-    value_expressions: &["UpdateExpression", "ConditionExpression"],
-    legacy: &[],
-};
 
 /// Reads and checks one transaction item.
 fn plan(db: &Database, ctx: &Context, request: Fields<'_>, path: &str) -> Result<Planned> {
@@ -75,8 +69,8 @@ fn plan(db: &Database, ctx: &Context, request: Fields<'_>, path: &str) -> Result
         violations.not_null(fields.has("UpdateExpression"), &format!("{path}.updateExpression"));
     }
     violations.check()?;
-    let dialects = if kind == "update" { &UPDATE_DIALECTS } else { &CHECK_DIALECTS };
-    let mut placeholders = params::placeholders(fields, dialects)?;
+    let operation = if kind == "update" { Operation::UpdateItem } else { Operation::PutItem };
+    let mut placeholders = params::placeholders(fields, operation)?;
     let update = if kind == "update" { updates::parse(fields, &mut placeholders)? } else { None };
     let condition = conditions::write_condition(fields, &mut placeholders)?;
     placeholders.check_all_used()?;

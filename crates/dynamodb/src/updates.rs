@@ -3,14 +3,21 @@
 
 use crate::error::{DynamoError, Result};
 use crate::expr::{parse_update, Placeholders, Projection, Update};
-use crate::shape::Fields;
+use crate::shape::{Fields, Violations};
+use crate::{legacy, legacy_params};
 use crate::table::TableMeta;
 use crate::Item;
 
 /// The request's update, if it has one (an UpdateItem without one writes just the key).
 pub fn parse(body: Fields<'_>, placeholders: &mut Placeholders) -> Result<Option<Update>> {
-    match body.string("UpdateExpression")? {
-        Some(text) => Ok(Some(parse_update(text, placeholders)?)),
+    if let Some(text) = body.string("UpdateExpression")? {
+        return Ok(Some(parse_update(text, placeholders)?));
+    }
+    let mut violations = Violations::default();
+    let updates = legacy_params::attribute_updates(body, &mut violations)?;
+    violations.check()?;
+    match updates {
+        Some(updates) => Ok(Some(legacy::attribute_updates(&updates)?)),
         None => Ok(None),
     }
 }

@@ -4,11 +4,9 @@
 //! table or index queried (`docs/dynamodb-expressions.md`, "Key conditions").
 
 use super::compare::{begins_with, equal, order};
-use super::condition::check::{parse_raw, ConditionChecker, RANKING};
-use super::condition::{Comparator, Condition, Operand};
+use super::condition::{parse_condition, Comparator, Condition, Operand};
 use super::error::{ExprError, ExpressionKind};
 use super::placeholders::Placeholders;
-use super::problems::Checker;
 use crate::AttributeValue;
 
 /// One or two conditions, each on a different top-level attribute, in the order written.
@@ -101,12 +99,7 @@ impl KeyTest {
 
 /// Parses a `KeyConditionExpression`, using and marking the request's placeholders.
 pub fn parse_key_condition(text: &str, placeholders: &mut Placeholders) -> Result<KeyCondition, ExprError> {
-    let kind = ExpressionKind::KeyCondition;
-    let raw = parse_raw(text, kind)?;
-    let mut checker = Checker::new(placeholders);
-    let condition = ConditionChecker { checker: &mut checker }.condition(&raw);
-    checker.verdict(kind, RANKING)?;
-    let condition = condition.expect("a condition without problems has a meaning");
+    let condition = parse_condition(text, ExpressionKind::KeyCondition, placeholders)?;
     let mut predicates = Vec::new();
     collect(&condition, &mut predicates).map_err(ExprError::new)?;
     KeyCondition::new(predicates)

@@ -14,8 +14,10 @@ mod path;
 mod placeholders;
 mod problems;
 mod projection;
+#[cfg(test)]
+mod proptests;
 mod reserved;
-mod update;
+pub(crate) mod update;
 
 pub use condition::{parse_condition, Comparator, Condition, Operand};
 pub use error::{ExprError, ExpressionKind};

@@ -45,10 +45,6 @@ impl<'p> Checker<'p> {
         }
     }
 
-    pub fn has(&self, problem: Problem) -> bool {
-        self.found.iter().any(|(kind, _)| *kind == problem)
-    }
-
     /// The path a written path means: placeholders replaced, bare names checked against the
     /// reserved words.
     pub fn path(&mut self, raw: &RawPath) -> DocumentPath {
@@ -93,6 +89,24 @@ impl<'p> Checker<'p> {
         })
     }
 
+    /// Checks that no path is, contains or is inside one before it (an overlap), and that none
+    /// has a name where one before it has an index (a conflict). After the first overlap DynamoDB
+    /// looks no further.
+    pub fn distinct_paths(&mut self, paths: &[DocumentPath]) {
+        for (at, later) in paths.iter().enumerate() {
+            for earlier in &paths[..at] {
+                let Some((problem, adjective)) = clash(earlier, later) else { continue };
+                let message = format!(
+                    "Two document paths {adjective} with each other; must remove or rewrite one of these paths; path one: {earlier}, path two: {later}"
+                );
+                self.report(problem, message);
+                if problem == Problem::Overlap {
+                    return;
+                }
+            }
+        }
+    }
+
     /// The problem ranked highest by `ranking`: a list of groups, best first, in which the
     /// problem noted first wins.
     pub fn verdict(self, kind: ExpressionKind, ranking: &[&[Problem]]) -> Result<(), ExprError> {
@@ -103,4 +117,19 @@ impl<'p> Checker<'p> {
         }
         Ok(())
     }
+}
+
+/// How two paths clash, if they do: one inside (or equal to) the other overlaps; a name where
+/// the other has an index conflicts.
+fn clash(one: &DocumentPath, two: &DocumentPath) -> Option<(Problem, &'static str)> {
+    for (a, b) in one.elements().iter().zip(two.elements()) {
+        match (a, b) {
+            (PathElement::Name(_), PathElement::Index(_)) | (PathElement::Index(_), PathElement::Name(_)) => {
+                return Some((Problem::Conflict, "conflict"));
+            }
+            _ if a != b => return None,
+            _ => {}
+        }
+    }
+    Some((Problem::Overlap, "overlap"))
 }

@@ -12,7 +12,6 @@ use super::error::{ExprError, ExpressionKind};
 use super::path::{DocumentPath, PathElement};
 use super::placeholders::Placeholders;
 use super::problems::{Checker, Problem};
-use super::update::clash;
 use crate::{AttributeValue, Item};
 
 const GRAMMAR: Grammar = Grammar { keywords: &[], names_may_start_with_underscore: true };
@@ -37,19 +36,7 @@ pub fn parse_projection(text: &str, placeholders: &mut Placeholders) -> Result<P
         cursor.finish(raw_paths).map_err(|syntax_error| ExprError::invalid(kind, syntax_error))?;
     let mut checker = Checker::new(placeholders);
     let paths: Vec<DocumentPath> = raw_paths.iter().map(|raw| checker.path(raw)).collect();
-    'pairs: for (at, later) in paths.iter().enumerate() {
-        for earlier in &paths[..at] {
-            if let Some((problem, adjective)) = clash(earlier, later) {
-                let message = format!(
-                    "Two document paths {adjective} with each other; must remove or rewrite one of these paths; path one: {earlier}, path two: {later}"
-                );
-                checker.report(problem, message);
-                if problem == Problem::Overlap {
-                    break 'pairs;
-                }
-            }
-        }
-    }
+    checker.distinct_paths(&paths);
     checker.verdict(kind, RANKING)?;
     Ok(Projection { paths })
 }

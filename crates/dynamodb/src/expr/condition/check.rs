@@ -10,7 +10,7 @@ use crate::expr::problems::{Checker, Problem};
 use crate::AttributeValue;
 
 /// Which problem a condition reports when it has several.
-pub(crate) const RANKING: &[&[Problem]] = &[
+const RANKING: &[&[Problem]] = &[
     &[Problem::RedundantParentheses],
     &[Problem::UnknownFunction],
     &[Problem::MisusedFunction],
@@ -24,7 +24,8 @@ pub(crate) const RANKING: &[&[Problem]] = &[
 const TYPE_NAMES: [&str; 10] = ["S", "N", "B", "NULL", "SS", "BOOL", "L", "BS", "NS", "M"];
 
 /// Parses a `ConditionExpression` or `FilterExpression` (`kind` names it in messages), using
-/// and marking the request's placeholders.
+/// and marking the request's placeholders. (Key conditions are read this way too, then
+/// narrowed by `parse_key_condition`.)
 pub fn parse_condition(
     text: &str,
     kind: ExpressionKind,
@@ -39,7 +40,7 @@ pub fn parse_condition(
 
 /// The written tree of a condition-like expression, or DynamoDB's message for empty text or a
 /// syntax error.
-pub(crate) fn parse_raw(text: &str, kind: ExpressionKind) -> Result<RawCondition, ExprError> {
+fn parse_raw(text: &str, kind: ExpressionKind) -> Result<RawCondition, ExprError> {
     if text.is_empty() {
         return Err(ExprError::invalid(kind, "The expression can not be empty;"));
     }
@@ -48,12 +49,12 @@ pub(crate) fn parse_raw(text: &str, kind: ExpressionKind) -> Result<RawCondition
 
 /// Walks a written condition, reporting its problems to the checker. A part with a problem
 /// has no meaning (`None`); every part is walked all the same, so that each problem is seen.
-pub(crate) struct ConditionChecker<'c, 'p> {
-    pub checker: &'c mut Checker<'p>,
+struct ConditionChecker<'c, 'p> {
+    checker: &'c mut Checker<'p>,
 }
 
 impl ConditionChecker<'_, '_> {
-    pub fn condition(&mut self, raw: &RawCondition) -> Option<Condition> {
+    fn condition(&mut self, raw: &RawCondition) -> Option<Condition> {
         match raw {
             RawCondition::Or(a, b) => {
                 let (a, b) = (self.condition(a), self.condition(b));

@@ -1,12 +1,13 @@
 //! Conditions (`ConditionExpression`, `FilterExpression`, and the legacy `Expected`,
 //! `QueryFilter` and `ScanFilter`): what they mean, and whether an item satisfies one.
 
-pub(crate) mod check;
+mod check;
 mod syntax;
 #[cfg(test)]
 mod tests;
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 pub use self::check::parse_condition;
 use super::compare::{begins_with, contains, equal, order, size};
@@ -105,6 +106,42 @@ impl Operand {
 }
 
 impl Condition {
+    /// The top-level attributes the condition's paths start at (Query refuses a filter on a
+    /// key attribute).
+    pub fn attribute_names(&self) -> BTreeSet<&str> {
+        let mut paths = Vec::new();
+        self.paths(&mut paths);
+        paths.into_iter().map(DocumentPath::attribute_name).collect()
+    }
+
+    fn paths<'a>(&'a self, paths: &mut Vec<&'a DocumentPath>) {
+        let mut operands: Vec<&Operand> = Vec::new();
+        match self {
+            Condition::And(a, b) | Condition::Or(a, b) => {
+                a.paths(paths);
+                b.paths(paths);
+            }
+            Condition::Not(a) => a.paths(paths),
+            Condition::AttributeExists(path) | Condition::AttributeNotExists(path) => paths.push(path),
+            Condition::Comparison { left, right, .. } => operands.extend([left, right]),
+            Condition::Between { operand, lower, upper } => operands.extend([operand, lower, upper]),
+            Condition::In { operand, candidates } => {
+                operands.extend(std::iter::once(operand).chain(candidates))
+            }
+            Condition::AttributeType { operand: a, type_name: b }
+            | Condition::BeginsWith { operand: a, prefix: b }
+            | Condition::Contains { operand: a, part: b } => operands.extend([a, b]),
+        }
+        for mut operand in operands {
+            while let Operand::Size(inner) = operand {
+                operand = inner;
+            }
+            if let Operand::Path(path) = operand {
+                paths.push(path);
+            }
+        }
+    }
+
     /// Whether `item` satisfies the condition; a missing item is an empty one.
     pub fn matches(&self, item: &Item) -> bool {
         let both = |a: &Operand, b: &Operand, test: &dyn Fn(&AttributeValue, &AttributeValue) -> bool| match (

@@ -297,3 +297,10 @@ fn comparisons_follow_dynamodb() {
     assert!(holds("NOT size(n) = :m", &it));
     assert!(holds("s = :s AND (x = :s OR n = :n)", &it) && !holds("NOT (s = :s)", &it));
 }
+
+#[test]
+fn conditions_name_their_attributes() {
+    let condition =
+        parse("#k.x = :s AND (NOT size(b[1]) > :n OR attribute_exists(c)) AND d IN (:s, :n)").unwrap();
+    assert_eq!(condition.attribute_names().into_iter().collect::<Vec<_>>(), ["b", "c", "d", "kk"]);
+}

@@ -7,7 +7,7 @@ use super::{Action, Dialect, SetValue, Update, UpdateOperand};
 use crate::expr::cursor::RawPath;
 use crate::expr::error::{ExprError, ExpressionKind};
 use crate::expr::operand::RawOperand;
-use crate::expr::path::{DocumentPath, PathElement};
+use crate::expr::path::DocumentPath;
 use crate::expr::placeholders::Placeholders;
 use crate::expr::problems::{Checker, Problem};
 use crate::AttributeValue;
@@ -33,8 +33,9 @@ pub fn parse_update(text: &str, placeholders: &mut Placeholders) -> Result<Updat
     }
     let sections = parse_syntax(text).map_err(|syntax_error| ExprError::invalid(kind, syntax_error))?;
     let mut checker =
-        UpdateChecker { checker: Checker::new(placeholders), seen: Vec::new(), sections: Vec::new() };
+        UpdateChecker { checker: Checker::new(placeholders), targets: Vec::new(), sections: Vec::new() };
     let actions: Vec<Option<Action>> = sections.iter().flat_map(|section| checker.section(section)).collect();
+    checker.checker.distinct_paths(&checker.targets);
     checker.checker.verdict(kind, RANKING)?;
     let actions =
         actions.into_iter().collect::<Option<_>>().expect("an update without problems has a meaning");
@@ -43,8 +44,8 @@ pub fn parse_update(text: &str, placeholders: &mut Placeholders) -> Result<Updat
 
 struct UpdateChecker<'p> {
     checker: Checker<'p>,
-    /// The paths of the actions so far, to find overlaps.
-    seen: Vec<DocumentPath>,
+    /// The paths the actions change, which must not overlap.
+    targets: Vec<DocumentPath>,
     sections: Vec<&'static str>,
 }
 
@@ -87,23 +88,10 @@ impl UpdateChecker<'_> {
         }
     }
 
-    /// A path an action changes, checked against those of the actions before it.
+    /// A path an action changes.
     fn target(&mut self, raw: &RawPath) -> DocumentPath {
         let path = self.checker.path(raw);
-        if !self.checker.has(Problem::Overlap) {
-            for earlier in &self.seen {
-                if let Some((problem, adjective)) = clash(earlier, &path) {
-                    let message = format!(
-                        "Two document paths {adjective} with each other; must remove or rewrite one of these paths; path one: {earlier}, path two: {path}"
-                    );
-                    self.checker.report(problem, message);
-                    if problem == Problem::Overlap {
-                        break;
-                    }
-                }
-            }
-            self.seen.push(path.clone());
-        }
+        self.targets.push(path.clone());
         path
     }
 
@@ -209,19 +197,4 @@ impl UpdateChecker<'_> {
         };
         Some(UpdateOperand::IfNotExists(path, Box::new(second)))
     }
-}
-
-/// How two paths of one update clash, if they do: one inside (or equal to) the other
-/// overlaps; a name where the other has an index conflicts.
-pub(crate) fn clash(one: &DocumentPath, two: &DocumentPath) -> Option<(Problem, &'static str)> {
-    for (a, b) in one.elements().iter().zip(two.elements()) {
-        match (a, b) {
-            (PathElement::Name(_), PathElement::Index(_)) | (PathElement::Index(_), PathElement::Name(_)) => {
-                return Some((Problem::Conflict, "conflict"));
-            }
-            _ if a != b => return None,
-            _ => {}
-        }
-    }
-    Some((Problem::Overlap, "overlap"))
 }

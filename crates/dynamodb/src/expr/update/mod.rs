@@ -9,7 +9,6 @@ mod tests;
 
 use std::collections::BTreeSet;
 
-pub(crate) use self::check::clash;
 pub use self::check::parse_update;
 use super::path::DocumentPath;
 use crate::AttributeValue;

@@ -109,6 +109,8 @@ fn syntax_errors() {
         "set a = (b.c).d + e",
         "set a = b + c + d",
         "set a = :s,",
+        "set a = (b) + c",
+        " ",
     ] {
         assert!(error(bad).starts_with("Syntax error; "), "{bad}: {}", error(bad));
     }
