@@ -207,8 +207,9 @@ impl Reader {
 
     pub fn put_metric_data(&self, input: &Document, now: Millis) -> Result<PutMetricData, CloudWatchError> {
         let namespace = self.namespace(input, true)?.unwrap_or_default();
+        // AWS's own namespaces; the message names the prefix, not the namespace.
         if namespace.starts_with("AWS/") {
-            return Err(CloudWatchError::invalid_value(&namespace, "Namespace"));
+            return Err(CloudWatchError::invalid_value("AWS/", "Namespace"));
         }
         let mut data = Vec::new();
         for (index, item) in self.list(input, "", "MetricData", MAX_DATUMS)?.iter().enumerate() {

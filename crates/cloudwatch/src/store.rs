@@ -15,8 +15,9 @@ use crate::model::{MetricDatum, MetricId, Unit};
 use crate::time::Millis;
 
 /// How much one series keeps: slots plus the distinct values they hold for percentiles. Three
-/// hours of one-minute slots, each with a few distinct values, fit well within it.
-pub const MAX_SERIES_ENTRIES: usize = 2048;
+/// hours of one-minute slots with a distinct value each take 360; a full series takes about
+/// 140 KiB (docs/cloudwatch.md, "Storage and its bounds").
+pub const MAX_SERIES_ENTRIES: usize = 1024;
 
 /// How often, at most, a put sweeps every series for expired slots.
 const SWEEP_INTERVAL_MS: Millis = 60_000;

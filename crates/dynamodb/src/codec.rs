@@ -101,9 +101,12 @@ fn decode_member(type_name: &str, member: &Value) -> Result<AttributeValue> {
 
 /// The members of a set: a non-empty list.
 fn set_members<'a, T>(member: &'a Value, decode: impl Fn(&'a Value) -> Result<T>) -> Result<Vec<T>> {
-    let items: Vec<T> = shape::list(member)?.iter().filter(|v| !v.is_null()).map(decode).collect::<Result<_>>()?;
+    let items: Vec<T> =
+        shape::list(member)?.iter().filter(|v| !v.is_null()).map(decode).collect::<Result<_>>()?;
     if items.is_empty() {
-        return Err(DynamoError::validation(format!("{INVALID}An AttributeValue may not contain an empty set.")));
+        return Err(DynamoError::validation(format!(
+            "{INVALID}An AttributeValue may not contain an empty set."
+        )));
     }
     Ok(items)
 }
@@ -121,7 +124,11 @@ fn first_duplicate<T: std::hash::Hash + Eq>(items: impl Iterator<Item = T>) -> O
 
 /// Decodes a map of attribute names to values (an `Item`, a `Key`, `M`).
 pub fn decode_item(value: &Value) -> Result<Item> {
-    shape::map(value)?.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| Ok((k.clone(), decode_value(v)?))).collect()
+    shape::map(value)?
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| Ok((k.clone(), decode_value(v)?)))
+        .collect()
 }
 
 pub fn encode_value(value: &AttributeValue) -> Value {
@@ -183,16 +190,28 @@ mod tests {
 
     #[test]
     fn malformed_values_get_dynamodbs_messages() {
-        assert_eq!(error(json!({})), "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes");
+        assert_eq!(
+            error(json!({})),
+            "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
+        );
         assert_eq!(error(json!({"S": "a", "N": "1"})), "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes");
-        assert_eq!(error(json!({"SS": []})), "One or more parameter values were invalid: An AttributeValue may not contain an empty set.");
-        assert_eq!(error(json!({"SS": ["a", "b", "a"]})), "One or more parameter values were invalid: Input collection [a, b, a] contains duplicates.");
+        assert_eq!(
+            error(json!({"SS": []})),
+            "One or more parameter values were invalid: An AttributeValue may not contain an empty set."
+        );
+        assert_eq!(
+            error(json!({"SS": ["a", "b", "a"]})),
+            "One or more parameter values were invalid: Input collection [a, b, a] contains duplicates."
+        );
         assert_eq!(error(json!({"NS": ["1", "1.0"]})), "Input collection contains duplicates");
         assert_eq!(error(json!({"BS": ["AQ==", "AQ=="]})), "One or more parameter values were invalid: Input collection [AQ==, AQ==]of type BS contains duplicates.");
         assert_eq!(error(json!({"N": "x"})), "The parameter cannot be converted to a numeric value: x");
         assert_eq!(error(json!({"N": ""})), "The parameter cannot be converted to a numeric value");
         assert_eq!(error(json!({"NULL": false})), "One or more parameter values were invalid: Null attribute value types must have the value of true");
-        assert_eq!(error(json!({"L": [{"M": {"a": {}}}]})), "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes");
+        assert_eq!(
+            error(json!({"L": [{"M": {"a": {}}}]})),
+            "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
+        );
         let serialization = decode_value(&json!({"S": 5})).unwrap_err();
         assert_eq!(serialization.code, "SerializationException");
     }
@@ -213,7 +232,9 @@ mod tests {
 
     #[test]
     fn sizes_count_names_and_values() {
-        let item = decode_item(&json!({"ab": {"S": "xyz"}, "n": {"N": "12345"}, "m": {"M": {"k": {"BOOL": true}}}})).unwrap();
+        let item =
+            decode_item(&json!({"ab": {"S": "xyz"}, "n": {"N": "12345"}, "m": {"M": {"k": {"BOOL": true}}}}))
+                .unwrap();
         assert_eq!(item_size(&item), (2 + 3) + (1 + 4) + (1 + 3 + 1 + 1 + 1));
     }
 }

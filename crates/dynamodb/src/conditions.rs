@@ -25,7 +25,11 @@ pub fn write_condition(body: Fields<'_>, placeholders: &mut Placeholders) -> Res
 
 /// The filter a read applies after reading, if it has one. `legacy` names the legacy filter
 /// parameter (`ScanFilter` or `QueryFilter`).
-pub fn read_filter(body: Fields<'_>, placeholders: &mut Placeholders, legacy: &str) -> Result<Option<Condition>> {
+pub fn read_filter(
+    body: Fields<'_>,
+    placeholders: &mut Placeholders,
+    legacy: &str,
+) -> Result<Option<Condition>> {
     if let Some(text) = body.string("FilterExpression")? {
         return Ok(Some(parse_condition(text, ExpressionKind::Filter, placeholders)?));
     }

@@ -88,13 +88,20 @@ impl Database {
             true
         })?;
         if let Some(e) = bad {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("a stored DynamoDB table is damaged: {e}")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a stored DynamoDB table is damaged: {e}"),
+            ));
         }
         let mut tables = BTreeMap::new();
         for meta in metas {
             let (item_count, size_bytes) =
                 storage.get(&layout::count_key(meta.id))?.map_or((0, 0), |b| layout::decode_count(&b));
-            let name = TableName { account: meta.account.clone(), region: meta.region.clone(), name: meta.name.clone() };
+            let name = TableName {
+                account: meta.account.clone(),
+                region: meta.region.clone(),
+                name: meta.name.clone(),
+            };
             tables.insert(name, TableState { meta, item_count, size_bytes });
         }
         Ok(Database { storage, settings, clock, tables: RwLock::new(tables), writer: Mutex::new(()) })
@@ -141,7 +148,8 @@ impl Database {
         let mut writes = vec![Write::Put(layout::table_meta_key(meta.id), json)];
         writes.extend(extra);
         self.storage.commit(writes).map_err(storage_error)?;
-        let name = TableName { account: meta.account.clone(), region: meta.region.clone(), name: meta.name.clone() };
+        let name =
+            TableName { account: meta.account.clone(), region: meta.region.clone(), name: meta.name.clone() };
         let mut tables = self.tables.write().unwrap_or_else(PoisonError::into_inner);
         match tables.get_mut(&name) {
             Some(state) => state.meta = meta,
@@ -201,7 +209,9 @@ impl Database {
         let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
         // `after` may lie outside `within`: the range is clamped to it either way.
         let (from, to) = match &after {
-            Some(a) if !reverse && a.as_slice() >= prefix.as_slice() => (Bound::Excluded(a.as_slice()), end_bound),
+            Some(a) if !reverse && a.as_slice() >= prefix.as_slice() => {
+                (Bound::Excluded(a.as_slice()), end_bound)
+            }
             Some(a) if reverse && end.as_ref().is_none_or(|e| a < e) => {
                 (Bound::Included(prefix.as_slice()), Bound::Excluded(a.as_slice()))
             }

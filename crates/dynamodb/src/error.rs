@@ -89,7 +89,11 @@ impl DynamoError {
 
     /// `TableNotFoundException` (400), which the backup operations answer for a missing table.
     pub fn table_not_found(name: &str) -> DynamoError {
-        DynamoError::new(Namespace::DynamoDb, "TableNotFoundException", Some(format!("Table not found: {name}")))
+        DynamoError::new(
+            Namespace::DynamoDb,
+            "TableNotFoundException",
+            Some(format!("Table not found: {name}")),
+        )
     }
 
     /// `ResourceInUseException` (400).

@@ -52,7 +52,12 @@ pub fn write_one(
         }
     }
     let new = change(old.as_ref())?;
-    db.write_items(&[ItemChange { table: table.meta.id, key: key_bytes, old: old.clone(), new: new.clone() }])?;
+    db.write_items(&[ItemChange {
+        table: table.meta.id,
+        key: key_bytes,
+        old: old.clone(),
+        new: new.clone(),
+    }])?;
     Ok(Written { old, new })
 }
 
@@ -63,7 +68,6 @@ fn with_attributes(attributes: Option<Item>) -> Value {
         _ => json!({}),
     }
 }
-
 
 pub fn put_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
     let mut violations = Violations::default();
@@ -89,7 +93,6 @@ pub fn put_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value>
     Ok(with_attributes(written.old.filter(|_| all_old)))
 }
 
-
 pub fn delete_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
     let mut violations = Violations::default();
     let key = params::required_item(body, "Key", "key", &mut violations)?;
@@ -111,7 +114,6 @@ pub fn delete_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Val
     let written = write_one(db, &table, &key, condition.as_ref(), old_on_failure, |_| Ok(None))?;
     Ok(with_attributes(written.old.filter(|_| all_old)))
 }
-
 
 pub fn update_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
     let mut violations = Violations::default();
@@ -197,10 +199,18 @@ pub fn batch_get_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<
         let mut v = Violations::default();
         v.not_null(request.has("Keys"), &format!("requestItems.{table}.member.keys"));
         if request.has("Keys") && keys.is_empty() {
-            v.add(Some("[]"), &format!("requestItems.{table}.member.keys"), "Member must have length greater than or equal to 1");
+            v.add(
+                Some("[]"),
+                &format!("requestItems.{table}.member.keys"),
+                "Member must have length greater than or equal to 1",
+            );
         }
         if keys.len() > BATCH_GET_LIMIT {
-            v.add(None, &format!("requestItems.{table}.member.keys"), "Member must have length less than or equal to 100");
+            v.add(
+                None,
+                &format!("requestItems.{table}.member.keys"),
+                "Member must have length less than or equal to 100",
+            );
         }
         request.boolean("ConsistentRead")?;
         v.check()?;
@@ -259,7 +269,11 @@ pub fn batch_write_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Resul
         let requests = crate::shape::list(requests)?;
         if requests.is_empty() {
             let mut v = Violations::default();
-            v.add(Some("[]"), &format!("requestItems.{table}.member"), "Member must have length greater than or equal to 1");
+            v.add(
+                Some("[]"),
+                &format!("requestItems.{table}.member"),
+                "Member must have length greater than or equal to 1",
+            );
             v.check()?;
         }
         let state = db.serving_table(&ctx.table(table))?;
@@ -316,4 +330,3 @@ pub fn batch_write_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Resul
     db.write_items(&changes)?;
     Ok(json!({ "UnprocessedItems": {} }))
 }
-

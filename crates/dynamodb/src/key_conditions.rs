@@ -4,9 +4,9 @@
 use crate::error::{DynamoError, Result};
 use crate::expr::{parse_key_condition, KeyCondition, KeyTest, Placeholders};
 use crate::shape::{Fields, Violations};
-use crate::{legacy, legacy_params};
 use crate::table::KeySchema;
 use crate::AttributeValue;
+use crate::{legacy, legacy_params};
 
 /// The partition a Query reads, and the test of its sort key.
 pub struct KeyQuery {
@@ -36,7 +36,12 @@ pub fn resolve(condition: KeyCondition, key: &KeySchema) -> Result<KeyQuery> {
     condition.check_schema((&key.hash.name, key.hash.scalar.name()), range)?;
     let hash = match condition.predicate(&key.hash.name).map(|p| &p.test) {
         Some(KeyTest::Equal(value)) => value.clone(),
-        _ => return Err(DynamoError::validation(format!("Query condition missed key schema element: {}", key.hash.name))),
+        _ => {
+            return Err(DynamoError::validation(format!(
+                "Query condition missed key schema element: {}",
+                key.hash.name
+            )))
+        }
     };
     let range = key.range.as_ref().and_then(|r| condition.predicate(&r.name)).map(|p| p.test.clone());
     Ok(KeyQuery { hash, range })

@@ -153,7 +153,9 @@ mod tests {
     #[test]
     fn strings_and_binaries_sort_by_bytes() {
         let s = |t: &str| encoded(&AttributeValue::S(t.into()));
-        assert!(s("") < s("\0") && s("\0") < s("a") && s("a") < s("a\0") && s("a\0") < s("ab") && s("Z") < s("a"));
+        assert!(
+            s("") < s("\0") && s("\0") < s("a") && s("a") < s("a\0") && s("a\0") < s("ab") && s("Z") < s("a")
+        );
         let b = |t: &[u8]| encoded(&AttributeValue::B(t.to_vec()));
         assert!(b(&[0x7F]) < b(&[0x80]) && b(&[1]) < b(&[1, 0]));
     }

@@ -69,8 +69,8 @@ pub fn encode_stored_item(item: &Item) -> Vec<u8> {
 }
 
 pub fn decode_stored_item(bytes: &[u8]) -> Result<Item> {
-    let json: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| DynamoError::internal(format!("a stored item is damaged: {e}")))?;
+    let json: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| DynamoError::internal(format!("a stored item is damaged: {e}")))?;
     decode_item(&json)
 }
 

@@ -12,8 +12,21 @@ use crate::legacy::{
 use crate::shape::{self, Fields, Violations};
 
 /// `ComparisonOperator`'s values as DynamoDB lists them in its constraint message.
-const COMPARISON_OPERATORS: [&str; 13] =
-    ["IN", "NULL", "BETWEEN", "LT", "NOT_CONTAINS", "EQ", "GT", "NOT_NULL", "NE", "LE", "BEGINS_WITH", "GE", "CONTAINS"];
+const COMPARISON_OPERATORS: [&str; 13] = [
+    "IN",
+    "NULL",
+    "BETWEEN",
+    "LT",
+    "NOT_CONTAINS",
+    "EQ",
+    "GT",
+    "NOT_NULL",
+    "NE",
+    "LE",
+    "BEGINS_WITH",
+    "GE",
+    "CONTAINS",
+];
 
 /// The entries of a map parameter, each a structure.
 fn entries<'a>(body: Fields<'a>, name: &str) -> Result<Option<Vec<(&'a String, Fields<'a>)>>> {
@@ -24,24 +37,37 @@ fn entries<'a>(body: Fields<'a>, name: &str) -> Result<Option<Vec<(&'a String, F
 }
 
 fn values(fields: Fields<'_>, name: &str) -> Result<Option<Vec<crate::AttributeValue>>> {
-    fields.list(name)?.map(|list| list.iter().filter(|v| !v.is_null()).map(decode_value).collect()).transpose()
+    fields
+        .list(name)?
+        .map(|list| list.iter().filter(|v| !v.is_null()).map(decode_value).collect())
+        .transpose()
 }
 
-fn operator(fields: Fields<'_>, path: &str, violations: &mut Violations) -> Result<Option<ComparisonOperator>> {
+fn operator(
+    fields: Fields<'_>,
+    path: &str,
+    violations: &mut Violations,
+) -> Result<Option<ComparisonOperator>> {
     let name = fields.string("ComparisonOperator")?;
     violations.one_of(name, &format!("{path}.comparisonOperator"), &COMPARISON_OPERATORS);
     Ok(name.and_then(ComparisonOperator::parse))
 }
 
 /// `ConditionalOperator`.
-pub fn conditional_operator(body: Fields<'_>, violations: &mut Violations) -> Result<Option<ConditionalOperator>> {
+pub fn conditional_operator(
+    body: Fields<'_>,
+    violations: &mut Violations,
+) -> Result<Option<ConditionalOperator>> {
     let name = body.string("ConditionalOperator")?;
     violations.one_of(name, "conditionalOperator", &["AND", "OR"]);
     Ok(name.and_then(ConditionalOperator::parse))
 }
 
 /// `Expected`.
-pub fn expected(body: Fields<'_>, violations: &mut Violations) -> Result<Option<BTreeMap<String, ExpectedAttribute>>> {
+pub fn expected(
+    body: Fields<'_>,
+    violations: &mut Violations,
+) -> Result<Option<BTreeMap<String, ExpectedAttribute>>> {
     let Some(entries) = entries(body, "Expected")? else { return Ok(None) };
     let mut expected = BTreeMap::new();
     for (name, fields) in entries {
@@ -58,7 +84,11 @@ pub fn expected(body: Fields<'_>, violations: &mut Violations) -> Result<Option<
 }
 
 /// `KeyConditions`, `QueryFilter` or `ScanFilter` (`name`); each entry needs its operator.
-pub fn filter(body: Fields<'_>, name: &str, violations: &mut Violations) -> Result<Option<BTreeMap<String, FilterCondition>>> {
+pub fn filter(
+    body: Fields<'_>,
+    name: &str,
+    violations: &mut Violations,
+) -> Result<Option<BTreeMap<String, FilterCondition>>> {
     let Some(entries) = entries(body, name)? else { return Ok(None) };
     let parameter = lower_first(name);
     let mut conditions = BTreeMap::new();
@@ -68,7 +98,10 @@ pub fn filter(body: Fields<'_>, name: &str, violations: &mut Violations) -> Resu
         violations.not_null(fields.has("ComparisonOperator"), &format!("{path}.comparisonOperator"));
         let list = values(fields, "AttributeValueList")?.unwrap_or_default();
         if let Some(comparison_operator) = comparison {
-            conditions.insert(attribute.clone(), FilterCondition { comparison_operator, attribute_value_list: list });
+            conditions.insert(
+                attribute.clone(),
+                FilterCondition { comparison_operator, attribute_value_list: list },
+            );
         }
     }
     Ok(Some(conditions))
@@ -83,7 +116,11 @@ pub fn attribute_updates(
     let mut updates = BTreeMap::new();
     for (name, fields) in entries {
         let action = fields.string("Action")?;
-        violations.one_of(action, &format!("attributeUpdates.{name}.member.action"), &["ADD", "PUT", "DELETE"]);
+        violations.one_of(
+            action,
+            &format!("attributeUpdates.{name}.member.action"),
+            &["ADD", "PUT", "DELETE"],
+        );
         let update = AttributeValueUpdate {
             action: action.and_then(AttributeAction::parse),
             value: fields.0.get("Value").filter(|v| !v.is_null()).map(decode_value).transpose()?,

@@ -29,8 +29,8 @@ pub mod value;
 pub use db::{Database, Settings};
 pub use error::DynamoError;
 pub use kinesin_service::RequestContext as Context;
-pub use service::DynamoDbService;
 pub use number::{Number, NumberError};
+pub use service::DynamoDbService;
 pub use storage::{MemoryStorage, Storage, Write};
 pub use value::{AttributeValue, Item};
 

@@ -60,14 +60,27 @@ pub fn return_old_on_failure(body: Fields<'_>, violations: &mut Violations) -> R
 
 /// The enums answers ignore but DynamoDB checks.
 pub fn accepted_enums(body: Fields<'_>, violations: &mut Violations) -> Result<()> {
-    violations.one_of(body.string("ReturnConsumedCapacity")?, "returnConsumedCapacity", &["INDEXES", "TOTAL", "NONE"]);
-    violations.one_of(body.string("ReturnItemCollectionMetrics")?, "returnItemCollectionMetrics", &["SIZE", "NONE"]);
+    violations.one_of(
+        body.string("ReturnConsumedCapacity")?,
+        "returnConsumedCapacity",
+        &["INDEXES", "TOTAL", "NONE"],
+    );
+    violations.one_of(
+        body.string("ReturnItemCollectionMetrics")?,
+        "returnItemCollectionMetrics",
+        &["SIZE", "NONE"],
+    );
     Ok(())
 }
 
 /// A map of attribute values that must be present (`Key`, `Item`): `None` records a
 /// violation at `path`.
-pub fn required_item(body: Fields<'_>, name: &str, path: &str, violations: &mut Violations) -> Result<Option<Item>> {
+pub fn required_item(
+    body: Fields<'_>,
+    name: &str,
+    path: &str,
+    violations: &mut Violations,
+) -> Result<Option<Item>> {
     let value: Option<&Value> = body.0.get(name).filter(|v| !v.is_null());
     violations.not_null(value.is_some(), path);
     value.map(decode_item).transpose()

@@ -5,8 +5,8 @@ use crate::error::Result;
 pub use crate::expr::Projection;
 use crate::expr::{parse_projection, Placeholders};
 use crate::shape::{Fields, Violations};
-use crate::{legacy, legacy_params};
 use crate::Item;
+use crate::{legacy, legacy_params};
 
 /// The request's projection, if it has one.
 pub fn parse(body: Fields<'_>, placeholders: &mut Placeholders) -> Result<Option<Projection>> {

@@ -85,12 +85,19 @@ fn common<'a>(body: Fields<'a>, violations: &mut Violations) -> Result<Common<'a
     let limit = body.integer("Limit")?;
     violations.at_least(limit, "limit", 1);
     let select = body.string("Select")?;
-    violations.one_of(select, "select", &["SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES"]);
+    violations.one_of(
+        select,
+        "select",
+        &["SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES"],
+    );
     body.boolean("ConsistentRead")?;
     params::accepted_enums(body, violations)?;
     let start = match body.map("ExclusiveStartKey")? {
         Some(_) => Some(decode_item(&body.0["ExclusiveStartKey"]).map_err(|e| {
-            DynamoError::validation(format!("The provided starting key is invalid: {}", e.message.unwrap_or_default()))
+            DynamoError::validation(format!(
+                "The provided starting key is invalid: {}",
+                e.message.unwrap_or_default()
+            ))
         })?),
         None => None,
     };
@@ -108,7 +115,8 @@ fn shape(
 ) -> Result<Shape> {
     let prefix = if query { "1 validation error detected: " } else { "" };
     let error = |message: String| Err(DynamoError::validation(format!("{prefix}{message}")));
-    let described = |select: &str| if select == "COUNT" { "only the Count".to_owned() } else { select.to_owned() };
+    let described =
+        |select: &str| if select == "COUNT" { "only the Count".to_owned() } else { select.to_owned() };
     match (select, projection_parameter) {
         (Some("SPECIFIC_ATTRIBUTES"), None) => {
             return error("Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES".into())
@@ -136,18 +144,20 @@ fn shape(
 fn index_of<'a>(table: &'a TableState, name: Option<&str>) -> Result<Option<&'a IndexMeta>> {
     match name {
         None => Ok(None),
-        Some(name) => table
-            .meta
-            .index(name)
-            .map(Some)
-            .ok_or_else(|| DynamoError::validation(format!("The table does not have the specified index: {name}"))),
+        Some(name) => table.meta.index(name).map(Some).ok_or_else(|| {
+            DynamoError::validation(format!("The table does not have the specified index: {name}"))
+        }),
     }
 }
 
 /// The start position from `ExclusiveStartKey`, which must hold the source's keys.
 fn start_position(source: &Source<'_>, start: Option<&Item>) -> Result<Option<Vec<u8>>> {
     let Some(start) = start else { return Ok(None) };
-    let invalid = || DynamoError::validation("The provided starting key is invalid: The provided key element does not match the schema");
+    let invalid = || {
+        DynamoError::validation(
+            "The provided starting key is invalid: The provided key element does not match the schema",
+        )
+    };
     let expected: Vec<&str> = source
         .table
         .meta
@@ -220,7 +230,6 @@ fn entry_item(db: &Database, source: &Source<'_>, value: &[u8]) -> Result<Option
 fn partition_hash(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
-
 
 pub fn scan(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
     let mut violations = Violations::default();
@@ -303,7 +312,6 @@ fn projection_parameter(body: Fields<'_>) -> Option<&'static str> {
         None
     }
 }
-
 
 pub fn query(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
     let mut violations = Violations::default();

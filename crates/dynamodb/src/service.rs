@@ -83,7 +83,13 @@ fn error_answer(error: &DynamoError, content_type: &'static str) -> Answer {
 
 impl DynamoDbService {
     /// Runs one request to completion (blocking: writes wait for their commit).
-    pub fn run(&self, context: &Context, operation_name: &str, content_type: Option<&str>, body: &[u8]) -> Answer {
+    pub fn run(
+        &self,
+        context: &Context,
+        operation_name: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Answer {
         let reply_type = answer_type(content_type);
         // A body of another type is not DynamoDB's: its front end answers 404.
         if !body.is_empty() && content_type != Some(JSON_1_0) && content_type != Some(JSON) {
@@ -133,9 +139,11 @@ impl Service for DynamoDbService {
         let body = call.body;
         Box::pin(async move {
             let reply_type = answer_type(content_type.as_deref());
-            tokio::task::spawn_blocking(move || service.run(&context, &operation, content_type.as_deref(), &body))
-                .await
-                .unwrap_or_else(|_| error_answer(&DynamoError::internal("The request failed."), reply_type))
+            tokio::task::spawn_blocking(move || {
+                service.run(&context, &operation, content_type.as_deref(), &body)
+            })
+            .await
+            .unwrap_or_else(|_| error_answer(&DynamoError::internal("The request failed."), reply_type))
         })
     }
 

@@ -49,7 +49,9 @@ impl<'a> Fields<'a> {
     pub fn integer(&self, name: &str) -> Result<Option<i64>> {
         let Some(value) = self.get(name) else { return Ok(None) };
         match value {
-            Value::Number(n) => Ok(Some(n.as_i64().unwrap_or_else(|| n.as_f64().unwrap_or(0.0).floor() as i64))),
+            Value::Number(n) => {
+                Ok(Some(n.as_i64().unwrap_or_else(|| n.as_f64().unwrap_or(0.0).floor() as i64)))
+            }
             Value::Bool(_) => Err(type_error("class java.lang.Boolean can not be converted to an Integer")),
             Value::String(_) => Err(type_error("class java.lang.String can not be converted to an Integer")),
             Value::Array(_) => Err(type_error(LIST_NOT_EXPECTED)),
@@ -65,7 +67,9 @@ impl<'a> Fields<'a> {
                 "java.lang.Double" => Ok(Some(n.as_f64().unwrap_or(0.0).abs() >= 1.0)),
                 class => Err(type_error(format!("class {class} can not be converted to an Boolean"))),
             },
-            Value::String(s) => Err(type_error(format!("'{}' can not be converted to an Boolean", s.to_uppercase()))),
+            Value::String(s) => {
+                Err(type_error(format!("'{}' can not be converted to an Boolean", s.to_uppercase())))
+            }
             Value::Array(_) => Err(type_error(LIST_NOT_EXPECTED)),
             _ => Err(type_error(MAP_NOT_EXPECTED)),
         }
@@ -96,7 +100,9 @@ pub fn string(value: &Value) -> Result<&str> {
     match value {
         Value::String(s) => Ok(s),
         Value::Bool(_) => Err(type_error("class java.lang.Boolean can not be converted to an String")),
-        Value::Number(n) => Err(type_error(format!("class {} can not be converted to an String", class_of_number(n)))),
+        Value::Number(n) => {
+            Err(type_error(format!("class {} can not be converted to an String", class_of_number(n))))
+        }
         Value::Array(_) => Err(type_error(LIST_NOT_EXPECTED)),
         _ => Err(type_error(MAP_NOT_EXPECTED)),
     }
@@ -197,20 +203,32 @@ impl Violations {
     pub fn one_of(&mut self, value: Option<&str>, path: &str, allowed: &[&str]) {
         if let Some(value) = value {
             if !allowed.contains(&value) {
-                self.add(Some(value), path, &format!("Member must satisfy enum value set: [{}]", allowed.join(", ")));
+                self.add(
+                    Some(value),
+                    path,
+                    &format!("Member must satisfy enum value set: [{}]", allowed.join(", ")),
+                );
             }
         }
     }
 
     pub fn at_least(&mut self, value: Option<i64>, path: &str, min: i64) {
         if let Some(v) = value.filter(|&v| v < min) {
-            self.add(Some(&v.to_string()), path, &format!("Member must have value greater than or equal to {min}"));
+            self.add(
+                Some(&v.to_string()),
+                path,
+                &format!("Member must have value greater than or equal to {min}"),
+            );
         }
     }
 
     pub fn at_most(&mut self, value: Option<i64>, path: &str, max: i64) {
         if let Some(v) = value.filter(|&v| v > max) {
-            self.add(Some(&v.to_string()), path, &format!("Member must have value less than or equal to {max}"));
+            self.add(
+                Some(&v.to_string()),
+                path,
+                &format!("Member must have value less than or equal to {max}"),
+            );
         }
     }
 
@@ -241,12 +259,27 @@ mod tests {
     fn wrong_types_name_the_java_class() {
         let body = json!({"a": true, "b": 5, "c": 70000, "d": 1.5, "e": [], "f": {}, "g": "x"});
         let f = Fields::of(&body).unwrap();
-        assert_eq!(message(f.string("a").unwrap_err()), "class java.lang.Boolean can not be converted to an String");
-        assert_eq!(message(f.string("b").unwrap_err()), "class java.lang.Short can not be converted to an String");
-        assert_eq!(message(f.string("c").unwrap_err()), "class java.lang.Integer can not be converted to an String");
-        assert_eq!(message(f.string("d").unwrap_err()), "class java.lang.Double can not be converted to an String");
+        assert_eq!(
+            message(f.string("a").unwrap_err()),
+            "class java.lang.Boolean can not be converted to an String"
+        );
+        assert_eq!(
+            message(f.string("b").unwrap_err()),
+            "class java.lang.Short can not be converted to an String"
+        );
+        assert_eq!(
+            message(f.string("c").unwrap_err()),
+            "class java.lang.Integer can not be converted to an String"
+        );
+        assert_eq!(
+            message(f.string("d").unwrap_err()),
+            "class java.lang.Double can not be converted to an String"
+        );
         assert_eq!(message(f.string("e").unwrap_err()), LIST_NOT_EXPECTED);
-        assert_eq!(message(f.integer("g").unwrap_err()), "class java.lang.String can not be converted to an Integer");
+        assert_eq!(
+            message(f.integer("g").unwrap_err()),
+            "class java.lang.String can not be converted to an Integer"
+        );
         assert_eq!(message(f.boolean("g").unwrap_err()), "'X' can not be converted to an Boolean");
         assert_eq!(message(f.map("g").unwrap_err()), "Expected map or null");
         assert_eq!(message(f.list("f").unwrap_err()), MAP_NOT_EXPECTED);

@@ -119,7 +119,9 @@ impl IndexMeta {
             _ => item
                 .iter()
                 .filter(|(name, _)| {
-                    table_key.contains(name) || self.key.contains(name) || self.projection.non_key.contains(name)
+                    table_key.contains(name)
+                        || self.key.contains(name)
+                        || self.projection.non_key.contains(name)
                 })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
@@ -169,7 +171,8 @@ impl TableMeta {
     pub fn status(&self, now_ms: i64) -> &'static str {
         if now_ms < self.creating_until_ms {
             "CREATING"
-        } else if now_ms < self.updating_until_ms || self.indexes.iter().any(|i| now_ms < i.creating_until_ms) {
+        } else if now_ms < self.updating_until_ms || self.indexes.iter().any(|i| now_ms < i.creating_until_ms)
+        {
             "UPDATING"
         } else {
             "ACTIVE"
@@ -251,7 +254,8 @@ impl TableMeta {
 }
 
 fn is_empty_scalar(value: &AttributeValue) -> bool {
-    matches!(value, AttributeValue::S(s) if s.is_empty()) || matches!(value, AttributeValue::B(b) if b.is_empty())
+    matches!(value, AttributeValue::S(s) if s.is_empty())
+        || matches!(value, AttributeValue::B(b) if b.is_empty())
 }
 
 fn empty_kind(value: &AttributeValue) -> &'static str {

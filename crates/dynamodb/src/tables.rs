@@ -72,10 +72,14 @@ fn key_schema(elements: &[(&str, &str)], definitions: &[KeyAttribute]) -> Result
         ));
     }
     if elements[0].1 != "HASH" {
-        return Err(DynamoError::validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type"));
+        return Err(DynamoError::validation(
+            "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
+        ));
     }
     if elements.get(1).is_some_and(|e| e.1 != "RANGE") {
-        return Err(DynamoError::validation("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type"));
+        return Err(DynamoError::validation(
+            "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
+        ));
     }
     Ok(KeySchema {
         hash: definition(names[0]).unwrap_or_else(|| definitions[0].clone()),
@@ -103,7 +107,11 @@ fn attribute_definitions(body: Fields<'_>, violations: &mut Violations) -> Resul
     Ok(definitions)
 }
 
-fn throughput(fields: Option<Fields<'_>>, path: &str, violations: &mut Violations) -> Result<Option<Throughput>> {
+fn throughput(
+    fields: Option<Fields<'_>>,
+    path: &str,
+    violations: &mut Violations,
+) -> Result<Option<Throughput>> {
     let Some(fields) = fields else { return Ok(None) };
     let read = fields.integer("ReadCapacityUnits")?;
     let write = fields.integer("WriteCapacityUnits")?;
@@ -132,7 +140,11 @@ struct IndexRequest<'a> {
     throughput: Option<Throughput>,
 }
 
-fn index_request<'a>(fields: Fields<'a>, path: &str, violations: &mut Violations) -> Result<IndexRequest<'a>> {
+fn index_request<'a>(
+    fields: Fields<'a>,
+    path: &str,
+    violations: &mut Violations,
+) -> Result<IndexRequest<'a>> {
     let name = fields.string("IndexName")?;
     violations.not_null(name.is_some(), &format!("{path}.indexName"));
     violations.name(name, &format!("{path}.indexName"));
@@ -144,7 +156,11 @@ fn index_request<'a>(fields: Fields<'a>, path: &str, violations: &mut Violations
         None => (None, None),
     };
     violations.one_of(kind, &format!("{path}.projection.projectionType"), &["ALL", "INCLUDE", "KEYS_ONLY"]);
-    let throughput = throughput(fields.structure("ProvisionedThroughput")?, &format!("{path}.provisionedThroughput"), violations)?;
+    let throughput = throughput(
+        fields.structure("ProvisionedThroughput")?,
+        &format!("{path}.provisionedThroughput"),
+        violations,
+    )?;
     Ok(IndexRequest { name: name.unwrap_or_default(), elements, projection: kind, non_key, throughput })
 }
 
@@ -219,12 +235,17 @@ pub fn create_table(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Va
     violations.name(name, "tableName");
     let billing = body.string("BillingMode")?;
     violations.one_of(billing, "billingMode", &["PROVISIONED", "PAY_PER_REQUEST"]);
-    let units = throughput(body.structure("ProvisionedThroughput")?, "provisionedThroughput", &mut violations)?;
+    let units =
+        throughput(body.structure("ProvisionedThroughput")?, "provisionedThroughput", &mut violations)?;
     let elements = key_elements(body.list("KeySchema")?, "keySchema", &mut violations)?;
     let mut indexes = Vec::new();
     for (i, index) in body.list("GlobalSecondaryIndexes")?.unwrap_or_default().iter().enumerate() {
         let fields = crate::shape::structure(index)?;
-        indexes.push(index_request(fields, &format!("globalSecondaryIndexes.{}.member", i + 1), &mut violations)?);
+        indexes.push(index_request(
+            fields,
+            &format!("globalSecondaryIndexes.{}.member", i + 1),
+            &mut violations,
+        )?);
     }
     let deletion_protection = body.boolean("DeletionProtectionEnabled")?.unwrap_or(false);
     let tags = tag_list(body.list("Tags")?)?;
@@ -244,7 +265,9 @@ pub fn create_table(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Va
     let units = units.unwrap_or_default();
     check_units(units)?;
     if elements.len() > definitions.len() {
-        return Err(DynamoError::validation("Invalid KeySchema: Some index key attribute have no definition"));
+        return Err(DynamoError::validation(
+            "Invalid KeySchema: Some index key attribute have no definition",
+        ));
     }
     let key = key_schema(&elements, &definitions)?;
     if body.has("LocalSecondaryIndexes") {
@@ -312,7 +335,11 @@ pub fn create_table(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Va
 }
 
 /// Every attribute definition must be a key of the table or of an index.
-fn check_definitions_used(definitions: &[KeyAttribute], key: &KeySchema, indexes: &[IndexMeta]) -> Result<()> {
+fn check_definitions_used(
+    definitions: &[KeyAttribute],
+    key: &KeySchema,
+    indexes: &[IndexMeta],
+) -> Result<()> {
     let used = |name: &str| key.contains(name) || indexes.iter().any(|i| i.key.contains(name));
     if definitions.iter().any(|d| !used(&d.name)) {
         let message = if indexes.is_empty() {
@@ -373,7 +400,10 @@ pub fn describe(db: &Database, state: &TableState, now_ms: i64, deleting: &[Inde
     let mut table = Map::new();
     table.insert(
         "AttributeDefinitions".into(),
-        meta.attributes.iter().map(|a| json!({"AttributeName": a.name, "AttributeType": a.scalar.name()})).collect(),
+        meta.attributes
+            .iter()
+            .map(|a| json!({"AttributeName": a.name, "AttributeType": a.scalar.name()}))
+            .collect(),
     );
     table.insert("TableName".into(), json!(meta.name));
     table.insert("KeySchema".into(), key_schema_json(&meta.key));
@@ -497,7 +527,8 @@ pub fn update_table(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Va
     };
     let billing = body.string("BillingMode")?;
     violations.one_of(billing, "billingMode", &["PROVISIONED", "PAY_PER_REQUEST"]);
-    let units = throughput(body.structure("ProvisionedThroughput")?, "provisionedThroughput", &mut violations)?;
+    let units =
+        throughput(body.structure("ProvisionedThroughput")?, "provisionedThroughput", &mut violations)?;
     let updates = body.list("GlobalSecondaryIndexUpdates")?.unwrap_or_default();
     let mut creates = Vec::new();
     let mut deletes = Vec::new();
@@ -520,8 +551,12 @@ pub fn update_table(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Va
     }
     let deletion_protection = body.boolean("DeletionProtectionEnabled")?;
     violations.check()?;
-    if units.is_none() && billing.is_none() && updates.is_empty() && deletion_protection.is_none()
-        && !body.has("StreamSpecification") && !body.has("SSESpecification")
+    if units.is_none()
+        && billing.is_none()
+        && updates.is_empty()
+        && deletion_protection.is_none()
+        && !body.has("StreamSpecification")
+        && !body.has("SSESpecification")
     {
         return Err(DynamoError::validation(
             "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
@@ -608,18 +643,23 @@ pub fn update_table(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Va
     let changes_indexes = !creates.is_empty() || !deleting.is_empty();
     for create in &creates {
         if meta.index(create.name).is_some() {
-            return Err(DynamoError::validation(format!(
-                "{INVALID}Index already exists: {}",
-                create.name
-            )));
+            return Err(DynamoError::validation(format!("{INVALID}Index already exists: {}", create.name)));
         }
-        let index = make_index(create, &meta.attributes, meta.on_demand, meta.next_index_id, now + db.settings.update_table_ms)?;
+        let index = make_index(
+            create,
+            &meta.attributes,
+            meta.on_demand,
+            meta.next_index_id,
+            now + db.settings.update_table_ms,
+        )?;
         meta.next_index_id += 1;
         meta.indexes.push(index);
         extra.extend(db.index_entries(&meta, meta.next_index_id - 1)?);
     }
     if meta.indexes.len() > 20 {
-        return Err(DynamoError::validation(format!("{INVALID}GlobalSecondaryIndex count exceeds the per-table limit of 20")));
+        return Err(DynamoError::validation(format!(
+            "{INVALID}GlobalSecondaryIndex count exceeds the per-table limit of 20"
+        )));
     }
     meta.updating_until_ms = now + db.settings.update_table_ms;
     db.put_table(meta, extra)?;
@@ -642,16 +682,22 @@ pub fn update_table(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Va
 /// The table an ARN names: `arn:aws:dynamodb:<region>:<account>:table/<name>`.
 fn table_of_arn(db: &Database, ctx: &Context, arn: &str) -> Result<TableState> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let invalid = || DynamoError::validation(format!("Invalid TableArn: Invalid ResourceArn provided as input {arn}"));
+    let invalid =
+        || DynamoError::validation(format!("Invalid TableArn: Invalid ResourceArn provided as input {arn}"));
     if parts.len() != 6 || parts[0] != "arn" || parts[2] != "dynamodb" {
         return Err(invalid());
     }
     let name = parts[5].strip_prefix("table/").filter(|n| !n.contains('/')).ok_or_else(invalid)?;
-    let table = TableName { account: parts[4].to_owned(), region: parts[3].to_owned(), name: name.to_owned() };
+    let table =
+        TableName { account: parts[4].to_owned(), region: parts[3].to_owned(), name: name.to_owned() };
     if table.account != ctx.account || table.region != ctx.region {
-        return Err(DynamoError::resource_not_found(format!("Requested resource not found: ResourcArn: {arn} not found")));
+        return Err(DynamoError::resource_not_found(format!(
+            "Requested resource not found: ResourcArn: {arn} not found"
+        )));
     }
-    db.table(&table).ok_or_else(|| DynamoError::resource_not_found(format!("Requested resource not found: ResourcArn: {arn} not found")))
+    db.table(&table).ok_or_else(|| {
+        DynamoError::resource_not_found(format!("Requested resource not found: ResourcArn: {arn} not found"))
+    })
 }
 
 fn resource_arn<'a>(body: Fields<'a>) -> Result<&'a str> {
@@ -666,7 +712,11 @@ fn resource_arn<'a>(body: Fields<'a>) -> Result<&'a str> {
 }
 
 /// Changes a stored table's settings under the writer.
-fn change_table(db: &Database, name: &TableName, change: impl FnOnce(&mut TableMeta) -> Result<()>) -> Result<TableMeta> {
+fn change_table(
+    db: &Database,
+    name: &TableName,
+    change: impl FnOnce(&mut TableMeta) -> Result<()>,
+) -> Result<TableMeta> {
     let _writer = db.writer();
     let mut meta = db.table(name).ok_or_else(DynamoError::not_found)?.meta;
     change(&mut meta)?;
@@ -770,9 +820,7 @@ fn backups_description(meta: &TableMeta) -> Value {
 
 pub fn describe_continuous_backups(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
     let name = table_name(body, ctx)?;
-    let state = db
-        .table(&name)
-        .ok_or_else(|| DynamoError::table_not_found(&name.name))?;
+    let state = db.table(&name).ok_or_else(|| DynamoError::table_not_found(&name.name))?;
     Ok(json!({ "ContinuousBackupsDescription": backups_description(&state.meta) }))
 }
 

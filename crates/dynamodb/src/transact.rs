@@ -32,25 +32,23 @@ struct Planned {
     action: Action,
 }
 
-
 /// Reads and checks one transaction item.
 fn plan(db: &Database, ctx: &Context, request: Fields<'_>, path: &str) -> Result<Planned> {
-    let (kind, fields) = match (
-        request.structure("ConditionCheck")?,
-        request.structure("Put")?,
-        request.structure("Update")?,
-        request.structure("Delete")?,
-    ) {
-        (Some(f), None, None, None) => ("conditionCheck", f),
-        (None, Some(f), None, None) => ("put", f),
-        (None, None, Some(f), None) => ("update", f),
-        (None, None, None, Some(f)) => ("delete", f),
-        _ => {
-            return Err(DynamoError::validation(
+    let (kind, fields) =
+        match (
+            request.structure("ConditionCheck")?,
+            request.structure("Put")?,
+            request.structure("Update")?,
+            request.structure("Delete")?,
+        ) {
+            (Some(f), None, None, None) => ("conditionCheck", f),
+            (None, Some(f), None, None) => ("put", f),
+            (None, None, Some(f), None) => ("update", f),
+            (None, None, None, Some(f)) => ("delete", f),
+            _ => return Err(DynamoError::validation(
                 "The action or operation requested is invalid. Verify that the action is typed correctly.",
-            ))
-        }
-    };
+            )),
+        };
     let path = format!("{path}.{kind}");
     let mut violations = Violations::default();
     let name = fields.string("TableName")?;
@@ -122,7 +120,9 @@ pub fn transact_write_items(db: &Database, ctx: &Context, body: Fields<'_>) -> R
     }
     for (i, a) in planned.iter().enumerate() {
         if planned[..i].iter().any(|b| b.table.meta.id == a.table.meta.id && b.key_bytes == a.key_bytes) {
-            return Err(DynamoError::validation("Transaction request cannot include multiple operations on one item"));
+            return Err(DynamoError::validation(
+                "Transaction request cannot include multiple operations on one item",
+            ));
         }
     }
 
@@ -159,7 +159,11 @@ pub fn transact_write_items(db: &Database, ctx: &Context, body: Fields<'_>) -> R
                     Ok(new) => Some(new),
                     Err(e) => {
                         failed = true;
-                        reasons.push(CancellationReason { code: "ValidationError", message: e.message, item: None });
+                        reasons.push(CancellationReason {
+                            code: "ValidationError",
+                            message: e.message,
+                            item: None,
+                        });
                         continue;
                     }
                 }

@@ -4,9 +4,9 @@
 use crate::error::{DynamoError, Result};
 use crate::expr::{parse_update, Placeholders, Projection, Update};
 use crate::shape::{Fields, Violations};
-use crate::{legacy, legacy_params};
 use crate::table::TableMeta;
 use crate::Item;
+use crate::{legacy, legacy_params};
 
 /// The request's update, if it has one (an UpdateItem without one writes just the key).
 pub fn parse(body: Fields<'_>, placeholders: &mut Placeholders) -> Result<Option<Update>> {
@@ -49,7 +49,12 @@ pub fn apply(update: &Option<Update>, old: Option<&Item>, key: &Item) -> Result<
 
 /// What `ReturnValues` answers: the whole item before or after, or only the attributes the
 /// update changed (as they were, or became).
-pub fn returned(update: &Option<Update>, return_values: Option<&str>, old: Option<&Item>, new: Option<&Item>) -> Option<Item> {
+pub fn returned(
+    update: &Option<Update>,
+    return_values: Option<&str>,
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> Option<Item> {
     let changed = |item: Option<&Item>| {
         let paths = update.as_ref().map(Update::target_paths).unwrap_or_default();
         item.map(|item| Projection::of_paths(paths).apply(item))

@@ -118,7 +118,10 @@ impl RedbFile {
 
     /// Runs `op` in a write transaction and commits it: `Immediate` durability (fsync), or
     /// `Eventual` under durability `os`.
-    pub fn write(&self, op: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>) -> Result<(), StoreError> {
+    pub fn write(
+        &self,
+        op: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
+    ) -> Result<(), StoreError> {
         let durability = match self.durability {
             Durability::Fsync => redb::Durability::Immediate,
             Durability::Os => redb::Durability::Eventual,
@@ -133,7 +136,12 @@ impl RedbFile {
     }
 }
 
-fn open_db(fs: &dyn Vfs, path: &Path, durability: Durability, cache_bytes: usize) -> Result<Database, StoreError> {
+fn open_db(
+    fs: &dyn Vfs,
+    path: &Path,
+    durability: Durability,
+    cache_bytes: usize,
+) -> Result<Database, StoreError> {
     let file = match fs.open(path, OpenMode::Existing) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

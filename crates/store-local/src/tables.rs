@@ -68,7 +68,8 @@ impl Storage for RedbTableStore {
         reverse: bool,
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> io::Result<()> {
-        if let (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) = (from, to) {
+        if let (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) = (from, to)
+        {
             if a > b {
                 return Ok(());
             }
@@ -82,9 +83,10 @@ impl Storage for RedbTableStore {
                     Err(e) => return Err(e.into()),
                 };
                 let range = table.range::<&[u8]>((from, to))?;
-                let mut step = |entry: Result<(redb::AccessGuard<&[u8]>, redb::AccessGuard<&[u8]>), redb::StorageError>| {
-                    entry.map(|(k, v)| visit(k.value(), v.value()))
-                };
+                let mut step = |entry: Result<
+                    (redb::AccessGuard<&[u8]>, redb::AccessGuard<&[u8]>),
+                    redb::StorageError,
+                >| { entry.map(|(k, v)| visit(k.value(), v.value())) };
                 if reverse {
                     for entry in range.rev() {
                         if !step(entry)? {

@@ -18,14 +18,21 @@ use serde_json::{json, Value};
 const SEEDS: u64 = 16;
 
 fn open_service(fs: &SimFs) -> DynamoDbService {
-    let store = RedbTableStore::open(Arc::new(fs.clone()), Path::new("/data"), Durability::Fsync).expect("open tables");
-    let db = Database::open(Arc::new(store), Settings::default(), kinesin_dynamodb::db::system_clock()).expect("load tables");
+    let store = RedbTableStore::open(Arc::new(fs.clone()), Path::new("/data"), Durability::Fsync)
+        .expect("open tables");
+    let db = Database::open(Arc::new(store), Settings::default(), kinesin_dynamodb::db::system_clock())
+        .expect("load tables");
     DynamoDbService::new(Arc::new(db))
 }
 
 fn call(service: &DynamoDbService, operation: &str, body: Value) -> (u16, Value) {
     let context = Context { account: "000000000000".into(), region: "us-east-1".into() };
-    let answer = service.run(&context, operation, Some("application/x-amz-json-1.0"), &serde_json::to_vec(&body).unwrap());
+    let answer = service.run(
+        &context,
+        operation,
+        Some("application/x-amz-json-1.0"),
+        &serde_json::to_vec(&body).unwrap(),
+    );
     (answer.status.as_u16(), serde_json::from_slice(&answer.body).unwrap_or(Value::Null))
 }
 
@@ -41,11 +48,15 @@ fn run(seed: u64) {
     let fs = SimFs::new();
     fs.set_sync_delay(Duration::from_micros(rng.gen_range(0..300)));
     let service = Arc::new(open_service(&fs));
-    ok(&service, "CreateTable", json!({"TableName": "leases", "BillingMode": "PAY_PER_REQUEST",
+    ok(
+        &service,
+        "CreateTable",
+        json!({"TableName": "leases", "BillingMode": "PAY_PER_REQUEST",
         "KeySchema": [{"AttributeName": "leaseKey", "KeyType": "HASH"}],
         "AttributeDefinitions": [{"AttributeName": "leaseKey", "AttributeType": "S"}, {"AttributeName": "owner", "AttributeType": "S"}],
         "GlobalSecondaryIndexes": [{"IndexName": "byOwner", "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"}],
-            "Projection": {"ProjectionType": "KEYS_ONLY"}}]}));
+            "Projection": {"ProjectionType": "KEYS_ONLY"}}]}),
+    );
 
     let acked: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -80,8 +91,12 @@ fn run(seed: u64) {
     // The machine after the cut, its store opened again.
     let service = open_service(&after);
     let scanned = ok(&service, "Scan", json!({"TableName": "leases", "ProjectionExpression": "leaseKey"}));
-    let present: BTreeSet<String> =
-        scanned["Items"].as_array().unwrap().iter().map(|i| i["leaseKey"]["S"].as_str().unwrap().to_owned()).collect();
+    let present: BTreeSet<String> = scanned["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["leaseKey"]["S"].as_str().unwrap().to_owned())
+        .collect();
     let acked = acked.lock().unwrap();
     let lost: Vec<&String> = acked.difference(&present).collect();
     assert!(lost.is_empty(), "seed {seed}: acknowledged and lost: {lost:?}");
@@ -90,9 +105,13 @@ fn run(seed: u64) {
     assert_eq!(described["Table"]["ItemCount"], json!(present.len()), "seed {seed}: the count is in step");
     let mut indexed = 0;
     for owner in ["w0", "w1", "w2"] {
-        let owned = ok(&service, "Query", json!({"TableName": "leases", "IndexName": "byOwner",
+        let owned = ok(
+            &service,
+            "Query",
+            json!({"TableName": "leases", "IndexName": "byOwner",
             "KeyConditionExpression": "#o = :o", "ExpressionAttributeNames": {"#o": "owner"},
-            "ExpressionAttributeValues": {":o": {"S": owner}}}));
+            "ExpressionAttributeValues": {":o": {"S": owner}}}),
+        );
         indexed += owned["Count"].as_u64().unwrap();
     }
     assert_eq!(indexed as usize, present.len(), "seed {seed}: the index is in step");
@@ -112,13 +131,20 @@ fn acknowledged_writes_survive_power_cuts() {
 fn tables_survive_a_clean_reopen_and_a_killed_process() {
     let fs = SimFs::new();
     let first = open_service(&fs);
-    ok(&first, "CreateTable", json!({"TableName": "leases", "BillingMode": "PAY_PER_REQUEST",
+    ok(
+        &first,
+        "CreateTable",
+        json!({"TableName": "leases", "BillingMode": "PAY_PER_REQUEST",
         "KeySchema": [{"AttributeName": "leaseKey", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "leaseKey", "AttributeType": "S"}]}));
+        "AttributeDefinitions": [{"AttributeName": "leaseKey", "AttributeType": "S"}]}),
+    );
     ok(&first, "PutItem", json!({"TableName": "leases", "Item": {"leaseKey": {"S": "a"}, "n": {"N": "1"}}}));
     drop(first);
     let second = open_service(&fs.kill_process());
-    assert_eq!(ok(&second, "GetItem", json!({"TableName": "leases", "Key": {"leaseKey": {"S": "a"}}}))["Item"]["n"], json!({"N": "1"}));
+    assert_eq!(
+        ok(&second, "GetItem", json!({"TableName": "leases", "Key": {"leaseKey": {"S": "a"}}}))["Item"]["n"],
+        json!({"N": "1"})
+    );
     ok(&second, "DeleteTable", json!({"TableName": "leases"}));
     let third = open_service(&fs.power_cut());
     assert_eq!(ok(&third, "ListTables", json!({}))["TableNames"], json!([]));

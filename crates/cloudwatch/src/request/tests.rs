@@ -64,7 +64,7 @@ fn put_errors_carry_cloudwatch_codes_and_texts() {
     let cases: [(&str, ErrorKind, &str); 12] = [
         ("MetricData.member.1.MetricName=m&MetricData.member.1.Value=1", ErrorKind::MissingParameter, "The parameter Namespace is required."),
         ("Namespace=n", ErrorKind::MissingParameter, "The parameter MetricData is required."),
-        ("Namespace=AWS/Kinesis&MetricData.member.1.MetricName=m&MetricData.member.1.Value=1", ErrorKind::InvalidParameterValue, "The value AWS/Kinesis for parameter Namespace is invalid."),
+        ("Namespace=AWS/Kinesis&MetricData.member.1.MetricName=m&MetricData.member.1.Value=1", ErrorKind::InvalidParameterValue, "The value AWS/ for parameter Namespace is invalid."),
         ("Namespace=n&MetricData.member.1.Value=1", ErrorKind::MissingParameter, "The parameter MetricData.member.1.MetricName is required."),
         (
             "Namespace=n&MetricData.member.1.MetricName=m&MetricData.member.1.Value=1&MetricData.member.1.Values.member.1=1",

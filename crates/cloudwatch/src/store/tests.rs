@@ -144,3 +144,30 @@ fn metrics_are_listed_in_a_stable_order_with_their_last_put() {
     assert_eq!(listed.iter().map(|(id, _)| id.metric_name.as_str()).collect::<Vec<_>>(), vec!["a", "b"]);
     assert_eq!(listed[0].1, NOW);
 }
+
+/// The memory a full series takes: `cargo test -p kinesin-cloudwatch --release -- --ignored
+/// --nocapture full_series_memory` (docs/cloudwatch.md, "Storage and its bounds").
+#[test]
+#[ignore = "a measurement; run explicitly in release mode"]
+fn full_series_memory() {
+    fn resident_bytes() -> usize {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        statm.split_whitespace().nth(1).unwrap().parse::<usize>().unwrap() * 4096
+    }
+    let series = 2000;
+    let store = store(series);
+    let before = resident_bytes();
+    for index in 0..series {
+        let name = format!("m{index}");
+        let data: Vec<MetricDatum> = (0..MAX_SERIES_ENTRIES as i64)
+            .map(|second| MetricDatum {
+                storage_resolution: 1,
+                sample: Sample::Statistics { sample_count: 2.0, sum: 3.0, minimum: 1.0, maximum: 2.0 },
+                ..datum(&name, NOW - 3 * HOUR + 1000 + second * 1000, 1.0)
+            })
+            .collect();
+        store.put("a", "r", &data, NOW).unwrap();
+    }
+    let per_series = (resident_bytes() - before) / series;
+    println!("{per_series} bytes per full series ({} per entry)", per_series / MAX_SERIES_ENTRIES);
+}
