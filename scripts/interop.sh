@@ -19,7 +19,7 @@ fi
 if command -v mvn >/dev/null && command -v java >/dev/null; then
     for project in kcl2 kcl3 kpl; do
         echo "== mvn package tests/interop/java/$project"
-        (cd "tests/interop/java/$project" && mvn -q -B package)
+        (cd "tests/interop/java/$project" && mvn -q -B -Dstyle.color=never package)
     done
 else
     echo "== no java/mvn: the Java interop tests will say so"
