@@ -162,12 +162,13 @@ def java(project, main_class, args):
 
 
 def consumer(workdir, kinesin, kcl, name, stream, app, retrieval="polling", failover_ms=10000,
-             metrics="DETAILED"):
+             metrics="DETAILED", checkpoint_interval_ms=0):
     """A KCL worker of the consumer test application built against `kcl` (kcl2 or kcl3)."""
     return Worker(workdir, name, java(kcl, "kinesin.interop.ConsumerApp", [
         "--endpoint", kinesin.endpoint, "--stream", stream, "--app", app, "--worker", name,
         "--events", str(Path(workdir) / f"{name}.events.jsonl"), "--retrieval", retrieval,
         "--failover-ms", str(failover_ms), "--metrics", metrics,
+        "--checkpoint-interval-ms", str(checkpoint_interval_ms),
     ]))
 
 

@@ -26,7 +26,7 @@ import software.amazon.kinesis.retrieval.polling.PollingConfig;
  *
  * <p>Arguments, all {@code --name value}: endpoint (http://host:port), stream, app, worker,
  * events (the event log file), retrieval (polling | fanout), metrics (NONE | SUMMARY | DETAILED),
- * failover-ms (the lease fail-over time).
+ * failover-ms (the lease fail-over time), checkpoint-interval-ms (0: after every batch).
  */
 public final class ConsumerApp {
     public static void main(String[] args) throws Exception {
@@ -51,7 +51,8 @@ public final class ConsumerApp {
 
         EventLog log = new EventLog(opts.get("events"), worker);
         ConfigsBuilder configs = new ConfigsBuilder(streamName, appName, kinesis, dynamo, cloudWatch,
-                worker, () -> new LoggingProcessor(log));
+                worker, () -> new LoggingProcessor(log,
+                        Long.parseLong(opts.getOrDefault("checkpoint-interval-ms", "0"))));
 
         RetrievalConfig retrieval = configs.retrievalConfig().initialPositionInStreamExtended(
                 InitialPositionInStreamExtended.newInitialPosition(InitialPositionInStream.TRIM_HORIZON));

@@ -12,19 +12,24 @@ import software.amazon.kinesis.retrieval.KinesisClientRecord;
 
 /**
  * A record processor that logs every lifecycle call and record to the event log and checkpoints
- * after each batch, so the harness can check delivery, fail-over and shard-end ordering.
+ * after a batch once {@code checkpointIntervalMillis} have passed since its last checkpoint (0:
+ * after every batch), so the harness can check delivery, fail-over and shard-end ordering.
  */
 final class LoggingProcessor implements ShardRecordProcessor {
     private final EventLog log;
+    private final long checkpointIntervalMillis;
     private String shardId;
+    private long lastCheckpointMillis;
 
-    LoggingProcessor(EventLog log) {
+    LoggingProcessor(EventLog log, long checkpointIntervalMillis) {
         this.log = log;
+        this.checkpointIntervalMillis = checkpointIntervalMillis;
     }
 
     @Override
     public void initialize(InitializationInput input) {
         shardId = input.shardId();
+        lastCheckpointMillis = System.currentTimeMillis();
         log.log("init", "shard", shardId,
                 "from", String.valueOf(input.extendedSequenceNumber()));
     }
@@ -43,9 +48,11 @@ final class LoggingProcessor implements ShardRecordProcessor {
                     "data", new String(data, StandardCharsets.UTF_8));
             last = record;
         }
-        if (last == null) {
+        long now = System.currentTimeMillis();
+        if (last == null || now - lastCheckpointMillis < checkpointIntervalMillis) {
             return;
         }
+        lastCheckpointMillis = now;
         try {
             input.checkpointer().checkpoint(last.sequenceNumber(), last.subSequenceNumber());
             log.log("ckpt", "shard", shardId,
