@@ -267,7 +267,7 @@ async fn serve(args: ServeArgs, max_open_files: usize) -> Result<(), String> {
         region: args.region,
         credentials,
         metrics: request_metrics,
-        services: Services::new(vec![dynamodb, cloudwatch])?,
+        services: Services::new(vec![dynamodb, cloudwatch, Arc::new(kinesin_sts::Sts)])?,
         ..ServerConfig::default()
     };
     let tls = tls.map(|(listener, config, _, _)| (listener, config));

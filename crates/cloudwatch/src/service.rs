@@ -150,7 +150,11 @@ fn now_millis() -> Millis {
 
 impl Service for CloudWatch {
     fn routes(&self) -> Routes {
-        Routes { target_prefix: SERVICE_NAME, rpc_v2_name: Some(SERVICE_NAME), aws_query: true }
+        Routes {
+            target_prefix: SERVICE_NAME,
+            rpc_v2_name: Some(SERVICE_NAME),
+            query_version: Some("2010-08-01"),
+        }
     }
 
     fn signing_name(&self) -> &'static str {

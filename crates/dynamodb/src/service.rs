@@ -123,7 +123,7 @@ impl DynamoDbService {
 
 impl Service for DynamoDbService {
     fn routes(&self) -> Routes {
-        Routes { target_prefix: "DynamoDB_20120810", rpc_v2_name: None, aws_query: false }
+        Routes { target_prefix: "DynamoDB_20120810", rpc_v2_name: None, query_version: None }
     }
 
     fn signing_name(&self) -> &'static str {

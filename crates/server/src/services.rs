@@ -1,7 +1,7 @@
 //! The services served beside Kinesis on the same endpoint, and how a request finds one
 //! (`docs/architecture.md`, "More than one service on one endpoint"): by the `X-Amz-Target`
-//! prefix, by the Smithy RPC v2 CBOR path, or, for a form body with `Action=`, to the one service
-//! that speaks awsQuery. Requests no service claims stay on the Kinesis path.
+//! prefix, by the Smithy RPC v2 CBOR path, or, for a form body with `Action=`, to the service
+//! whose awsQuery API version the form's `Version` names. Requests no service claims stay on the Kinesis path.
 
 use std::fmt;
 use std::io::Read;
@@ -33,7 +33,7 @@ impl Services {
                 let (a, b) = (a.routes(), b.routes());
                 if a.target_prefix == b.target_prefix
                     || (a.rpc_v2_name.is_some() && a.rpc_v2_name == b.rpc_v2_name)
-                    || (a.aws_query && b.aws_query)
+                    || (a.query_version.is_some() && a.query_version == b.query_version)
                 {
                     return Err(format!("two services share a route: {a:?} and {b:?}"));
                 }
@@ -87,7 +87,8 @@ impl Services {
         })
     }
 
-    /// A form post (`application/x-www-form-urlencoded`) with an `Action` parameter. SDKs gzip
+    /// A form post (`application/x-www-form-urlencoded`) with `Action` and `Version`, to the
+    /// service of that awsQuery version. SDKs gzip
     /// large forms (`Content-Encoding: gzip`; CloudWatch's PutMetricData is
     /// `requestcompression` in its model): those are inflated here only to read `Action`, and
     /// the service gets the body as sent.
@@ -97,7 +98,6 @@ impl Services {
         if !essence.eq_ignore_ascii_case(b"application/x-www-form-urlencoded") {
             return None;
         }
-        let service = self.list.iter().find(|s| s.routes().aws_query)?;
         let inflated;
         let form = if is_gzipped(parts) {
             inflated = inflate(body)?;
@@ -105,7 +105,16 @@ impl Services {
         } else {
             body
         };
-        let action = form_urlencoded::parse(form).find(|(name, _)| name == "Action")?.1;
+        let (mut action, mut version) = (None, None);
+        for (name, value) in form_urlencoded::parse(form) {
+            match &*name {
+                "Action" => action = Some(value),
+                "Version" => version = Some(value),
+                _ => {}
+            }
+        }
+        let (action, version) = (action?, version?);
+        let service = self.list.iter().find(|s| s.routes().query_version == Some(&*version))?;
         Some(Routed {
             service: Arc::clone(service),
             protocol: Protocol::AwsQuery,

@@ -78,11 +78,12 @@ impl Service for Recording {
     }
 }
 
-const DYNAMODB: Routes = Routes { target_prefix: "DynamoDB_20120810", rpc_v2_name: None, aws_query: false };
+const DYNAMODB: Routes =
+    Routes { target_prefix: "DynamoDB_20120810", rpc_v2_name: None, query_version: None };
 const CLOUDWATCH: Routes = Routes {
     target_prefix: "GraniteServiceVersion20100801",
     rpc_v2_name: Some("GraniteServiceVersion20100801"),
-    aws_query: true,
+    query_version: Some("2010-08-01"),
 };
 
 async fn server_with(services: Vec<Arc<dyn Service>>) -> TestServer {
@@ -188,6 +189,7 @@ async fn kinesis_and_unclaimed_requests_stay_on_the_kinesis_path() {
     for (path, content_type, body) in [
         ("/service/Other/operation/PutMetricData", "application/cbor", "x"),
         ("/", "application/x-www-form-urlencoded", "Version=2010-08-01"),
+        ("/", "application/x-www-form-urlencoded", "Action=GetCallerIdentity&Version=2011-06-15"),
     ] {
         let reply = server
             .send(Protocol::Http1, request("POST", path, &[("content-type", content_type)], full(body)))
@@ -246,7 +248,9 @@ async fn signatures_are_checked_against_the_services_signing_name() {
 #[test]
 fn two_services_on_one_route_are_refused() {
     let a: Arc<dyn Service> = Recording::new(CLOUDWATCH, "monitoring");
-    let b: Arc<dyn Service> =
-        Recording::new(Routes { target_prefix: "Other", rpc_v2_name: None, aws_query: true }, "other");
+    let b: Arc<dyn Service> = Recording::new(
+        Routes { target_prefix: "Other", rpc_v2_name: None, query_version: Some("2010-08-01") },
+        "other",
+    );
     assert!(Services::new(vec![a, b]).is_err());
 }

@@ -43,16 +43,17 @@ pub enum Protocol {
 }
 
 /// How requests reach a service. The front door asks in this order: the `X-Amz-Target` prefix,
-/// then the RPC v2 path, then (for a form body with `Action=`) the service that takes awsQuery.
+/// then the RPC v2 path, then (for a form body with `Action=`) the service whose awsQuery API
+/// version the form names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Routes {
     /// The part of `X-Amz-Target` before the first `.`, e.g. `DynamoDB_20120810`.
     pub target_prefix: &'static str,
     /// The `<ServiceName>` of the RPC v2 CBOR path, when the service speaks that protocol.
     pub rpc_v2_name: Option<&'static str>,
-    /// Whether awsQuery form posts (`Action=...`) go to this service. At most one service says
-    /// yes.
-    pub aws_query: bool,
+    /// The API version of the awsQuery form posts (`Action=...&Version=...`) that go to this
+    /// service, when it speaks awsQuery (`2010-08-01` for CloudWatch, `2011-06-15` for STS).
+    pub query_version: Option<&'static str>,
 }
 
 /// One authenticated request for a service.

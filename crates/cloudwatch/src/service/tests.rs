@@ -243,7 +243,7 @@ fn routes_and_signing_name() {
         Routes {
             target_prefix: "GraniteServiceVersion20100801",
             rpc_v2_name: Some("GraniteServiceVersion20100801"),
-            aws_query: true
+            query_version: Some("2010-08-01")
         }
     );
     assert_eq!(service.signing_name(), "monitoring");
