@@ -2,6 +2,7 @@
 
 mod admin;
 mod config;
+mod console;
 mod lifecycle;
 mod metrics;
 mod open_files;
