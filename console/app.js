@@ -18,7 +18,7 @@ const where = document.querySelector('#where');
 
 where.textContent = `${config.endpoint} · account ${config.account} · ${config.region}`;
 if (config.credentialsRequired) {
-  where.append(' · ', h('button', { class: 'link', onclick: signOut }, 'Forget key'));
+  where.append(' · ', h('button', { class: 'link', onclick: signOut }, 'Change key'));
 }
 
 // Shows an error in the banner until the next page or the next success.
@@ -56,7 +56,14 @@ async function askForKey() {
     submitLabel: 'Sign in',
   });
   asking = false;
-  if (values) credentials.remember(values.accessKey.trim(), values.secret.trim());
+  if (!values) {
+    leave(); // the page's timers would only ask again
+    leave = () => {};
+    show(main, h('p', { class: 'empty' }, 'This server verifies signatures: the console needs a key. ',
+      h('button', { onclick: askForKey }, 'Sign in')));
+    return;
+  }
+  credentials.remember(values.accessKey.trim(), values.secret.trim());
   route();
 }
 
