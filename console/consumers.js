@@ -5,7 +5,8 @@
 import { ApiError, everyPage, kinesis } from './api.js';
 import { h, show } from './dom.js';
 import { formatDuration, formatTimestamp } from './format.js';
-import { applications, readersOf } from './leases.js';
+import { applications } from './lease-tables.js';
+import { readersOf } from './leases.js';
 import { streamHeader } from './stream.js';
 
 const REFRESH_MS = 5000;

@@ -294,7 +294,10 @@ mod tests {
         assert_eq!(page.status(), StatusCode::OK);
         assert!(page.headers()[http::header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("'self'"));
         assert!(body_text(page).contains("/console/app.js"));
-        assert_eq!(respond(&Method::GET, "/console/config.json", &state).status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            respond(&Method::GET, "/console/config.json", &state).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         state
             .console
             .set(console::ConsoleConfig {

@@ -33,6 +33,7 @@ const ASSETS: &[Asset] = &[
     asset!("dom.js", JS),
     asset!("format.js", JS),
     asset!("kpl.js", JS),
+    asset!("lease-tables.js", JS),
     asset!("leases.js", JS),
     asset!("md5.js", JS),
     asset!("metrics.js", JS),
@@ -84,7 +85,10 @@ mod tests {
             let text = std::str::from_utf8(bytes).unwrap();
             for imported in text.split("from './").skip(1) {
                 let module = &imported[..imported.find('\'').unwrap()];
-                assert!(asset(&format!("/console/{module}")).is_some(), "{name} imports {module}, not embedded");
+                assert!(
+                    asset(&format!("/console/{module}")).is_some(),
+                    "{name} imports {module}, not embedded"
+                );
             }
         }
     }

@@ -75,6 +75,8 @@ fn console_asks_for_a_key_when_signatures_are_verified() {
     let Some(python) = browser_python() else { return };
     let keys = tempfile::NamedTempFile::new().expect("a credentials file");
     std::fs::write(keys.path(), "AKIDCONSOLE console-secret-key 000000000000\n").unwrap();
-    let server = TestServer::start_with(ServerOptions::default().arg("--credentials").arg(keys.path().to_str().unwrap()));
+    let server = TestServer::start_with(
+        ServerOptions::default().arg("--credentials").arg(keys.path().to_str().unwrap()),
+    );
     drive(&python, &server, "credentials", Some(("AKIDCONSOLE", "console-secret-key")));
 }
