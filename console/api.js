@@ -32,14 +32,10 @@ async function call(service, operation, input) {
     throw new ApiError('MissingAuthenticationTokenException', 'no access key entered', 0);
   }
   const body = JSON.stringify(input ?? {});
-  const headers = {
-    'content-type': contentType,
-    host: new URL(config.endpoint).host,
-    'x-amz-date': amzDate(new Date()),
-    'x-amz-target': `${prefix}.${operation}`,
-  };
+  const sent = { 'content-type': contentType, 'x-amz-date': amzDate(new Date()), 'x-amz-target': `${prefix}.${operation}` };
+  // Host is signed too; the browser sends it itself.
+  const headers = { ...sent, host: new URL(config.endpoint).host };
   const signed = await authorization({ ...key, region: config.region, service: signingName, headers, body });
-  const { host, ...sent } = headers; // the browser sends Host itself
   const answer = await fetch(config.endpoint, { method: 'POST', headers: { ...sent, authorization: signed }, body });
   const text = await answer.text();
   if (answer.ok) return text ? JSON.parse(text) : {};

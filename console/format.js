@@ -7,12 +7,6 @@ export function base64ToBytes(text) {
   return bytes;
 }
 
-export function bytesToBase64(bytes) {
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
-
 // UTF-8 text, or null when the bytes are not valid UTF-8.
 export function utf8(bytes) {
   try {

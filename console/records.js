@@ -74,7 +74,6 @@ export function recordsPage(main, report, name) {
     .then((shards) => show(shard, shards.map((s) =>
       h('option', { value: s.ShardId }, `${s.ShardId}${s.SequenceNumberRange.EndingSequenceNumber ? ' (closed)' : ''}`))))
     .catch(report);
-  return () => {};
 }
 
 // One entry per record, or per user record of a KPL aggregate.
