@@ -8,10 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+use kinesin_cloudwatch::{CloudWatch, MetricStore, StoreLimits};
 use kinesin_engine::exhaustion::Exhausted;
 use kinesin_engine::storage::{StoreError, SystemClock};
 use kinesin_engine::{Engine, EngineConfig, RequestContext};
-use kinesin_server::{CredentialStore, SelfSigned, ServerConfig, TlsConfig};
+use kinesin_server::{CredentialStore, SelfSigned, ServerConfig, Services, TlsConfig};
+use kinesin_service::Service;
 use kinesin_store_local::{open_store, Durability, StoreOptions};
 
 use crate::admin::{self, AdminPort, AdminState, Phase, Readiness};
@@ -92,6 +94,14 @@ pub struct ServeArgs {
     /// Address the admin port binds [default: --host].
     #[arg(long, env = "KINESIN_ADMIN_HOST")]
     admin_host: Option<String>,
+    /// How long CloudWatch datapoints are kept, in hours (1 to 336, two weeks); older ones are
+    /// dropped.
+    #[arg(long, env = "KINESIN_CLOUDWATCH_RETENTION_HOURS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=336))]
+    cloudwatch_retention_hours: u32,
+    /// The most CloudWatch metrics (namespace, name and dimensions) kept, across accounts and
+    /// regions; a PutMetricData that would add more is refused with LimitExceeded.
+    #[arg(long, env = "KINESIN_CLOUDWATCH_MAX_SERIES", default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..))]
+    cloudwatch_max_series: u32,
     /// The config file's `[[streams]]` tables.
     #[arg(skip)]
     pub(crate) stream_tables: Vec<StreamSpec>,
@@ -223,6 +233,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         region: args.region,
         credentials,
         metrics: request_metrics,
+        services: Services::new(vec![cloudwatch(
+            args.cloudwatch_retention_hours,
+            args.cloudwatch_max_series,
+        )])?,
         ..ServerConfig::default()
     };
     let tls = tls.map(|(listener, config, _, _)| (listener, config));
@@ -232,6 +246,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     .await;
     maintenance.abort();
     served.map_err(|e| format!("server failed: {e}"))
+}
+
+/// CloudWatch's metrics, kept in memory (`docs/cloudwatch.md`).
+fn cloudwatch(retention_hours: u32, max_series: u32) -> Arc<dyn Service> {
+    let limits =
+        StoreLimits { retention_ms: i64::from(retention_hours) * 3_600_000, max_series: max_series as usize };
+    Arc::new(CloudWatch::new(Arc::new(MetricStore::new(limits))))
 }
 
 /// A line on stdout, flushed at once: scripts and tests wait for these.

@@ -4,9 +4,10 @@
 //! that speaks awsQuery. Requests no service claims stay on the Kinesis path.
 
 use std::fmt;
+use std::io::Read;
 use std::sync::Arc;
 
-use http::header::CONTENT_TYPE;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use http::request::Parts;
 use kinesin_service::{Protocol, Service};
 
@@ -86,7 +87,10 @@ impl Services {
         })
     }
 
-    /// A form post (`application/x-www-form-urlencoded`) with an `Action` parameter.
+    /// A form post (`application/x-www-form-urlencoded`) with an `Action` parameter. SDKs gzip
+    /// large forms (`Content-Encoding: gzip`; CloudWatch's PutMetricData is
+    /// `requestcompression` in its model): those are inflated here only to read `Action`, and
+    /// the service gets the body as sent.
     fn by_query_action(&self, parts: &Parts, body: &[u8]) -> Option<Routed> {
         let content_type = parts.headers.get(CONTENT_TYPE)?.as_bytes();
         let essence = content_type.split(|&b| b == b';').next().unwrap_or_default().trim_ascii();
@@ -94,13 +98,40 @@ impl Services {
             return None;
         }
         let service = self.list.iter().find(|s| s.routes().aws_query)?;
-        let action = form_urlencoded::parse(body).find(|(name, _)| name == "Action")?.1;
+        let inflated;
+        let form = if is_gzipped(parts) {
+            inflated = inflate(body)?;
+            &inflated[..]
+        } else {
+            body
+        };
+        let action = form_urlencoded::parse(form).find(|(name, _)| name == "Action")?.1;
         Some(Routed {
             service: Arc::clone(service),
             protocol: Protocol::AwsQuery,
             operation: action.into_owned(),
         })
     }
+}
+
+/// The most a gzipped form is inflated to for routing.
+const MAX_INFLATED_FORM: u64 = 4 * 1024 * 1024;
+
+fn is_gzipped(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get_all(CONTENT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| coding.trim().eq_ignore_ascii_case("gzip"))
+}
+
+/// A gzipped body, inflated; `None` when it is not gzip or inflates beyond the bound.
+fn inflate(body: &[u8]) -> Option<Vec<u8>> {
+    let mut inflated = Vec::new();
+    flate2::read::MultiGzDecoder::new(body).take(MAX_INFLATED_FORM + 1).read_to_end(&mut inflated).ok()?;
+    (inflated.len() as u64 <= MAX_INFLATED_FORM).then_some(inflated)
 }
 
 impl fmt::Debug for Services {
