@@ -3,6 +3,7 @@
 mod admin;
 mod config;
 mod console;
+mod kinesis_metrics;
 mod lifecycle;
 mod metrics;
 mod open_files;

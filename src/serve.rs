@@ -18,6 +18,7 @@ use kinesin_store_local::{open_store, Durability, StoreOptions};
 
 use crate::admin::{self, AdminPort, AdminState, Phase, Readiness};
 use crate::console::{ConsoleConfig, ConsoleConfigCell};
+use crate::kinesis_metrics;
 use crate::lifecycle;
 use crate::metrics::Metrics;
 use crate::open_files;
@@ -102,6 +103,11 @@ pub struct ServeArgs {
     /// regions; a PutMetricData that would add more is refused with LimitExceeded.
     #[arg(long, env = "KINESIN_CLOUDWATCH_MAX_SERIES", default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..))]
     cloudwatch_max_series: u32,
+    /// How often kinesin puts its own AWS/Kinesis metrics (each stream's figures since the last
+    /// time) into its CloudWatch store, in seconds; below 60 they are high-resolution
+    /// (one-second) datapoints. 0 publishes none.
+    #[arg(long, env = "KINESIN_METRICS_PUBLISH_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(0..=3600))]
+    metrics_publish_seconds: u32,
     /// The config file's `[[streams]]` tables.
     #[arg(skip)]
     pub(crate) stream_tables: Vec<StreamSpec>,
@@ -228,15 +234,25 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         announce(&format!("kinesin tls on https://{tls_bound} (certificate: {})", certificate.display()));
     }
 
+    let limits = StoreLimits {
+        retention_ms: i64::from(args.cloudwatch_retention_hours) * 3_600_000,
+        max_series: args.cloudwatch_max_series as usize,
+    };
+    let metric_store = Arc::new(MetricStore::new(limits));
+    let publishing = (args.metrics_publish_seconds > 0).then(|| {
+        let interval = Duration::from_secs(u64::from(args.metrics_publish_seconds));
+        let published = Arc::downgrade(&engine);
+        tokio::spawn(kinesis_metrics::run(Arc::clone(&metric_store), interval, move || {
+            published.upgrade().map(|engine| engine.stream_figures()).unwrap_or_default()
+        }))
+    });
+    let cloudwatch: Arc<dyn Service> = Arc::new(CloudWatch::new(metric_store));
     let server_config = ServerConfig {
         account_id: args.account_id,
         region: args.region,
         credentials,
         metrics: request_metrics,
-        services: Services::new(vec![cloudwatch(
-            args.cloudwatch_retention_hours,
-            args.cloudwatch_max_series,
-        )])?,
+        services: Services::new(vec![cloudwatch])?,
         ..ServerConfig::default()
     };
     let tls = tls.map(|(listener, config, _, _)| (listener, config));
@@ -245,14 +261,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     })
     .await;
     maintenance.abort();
+    if let Some(publishing) = publishing {
+        publishing.abort();
+    }
     served.map_err(|e| format!("server failed: {e}"))
-}
-
-/// CloudWatch's metrics, kept in memory (`docs/cloudwatch.md`).
-fn cloudwatch(retention_hours: u32, max_series: u32) -> Arc<dyn Service> {
-    let limits =
-        StoreLimits { retention_ms: i64::from(retention_hours) * 3_600_000, max_series: max_series as usize };
-    Arc::new(CloudWatch::new(Arc::new(MetricStore::new(limits))))
 }
 
 /// A line on stdout, flushed at once: scripts and tests wait for these.

@@ -387,3 +387,93 @@ fn signed(endpoint: &str, service: &str, body: Vec<u8>) -> RawRequest {
     }
     request
 }
+
+/// kinesin's own AWS/Kinesis metrics (`docs/metrics.md`, "In CloudWatch"): what a stream took in
+/// and gave out is queryable through GetMetricStatistics and ListMetrics, under the stream's
+/// name, in the stream's account and region.
+#[tokio::test(flavor = "multi_thread")]
+async fn streams_publish_their_aws_kinesis_metrics() {
+    use aws_sdk_kinesis::primitives::Blob;
+    use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
+
+    let server = TestServer::start_with(ServerOptions::default().arg("--metrics-publish-seconds").arg("1"));
+    let endpoint = server.endpoint();
+    let client = server.client();
+    client.create_stream().stream_name("watched").shard_count(1).send().await.unwrap();
+    let entry = PutRecordsRequestEntry::builder().partition_key("k").data(Blob::new("abc")).build().unwrap();
+    client.put_records().stream_name("watched").set_records(Some(vec![entry; 3])).send().await.unwrap();
+    let iterator = client
+        .get_shard_iterator()
+        .stream_name("watched")
+        .shard_id("shardId-000000000000")
+        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap();
+    client.get_records().shard_iterator(iterator.shard_iterator().unwrap()).send().await.unwrap();
+
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let statistics = |metric: &str, statistic: &str| {
+        serde_json::json!({
+            "Namespace": "AWS/Kinesis", "MetricName": metric,
+            "Dimensions": [{"Name": "StreamName", "Value": "watched"}],
+            "StartTime": now - 600, "EndTime": now + 600, "Period": 3600, "Statistics": [statistic]
+        })
+        .to_string()
+        .into_bytes()
+    };
+    let total = |answer: &serde_json::Value, statistic: &str| -> f64 {
+        answer["Datapoints"].as_array().unwrap().iter().map(|p| p[statistic].as_f64().unwrap()).sum()
+    };
+    // Published every second: wait for the period holding the puts and the read.
+    let mut incoming = 0.0;
+    for _ in 0..50 {
+        let answer = raw(
+            &endpoint,
+            request("json", "GetMetricStatistics", statistics("IncomingRecords", "Sum"), "us-east-1"),
+        )
+        .await
+        .json();
+        incoming = total(&answer, "Sum");
+        if incoming == 3.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(incoming, 3.0, "IncomingRecords");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    for (metric, statistic, expected) in [
+        ("IncomingBytes", "Sum", 12.0),
+        ("PutRecords.Records", "Sum", 3.0),
+        ("PutRecords.TotalRecords", "Sum", 3.0),
+        ("PutRecords.Success", "Average", 1.0),
+        ("PutRecords.Latency", "SampleCount", 1.0),
+        ("GetRecords.Records", "Sum", 3.0),
+        ("GetRecords.Bytes", "Sum", 12.0),
+    ] {
+        let answer = raw(
+            &endpoint,
+            request("json", "GetMetricStatistics", statistics(metric, statistic), "us-east-1"),
+        )
+        .await
+        .json();
+        assert_eq!(total(&answer, statistic), expected, "{metric} {statistic}: {answer}");
+    }
+    let listed = raw(
+        &endpoint,
+        request("json", "ListMetrics", br#"{"Namespace":"AWS/Kinesis"}"#.to_vec(), "us-east-1"),
+    )
+    .await
+    .json();
+    let names: Vec<&str> =
+        listed["Metrics"].as_array().unwrap().iter().map(|m| m["MetricName"].as_str().unwrap()).collect();
+    assert!(names.contains(&"GetRecords.IteratorAgeMilliseconds"), "{names:?}");
+    // Another region sees none of it.
+    let elsewhere = raw(
+        &endpoint,
+        request("json", "ListMetrics", br#"{"Namespace":"AWS/Kinesis"}"#.to_vec(), "eu-west-1"),
+    )
+    .await
+    .json();
+    assert_eq!(elsewhere["Metrics"].as_array().map(Vec::len), Some(0), "{elsewhere}");
+}
