@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use kinesin_cloudwatch::{CloudWatch, MetricStore, StoreLimits};
+use kinesin_dynamodb::{DynamoDbService, Settings as TableSettings};
 use kinesin_engine::exhaustion::Exhausted;
 use kinesin_engine::storage::{StoreError, SystemClock};
 use kinesin_engine::{Engine, EngineConfig, RequestContext};
 use kinesin_server::{CredentialStore, SelfSigned, ServerConfig, Services, TlsConfig};
 use kinesin_service::Service;
-use kinesin_store_local::{open_store, Durability, StoreOptions};
+use kinesin_store_local::{open_store, Durability, RealFs, RedbTableStore, StoreOptions};
 
 use crate::admin::{self, AdminPort, AdminState, Phase, Readiness};
 use crate::console::{ConsoleConfig, ConsoleConfigCell};
@@ -72,6 +73,14 @@ pub struct ServeArgs {
     /// How long an updated stream stays UPDATING, in milliseconds.
     #[arg(long, env = "KINESIN_UPDATE_STREAM_MS", default_value_t = 500)]
     update_stream_ms: u32,
+    /// How long a new DynamoDB table stays CREATING, in milliseconds (0: the next
+    /// DescribeTable says ACTIVE).
+    #[arg(long, env = "KINESIN_CREATE_TABLE_MS", default_value_t = 0)]
+    create_table_ms: u32,
+    /// How long an updated DynamoDB table stays UPDATING (and a new index CREATING), in
+    /// milliseconds.
+    #[arg(long, env = "KINESIN_UPDATE_TABLE_MS", default_value_t = 0)]
+    update_table_ms: u32,
     /// Open shards allowed per account and region.
     #[arg(long, env = "KINESIN_SHARD_LIMIT", default_value_t = 500)]
     shard_limit: u32,
@@ -171,6 +180,19 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let (log, catalog) =
         open_store(&args.data_dir, options, clock.clone()).map_err(|e| cannot_open(&args.data_dir, &e))?;
     readiness.watch_writes(log.write_health());
+    let tables = RedbTableStore::open(Arc::new(RealFs), &args.data_dir, durability)
+        .map_err(|e| cannot_open(&args.data_dir, &e))?;
+    let table_settings = TableSettings {
+        create_table_ms: i64::from(args.create_table_ms),
+        update_table_ms: i64::from(args.update_table_ms),
+    };
+    let dynamodb = kinesin_dynamodb::Database::open(
+        Arc::new(tables),
+        table_settings,
+        kinesin_dynamodb::db::system_clock(),
+    )
+    .map_err(|e| format!("cannot load the DynamoDB tables in {}: {e}", args.data_dir.display()))?;
+    let dynamodb: Arc<dyn Service> = Arc::new(DynamoDbService::new(Arc::new(dynamodb)));
     let config = EngineConfig {
         create_stream_ms: i64::from(args.create_stream_ms),
         delete_stream_ms: i64::from(args.delete_stream_ms),
@@ -252,7 +274,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         region: args.region,
         credentials,
         metrics: request_metrics,
-        services: Services::new(vec![cloudwatch])?,
+        services: Services::new(vec![dynamodb, cloudwatch])?,
         ..ServerConfig::default()
     };
     let tls = tls.map(|(listener, config, _, _)| (listener, config));

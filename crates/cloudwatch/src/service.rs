@@ -39,9 +39,9 @@ impl CloudWatch {
 
     /// Runs a call at time `now`.
     pub fn answer(&self, call: &Call<'_>, now: Millis) -> Answer {
-        let request_id = request_id();
+        let request_id = call.request_id;
         match self.run(call, now) {
-            Ok(output) => protocol::success(call.protocol, call.operation, output.as_ref(), &request_id),
+            Ok(output) => protocol::success(call.protocol, call.operation, output.as_ref(), request_id),
             Err(error) => protocol::error(
                 call.protocol,
                 &Failure {
@@ -56,7 +56,7 @@ impl CloudWatch {
                     message: &error.message,
                     status: error.kind.status(),
                 },
-                &request_id,
+                request_id,
             ),
         }
     }
@@ -148,15 +148,6 @@ fn now_millis() -> Millis {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as Millis)
 }
 
-/// A version-4 UUID, for the RequestId of XML answers.
-fn request_id() -> String {
-    let mut bytes: [u8; 16] = rand::random();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
-}
-
 impl Service for CloudWatch {
     fn routes(&self) -> Routes {
         Routes { target_prefix: SERVICE_NAME, rpc_v2_name: Some(SERVICE_NAME), aws_query: true }
@@ -178,7 +169,7 @@ impl Service for CloudWatch {
             message: &error.message,
             status: error.status,
         };
-        protocol::error(protocol, &failure, &request_id())
+        protocol::error(protocol, &failure, &error.request_id)
     }
 }
 

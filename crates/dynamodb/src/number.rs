@@ -82,6 +82,20 @@ impl Number {
         self.0.sign() == Sign::NoSign
     }
 
+    /// How many significant digits the number has (0 has one).
+    pub fn significant_digits(&self) -> usize {
+        self.0.as_bigint_and_exponent().0.magnitude().to_string().len()
+    }
+
+    /// The number as sign, significant digits (no leading or trailing zeros; `"0"` for zero)
+    /// and the power of ten of the first digit: `-0.0125` is `(true, "125", -2)`.
+    pub fn parts(&self) -> (bool, String, i64) {
+        let (mantissa, scale) = self.0.as_bigint_and_exponent();
+        let digits = mantissa.magnitude().to_string();
+        let exponent = digits.len() as i64 - 1 - scale;
+        (mantissa.sign() == Sign::Minus, digits, exponent)
+    }
+
     /// Normalizes `value` and checks it against DynamoDB's limits.
     fn checked(value: BigDecimal) -> Result<Number, NumberError> {
         let value = value.normalized();

@@ -11,7 +11,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
 use kinesin_engine::{Api, Reply, RequestContext};
-use kinesin_service::{Call, FrontDoorError};
+use kinesin_service::{Answer, Call, FrontDoorError};
 use kinesin_wire::{decode, ApiError, Format, Input, Operation};
 use tokio::sync::watch;
 use tracing::{debug, error};
@@ -169,11 +169,19 @@ impl FrontDoor {
     /// service, which answers everything else in its own protocol.
     async fn serve_service(&self, parts: &Parts, routed: Routed, body: Bytes) -> Response<ResponseBody> {
         let Routed { service, protocol, operation } = routed;
+        // Made here, so that a body that repeats it (awsQuery's RequestId) and the header agree.
+        let request_id = response::new_request_id();
+        let id_text = request_id.to_str().expect("a UUID").to_owned();
+        let with_id = |answer: Answer| {
+            let mut response = response::service_answer(answer);
+            response.headers_mut().insert(response::REQUEST_ID, request_id.clone());
+            response
+        };
         let refused = |error: ApiError| {
             let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
-            let error =
-                FrontDoorError { code: error.code, message: error.message.unwrap_or_default(), status };
-            response::service_answer(service.render_error(protocol, &error))
+            let message = error.message.unwrap_or_default();
+            let error = FrontDoorError { code: error.code, message, status, request_id: id_text.clone() };
+            with_id(service.render_error(protocol, &error))
         };
         let credential = match auth::check(&parts.headers, parts.uri.query()) {
             Ok(credential) => credential,
@@ -190,15 +198,22 @@ impl FrontDoor {
         // a write halfway, and a panic becomes a 500.
         let task = tokio::spawn({
             let service = Arc::clone(&service);
+            let id_text = id_text.clone();
             async move {
                 let context = RequestContext { account, region };
-                let call =
-                    Call { context: &context, protocol, operation: &operation, headers: &headers, body };
+                let call = Call {
+                    context: &context,
+                    protocol,
+                    operation: &operation,
+                    headers: &headers,
+                    body,
+                    request_id: &id_text,
+                };
                 service.handle(call).await
             }
         });
         match task.await {
-            Ok(answer) => response::service_answer(answer),
+            Ok(answer) => with_id(answer),
             Err(join_error) => {
                 error!(error = %join_error, "service operation failed");
                 refused(ApiError::internal_failure())

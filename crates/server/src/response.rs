@@ -131,20 +131,29 @@ impl Body for UnsizedEmpty {
 /// Adds `x-amzn-RequestId` (a random UUID, version-4 layout, lowercase) and, unless this is a
 /// CORS preflight, `x-amz-id-2` (base64 of 72 random bytes, as AWS sends).
 pub fn add_request_ids(headers: &mut HeaderMap, with_id_2: bool) {
-    let mut rng = rand::thread_rng();
-    let mut uuid = [0u8; 16];
-    rng.fill_bytes(&mut uuid);
-    uuid[6] = (uuid[6] & 0x0f) | 0x40;
-    uuid[8] = (uuid[8] & 0x3f) | 0x80;
-    let request_id = uuid_text(&uuid);
-    headers.insert("x-amzn-requestid", HeaderValue::from_bytes(&request_id).expect("hex and dashes"));
-
+    // A service answer already names the id its body carries.
+    if !headers.contains_key(REQUEST_ID) {
+        headers.insert(REQUEST_ID, new_request_id());
+    }
     if with_id_2 {
+        let mut rng = rand::thread_rng();
         let mut id_2 = [0u8; 72];
         rng.fill_bytes(&mut id_2);
         let id_2 = base64::engine::general_purpose::STANDARD.encode(id_2);
         headers.insert("x-amz-id-2", HeaderValue::from_str(&id_2).expect("base64 is visible ASCII"));
     }
+}
+
+/// The header that names a request's id.
+pub const REQUEST_ID: &str = "x-amzn-requestid";
+
+/// A fresh request id: a version-4 UUID.
+pub fn new_request_id() -> HeaderValue {
+    let mut uuid = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut uuid);
+    uuid[6] = (uuid[6] & 0x0f) | 0x40;
+    uuid[8] = (uuid[8] & 0x3f) | 0x80;
+    HeaderValue::from_bytes(&uuid_text(&uuid)).expect("hex and dashes")
 }
 
 /// `uuid` as 8-4-4-4-12 lowercase hex digits, written into a buffer.

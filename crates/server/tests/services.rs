@@ -29,11 +29,12 @@ struct Recording {
     routes: Routes,
     signing_name: &'static str,
     seen: Mutex<Vec<Seen>>,
+    request_ids: Mutex<Vec<String>>,
 }
 
 impl Recording {
     fn new(routes: Routes, signing_name: &'static str) -> Arc<Recording> {
-        Arc::new(Recording { routes, signing_name, seen: Mutex::default() })
+        Arc::new(Recording { routes, signing_name, seen: Mutex::default(), request_ids: Mutex::default() })
     }
 
     fn seen(&self) -> Vec<Seen> {
@@ -63,6 +64,7 @@ impl Service for Recording {
             headers: vec![("x-test".parse().unwrap(), HeaderValue::from_static("yes"))],
             body: Bytes::from(format!("{} ran", call.operation)),
         };
+        self.request_ids.lock().unwrap().push(call.request_id.to_owned());
         Box::pin(async move { answer })
     }
 
@@ -71,7 +73,7 @@ impl Service for Recording {
             status: error.status,
             content_type: None,
             headers: Vec::new(),
-            body: Bytes::from(format!("{}|{}", error.code, error.message)),
+            body: Bytes::from(format!("{}|{}|{}", error.code, error.message, error.request_id)),
         }
     }
 }
@@ -126,7 +128,12 @@ async fn each_route_reaches_its_service_with_the_callers_context() {
         assert_eq!(reply.text(), "GetItem ran");
         assert_eq!(reply.header("x-test"), Some("yes"));
         assert_eq!(reply.header("content-length"), Some("11"));
-        assert!(reply.header("x-amzn-requestid").is_some(), "request ids are the front door's");
+        let id = reply.header("x-amzn-requestid").expect("request ids are the front door's");
+        assert_eq!(
+            dynamodb.request_ids.lock().unwrap().last().map(String::as_str),
+            Some(id),
+            "the call's id"
+        );
     }
     let cbor = server
         .send(
@@ -202,7 +209,11 @@ async fn authentication_errors_are_rendered_by_the_service() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert_eq!(reply.text(), "MissingAuthenticationTokenException|Missing Authentication Token");
+    let id = reply.header("x-amzn-requestid").unwrap();
+    assert_eq!(
+        reply.text(),
+        format!("MissingAuthenticationTokenException|Missing Authentication Token|{id}")
+    );
     assert!(dynamodb.seen().is_empty());
     server.stop().await.unwrap();
 }

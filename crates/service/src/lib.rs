@@ -66,6 +66,9 @@ pub struct Call<'a> {
     pub headers: &'a HeaderMap,
     /// The whole body (for awsQuery, the form).
     pub body: Bytes,
+    /// The id the front door answers in `x-amzn-RequestId`, for protocols whose bodies repeat
+    /// it (awsQuery's `RequestId`).
+    pub request_id: &'a str,
 }
 
 /// A complete answer, status and body in the service's own encoding. The front door adds the
@@ -87,6 +90,8 @@ pub struct FrontDoorError {
     pub code: &'static str,
     pub message: String,
     pub status: StatusCode,
+    /// As [`Call::request_id`].
+    pub request_id: String,
 }
 
 /// An AWS service served on the shared endpoint.

@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! DATA/catalog.redb
+//! DATA/dynamodb.redb                                                    DynamoDB tables
 //! DATA/keys/data.key                                                     the data key (0600)
 //! DATA/journal/<generation, 20 digits>.jnl                               write-ahead journal
 //! DATA/streams/<stream-id>/<shard-index>/<first-seq-ix, 20 digits>.log   (+ .idx when sealed)
@@ -28,6 +29,7 @@ mod segment;
 mod segment_sync;
 mod shard;
 mod simfs;
+mod tables;
 mod vfs;
 mod write_health;
 
@@ -39,6 +41,7 @@ use kinesin_engine::storage::{Clock, StoreError};
 pub use catalog::RedbCatalog;
 pub use log::LocalSegmentLog;
 pub use simfs::SimFs;
+pub use tables::RedbTableStore;
 pub use vfs::{DirEntry, OpenMode, RealFs, Vfs, VfsFile};
 pub use write_health::{WriteHealth, WriteProblem};
 

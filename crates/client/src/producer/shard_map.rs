@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
 
-use aws_sdk_kinesis::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_kinesis::types::{HashKeyRange, Shard};
 use aws_sdk_kinesis::Client;
 
 use crate::hash_key;
+use crate::list_shards::list_shards;
 
 #[derive(Debug, Default)]
 pub struct ShardMap {
@@ -21,25 +21,7 @@ pub struct ShardMap {
 impl ShardMap {
     /// Lists every shard of the stream (closed ones too, for their ranges).
     pub async fn load(client: &Client, stream: &str) -> Result<ShardMap, String> {
-        let mut shards = Vec::new();
-        let mut next_token = None;
-        loop {
-            // A call with a NextToken must not name the stream.
-            let call = match &next_token {
-                Some(token) => client.list_shards().next_token(token),
-                None => client.list_shards().stream_name(stream),
-            };
-            let page = call.send().await.map_err(|e| match e.code() {
-                Some(code) => format!("{code}: {}", e.message().unwrap_or_default()),
-                None => DisplayErrorContext(e).to_string(),
-            })?;
-            shards.extend(page.shards.unwrap_or_default());
-            next_token = page.next_token;
-            if next_token.is_none() {
-                break;
-            }
-        }
-        ShardMap::from_shards(&shards)
+        ShardMap::from_shards(&list_shards(client, stream).await?)
     }
 
     pub fn from_shards(shards: &[Shard]) -> Result<ShardMap, String> {
