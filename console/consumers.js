@@ -2,7 +2,7 @@
 // the KCL applications whose lease tables read it, with leases per worker and, per shard, the
 // checkpoint and how far it is behind the newest record.
 
-import { ApiError, everyPage, kinesis } from './api.js';
+import { everyPage, kinesis } from './api.js';
 import { h, show } from './dom.js';
 import { formatDuration, formatTimestamp } from './format.js';
 import { applications } from './lease-tables.js';
@@ -42,16 +42,7 @@ function consumerTable(consumers) {
 }
 
 async function kclApplications(stream, shards) {
-  let apps;
-  try {
-    apps = await applications();
-  } catch (error) {
-    // Before the DynamoDB API is served, the front door answers as for any unknown operation.
-    if (error instanceof ApiError && (error.type === 'UnknownOperationException' || error.status === 404)) {
-      return h('p', { class: 'empty' }, 'This server does not serve the DynamoDB API, where KCL applications keep their leases.');
-    }
-    throw error;
-  }
+  const apps = await applications();
   const readers = readersOf(apps, stream, new Set(shards.map((s) => s.ShardId)));
   if (!readers.length) return h('p', { class: 'empty' }, 'No lease table reads this stream.');
   return Promise.all(readers.map(async ({ application, leases }) => h('section', { class: 'application' },
