@@ -1,5 +1,6 @@
 //! The admin port (`--admin-port`, 4568 by default): `GET /health` and `GET /ready` for
-//! probes, with JSON bodies, and `GET /metrics` for Prometheus. It is apart from the API port so that probes never queue behind
+//! probes, with JSON bodies, `GET /metrics` for Prometheus, and the web console at `/`
+//! (`console.rs`, docs/console.md). It is apart from the API port so that probes never queue behind
 //! API traffic and can be exposed (or firewalled) on their own.
 //!
 //! It answers from the moment the data directory is locked, so that `/health` says the
@@ -18,6 +19,7 @@ use hyper_util::rt::TokioIo;
 use kinesin_store_local::{WriteHealth, WriteProblem};
 use tokio::net::TcpListener;
 
+use crate::console::{self, ConsoleConfigCell};
 use crate::metrics::Metrics;
 
 /// `--admin-port`: a port (0 picks a free one) or `off`.
@@ -110,6 +112,8 @@ pub async fn bind(host: &str, port: u16) -> Result<(TcpListener, SocketAddr), St
 pub struct AdminState {
     pub readiness: Arc<Readiness>,
     pub metrics: Arc<Metrics>,
+    /// Where the console finds the API; empty until the API port is bound.
+    pub console: Arc<ConsoleConfigCell>,
 }
 
 /// Serves the admin port on `listener` for as long as the runtime runs.
@@ -151,6 +155,13 @@ fn respond(method: &Method, path: &str, state: &AdminState) -> Response<Full<Byt
             );
             response
         }
+        "/console/config.json" => match state.console.get() {
+            Some(config) => json(StatusCode::OK, serde_json::json!(config)),
+            None => json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({ "error": "the API port is not open yet" }),
+            ),
+        },
         "/ready" => match state.readiness.not_ready_because() {
             None => json(StatusCode::OK, serde_json::json!({ "status": "ready" })),
             Some(reason) => json(
@@ -158,11 +169,28 @@ fn respond(method: &Method, path: &str, state: &AdminState) -> Response<Full<Byt
                 serde_json::json!({ "status": "not ready", "reason": reason }),
             ),
         },
-        _ => json(
-            StatusCode::NOT_FOUND,
-            serde_json::json!({ "error": "not found; try /health, /ready or /metrics" }),
-        ),
+        _ => match console::asset(path) {
+            Some((content_type, bytes)) => console_file(content_type, bytes),
+            None => json(
+                StatusCode::NOT_FOUND,
+                serde_json::json!({ "error": "not found; try / (the console), /health, /ready or /metrics" }),
+            ),
+        },
     }
+}
+
+fn console_file(content_type: &'static str, bytes: &'static [u8]) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(bytes)));
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    // The files change only with the binary; revalidating keeps an upgraded server's page fresh.
+    headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache"));
+    headers.insert(
+        http::header::CONTENT_SECURITY_POLICY,
+        http::HeaderValue::from_static(console::CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(http::header::X_CONTENT_TYPE_OPTIONS, http::HeaderValue::from_static("nosniff"));
+    response
 }
 
 fn json(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
@@ -179,7 +207,11 @@ mod tests {
     use super::*;
 
     fn state() -> AdminState {
-        AdminState { readiness: Arc::default(), metrics: Arc::new(Metrics::new(Arc::default())) }
+        AdminState {
+            readiness: Arc::default(),
+            metrics: Arc::new(Metrics::new(Arc::default())),
+            console: Arc::default(),
+        }
     }
 
     fn ready(state: &AdminState) -> (StatusCode, String) {
@@ -253,6 +285,33 @@ mod tests {
         assert_eq!(body_text(health), r#"{"status":"ok"}"#);
         assert_eq!(respond(&Method::GET, "/nope", &state).status(), StatusCode::NOT_FOUND);
         assert_eq!(respond(&Method::POST, "/health", &state).status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    #[test]
+    fn console_page_and_its_config() {
+        let state = state();
+        let page = respond(&Method::GET, "/", &state);
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.headers()[http::header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("'self'"));
+        assert!(body_text(page).contains("/console/app.js"));
+        assert_eq!(
+            respond(&Method::GET, "/console/config.json", &state).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        state
+            .console
+            .set(console::ConsoleConfig {
+                api_port: 4567,
+                account: "000000000000".into(),
+                region: "us-east-1".into(),
+                credentials_required: true,
+            })
+            .unwrap();
+        let config = body_text(respond(&Method::GET, "/console/config.json", &state));
+        assert_eq!(
+            config,
+            r#"{"account":"000000000000","apiPort":4567,"credentialsRequired":true,"region":"us-east-1"}"#
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod admin;
 mod config;
+mod console;
 mod kinesis_metrics;
 mod lifecycle;
 mod metrics;

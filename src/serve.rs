@@ -18,6 +18,7 @@ use kinesin_service::Service;
 use kinesin_store_local::{open_store, Durability, RealFs, RedbTableStore, StoreOptions};
 
 use crate::admin::{self, AdminPort, AdminState, Phase, Readiness};
+use crate::console::{ConsoleConfig, ConsoleConfigCell};
 use crate::kinesis_metrics;
 use crate::lifecycle;
 use crate::metrics::Metrics;
@@ -157,12 +158,17 @@ async fn serve(args: ServeArgs, max_open_files: usize) -> Result<(), String> {
     let readiness = Arc::new(Readiness::default());
     let request_metrics = Arc::default();
     let metrics = Arc::new(Metrics::new(Arc::clone(&request_metrics)));
+    let console = Arc::new(ConsoleConfigCell::new());
     if let AdminPort::Port(port) = args.admin_port {
         let host = args.admin_host.as_deref().unwrap_or(&args.host);
         let (listener, bound) = admin::bind(host, port).await?;
         admin::spawn(
             listener,
-            Arc::new(AdminState { readiness: readiness.clone(), metrics: metrics.clone() }),
+            Arc::new(AdminState {
+                readiness: readiness.clone(),
+                metrics: metrics.clone(),
+                console: console.clone(),
+            }),
         );
         announce(&format!("kinesin admin on http://{bound}"));
     }
@@ -213,6 +219,12 @@ async fn serve(args: ServeArgs, max_open_files: usize) -> Result<(), String> {
         format!("cannot listen on {address}: {e}. Is another server using the port? Try --port.")
     })?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let _ = console.set(ConsoleConfig {
+        api_port: bound.port(),
+        account: args.account_id.clone(),
+        region: args.region.clone(),
+        credentials_required: credentials.is_some(),
+    });
     let tls = match args.tls_port {
         Some(port) => Some(bind_tls(&args, port).await?),
         None if args.tls_cert.is_some() || args.tls_key.is_some() => {
