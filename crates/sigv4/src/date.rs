@@ -1,4 +1,5 @@
-//! SigV4's dates: `yyyymmddThhmmssZ` ("ISO 8601 basic format", always UTC).
+//! SigV4's dates: `yyyymmddThhmmssZ` ("ISO 8601 basic format", always UTC), and the proleptic
+//! Gregorian calendar arithmetic under them (also used by CloudWatch's ISO 8601 timestamps).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -41,7 +42,8 @@ pub(crate) fn unix_secs(time: SystemTime) -> i64 {
     }
 }
 
-fn days_in_month(y: i64, m: i64) -> i64 {
+/// The days of a month of a proleptic Gregorian year.
+pub fn days_in_month(y: i64, m: i64) -> i64 {
     match m {
         2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
         2 => 28,
@@ -51,7 +53,7 @@ fn days_in_month(y: i64, m: i64) -> i64 {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -62,7 +64,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// The inverse of [`days_from_civil`].
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -7,7 +7,7 @@
 //! `docs/protocol/sigv4.md`.
 
 mod canonical;
-mod date;
+pub mod date;
 pub mod hex;
 mod key;
 mod sign;
