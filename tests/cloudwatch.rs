@@ -7,22 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{raw, unique_name, RawRequest, ServerOptions, TestServer};
-
-/// The test virtualenv's Python, or `None` (off CI) to skip.
-fn python() -> Option<PathBuf> {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tests/bin/python");
-    if python.exists() {
-        return Some(python);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{} is missing: .ci/run creates it (python3 -m venv .venv-tests && .venv-tests/bin/pip install boto3)",
-        python.display()
-    );
-    eprintln!("skipping: no {} (create it as .ci/run does)", python.display());
-    None
-}
+use common::{raw, unique_name, venv_python as python, RawRequest, ServerOptions, TestServer};
 
 /// Runs the boto3 script in `protocol` and returns its last line (the content types used).
 fn boto3(python: &Path, server: &TestServer, protocol: &str) -> String {

@@ -4,24 +4,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
-
-/// The project's Python with boto3, or `None` (outside CI) to skip.
-fn python() -> Option<PathBuf> {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tests/bin/python");
-    if python.exists() {
-        return Some(python);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{} is missing: .ci/run creates it (python3 -m venv .venv-tests && .venv-tests/bin/pip install boto3)",
-        python.display()
-    );
-    eprintln!("skipping: no {} (create it as .ci/run does)", python.display());
-    None
-}
 
 /// Runs one case of the boto3 script against `server`.
 fn boto3_case(python: &Path, server: &TestServer, case: &str) {
@@ -43,7 +28,7 @@ fn boto3_case(python: &Path, server: &TestServer, case: &str) {
 
 /// Each case on a server of its own.
 fn run_case(case: &str) {
-    let Some(python) = python() else { return };
+    let Some(python) = venv_python() else { return };
     let server = TestServer::start();
     boto3_case(&python, &server, case);
 }
@@ -87,7 +72,7 @@ fn boto3_transactions() {
 /// after the restart.
 #[test]
 fn acknowledged_writes_survive_kill_9() {
-    let Some(python) = python() else { return };
+    let Some(python) = venv_python() else { return };
     let mut server = TestServer::start();
     boto3_case(&python, &server, "durable_write");
     server.kill9();

@@ -1137,3 +1137,19 @@ pub fn cint_of(v: &ciborium::Value) -> Option<i128> {
 
 /// A tiny map from shard id to the records acknowledged for it, used by the record tests.
 pub type AckMap = HashMap<String, Vec<(String, Vec<u8>)>>;
+
+/// The test virtualenv's Python (`.venv-tests`, with boto3), or `None` to skip the test; under
+/// `CI=true` a missing venv fails the test instead.
+pub fn venv_python() -> Option<PathBuf> {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tests/bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} is missing: .ci/run creates it (python3 -m venv .venv-tests && .venv-tests/bin/pip install boto3)",
+        python.display()
+    );
+    eprintln!("skipping: no {} (create it as .ci/run does)", python.display());
+    None
+}
