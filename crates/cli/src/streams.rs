@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use aws_sdk_kinesis::types::{ScalingType, Shard, StreamMode, StreamModeDetails, StreamStatus};
+use aws_sdk_kinesis::types::{
+    ScalingType, Shard, StreamDescriptionSummary, StreamMode, StreamModeDetails, StreamStatus,
+};
 use aws_sdk_kinesis::Client;
 
 use crate::connection::ConnectionArgs;
@@ -117,14 +119,7 @@ async fn settle(
 ) -> Result<(), CliError> {
     if !no_wait {
         loop {
-            let summary = client
-                .describe_stream_summary()
-                .stream_name(name)
-                .send()
-                .await
-                .map_err(|e| CliError::call("DescribeStreamSummary", endpoint, e))?;
-            let status = summary.stream_description_summary().map(|s| s.stream_status().clone());
-            if status == Some(StreamStatus::Active) {
+            if *summary(client, endpoint, name).await?.stream_status() == StreamStatus::Active {
                 break;
             }
             tokio::time::sleep(POLL).await;
@@ -152,14 +147,19 @@ async fn list(client: &Client, endpoint: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn describe(client: &Client, endpoint: &str, name: &str) -> Result<(), CliError> {
-    let summary = client
+/// DescribeStreamSummary's summary.
+async fn summary(client: &Client, endpoint: &str, name: &str) -> Result<StreamDescriptionSummary, CliError> {
+    let answer = client
         .describe_stream_summary()
         .stream_name(name)
         .send()
         .await
         .map_err(|e| CliError::call("DescribeStreamSummary", endpoint, e))?;
-    let summary = summary.stream_description_summary().ok_or(CliError::Answer("no stream summary"))?;
+    answer.stream_description_summary.ok_or(CliError::Answer("no stream summary"))
+}
+
+async fn describe(client: &Client, endpoint: &str, name: &str) -> Result<(), CliError> {
+    let summary = summary(client, endpoint, name).await?;
     let mode = summary.stream_mode_details().map_or("PROVISIONED", |m| m.stream_mode().as_str());
     println!("{}  {}  {}", summary.stream_name(), summary.stream_status().as_str(), mode);
     println!("arn        {}", summary.stream_arn());
