@@ -69,23 +69,44 @@ fn with_attributes(attributes: Option<Item>) -> Value {
     }
 }
 
-pub fn put_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
+/// What PutItem, DeleteItem and UpdateItem read and check alike, in DynamoDB's order: the item
+/// (or key) under `member`, the table's name, ReturnValues and
+/// ReturnValuesOnConditionCheckFailure, every violation in one ValidationException.
+struct SingleWrite<'a> {
+    item: Item,
+    table: &'a str,
+    return_values: Option<&'a str>,
+    old_on_failure: bool,
+}
+
+fn single_write<'a>(body: Fields<'a>, member: &str, path: &str) -> Result<SingleWrite<'a>> {
     let mut violations = Violations::default();
-    let item = params::required_item(body, "Item", "item", &mut violations)?;
-    let name = body.string("TableName")?;
-    violations.not_null(name.is_some(), "tableName");
-    violations.name(name, "tableName");
+    let item = params::required_item(body, member, path, &mut violations)?;
+    let table = body.string("TableName")?;
+    violations.not_null(table.is_some(), "tableName");
+    violations.name(table, "tableName");
     let return_values = params::return_values(body, &mut violations)?;
     let old_on_failure = params::return_old_on_failure(body, &mut violations)?;
     params::accepted_enums(body, &mut violations)?;
     violations.check()?;
+    // With no violations, both are there.
+    Ok(SingleWrite {
+        item: item.unwrap_or_default(),
+        table: table.unwrap_or_default(),
+        return_values,
+        old_on_failure,
+    })
+}
+
+pub fn put_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
+    let SingleWrite { item, table: name, return_values, old_on_failure } =
+        single_write(body, "Item", "item")?;
     let all_old = params::only_all_old_or_none(return_values)?;
     let mut placeholders = params::placeholders(body, Operation::PutItem)?;
     let condition = conditions::write_condition(body, &mut placeholders)?;
     placeholders.check_all_used()?;
 
-    let item = item.unwrap_or_default();
-    let table = db.serving_table(&ctx.table(name.unwrap_or_default()))?;
+    let table = db.serving_table(&ctx.table(name))?;
     table.meta.check_item(&item)?;
     check_size(&item, "Item size has exceeded the maximum allowed size")?;
     let key = table.meta.key.key_of(&item);
@@ -94,44 +115,28 @@ pub fn put_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value>
 }
 
 pub fn delete_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
-    let mut violations = Violations::default();
-    let key = params::required_item(body, "Key", "key", &mut violations)?;
-    let name = body.string("TableName")?;
-    violations.not_null(name.is_some(), "tableName");
-    violations.name(name, "tableName");
-    let return_values = params::return_values(body, &mut violations)?;
-    let old_on_failure = params::return_old_on_failure(body, &mut violations)?;
-    params::accepted_enums(body, &mut violations)?;
-    violations.check()?;
+    let SingleWrite { item: key, table: name, return_values, old_on_failure } =
+        single_write(body, "Key", "key")?;
     let all_old = params::only_all_old_or_none(return_values)?;
     let mut placeholders = params::placeholders(body, Operation::DeleteItem)?;
     let condition = conditions::write_condition(body, &mut placeholders)?;
     placeholders.check_all_used()?;
 
-    let key = key.unwrap_or_default();
-    let table = db.serving_table(&ctx.table(name.unwrap_or_default()))?;
+    let table = db.serving_table(&ctx.table(name))?;
     table.meta.check_key(&key)?;
     let written = write_one(db, &table, &key, condition.as_ref(), old_on_failure, |_| Ok(None))?;
     Ok(with_attributes(written.old.filter(|_| all_old)))
 }
 
 pub fn update_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
-    let mut violations = Violations::default();
-    let key = params::required_item(body, "Key", "key", &mut violations)?;
-    let name = body.string("TableName")?;
-    violations.not_null(name.is_some(), "tableName");
-    violations.name(name, "tableName");
-    let return_values = params::return_values(body, &mut violations)?;
-    let old_on_failure = params::return_old_on_failure(body, &mut violations)?;
-    params::accepted_enums(body, &mut violations)?;
-    violations.check()?;
+    let SingleWrite { item: key, table: name, return_values, old_on_failure } =
+        single_write(body, "Key", "key")?;
     let mut placeholders = params::placeholders(body, Operation::UpdateItem)?;
     let update = updates::parse(body, &mut placeholders)?;
     let condition = conditions::write_condition(body, &mut placeholders)?;
     placeholders.check_all_used()?;
 
-    let key = key.unwrap_or_default();
-    let table = db.serving_table(&ctx.table(name.unwrap_or_default()))?;
+    let table = db.serving_table(&ctx.table(name))?;
     table.meta.check_key(&key)?;
     updates::check_keys_untouched(&update, &table.meta)?;
     let written = write_one(db, &table, &key, condition.as_ref(), old_on_failure, |old| {
