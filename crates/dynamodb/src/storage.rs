@@ -71,8 +71,7 @@ impl Storage for MemoryStorage {
         // A snapshot, so that `visit` may read the storage again (as reading an index does).
         let entries: Vec<(Vec<u8>, Vec<u8>)> = {
             let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-            if matches!((from, to), (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) if a > b)
-            {
+            if bounds_cross(from, to) {
                 return Ok(());
             }
             map.range::<[u8], _>((from, to)).map(|(k, v)| (k.clone(), v.clone())).collect()
@@ -109,6 +108,15 @@ impl Storage for MemoryStorage {
         }
         Ok(())
     }
+}
+
+/// Whether a range's start lies after its end: such a range holds nothing, and the ordered maps
+/// under the storages (BTreeMap, redb) refuse it rather than answer empty.
+pub fn bounds_cross(from: Bound<&[u8]>, to: Bound<&[u8]>) -> bool {
+    matches!(
+        (from, to),
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) if a > b
+    )
 }
 
 #[cfg(test)]

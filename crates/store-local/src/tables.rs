@@ -12,6 +12,7 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
+use kinesin_dynamodb::storage::bounds_cross;
 use kinesin_dynamodb::{Storage, Write};
 use kinesin_engine::storage::StoreError;
 use redb::{TableDefinition, TableError};
@@ -68,11 +69,8 @@ impl Storage for RedbTableStore {
         reverse: bool,
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> io::Result<()> {
-        if let (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) = (from, to)
-        {
-            if a > b {
-                return Ok(());
-            }
+        if bounds_cross(from, to) {
+            return Ok(());
         }
         self.db
             .run(|db| {
