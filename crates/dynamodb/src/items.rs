@@ -176,7 +176,9 @@ pub fn get_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value>
 const BATCH_GET_LIMIT: usize = 100;
 const BATCH_WRITE_LIMIT: usize = 25;
 
-pub fn batch_get_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
+/// A batch request's `RequestItems`, checked as DynamoDB does: present, with the request's
+/// enums, and not empty.
+fn request_items(body: Fields<'_>) -> Result<Map<String, Value>> {
     let request_items = body.map("RequestItems")?;
     let mut violations = Violations::default();
     violations.not_null(request_items.is_some(), "requestItems");
@@ -188,6 +190,11 @@ pub fn batch_get_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<
         v.add(Some("{}"), "requestItems", "Member must have length greater than or equal to 1");
         v.check()?;
     }
+    Ok(request_items)
+}
+
+pub fn batch_get_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
+    let request_items = request_items(body)?;
     struct TableRead {
         name: TableName,
         keys: Vec<Item>,
@@ -253,17 +260,7 @@ pub fn batch_get_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<
 }
 
 pub fn batch_write_item(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
-    let request_items = body.map("RequestItems")?;
-    let mut violations = Violations::default();
-    violations.not_null(request_items.is_some(), "requestItems");
-    params::accepted_enums(body, &mut violations)?;
-    violations.check()?;
-    let request_items = request_items.cloned().unwrap_or_default();
-    if request_items.is_empty() {
-        let mut v = Violations::default();
-        v.add(Some("{}"), "requestItems", "Member must have length greater than or equal to 1");
-        v.check()?;
-    }
+    let request_items = request_items(body)?;
     // Every request is checked before anything is written: bad input changes nothing.
     let mut planned: Vec<(TableState, Item, Option<Item>)> = Vec::new();
     let mut count = 0;

@@ -185,7 +185,27 @@ struct Page<'a> {
     last: Option<Item>,
 }
 
-impl Page<'_> {
+impl<'a> Page<'a> {
+    /// An empty page of at most `limit` items read (no limit when absent).
+    fn new(
+        source: &'a Source<'a>,
+        limit: Option<i64>,
+        filter: Option<&'a Condition>,
+        shape: &'a Shape,
+    ) -> Self {
+        Page {
+            source,
+            limit: limit.map_or(usize::MAX, |l| l as usize),
+            filter,
+            shape,
+            items: Vec::new(),
+            count: 0,
+            scanned: 0,
+            bytes: 0,
+            last: None,
+        }
+    }
+
     /// Takes one item read; `false` once the page is full.
     fn take(&mut self, item: Item) -> bool {
         let held = self.source.holds(&item);
@@ -271,17 +291,7 @@ pub fn scan(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
     let shape = shape(common.select, projection, parameter, index, false)?;
     let source = Source { table: &table, index };
     let start = start_position(&source, common.start.as_ref())?;
-    let mut page = Page {
-        source: &source,
-        limit: common.limit.map_or(usize::MAX, |l| l as usize),
-        filter: filter.as_ref(),
-        shape: &shape,
-        items: Vec::new(),
-        count: 0,
-        scanned: 0,
-        bytes: 0,
-        last: None,
-    };
+    let mut page = Page::new(&source, common.limit, filter.as_ref(), &shape);
     db.scan_space(table.meta.id, source.space(), &[], start.as_deref(), false, &mut |key, value| {
         if let Some((segment, total)) = segments {
             let hash_len = partition_key_len(key);
@@ -343,17 +353,7 @@ pub fn query(db: &Database, ctx: &Context, body: Fields<'_>) -> Result<Value> {
     let start = start_position(&source, common.start.as_ref())?;
     let mut partition = Vec::new();
     crate::keys::encode_key_value(&mut partition, &key_query.hash);
-    let mut page = Page {
-        source: &source,
-        limit: common.limit.map_or(usize::MAX, |l| l as usize),
-        filter: filter.as_ref(),
-        shape: &shape,
-        items: Vec::new(),
-        count: 0,
-        scanned: 0,
-        bytes: 0,
-        last: None,
-    };
+    let mut page = Page::new(&source, common.limit, filter.as_ref(), &shape);
     let range_name = source.key().range.as_ref().map(|r| r.name.clone());
     db.scan_space(table.meta.id, source.space(), &partition, start.as_deref(), !forward, &mut |_, value| {
         let Some(item) = entry_item(db, &source, value)? else { return Ok(true) };
