@@ -113,7 +113,7 @@ fn read_archive(dir: &Path, stream: &str) -> Vec<Archived> {
         let lines: Vec<serde_json::Value> =
             String::from_utf8(text).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert!(!lines.is_empty(), "{relative} is empty");
-        let first = &lines[0];
+        let first = lines[0].clone();
         let expected_name = format!(
             "{}-{}-{}.jsonl",
             first["shardId"].as_str().unwrap(),
