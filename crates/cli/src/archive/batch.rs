@@ -114,7 +114,8 @@ impl Batch {
             "{shard_id}-{}-{}.jsonl.{extension}",
             self.first.sequence_number, self.first.sub_sequence_number
         );
-        let parts = std::iter::once(stream).chain(self.hour.iter().map(String::as_str)).chain([name.as_str()]);
+        let parts =
+            std::iter::once(stream).chain(self.hour.iter().map(String::as_str)).chain([name.as_str()]);
         let key = parts.fold(prefix.clone(), Path::join);
         let body = compress(&self.lines, compression)?;
         Ok(Object { key, body, records: self.records, last: self.last })
@@ -192,10 +193,7 @@ mod tests {
         batch.push(SHARD, &record("50", None, b"b", T + 60), Format::Json);
         assert!(!batch.takes(&record("51", None, b"c", T + 3600)), "the next hour is another object");
         let object = batch.into_object(&Path::from("archive/x"), "clicks", SHARD, Compression::Gzip).unwrap();
-        assert_eq!(
-            object.key.as_ref(),
-            "archive/x/clicks/2023/11/14/22/shardId-000000000001-49-3.jsonl.gz"
-        );
+        assert_eq!(object.key.as_ref(), "archive/x/clicks/2023/11/14/22/shardId-000000000001-49-3.jsonl.gz");
         assert_eq!(object.records, 2);
         assert_eq!(object.last, Position { sequence_number: "50".into(), sub_sequence_number: 0 });
         let mut text = String::new();
@@ -219,8 +217,12 @@ mod tests {
 
     #[test]
     fn limits_fill_and_age_a_batch() {
-        let limits =
-            Limits { max_records: 2, max_bytes: 1 << 20, max_age: Duration::from_secs(60), poll: Duration::ZERO };
+        let limits = Limits {
+            max_records: 2,
+            max_bytes: 1 << 20,
+            max_age: Duration::from_secs(60),
+            poll: Duration::ZERO,
+        };
         let mut batch = Batch::new(SHARD, &record("1", None, b"a", T), Format::Json);
         assert!(!batch.is_full(&limits) && !batch.is_due(&limits));
         batch.push(SHARD, &record("2", None, b"b", T), Format::Json);

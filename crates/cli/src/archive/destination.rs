@@ -25,7 +25,11 @@ impl fmt::Display for Destination {
 
 impl Destination {
     /// Opens `to` and checks that it can be reached, or says why not and what to do.
-    pub async fn open(to: &str, s3_endpoint: Option<&str>, region: Option<&str>) -> Result<Destination, String> {
+    pub async fn open(
+        to: &str,
+        s3_endpoint: Option<&str>,
+        region: Option<&str>,
+    ) -> Result<Destination, String> {
         match to.strip_prefix("s3://") {
             Some(bucket_and_prefix) => open_bucket(to, bucket_and_prefix, s3_endpoint, region).await,
             None => open_directory(to),
@@ -59,7 +63,9 @@ fn open_directory(to: &str) -> Result<Destination, String> {
     let directory = std::path::Path::new(to);
     std::fs::create_dir_all(directory)
         .and_then(|()| directory.canonicalize())
-        .map_err(|e| format!("cannot create the directory {to}: {e}\nName a directory you may write with --to."))
+        .map_err(|e| {
+            format!("cannot create the directory {to}: {e}\nName a directory you may write with --to.")
+        })
         .and_then(|absolute| {
             let store = LocalFileSystem::new_with_prefix(&absolute)
                 .map_err(|e| format!("cannot archive into {to}: {e}"))?
@@ -106,10 +112,9 @@ async fn open_bucket(
     let store = builder.build().map_err(|e| format!("cannot use {to}: {e}\n{advice}"))?;
     let prefix = Path::from(prefix);
     // Fails here, before any lease is taken, when the bucket cannot be reached or read.
-    store
-        .list_with_delimiter(Some(&prefix))
-        .await
-        .map_err(|e| format!("cannot reach {to} (endpoint {}): {e}\n{advice}", endpoint.as_deref().unwrap_or("AWS S3")))?;
+    store.list_with_delimiter(Some(&prefix)).await.map_err(|e| {
+        format!("cannot reach {to} (endpoint {}): {e}\n{advice}", endpoint.as_deref().unwrap_or("AWS S3"))
+    })?;
     let identity = match prefix.as_ref() {
         "" => format!("s3://{bucket}"),
         prefix => format!("s3://{bucket}/{prefix}"),

@@ -113,7 +113,9 @@ impl RecordProcessor for ArchiveProcessor {
                 }
                 None => self.batch = Some(Batch::new(&self.shard_id, record, format)),
             }
-            if self.batch.as_ref().is_some_and(|batch| batch.is_full(&limits)) && !self.flush(checkpointer).await {
+            if self.batch.as_ref().is_some_and(|batch| batch.is_full(&limits))
+                && !self.flush(checkpointer).await
+            {
                 return;
             }
         }
