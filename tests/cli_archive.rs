@@ -96,6 +96,10 @@ fn read_archive(dir: &Path, stream: &str) -> Vec<Archived> {
     let mut records = Vec::new();
     for object in files_under(dir) {
         let name = object.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.contains('#') {
+            // A staging file (renamed into place, or left by a kill -9), never an object.
+            continue;
+        }
         let body = std::fs::read(&object).unwrap();
         let text = if name.ends_with(".jsonl.zst") {
             zstd::decode_all(&body[..]).unwrap()
@@ -104,8 +108,7 @@ fn read_archive(dir: &Path, stream: &str) -> Vec<Archived> {
             flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut text).unwrap();
             text
         } else {
-            assert!(name.contains('#'), "only objects and staging files in the archive: {object:?}");
-            continue;
+            panic!("only objects and staging files in the archive: {object:?}");
         };
         let relative = object.strip_prefix(dir).unwrap().to_str().unwrap().to_owned();
         let parts: Vec<&str> = relative.split('/').collect();
