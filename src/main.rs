@@ -34,6 +34,9 @@ enum Command {
     Put(kinesin_cli::put::PutArgs),
     /// Print a stream's records as they arrive, from every shard, following resharding.
     Tail(kinesin_cli::tail::TailArgs),
+    /// Archive a stream into time-partitioned, compressed objects in a directory or an S3
+    /// bucket: a consumer application that checkpoints only what is durably written.
+    Archive(kinesin_cli::archive::ArchiveArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -53,6 +56,7 @@ fn main() -> std::process::ExitCode {
         Command::Streams(args) => kinesin_cli::block_on(kinesin_cli::streams::run(args)),
         Command::Put(args) => kinesin_cli::block_on(kinesin_cli::put::run(args)),
         Command::Tail(args) => kinesin_cli::block_on(kinesin_cli::tail::run(args)),
+        Command::Archive(args) => kinesin_cli::block_on(kinesin_cli::archive::run(args)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

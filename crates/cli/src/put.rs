@@ -199,7 +199,7 @@ fn random_key() -> String {
 }
 
 /// A spinner with the running counts, on a terminal only.
-fn progress_bar() -> ProgressBar {
+pub(crate) fn progress_bar() -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

@@ -334,24 +334,27 @@ fn write_record(
             out.write_all(b"\n")
         }
         OutputFormat::Base64 => writeln!(out, "{shard} {position} {}", base64()),
-        OutputFormat::Json => {
-            let mut object = serde_json::json!({
-                "shardId": shard,
-                "sequenceNumber": record.sequence_number,
-                "partitionKey": record.partition_key,
-                "data": base64(),
-            });
-            if let Some(sub) = record.sub_sequence_number {
-                object["subSequenceNumber"] = sub.into();
-            }
-            if let Some(time) = record.approximate_arrival_timestamp {
-                let text =
-                    time.fmt(aws_sdk_kinesis::primitives::DateTimeFormat::DateTime).unwrap_or_default();
-                object["approximateArrivalTimestamp"] = text.into();
-            }
-            writeln!(out, "{object}")
-        }
+        OutputFormat::Json => writeln!(out, "{}", json_record(shard, record)),
     }
+}
+
+/// A record as JSON: its shard, sequence number (and sub-sequence number, if aggregated),
+/// partition key, arrival time and data in base64 (also `kinesin archive`'s lines).
+pub(crate) fn json_record(shard: &str, record: &UserRecord) -> serde_json::Value {
+    let mut object = serde_json::json!({
+        "shardId": shard,
+        "sequenceNumber": record.sequence_number,
+        "partitionKey": record.partition_key,
+        "data": base64::engine::general_purpose::STANDARD.encode(&record.data),
+    });
+    if let Some(sub) = record.sub_sequence_number {
+        object["subSequenceNumber"] = sub.into();
+    }
+    if let Some(time) = record.approximate_arrival_timestamp {
+        let text = time.fmt(aws_sdk_kinesis::primitives::DateTimeFormat::DateTime).unwrap_or_default();
+        object["approximateArrivalTimestamp"] = text.into();
+    }
+    object
 }
 
 #[cfg(test)]

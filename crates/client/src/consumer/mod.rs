@@ -101,6 +101,7 @@ pub(crate) struct Settings {
     pub parent_poll_interval: Duration,
     pub shard_sync_interval: Duration,
     pub max_leases_to_steal: usize,
+    pub call_process_records_even_for_empty_record_list: bool,
 }
 
 /// What the scheduler and the shard consumers share.
@@ -176,6 +177,14 @@ impl ConsumerBuilder {
     /// The most leases stolen from another worker at a time when balancing. Default 1.
     pub fn max_leases_to_steal(mut self, count: usize) -> Self {
         self.settings.max_leases_to_steal = count;
+        self
+    }
+
+    /// Whether [`RecordProcessor::process_records`] is also called after a read that returned no
+    /// records (the KCL's `callProcessRecordsEvenForEmptyRecordList`), so that a processor
+    /// holding records can act on time alone — flush them after a while, say. Default false.
+    pub fn call_process_records_even_for_empty_record_list(mut self, call: bool) -> Self {
+        self.settings.call_process_records_even_for_empty_record_list = call;
         self
     }
 
@@ -269,6 +278,7 @@ impl Consumer {
                 parent_poll_interval: Duration::from_secs(1),
                 shard_sync_interval: Duration::from_secs(60),
                 max_leases_to_steal: 1,
+                call_process_records_even_for_empty_record_list: false,
             },
         }
     }

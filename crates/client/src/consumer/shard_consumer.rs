@@ -106,6 +106,13 @@ pub(crate) async fn consume_shard<P: RecordProcessor>(
                 millis_behind_latest: fetched.millis_behind_latest,
             };
             processor.process_records(input, &mut checkpointer).await;
+        } else if ctx.settings.call_process_records_even_for_empty_record_list {
+            let input = ProcessRecordsInput {
+                shard_id: lease.key.clone(),
+                records,
+                millis_behind_latest: fetched.millis_behind_latest,
+            };
+            processor.process_records(input, &mut checkpointer).await;
         }
         if let Some(children) = fetched.shard_end {
             // The children may start once this lease says SHARD_END: their leases must exist by
