@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kinesin_engine::model::StreamMeta;
 use kinesin_engine::storage::{
-    Appended, Catalog, NewRecord, Position, ReadBatch, ShardKey, ShardLog, StoreError, SystemClock, Tip,
+    Appended, Cas, Catalog, NewRecord, Position, ReadBatch, ShardKey, ShardLog, StoreError, SystemClock, Tip,
 };
 use kinesin_engine::{Api, Engine, EngineConfig, Reply, RequestContext};
 use kinesin_wire::{check_types, decode, parse_body, Format, Input, Operation};
@@ -73,11 +73,14 @@ impl Catalog for NoCatalog {
     fn load_streams(&self) -> Result<Vec<StreamMeta>, StoreError> {
         Ok(Vec::new())
     }
-    fn put_stream(&self, _: &StreamMeta) -> Result<(), StoreError> {
-        Ok(())
+    fn get_stream(&self, _: u64) -> Result<Option<StreamMeta>, StoreError> {
+        Ok(None)
     }
-    fn delete_stream(&self, _: u64) -> Result<(), StoreError> {
-        Ok(())
+    fn put_stream(&self, _: &StreamMeta, _: Option<u64>) -> Result<Cas, StoreError> {
+        Ok(Cas::Committed)
+    }
+    fn delete_stream(&self, _: u64, _: u64) -> Result<Cas, StoreError> {
+        Ok(Cas::Committed)
     }
     fn get_setting(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(None)

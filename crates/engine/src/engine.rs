@@ -13,7 +13,7 @@ use crate::errors;
 use crate::fanout::Fanout;
 use crate::model::{StreamMeta, StreamStatus};
 use crate::registry::Registry;
-use crate::storage::{Catalog, Clock, ShardKey, ShardLog, StoreError};
+use crate::storage::{Cas, Catalog, Clock, ShardKey, ShardLog, StoreError};
 use crate::stream_metrics::StreamMetrics;
 use crate::subscription::SUBSCRIPTION_MS;
 use crate::throttle::Throttle;
@@ -54,6 +54,8 @@ impl Default for EngineConfig {
 }
 
 const ITERATOR_KEY_SETTING: &str = "token-signing-key";
+/// How often `update_stream` tries again after losing a compare-and-set before giving up.
+const MAX_UPDATE_ATTEMPTS: usize = 16;
 
 /// One stream's figures, with who it belongs to ([`Engine::stream_figures`]).
 #[derive(Debug, Clone)]
@@ -156,22 +158,109 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         self.control.lock().await
     }
 
-    /// Writes a stream's new metadata to the catalog, then makes it visible. Callers hold
-    /// the control lock.
-    pub(crate) async fn persist(&self, meta: StreamMeta) -> Result<Arc<StreamMeta>, ApiError> {
+    /// The one way to change an existing stream's metadata: applies `change` to the current
+    /// version and commits the result with compare-and-set on the version. If the stream was
+    /// changed meanwhile (by another node sharing the catalog), it is read again and `change`
+    /// runs again on the fresh version, so every check a change makes belongs in `change`: the
+    /// right AWS error then comes from the stream as it is. A change that leaves the metadata
+    /// as it was writes nothing. Callers hold the control lock (which serializes this node's
+    /// changes; the compare-and-set protects against other nodes').
+    pub(crate) async fn update_stream<T>(
+        &self,
+        stream: &StreamMeta,
+        mut change: impl FnMut(&mut StreamMeta) -> Result<T, ApiError>,
+    ) -> Result<(Arc<StreamMeta>, T), ApiError> {
+        let gone = |s: &StreamMeta| errors::stream_not_found(&s.name, &s.account);
+        let mut current = self.registry().by_id(stream.id).cloned().ok_or_else(|| gone(stream))?;
+        for _ in 0..MAX_UPDATE_ATTEMPTS {
+            let mut meta = (*current).clone();
+            let out = change(&mut meta)?;
+            if meta == *current {
+                return Ok((current, out));
+            }
+            meta.version = current.version + 1;
+            if let Some(committed) = self.commit_stream(meta, Some(current.version)).await? {
+                return Ok((committed, out));
+            }
+            current = match self.reload_stream(stream.id).await? {
+                Some(fresh) => fresh,
+                None => return Err(gone(&current)),
+            };
+        }
+        Err(ApiError::resource_in_use(format!(
+            "Stream {} under account {} is being changed by other requests; try again.",
+            current.name, current.account
+        )))
+    }
+
+    /// Records a new stream (version 1) in the catalog, then makes it visible.
+    pub(crate) async fn insert_stream(&self, mut meta: StreamMeta) -> Result<Arc<StreamMeta>, ApiError> {
+        meta.version = 1;
+        // Ids are random u64s: a stream already stored under the new one is a broken catalog.
+        self.commit_stream(meta, None).await?.ok_or_else(ApiError::internal_failure)
+    }
+
+    /// Writes `meta` if the stored version is `expected`, then makes it visible; `None` on a
+    /// conflict.
+    async fn commit_stream(
+        &self,
+        meta: StreamMeta,
+        expected: Option<u64>,
+    ) -> Result<Option<Arc<StreamMeta>>, ApiError> {
         let catalog = self.catalog.clone();
         let meta = Arc::new(meta);
         let stored = meta.clone();
-        tokio::task::spawn_blocking(move || catalog.put_stream(&stored))
+        let outcome = tokio::task::spawn_blocking(move || catalog.put_stream(&stored, expected))
             .await
             .map_err(|_| ApiError::internal_failure())?
             .map_err(internal)?;
+        Ok(match outcome {
+            Cas::Committed => Some(self.install(meta)),
+            Cas::Conflict => None,
+        })
+    }
+
+    /// Reads a stream again from the catalog (after a conflict) and makes what it holds
+    /// visible.
+    async fn reload_stream(&self, stream_id: u64) -> Result<Option<Arc<StreamMeta>>, ApiError> {
+        let catalog = self.catalog.clone();
+        let stored = tokio::task::spawn_blocking(move || catalog.get_stream(stream_id))
+            .await
+            .map_err(|_| ApiError::internal_failure())?
+            .map_err(internal)?;
+        Ok(match stored {
+            Some(meta) => Some(self.install(Arc::new(meta))),
+            None => {
+                self.forget(stream_id);
+                None
+            }
+        })
+    }
+
+    /// Makes a stored version of a stream visible, unless a newer one already is (which it
+    /// then returns). The stream's figures carry over from the version it replaces.
+    fn install(&self, meta: Arc<StreamMeta>) -> Arc<StreamMeta> {
+        let mut registry = self.registry.write().unwrap_or_else(|e| e.into_inner());
+        let meta = match registry.by_id(meta.id) {
+            Some(old) if old.version >= meta.version => return old.clone(),
+            Some(old) if !Arc::ptr_eq(&old.metrics, &meta.metrics) => {
+                Arc::new(StreamMeta { metrics: old.metrics.clone(), ..(*meta).clone() })
+            }
+            _ => meta,
+        };
+        registry.insert(meta.clone());
+        drop(registry);
         if let Some(due) = meta.next_transition_ms() {
             self.next_transition_ms.fetch_min(due, Ordering::SeqCst);
         }
-        self.registry.write().unwrap_or_else(|e| e.into_inner()).insert(meta.clone());
         self.fanout.stream_changed(meta.id);
-        Ok(meta)
+        meta
+    }
+
+    /// A stream is gone from the catalog: it disappears from view.
+    fn forget(&self, stream_id: u64) {
+        self.registry.write().unwrap_or_else(|e| e.into_inner()).remove(stream_id);
+        self.fanout.stream_changed(stream_id);
     }
 
     /// A named setting from the catalog.
@@ -241,33 +330,49 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             return self.settle_consumers(stream, now).await;
         }
         if stream.status == StreamStatus::Deleting {
-            return self.remove_stream(stream.id).await;
+            return self.remove_stream(stream).await;
         }
-        let mut meta = stream.clone();
-        meta.status = StreamStatus::Active;
-        meta.transition_due_ms = None;
-        let reshard = meta.pending_reshard.take();
+        let reshard = stream.pending_reshard.clone();
         // No append may be in flight while parents get their final tips, and none may route
         // by the old layout until the new one is visible.
         let _gate = match reshard {
             Some(_) => Some(self.write_gate.write().await),
             None => None,
         };
-        if let Some(reshard) = &reshard {
-            self.apply_reshard(&mut meta, reshard)?;
-        }
-        self.persist(meta).await?;
+        self.update_stream(stream, |meta| {
+            // Completed elsewhere meanwhile, or now another change (with a reshard this pass
+            // did not take the gate for): the next pass looks again.
+            if meta.status == StreamStatus::Deleting
+                || meta.transition_due_ms.is_none_or(|due| due > now)
+                || meta.pending_reshard != reshard
+            {
+                return Ok(());
+            }
+            meta.status = StreamStatus::Active;
+            meta.transition_due_ms = None;
+            if let Some(reshard) = meta.pending_reshard.take() {
+                self.apply_reshard(meta, &reshard)?;
+            }
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
-    async fn remove_stream(&self, stream_id: u64) -> Result<(), ApiError> {
+    /// Removes a stream whose DELETING time is up, with its logs. If it changed meanwhile,
+    /// the next pass looks at it as it is now.
+    async fn remove_stream(&self, stream: &StreamMeta) -> Result<(), ApiError> {
         let catalog = self.catalog.clone();
-        tokio::task::spawn_blocking(move || catalog.delete_stream(stream_id))
+        let (stream_id, version) = (stream.id, stream.version);
+        let outcome = tokio::task::spawn_blocking(move || catalog.delete_stream(stream_id, version))
             .await
             .map_err(|_| ApiError::internal_failure())?
             .map_err(internal)?;
-        self.registry.write().unwrap_or_else(|e| e.into_inner()).remove(stream_id);
-        self.fanout.stream_changed(stream_id);
+        if outcome == Cas::Conflict {
+            self.reload_stream(stream_id).await?;
+            return Ok(());
+        }
+        self.forget(stream_id);
         self.log.delete_stream(stream_id).await.map_err(internal)
     }
 

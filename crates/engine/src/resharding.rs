@@ -132,6 +132,25 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         added: u32,
         change: Reshard,
     ) -> Result<(), ApiError> {
+        self.update_stream(stream, |meta| {
+            self.check_reshard(ctx, meta, involved, added)?;
+            meta.status = StreamStatus::Updating;
+            meta.pending_reshard = Some(change.clone());
+            meta.transition_due_ms = self.due_after(self.config.update_stream_ms);
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Whether `stream` may take a change of its shards now.
+    fn check_reshard(
+        &self,
+        ctx: &RequestContext,
+        stream: &StreamMeta,
+        involved: &[u32],
+        added: u32,
+    ) -> Result<(), ApiError> {
         if stream.mode == StreamMode::OnDemand {
             return Err(ApiError::invalid_argument(format!(
                 "Stream {} under account {} is in ON_DEMAND mode, where Kinesis manages the shards. Switch it to \
@@ -161,11 +180,6 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         if open + added > self.config.shard_limit {
             return Err(errors::shard_limit_exceeded(ctx, open, self.config.shard_limit, added));
         }
-        let mut meta = stream.clone();
-        meta.status = StreamStatus::Updating;
-        meta.pending_reshard = Some(change);
-        meta.transition_due_ms = self.due_after(self.config.update_stream_ms);
-        self.persist(meta).await?;
         Ok(())
     }
 

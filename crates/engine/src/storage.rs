@@ -142,14 +142,35 @@ pub trait ShardLog: Send + Sync + 'static {
     fn delete_stream(&self, stream_id: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// What a compare-and-set change of the catalog did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Cas {
+    /// The change is durable.
+    Committed,
+    /// The stream's stored version was not the expected one (someone changed, created or
+    /// deleted it meanwhile): nothing was written.
+    Conflict,
+}
+
 /// Durable metadata. Each call is one transaction: after it returns, the change survives a
 /// crash (per the backend's durability setting).
+///
+/// Every stream carries a version ([`StreamMeta::version`]). Changes are compare-and-set on
+/// it, so that two writers (two requests, or two nodes sharing the catalog) changing the same
+/// stream can never lose an update: the loser gets [`Cas::Conflict`], reads the stream again
+/// and decides anew (the engine's `update_stream`).
 pub trait Catalog: Send + Sync + 'static {
     /// Every stream, at start-up.
     fn load_streams(&self) -> Result<Vec<StreamMeta>, StoreError>;
-    /// Inserts or replaces a stream's metadata.
-    fn put_stream(&self, stream: &StreamMeta) -> Result<(), StoreError>;
-    fn delete_stream(&self, stream_id: u64) -> Result<(), StoreError>;
+    /// One stream as stored now, `None` if there is none with that id.
+    fn get_stream(&self, stream_id: u64) -> Result<Option<StreamMeta>, StoreError>;
+    /// Stores `stream` if the stored version of the stream with its id is `expected` (`None`:
+    /// no such stream is stored yet); `stream.version` is the new version, greater than
+    /// `expected`.
+    fn put_stream(&self, stream: &StreamMeta, expected: Option<u64>) -> Result<Cas, StoreError>;
+    /// Removes a stream if its stored version is `expected`.
+    fn delete_stream(&self, stream_id: u64, expected: u64) -> Result<Cas, StoreError>;
     /// Small named settings (e.g. the iterator signing key).
     fn get_setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;

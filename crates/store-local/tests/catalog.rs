@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use kinesin_engine::storage::{Catalog, SystemClock};
+use kinesin_engine::storage::{Cas, Catalog, SystemClock};
 use kinesin_store_local::{open_store, Durability, SimFs, StoreOptions};
 
 #[test]
@@ -18,11 +18,12 @@ fn streams_and_settings_survive_reopen() {
 
     let a = stream_meta(1, "a", 2);
     let mut b = stream_meta(2, "b", 1);
-    catalog.put_stream(&a).unwrap();
-    catalog.put_stream(&b).unwrap();
+    assert_eq!(catalog.put_stream(&a, None).unwrap(), Cas::Committed);
+    assert_eq!(catalog.put_stream(&b, None).unwrap(), Cas::Committed);
     b.retention_hours = 48;
     b.tags.push(("env".into(), "prod".into()));
-    catalog.put_stream(&b).unwrap(); // replaces
+    b.version = 2;
+    assert_eq!(catalog.put_stream(&b, Some(1)).unwrap(), Cas::Committed); // replaces
     catalog.put_setting("iterator-key", b"secret").unwrap();
     catalog.put_setting("other", b"").unwrap();
     assert_eq!(catalog.load_streams().unwrap(), vec![a.clone(), b.clone()]);
@@ -32,8 +33,8 @@ fn streams_and_settings_survive_reopen() {
     assert_eq!(catalog.load_streams().unwrap(), vec![a.clone(), b.clone()]);
     assert_eq!(catalog.get_setting("iterator-key").unwrap().as_deref(), Some(&b"secret"[..]));
     assert_eq!(catalog.get_setting("other").unwrap().as_deref(), Some(&b""[..]));
-    catalog.delete_stream(1).unwrap();
-    catalog.delete_stream(99).unwrap(); // deleting a missing stream is fine
+    assert_eq!(catalog.delete_stream(1, 1).unwrap(), Cas::Committed);
+    assert_eq!(catalog.delete_stream(99, 1).unwrap(), Cas::Conflict); // there is none
     drop(catalog);
 
     let options = StoreOptions { durability: Durability::Os, ..StoreOptions::default() };
@@ -46,14 +47,14 @@ fn the_catalog_recovers_from_a_full_disk() {
     let fs = SimFs::new();
     let (_log, catalog) = open(Arc::new(fs.clone()), options(1 << 20), FakeClock::new(0));
     let a = stream_meta(1, "a", 1);
-    catalog.put_stream(&a).unwrap();
+    assert_eq!(catalog.put_stream(&a, None).unwrap(), Cas::Committed);
 
     fs.fail_writes(true);
-    assert!(catalog.put_stream(&stream_meta(2, "b", 1)).is_err());
+    assert!(catalog.put_stream(&stream_meta(2, "b", 1), None).is_err());
     fs.fail_writes(false);
 
     let b = stream_meta(3, "c", 1);
-    catalog.put_stream(&b).unwrap();
+    assert_eq!(catalog.put_stream(&b, None).unwrap(), Cas::Committed);
     assert_eq!(catalog.load_streams().unwrap(), vec![a.clone(), b.clone()]);
     let after = fs.power_cut();
     drop(catalog);
