@@ -142,6 +142,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let _guard = self.control_lock().await;
         let _gate = self.write_gate.write().await;
         let Some(stream) = self.registry().by_id(stream_id).cloned() else { return Ok(()) };
+        self.seal_closing_shards(&stream, changes).await?;
         self.update_stream(&stream, |meta| {
             // Decided on this version: one changed meanwhile is looked at again next time.
             if meta.version != stream.version {

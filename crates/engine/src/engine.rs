@@ -1,8 +1,8 @@
 //! The engine: stream registry, status transitions, retention, and dispatch of every
 //! operation to its handler in [`crate::operations`].
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use kinesin_wire::token::Signer;
 use kinesin_wire::{ApiError, Input, Operation};
@@ -10,13 +10,13 @@ use rand::RngCore;
 
 use crate::autoscale::LoadTracker;
 use crate::errors;
-use crate::fanout::Fanout;
 use crate::model::{StreamMeta, StreamStatus};
 use crate::registry::Registry;
 use crate::storage::{Cas, Catalog, Clock, ShardKey, ShardLog, StoreError};
 use crate::stream_metrics::StreamMetrics;
 use crate::subscription::SUBSCRIPTION_MS;
 use crate::throttle::Throttle;
+use crate::view::StreamView;
 use crate::{Api, BoxFuture, Reply, RequestContext};
 
 /// Settings that shape the engine's behaviour (the server's command-line flags).
@@ -76,21 +76,21 @@ pub struct Engine<L, C> {
     pub(crate) config: EngineConfig,
     /// Signs shard iterators and pagination tokens.
     pub(crate) signer: Signer,
-    /// Shared with running subscriptions, which outlive the request that started them.
-    pub(crate) registry: Arc<RwLock<Registry>>,
-    /// Serializes control-plane changes, so read-modify-write of a stream's metadata never
-    /// interleaves. Data-plane calls never take it.
+    /// The streams as requests see them, kept current from the catalog's change feed;
+    /// shared with running subscriptions, which outlive the request that started them.
+    pub(crate) view: StreamView,
+    /// Follows the catalog's change feed into `view`; aborted when the engine is dropped.
+    feed: tokio::task::JoinHandle<()>,
+    /// Serializes this engine's control-plane changes, so that its checks across streams
+    /// (limits per account) see each other's results; `update_stream`'s compare-and-set is what
+    /// keeps changes from other engines sharing the catalog from being lost. Data-plane calls
+    /// never take it.
     control: tokio::sync::Mutex<()>,
-    /// Earliest pending status transition (epoch ms), `i64::MAX` when none: lets every
-    /// request check for due transitions with one atomic load.
-    next_transition_ms: AtomicI64,
     /// Appends hold it shared from routing until their records are durable; applying a
     /// reshard holds it exclusively, so a closed shard's end is final.
     pub(crate) write_gate: tokio::sync::RwLock<()>,
     /// Write load of on-demand shards, for capacity scaling.
     pub(crate) load: LoadTracker,
-    /// Shard signals and subscription leases for SubscribeToShard.
-    pub(crate) fanout: Arc<Fanout>,
     /// AWS's rate limits (used only with `EngineConfig::enforce_limits`).
     pub(crate) throttle: Throttle,
 }
@@ -104,21 +104,28 @@ fn internal(err: StoreError) -> ApiError {
 }
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
-    /// Loads every stream from the catalog. Transitions that were pending at shutdown
-    /// complete on the first request.
-    pub fn open(log: L, catalog: C, clock: Arc<dyn Clock>, config: EngineConfig) -> Result<Self, StoreError> {
-        let key = match catalog.get_setting(ITERATOR_KEY_SETTING)? {
+    /// Loads every stream from the catalog and starts following its change feed.
+    /// Transitions that were pending at shutdown complete on the first request.
+    pub async fn open(
+        log: L,
+        catalog: C,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Result<Self, StoreError> {
+        let key = match catalog.get_setting(ITERATOR_KEY_SETTING).await? {
             Some(k) if k.len() == 32 => k,
             _ => {
                 let mut k = vec![0u8; 32];
                 rand::thread_rng().fill_bytes(&mut k);
-                catalog.put_setting(ITERATOR_KEY_SETTING, &k)?;
+                catalog.put_setting(ITERATOR_KEY_SETTING, &k).await?;
                 k
             }
         };
+        // Subscribed before loading, so that no change committed meanwhile is missed.
+        let feed = catalog.changes();
         let mut registry = Registry::default();
         let mut next_transition = i64::MAX;
-        for stream in catalog.load_streams()? {
+        for stream in catalog.load_streams().await? {
             if let Some(due) = stream.next_transition_ms() {
                 next_transition = next_transition.min(due);
             }
@@ -126,24 +133,38 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             // harmless; the reverse order cannot happen, but re-creating (a no-op for logs
             // that exist) keeps the two in step whatever a backend did.
             for shard in &stream.shards {
-                log.create_shard(ShardKey { stream_id: stream.id, shard_index: shard.index })?;
+                let key = ShardKey { stream_id: stream.id, shard_index: shard.index };
+                log.create_shard(key)?;
+                // A backend may have forgotten a seal in a crash; the catalog remembers.
+                if let Some(end) = shard.closed_at_seq_ix {
+                    if let Err(e) = log.seal(key, end).await {
+                        tracing::warn!(error = %e, ?key, "could not seal a closed shard again");
+                    }
+                }
             }
             registry.insert(Arc::new(stream));
         }
+        let view = StreamView::new(registry, next_transition);
+        let catalog = Arc::new(catalog);
+        let feed = tokio::spawn(view.clone().follow(catalog.clone(), feed));
         Ok(Engine {
             log: Arc::new(log),
-            catalog: Arc::new(catalog),
+            catalog,
             clock,
             config,
             signer: Signer::new(key.try_into().expect("checked length")),
-            registry: Arc::new(RwLock::new(registry)),
+            view,
+            feed,
             control: tokio::sync::Mutex::new(()),
-            next_transition_ms: AtomicI64::new(next_transition),
             write_gate: tokio::sync::RwLock::new(()),
             load: LoadTracker::default(),
-            fanout: Arc::default(),
             throttle: Throttle::default(),
         })
+    }
+
+    /// The log the engine writes to (for tests and tools that look at it directly).
+    pub fn log(&self) -> &L {
+        &self.log
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -151,7 +172,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     }
 
     pub(crate) fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
-        self.registry.read().unwrap_or_else(|e| e.into_inner())
+        self.view.registry.read().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) async fn control_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
@@ -207,15 +228,8 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         meta: StreamMeta,
         expected: Option<u64>,
     ) -> Result<Option<Arc<StreamMeta>>, ApiError> {
-        let catalog = self.catalog.clone();
-        let meta = Arc::new(meta);
-        let stored = meta.clone();
-        let outcome = tokio::task::spawn_blocking(move || catalog.put_stream(&stored, expected))
-            .await
-            .map_err(|_| ApiError::internal_failure())?
-            .map_err(internal)?;
-        Ok(match outcome {
-            Cas::Committed => Some(self.install(meta)),
+        Ok(match self.catalog.put_stream(&meta, expected).await.map_err(internal)? {
+            Cas::Committed => Some(self.view.install(Arc::new(meta))),
             Cas::Conflict => None,
         })
     }
@@ -223,61 +237,22 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     /// Reads a stream again from the catalog (after a conflict) and makes what it holds
     /// visible.
     async fn reload_stream(&self, stream_id: u64) -> Result<Option<Arc<StreamMeta>>, ApiError> {
-        let catalog = self.catalog.clone();
-        let stored = tokio::task::spawn_blocking(move || catalog.get_stream(stream_id))
-            .await
-            .map_err(|_| ApiError::internal_failure())?
-            .map_err(internal)?;
-        Ok(match stored {
-            Some(meta) => Some(self.install(Arc::new(meta))),
+        Ok(match self.catalog.get_stream(stream_id).await.map_err(internal)? {
+            Some(meta) => Some(self.view.install(Arc::new(meta))),
             None => {
-                self.forget(stream_id);
+                self.view.forget(stream_id);
                 None
             }
         })
     }
 
-    /// Makes a stored version of a stream visible, unless a newer one already is (which it
-    /// then returns). The stream's figures carry over from the version it replaces.
-    fn install(&self, meta: Arc<StreamMeta>) -> Arc<StreamMeta> {
-        let mut registry = self.registry.write().unwrap_or_else(|e| e.into_inner());
-        let meta = match registry.by_id(meta.id) {
-            Some(old) if old.version >= meta.version => return old.clone(),
-            Some(old) if !Arc::ptr_eq(&old.metrics, &meta.metrics) => {
-                Arc::new(StreamMeta { metrics: old.metrics.clone(), ..(*meta).clone() })
-            }
-            _ => meta,
-        };
-        registry.insert(meta.clone());
-        drop(registry);
-        if let Some(due) = meta.next_transition_ms() {
-            self.next_transition_ms.fetch_min(due, Ordering::SeqCst);
-        }
-        self.fanout.stream_changed(meta.id);
-        meta
-    }
-
-    /// A stream is gone from the catalog: it disappears from view.
-    fn forget(&self, stream_id: u64) {
-        self.registry.write().unwrap_or_else(|e| e.into_inner()).remove(stream_id);
-        self.fanout.stream_changed(stream_id);
-    }
-
     /// A named setting from the catalog.
     pub(crate) async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, ApiError> {
-        let (catalog, key) = (self.catalog.clone(), key.to_owned());
-        tokio::task::spawn_blocking(move || catalog.get_setting(&key))
-            .await
-            .map_err(|_| ApiError::internal_failure())?
-            .map_err(internal)
+        self.catalog.get_setting(key).await.map_err(internal)
     }
 
     pub(crate) async fn put_setting(&self, key: &str, value: Vec<u8>) -> Result<(), ApiError> {
-        let (catalog, key) = (self.catalog.clone(), key.to_owned());
-        tokio::task::spawn_blocking(move || catalog.put_setting(&key, &value))
-            .await
-            .map_err(|_| ApiError::internal_failure())?
-            .map_err(internal)
+        self.catalog.put_setting(key, &value).await.map_err(internal)
     }
 
     /// Creates the logs of new shards.
@@ -300,23 +275,23 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     /// so do consumers' (CREATING becomes ACTIVE, DELETING consumers disappear).
     async fn settle_transitions(&self) -> Result<(), ApiError> {
         let now = self.now_ms();
-        if self.next_transition_ms.load(Ordering::SeqCst) > now {
+        if self.view.next_transition_ms.load(Ordering::SeqCst) > now {
             return Ok(());
         }
         let _guard = self.control_lock().await;
-        self.next_transition_ms.store(i64::MAX, Ordering::SeqCst);
+        self.view.next_transition_ms.store(i64::MAX, Ordering::SeqCst);
         let (due, pending): (Vec<_>, Vec<_>) = self
             .registry()
             .all()
             .filter_map(|s| s.next_transition_ms().map(|d| (d, s.clone())))
             .partition(|(d, _)| *d <= now);
         for (d, _) in &pending {
-            self.next_transition_ms.fetch_min(*d, Ordering::SeqCst);
+            self.view.next_transition_ms.fetch_min(*d, Ordering::SeqCst);
         }
         for (_, stream) in due {
             if let Err(e) = self.complete_transition(&stream, now).await {
                 // Try again on a later request.
-                self.next_transition_ms.fetch_min(now, Ordering::SeqCst);
+                self.view.next_transition_ms.fetch_min(now, Ordering::SeqCst);
                 return Err(e);
             }
         }
@@ -335,8 +310,12 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let reshard = stream.pending_reshard.clone();
         // No append may be in flight while parents get their final tips, and none may route
         // by the old layout until the new one is visible.
-        let _gate = match reshard {
-            Some(_) => Some(self.write_gate.write().await),
+        let _gate = match &reshard {
+            Some(change) => {
+                let gate = self.write_gate.write().await;
+                self.seal_closing_shards(stream, std::slice::from_ref(change)).await?;
+                Some(gate)
+            }
             None => None,
         };
         self.update_stream(stream, |meta| {
@@ -362,17 +341,12 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     /// Removes a stream whose DELETING time is up, with its logs. If it changed meanwhile,
     /// the next pass looks at it as it is now.
     async fn remove_stream(&self, stream: &StreamMeta) -> Result<(), ApiError> {
-        let catalog = self.catalog.clone();
-        let (stream_id, version) = (stream.id, stream.version);
-        let outcome = tokio::task::spawn_blocking(move || catalog.delete_stream(stream_id, version))
-            .await
-            .map_err(|_| ApiError::internal_failure())?
-            .map_err(internal)?;
-        if outcome == Cas::Conflict {
+        let stream_id = stream.id;
+        if self.catalog.delete_stream(stream_id, stream.version).await.map_err(internal)? == Cas::Conflict {
             self.reload_stream(stream_id).await?;
             return Ok(());
         }
-        self.forget(stream_id);
+        self.view.forget(stream_id);
         self.log.delete_stream(stream_id).await.map_err(internal)
     }
 
@@ -476,6 +450,12 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             _ => Err(errors::not_implemented(op)),
         };
         value.map(Reply::Value)
+    }
+}
+
+impl<L, C> Drop for Engine<L, C> {
+    fn drop(&mut self) {
+        self.feed.abort();
     }
 }
 

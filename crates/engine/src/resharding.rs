@@ -185,7 +185,13 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
 
     /// Applies a pending change to `meta`: closes parents at their tips, opens children (and
     /// creates their logs). The caller holds the write gate, so the tips are final.
-    pub(crate) fn apply_reshard(&self, meta: &mut StreamMeta, reshard: &Reshard) -> Result<(), ApiError> {
+    /// Returns the shards it closed, with their ends.
+    pub(crate) fn apply_reshard(
+        &self,
+        meta: &mut StreamMeta,
+        reshard: &Reshard,
+    ) -> Result<Vec<(ShardKey, u64)>, ApiError> {
+        let was_open: Vec<u32> = meta.open_shards().map(|s| s.index).collect();
         let mut tips = HashMap::new();
         for shard in meta.open_shards() {
             let key = ShardKey { stream_id: meta.id, shard_index: shard.index };
@@ -207,6 +213,34 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             self.log
                 .create_shard(ShardKey { stream_id: meta.id, shard_index: shard.index })
                 .map_err(Self::store_failure)?;
+        }
+        let closed = meta
+            .shards
+            .iter()
+            .filter(|s| was_open.contains(&s.index) || s.index as usize >= first_new)
+            .filter_map(|s| {
+                Some((ShardKey { stream_id: meta.id, shard_index: s.index }, s.closed_at_seq_ix?))
+            })
+            .collect();
+        Ok(closed)
+    }
+
+    /// Seals, in the log, the shards that `changes` will close, at their ends, before the
+    /// change is committed: from then on no append, from this node or another, can land past
+    /// a closed shard's end. The caller holds the write gate, so the ends are final; the
+    /// committed change computes the same ones.
+    pub(crate) async fn seal_closing_shards(
+        &self,
+        stream: &StreamMeta,
+        changes: &[Reshard],
+    ) -> Result<(), ApiError> {
+        let mut plan = stream.clone();
+        let mut closing = Vec::new();
+        for change in changes {
+            closing.extend(self.apply_reshard(&mut plan, change)?);
+        }
+        for (shard, end) in closing {
+            self.log.seal(shard, end).await.map_err(Self::store_failure)?;
         }
         Ok(())
     }
