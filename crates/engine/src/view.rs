@@ -60,7 +60,8 @@ impl StreamView {
     }
 
     /// Every stream as the catalog holds it now (after the feed lagged): the ones it no
-    /// longer holds disappear.
+    /// longer holds disappear. (One created after the snapshot was read disappears too, until
+    /// its change, still queued in the feed behind the lag, installs it again.)
     fn replace_all(&self, streams: Vec<StreamMeta>) {
         let stored: std::collections::HashSet<u64> = streams.iter().map(|s| s.id).collect();
         let gone: Vec<u64> = {
