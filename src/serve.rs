@@ -207,7 +207,9 @@ async fn serve(args: ServeArgs, max_open_files: usize) -> Result<(), String> {
         ..EngineConfig::default()
     };
     let engine = Arc::new(
-        Engine::open(log, catalog, clock, config).map_err(|e| format!("cannot load the catalog: {e}"))?,
+        Engine::open(log, catalog, clock, config)
+            .await
+            .map_err(|e| format!("cannot load the catalog: {e}"))?,
     );
     // Weak: scrapes must not keep the store from its clean stop.
     let scraped = Arc::downgrade(&engine);
@@ -410,7 +412,7 @@ fn cannot_open(data_dir: &Path, e: &StoreError) -> String {
             "Its catalog (catalog.redb) cannot be read: restore it from a backup, or pick another with --data-dir."
                 .to_owned()
         }
-        StoreError::NoSuchShard(_) => "This is a bug in kinesin; please report it.".to_owned(),
+        StoreError::NoSuchShard(_) | StoreError::Sealed(_) => "This is a bug in kinesin; please report it.".to_owned(),
     };
     format!("cannot open the data directory {dir}: {e}. {advice}")
 }

@@ -37,26 +37,26 @@ struct Harness {
     ctx: RequestContext,
 }
 
-fn open(fs: SimFs, clock: Arc<FakeClock>, segment_bytes: u64) -> Harness {
+async fn open(fs: SimFs, clock: Arc<FakeClock>, segment_bytes: u64) -> Harness {
     let options = StoreOptions { durability: Durability::Fsync, segment_bytes, ..StoreOptions::default() };
     let (log, catalog) = open_store_with_fs(Arc::new(fs.clone()), Path::new("/data"), options, clock.clone())
         .expect("open store");
     let config =
         EngineConfig { create_stream_ms: 0, delete_stream_ms: 0, update_stream_ms: 0, ..Default::default() };
-    let engine = Engine::open(log, catalog, clock.clone(), config).expect("open engine");
+    let engine = Engine::open(log, catalog, clock.clone(), config).await.expect("open engine");
     let ctx = RequestContext { account: "000000000000".into(), region: "us-east-1".into() };
     Harness { fs, clock, engine, ctx }
 }
 
 impl Harness {
-    fn new(segment_bytes: u64) -> Harness {
-        open(SimFs::new(), Arc::new(FakeClock(AtomicI64::new(1_790_000_000_000))), segment_bytes)
+    async fn new(segment_bytes: u64) -> Harness {
+        open(SimFs::new(), Arc::new(FakeClock(AtomicI64::new(1_790_000_000_000))), segment_bytes).await
     }
 
     /// Cuts the power and boots the engine again on what the disk kept.
-    fn power_cut_and_reopen(self, segment_bytes: u64) -> Harness {
+    async fn power_cut_and_reopen(self, segment_bytes: u64) -> Harness {
         let fs = self.fs.power_cut();
-        open(fs, self.clock.clone(), segment_bytes)
+        open(fs, self.clock.clone(), segment_bytes).await
     }
 
     async fn call(&self, op: Operation, input: Value) -> Result<Value, ApiError> {
@@ -136,7 +136,7 @@ fn count_logs(fs: &SimFs, dir: &Path) -> usize {
 
 #[tokio::test]
 async fn a_full_disk_fails_writes_with_internal_failure_and_keeps_reads() {
-    let h = Harness::new(64 << 20);
+    let h = Harness::new(64 << 20).await;
     h.create_stream("s", 1).await;
     let before = h.put("s", "k", "kept").await.unwrap();
 
@@ -175,7 +175,7 @@ async fn a_full_disk_fails_writes_with_internal_failure_and_keeps_reads() {
 /// nothing acknowledged.
 #[tokio::test]
 async fn a_failed_segment_sync_stops_only_its_shard_until_a_restart() {
-    let h = Harness::new(64 << 20);
+    let h = Harness::new(64 << 20).await;
     h.create_stream("s", 1).await;
     h.create_stream("t", 1).await;
     let kept = h.put("s", "k", "kept").await.unwrap();
@@ -190,7 +190,7 @@ async fn a_failed_segment_sync_stops_only_its_shard_until_a_restart() {
     h.put("t", "k", "another shard").await.unwrap();
     assert_eq!(h.read_all("s").await, vec![(kept.clone(), "kept".to_owned())]);
 
-    let h = h.power_cut_and_reopen(64 << 20);
+    let h = h.power_cut_and_reopen(64 << 20).await;
     assert_eq!(h.read_all("s").await, vec![(kept, "kept".to_owned())]);
     h.put("s", "k", "after the restart").await.unwrap();
 }
@@ -198,7 +198,7 @@ async fn a_failed_segment_sync_stops_only_its_shard_until_a_restart() {
 #[tokio::test]
 async fn records_past_retention_disappear_and_their_segments_are_deleted() {
     // One-byte segments: every record seals its own, so retention can delete whole files.
-    let h = Harness::new(1);
+    let h = Harness::new(1).await;
     h.create_stream("s", 1).await;
     for i in 0..5 {
         h.put("s", "k", &format!("old-{i}")).await.unwrap();
@@ -221,7 +221,7 @@ async fn records_past_retention_disappear_and_their_segments_are_deleted() {
 
 #[tokio::test]
 async fn decreasing_retention_hides_older_records_at_once() {
-    let h = Harness::new(64 << 20);
+    let h = Harness::new(64 << 20).await;
     h.create_stream("s", 1).await;
     h.call(
         Operation::IncreaseStreamRetentionPeriod,
@@ -244,14 +244,14 @@ async fn decreasing_retention_hides_older_records_at_once() {
 
 #[tokio::test]
 async fn acknowledged_streams_and_records_survive_a_power_cut() {
-    let h = Harness::new(256);
+    let h = Harness::new(256).await;
     h.create_stream("s", 1).await;
     let mut acked = Vec::new();
     for i in 0..20 {
         let data = format!("record-{i}");
         acked.push((h.put("s", "k", &data).await.unwrap(), data));
     }
-    let h = h.power_cut_and_reopen(256);
+    let h = h.power_cut_and_reopen(256).await;
     assert_eq!(h.read_all("s").await, acked);
     // Writing continues after the last acknowledged sequence number.
     let next = h.put("s", "k", "after").await.unwrap();
@@ -260,7 +260,7 @@ async fn acknowledged_streams_and_records_survive_a_power_cut() {
 
 #[tokio::test]
 async fn on_demand_streams_split_hot_shards_and_merge_cold_siblings_back() {
-    let h = Harness::new(64 << 20);
+    let h = Harness::new(64 << 20).await;
     let create = Value::object()
         .with("StreamName", "od")
         .with("StreamModeDetails", Value::object().with("StreamMode", "ON_DEMAND"));

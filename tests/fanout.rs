@@ -128,7 +128,7 @@ async fn in_process_server(subscription_ms: i64) -> (String, tempfile::TempDir) 
         subscription_ms,
         ..EngineConfig::default()
     };
-    let engine = Arc::new(Engine::open(log, catalog, clock, config).unwrap());
+    let engine = Arc::new(Engine::open(log, catalog, clock, config).await.unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(kinesin_server::serve(listener, engine, ServerConfig::default(), std::future::pending()));

@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kinesin_engine::model::StreamMeta;
 use kinesin_engine::storage::{
-    Appended, Catalog, NewRecord, Position, ReadBatch, ShardKey, ShardLog, StoreError, SystemClock, Tip,
+    Appended, Cas, Catalog, ChangeFeed, NewRecord, Position, ReadBatch, ShardKey, ShardLog, StoreError,
+    SystemClock, Tip,
 };
 use kinesin_engine::{Api, Engine, EngineConfig, Reply, RequestContext};
 use kinesin_wire::{check_types, decode, parse_body, Format, Input, Operation};
@@ -64,26 +65,41 @@ impl ShardLog for CountingLog {
     async fn delete_stream(&self, _: u64) -> Result<(), StoreError> {
         Ok(())
     }
+
+    async fn seal(&self, _: ShardKey, _: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Its records are never readable.
+    async fn wait_for(&self, _: ShardKey, _: u64) -> Result<(), StoreError> {
+        std::future::pending().await
+    }
 }
 
 /// A catalog that remembers nothing: the benchmark never restarts the engine.
 struct NoCatalog;
 
 impl Catalog for NoCatalog {
-    fn load_streams(&self) -> Result<Vec<StreamMeta>, StoreError> {
+    async fn load_streams(&self) -> Result<Vec<StreamMeta>, StoreError> {
         Ok(Vec::new())
     }
-    fn put_stream(&self, _: &StreamMeta) -> Result<(), StoreError> {
-        Ok(())
-    }
-    fn delete_stream(&self, _: u64) -> Result<(), StoreError> {
-        Ok(())
-    }
-    fn get_setting(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn get_stream(&self, _: u64) -> Result<Option<StreamMeta>, StoreError> {
         Ok(None)
     }
-    fn put_setting(&self, _: &str, _: &[u8]) -> Result<(), StoreError> {
+    async fn put_stream(&self, _: &StreamMeta, _: Option<u64>) -> Result<Cas, StoreError> {
+        Ok(Cas::Committed)
+    }
+    async fn delete_stream(&self, _: u64, _: u64) -> Result<Cas, StoreError> {
+        Ok(Cas::Committed)
+    }
+    async fn get_setting(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(None)
+    }
+    async fn put_setting(&self, _: &str, _: &[u8]) -> Result<(), StoreError> {
         Ok(())
+    }
+    fn changes(&self) -> ChangeFeed {
+        tokio::sync::broadcast::channel(1).1
     }
 }
 
@@ -117,7 +133,8 @@ fn put_records_body() -> Vec<u8> {
 fn request_cycle(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let config = EngineConfig { create_stream_ms: 0, ..EngineConfig::default() };
-    let engine = Engine::open(CountingLog::default(), NoCatalog, Arc::new(SystemClock), config).unwrap();
+    let engine =
+        rt.block_on(Engine::open(CountingLog::default(), NoCatalog, Arc::new(SystemClock), config)).unwrap();
     let ctx = RequestContext { account: "000000000000".into(), region: "us-east-1".into() };
     let create = br#"{"StreamName":"bench","ShardCount":4}"#;
     let create = check_types(Operation::CreateStream, parse_body(Format::Json, create).unwrap()).unwrap();

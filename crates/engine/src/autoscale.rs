@@ -142,12 +142,19 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let _guard = self.control_lock().await;
         let _gate = self.write_gate.write().await;
         let Some(stream) = self.registry().by_id(stream_id).cloned() else { return Ok(()) };
-        let mut meta = (*stream).clone();
-        for change in changes {
-            tracing::info!(stream = %meta.name, ?change, "on-demand scaling");
-            self.apply_reshard(&mut meta, change)?;
-        }
-        self.persist(meta).await?;
+        self.seal_closing_shards(&stream, changes).await?;
+        self.update_stream(&stream, |meta| {
+            // Decided on this version: one changed meanwhile is looked at again next time.
+            if meta.version != stream.version {
+                return Ok(());
+            }
+            for change in changes {
+                tracing::info!(stream = %meta.name, ?change, "on-demand scaling");
+                self.apply_reshard(meta, change)?;
+            }
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 }

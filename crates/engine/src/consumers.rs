@@ -148,9 +148,12 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
 
     /// Completes the consumer transitions of `stream` that are due (from `settle_transitions`).
     pub(crate) async fn settle_consumers(&self, stream: &StreamMeta, now_ms: i64) -> Result<(), ApiError> {
-        let mut meta = stream.clone();
-        settle(&mut meta.consumers, now_ms);
-        self.persist(meta).await.map(drop)
+        self.update_stream(stream, |meta| {
+            settle(&mut meta.consumers, now_ms);
+            Ok(())
+        })
+        .await
+        .map(drop)
     }
 }
 

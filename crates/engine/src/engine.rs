@@ -1,8 +1,8 @@
 //! The engine: stream registry, status transitions, retention, and dispatch of every
 //! operation to its handler in [`crate::operations`].
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use kinesin_wire::token::Signer;
 use kinesin_wire::{ApiError, Input, Operation};
@@ -10,13 +10,13 @@ use rand::RngCore;
 
 use crate::autoscale::LoadTracker;
 use crate::errors;
-use crate::fanout::Fanout;
 use crate::model::{StreamMeta, StreamStatus};
 use crate::registry::Registry;
-use crate::storage::{Catalog, Clock, ShardKey, ShardLog, StoreError};
+use crate::storage::{Cas, Catalog, Clock, ShardKey, ShardLog, StoreError};
 use crate::stream_metrics::StreamMetrics;
 use crate::subscription::SUBSCRIPTION_MS;
 use crate::throttle::Throttle;
+use crate::view::StreamView;
 use crate::{Api, BoxFuture, Reply, RequestContext};
 
 /// Settings that shape the engine's behaviour (the server's command-line flags).
@@ -54,6 +54,8 @@ impl Default for EngineConfig {
 }
 
 const ITERATOR_KEY_SETTING: &str = "token-signing-key";
+/// How often `update_stream` tries again after losing a compare-and-set before giving up.
+const MAX_UPDATE_ATTEMPTS: usize = 16;
 
 /// One stream's figures, with who it belongs to ([`Engine::stream_figures`]).
 #[derive(Debug, Clone)]
@@ -74,21 +76,21 @@ pub struct Engine<L, C> {
     pub(crate) config: EngineConfig,
     /// Signs shard iterators and pagination tokens.
     pub(crate) signer: Signer,
-    /// Shared with running subscriptions, which outlive the request that started them.
-    pub(crate) registry: Arc<RwLock<Registry>>,
-    /// Serializes control-plane changes, so read-modify-write of a stream's metadata never
-    /// interleaves. Data-plane calls never take it.
+    /// The streams as requests see them, kept current from the catalog's change feed;
+    /// shared with running subscriptions, which outlive the request that started them.
+    pub(crate) view: StreamView,
+    /// Follows the catalog's change feed into `view`; aborted when the engine is dropped.
+    feed: tokio::task::JoinHandle<()>,
+    /// Serializes this engine's control-plane changes, so that its checks across streams
+    /// (limits per account) see each other's results; `update_stream`'s compare-and-set is what
+    /// keeps changes from other engines sharing the catalog from being lost. Data-plane calls
+    /// never take it.
     control: tokio::sync::Mutex<()>,
-    /// Earliest pending status transition (epoch ms), `i64::MAX` when none: lets every
-    /// request check for due transitions with one atomic load.
-    next_transition_ms: AtomicI64,
     /// Appends hold it shared from routing until their records are durable; applying a
     /// reshard holds it exclusively, so a closed shard's end is final.
     pub(crate) write_gate: tokio::sync::RwLock<()>,
     /// Write load of on-demand shards, for capacity scaling.
     pub(crate) load: LoadTracker,
-    /// Shard signals and subscription leases for SubscribeToShard.
-    pub(crate) fanout: Arc<Fanout>,
     /// AWS's rate limits (used only with `EngineConfig::enforce_limits`).
     pub(crate) throttle: Throttle,
 }
@@ -102,21 +104,28 @@ fn internal(err: StoreError) -> ApiError {
 }
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
-    /// Loads every stream from the catalog. Transitions that were pending at shutdown
-    /// complete on the first request.
-    pub fn open(log: L, catalog: C, clock: Arc<dyn Clock>, config: EngineConfig) -> Result<Self, StoreError> {
-        let key = match catalog.get_setting(ITERATOR_KEY_SETTING)? {
+    /// Loads every stream from the catalog and starts following its change feed.
+    /// Transitions that were pending at shutdown complete on the first request.
+    pub async fn open(
+        log: L,
+        catalog: C,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Result<Self, StoreError> {
+        let key = match catalog.get_setting(ITERATOR_KEY_SETTING).await? {
             Some(k) if k.len() == 32 => k,
             _ => {
                 let mut k = vec![0u8; 32];
                 rand::thread_rng().fill_bytes(&mut k);
-                catalog.put_setting(ITERATOR_KEY_SETTING, &k)?;
+                catalog.put_setting(ITERATOR_KEY_SETTING, &k).await?;
                 k
             }
         };
+        // Subscribed before loading, so that no change committed meanwhile is missed.
+        let feed = catalog.changes();
         let mut registry = Registry::default();
         let mut next_transition = i64::MAX;
-        for stream in catalog.load_streams()? {
+        for stream in catalog.load_streams().await? {
             if let Some(due) = stream.next_transition_ms() {
                 next_transition = next_transition.min(due);
             }
@@ -124,24 +133,38 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             // harmless; the reverse order cannot happen, but re-creating (a no-op for logs
             // that exist) keeps the two in step whatever a backend did.
             for shard in &stream.shards {
-                log.create_shard(ShardKey { stream_id: stream.id, shard_index: shard.index })?;
+                let key = ShardKey { stream_id: stream.id, shard_index: shard.index };
+                log.create_shard(key)?;
+                // A backend may have forgotten a seal in a crash; the catalog remembers.
+                if let Some(end) = shard.closed_at_seq_ix {
+                    if let Err(e) = log.seal(key, end).await {
+                        tracing::warn!(error = %e, ?key, "could not seal a closed shard again");
+                    }
+                }
             }
             registry.insert(Arc::new(stream));
         }
+        let view = StreamView::new(registry, next_transition);
+        let catalog = Arc::new(catalog);
+        let feed = tokio::spawn(view.clone().follow(catalog.clone(), feed));
         Ok(Engine {
             log: Arc::new(log),
-            catalog: Arc::new(catalog),
+            catalog,
             clock,
             config,
             signer: Signer::new(key.try_into().expect("checked length")),
-            registry: Arc::new(RwLock::new(registry)),
+            view,
+            feed,
             control: tokio::sync::Mutex::new(()),
-            next_transition_ms: AtomicI64::new(next_transition),
             write_gate: tokio::sync::RwLock::new(()),
             load: LoadTracker::default(),
-            fanout: Arc::default(),
             throttle: Throttle::default(),
         })
+    }
+
+    /// The log the engine writes to (for tests and tools that look at it directly).
+    pub fn log(&self) -> &L {
+        &self.log
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -149,46 +172,87 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     }
 
     pub(crate) fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
-        self.registry.read().unwrap_or_else(|e| e.into_inner())
+        self.view.registry.read().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) async fn control_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.control.lock().await
     }
 
-    /// Writes a stream's new metadata to the catalog, then makes it visible. Callers hold
-    /// the control lock.
-    pub(crate) async fn persist(&self, meta: StreamMeta) -> Result<Arc<StreamMeta>, ApiError> {
-        let catalog = self.catalog.clone();
-        let meta = Arc::new(meta);
-        let stored = meta.clone();
-        tokio::task::spawn_blocking(move || catalog.put_stream(&stored))
-            .await
-            .map_err(|_| ApiError::internal_failure())?
-            .map_err(internal)?;
-        if let Some(due) = meta.next_transition_ms() {
-            self.next_transition_ms.fetch_min(due, Ordering::SeqCst);
+    /// The one way to change an existing stream's metadata: applies `change` to the current
+    /// version and commits the result with compare-and-set on the version. If the stream was
+    /// changed meanwhile (by another node sharing the catalog), it is read again and `change`
+    /// runs again on the fresh version, so every check a change makes belongs in `change`: the
+    /// right AWS error then comes from the stream as it is. A change that leaves the metadata
+    /// as it was writes nothing. Callers hold the control lock (which serializes this node's
+    /// changes; the compare-and-set protects against other nodes').
+    pub(crate) async fn update_stream<T>(
+        &self,
+        stream: &StreamMeta,
+        mut change: impl FnMut(&mut StreamMeta) -> Result<T, ApiError>,
+    ) -> Result<(Arc<StreamMeta>, T), ApiError> {
+        let gone = |s: &StreamMeta| errors::stream_not_found(&s.name, &s.account);
+        let mut current = self.registry().by_id(stream.id).cloned().ok_or_else(|| gone(stream))?;
+        for _ in 0..MAX_UPDATE_ATTEMPTS {
+            let mut meta = (*current).clone();
+            let out = change(&mut meta)?;
+            if meta == *current {
+                return Ok((current, out));
+            }
+            meta.version = current.version + 1;
+            if let Some(committed) = self.commit_stream(meta, Some(current.version)).await? {
+                return Ok((committed, out));
+            }
+            current = match self.reload_stream(stream.id).await? {
+                Some(fresh) => fresh,
+                None => return Err(gone(&current)),
+            };
         }
-        self.registry.write().unwrap_or_else(|e| e.into_inner()).insert(meta.clone());
-        self.fanout.stream_changed(meta.id);
-        Ok(meta)
+        Err(ApiError::resource_in_use(format!(
+            "Stream {} under account {} is being changed by other requests; try again.",
+            current.name, current.account
+        )))
+    }
+
+    /// Records a new stream (version 1) in the catalog, then makes it visible.
+    pub(crate) async fn insert_stream(&self, mut meta: StreamMeta) -> Result<Arc<StreamMeta>, ApiError> {
+        meta.version = 1;
+        // Ids are random u64s: a stream already stored under the new one is a broken catalog.
+        self.commit_stream(meta, None).await?.ok_or_else(ApiError::internal_failure)
+    }
+
+    /// Writes `meta` if the stored version is `expected`, then makes it visible; `None` on a
+    /// conflict.
+    async fn commit_stream(
+        &self,
+        meta: StreamMeta,
+        expected: Option<u64>,
+    ) -> Result<Option<Arc<StreamMeta>>, ApiError> {
+        Ok(match self.catalog.put_stream(&meta, expected).await.map_err(internal)? {
+            Cas::Committed => Some(self.view.install(Arc::new(meta))),
+            Cas::Conflict => None,
+        })
+    }
+
+    /// Reads a stream again from the catalog (after a conflict) and makes what it holds
+    /// visible.
+    async fn reload_stream(&self, stream_id: u64) -> Result<Option<Arc<StreamMeta>>, ApiError> {
+        Ok(match self.catalog.get_stream(stream_id).await.map_err(internal)? {
+            Some(meta) => Some(self.view.install(Arc::new(meta))),
+            None => {
+                self.view.forget(stream_id);
+                None
+            }
+        })
     }
 
     /// A named setting from the catalog.
     pub(crate) async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, ApiError> {
-        let (catalog, key) = (self.catalog.clone(), key.to_owned());
-        tokio::task::spawn_blocking(move || catalog.get_setting(&key))
-            .await
-            .map_err(|_| ApiError::internal_failure())?
-            .map_err(internal)
+        self.catalog.get_setting(key).await.map_err(internal)
     }
 
     pub(crate) async fn put_setting(&self, key: &str, value: Vec<u8>) -> Result<(), ApiError> {
-        let (catalog, key) = (self.catalog.clone(), key.to_owned());
-        tokio::task::spawn_blocking(move || catalog.put_setting(&key, &value))
-            .await
-            .map_err(|_| ApiError::internal_failure())?
-            .map_err(internal)
+        self.catalog.put_setting(key, &value).await.map_err(internal)
     }
 
     /// Creates the logs of new shards.
@@ -211,23 +275,23 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     /// so do consumers' (CREATING becomes ACTIVE, DELETING consumers disappear).
     async fn settle_transitions(&self) -> Result<(), ApiError> {
         let now = self.now_ms();
-        if self.next_transition_ms.load(Ordering::SeqCst) > now {
+        if self.view.next_transition_ms.load(Ordering::SeqCst) > now {
             return Ok(());
         }
         let _guard = self.control_lock().await;
-        self.next_transition_ms.store(i64::MAX, Ordering::SeqCst);
+        self.view.next_transition_ms.store(i64::MAX, Ordering::SeqCst);
         let (due, pending): (Vec<_>, Vec<_>) = self
             .registry()
             .all()
             .filter_map(|s| s.next_transition_ms().map(|d| (d, s.clone())))
             .partition(|(d, _)| *d <= now);
         for (d, _) in &pending {
-            self.next_transition_ms.fetch_min(*d, Ordering::SeqCst);
+            self.view.next_transition_ms.fetch_min(*d, Ordering::SeqCst);
         }
         for (_, stream) in due {
             if let Err(e) = self.complete_transition(&stream, now).await {
                 // Try again on a later request.
-                self.next_transition_ms.fetch_min(now, Ordering::SeqCst);
+                self.view.next_transition_ms.fetch_min(now, Ordering::SeqCst);
                 return Err(e);
             }
         }
@@ -241,33 +305,48 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             return self.settle_consumers(stream, now).await;
         }
         if stream.status == StreamStatus::Deleting {
-            return self.remove_stream(stream.id).await;
+            return self.remove_stream(stream).await;
         }
-        let mut meta = stream.clone();
-        meta.status = StreamStatus::Active;
-        meta.transition_due_ms = None;
-        let reshard = meta.pending_reshard.take();
+        let reshard = stream.pending_reshard.clone();
         // No append may be in flight while parents get their final tips, and none may route
         // by the old layout until the new one is visible.
-        let _gate = match reshard {
-            Some(_) => Some(self.write_gate.write().await),
+        let _gate = match &reshard {
+            Some(change) => {
+                let gate = self.write_gate.write().await;
+                self.seal_closing_shards(stream, std::slice::from_ref(change)).await?;
+                Some(gate)
+            }
             None => None,
         };
-        if let Some(reshard) = &reshard {
-            self.apply_reshard(&mut meta, reshard)?;
-        }
-        self.persist(meta).await?;
+        self.update_stream(stream, |meta| {
+            // Completed elsewhere meanwhile, or now another change (with a reshard this pass
+            // did not take the gate for): the next pass looks again.
+            if meta.status == StreamStatus::Deleting
+                || meta.transition_due_ms.is_none_or(|due| due > now)
+                || meta.pending_reshard != reshard
+            {
+                return Ok(());
+            }
+            meta.status = StreamStatus::Active;
+            meta.transition_due_ms = None;
+            if let Some(reshard) = meta.pending_reshard.take() {
+                self.apply_reshard(meta, &reshard)?;
+            }
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
-    async fn remove_stream(&self, stream_id: u64) -> Result<(), ApiError> {
-        let catalog = self.catalog.clone();
-        tokio::task::spawn_blocking(move || catalog.delete_stream(stream_id))
-            .await
-            .map_err(|_| ApiError::internal_failure())?
-            .map_err(internal)?;
-        self.registry.write().unwrap_or_else(|e| e.into_inner()).remove(stream_id);
-        self.fanout.stream_changed(stream_id);
+    /// Removes a stream whose DELETING time is up, with its logs. If it changed meanwhile,
+    /// the next pass looks at it as it is now.
+    async fn remove_stream(&self, stream: &StreamMeta) -> Result<(), ApiError> {
+        let stream_id = stream.id;
+        if self.catalog.delete_stream(stream_id, stream.version).await.map_err(internal)? == Cas::Conflict {
+            self.reload_stream(stream_id).await?;
+            return Ok(());
+        }
+        self.view.forget(stream_id);
         self.log.delete_stream(stream_id).await.map_err(internal)
     }
 
@@ -371,6 +450,12 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             _ => Err(errors::not_implemented(op)),
         };
         value.map(Reply::Value)
+    }
+}
+
+impl<L, C> Drop for Engine<L, C> {
+    fn drop(&mut self) {
+        self.feed.abort();
     }
 }
 

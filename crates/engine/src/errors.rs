@@ -4,7 +4,7 @@
 use kinesin_wire::shard_id::shard_id;
 use kinesin_wire::ApiError;
 
-use crate::model::StreamMeta;
+use crate::model::{StreamMeta, StreamStatus};
 
 pub fn stream_not_found(name: &str, account: &str) -> ApiError {
     ApiError::resource_not_found(format!("Stream {name} under account {account} not found."))
@@ -17,6 +17,14 @@ pub fn stream_not_active(stream: &StreamMeta) -> ApiError {
         stream.account,
         stream.status.as_str()
     ))
+}
+
+/// Changes that need the stream ACTIVE refuse it otherwise.
+pub fn require_active(stream: &StreamMeta) -> Result<(), ApiError> {
+    match stream.status {
+        StreamStatus::Active => Ok(()),
+        _ => Err(stream_not_active(stream)),
+    }
 }
 
 /// A shard the reading operations (GetShardIterator, GetRecords, SubscribeToShard) cannot find,

@@ -1,10 +1,12 @@
 //! The fan-out hub: what SubscribeToShard needs besides the catalog.
 //!
-//! * **Shard signals.** Each shard that has subscribers has a signal. An append raises it as
-//!   soon as its records are committed, and every metadata change of a stream (a reshard
-//!   closing a shard, a consumer deregistered, the stream deleted) raises the signals of all
-//!   its shards. A subscription sleeps on its shard's signal and re-reads the log and the
-//!   metadata only when it fires: no polling interval stands between a put and its push.
+//! * **Shard signals.** Each shard that has subscribers has a signal. Every metadata change of
+//!   a stream (a reshard closing a shard, a consumer deregistered, the stream deleted; made
+//!   here or, through the catalog's change feed, on another node) raises the signals of all its
+//!   shards, and so does a lease take-over. A subscription sleeps on its shard's signal and on
+//!   the log's `ShardLog::wait_for` (new records, appended by any node), and re-reads the log
+//!   and the metadata only when one fires: no polling interval stands between a put and its
+//!   push.
 //! * **Leases.** At most one live subscription per (consumer, shard). A new one within
 //!   [`RESUBSCRIBE_AFTER_MS`] of the last successful one is refused with
 //!   ResourceInUseException; a later one takes the lease over, and the subscription it
@@ -62,8 +64,8 @@ impl Fanout {
         ShardSignal { fanout: self.clone(), shard, rx: Some(rx) }
     }
 
-    /// Records were committed to `shard`.
-    pub(crate) fn shard_appended(&self, shard: ShardKey) {
+    /// Wakes the subscription of `shard` (its lease was taken over).
+    fn wake(&self, shard: ShardKey) {
         if let Some(signal) = self.signals.read().unwrap_or_else(|e| e.into_inner()).get(&shard) {
             signal.send_replace(());
         }
@@ -96,7 +98,7 @@ impl Fanout {
         let replaced = leases.insert(key.clone(), Grant { id, granted_ms: now_ms, live: true });
         drop(leases);
         if replaced.is_some_and(|grant| grant.live) {
-            self.shard_appended(key.shard);
+            self.wake(key.shard);
         }
         Ok(Lease { key, id })
     }
@@ -198,7 +200,7 @@ mod tests {
         let shard = ShardKey { stream_id: 7, shard_index: 3 };
         let mut signal = fanout.watch(shard);
         signal.mark_seen();
-        fanout.shard_appended(shard);
+        fanout.wake(shard);
         tokio::time::timeout(std::time::Duration::from_secs(1), signal.changed()).await.unwrap();
         signal.mark_seen();
         fanout.stream_changed(7);

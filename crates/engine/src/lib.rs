@@ -3,6 +3,8 @@
 //! [`storage::Catalog`] traits so that it does no I/O of its own.
 
 mod autoscale;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 mod consumers;
 mod engine;
 mod errors;
@@ -11,6 +13,8 @@ mod fanout;
 pub mod hashing;
 pub mod log_limit;
 mod lookup;
+#[cfg(any(test, feature = "memory"))]
+pub mod memory;
 pub mod model;
 mod operations;
 mod pagination;
@@ -24,7 +28,9 @@ mod starting_position;
 pub mod storage;
 pub mod stream_metrics;
 mod subscription;
+mod tails;
 mod throttle;
+mod view;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -6,7 +6,7 @@ pub use kinesin_wire::shard_id::{parse_shard_id, shard_id};
 use kinesin_wire::{ApiError, Value};
 
 use crate::errors;
-use crate::model::{ShardMeta, StreamMeta, StreamStatus};
+use crate::model::{ShardMeta, StreamMeta};
 use crate::storage::{Catalog, ShardLog};
 use crate::{Engine, RequestContext};
 
@@ -84,9 +84,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         input: &Value,
     ) -> Result<Arc<StreamMeta>, ApiError> {
         let stream = self.resolve_stream(ctx, input)?;
-        if stream.status != StreamStatus::Active {
-            return Err(errors::stream_not_active(&stream));
-        }
+        errors::require_active(&stream)?;
         Ok(stream)
     }
 }
@@ -168,7 +166,7 @@ mod tests {
             Err("Could not find shard shardId-000000000005 in stream s under account 000000000000.".into())
         );
         // A CREATING stream has none yet.
-        stream.status = StreamStatus::Creating;
+        stream.status = crate::model::StreamStatus::Creating;
         assert!(message(&stream, 0, MissingShard::CouldNotFind).is_err());
         assert_eq!(
             requested_shard("2147483648", "nosuch", "000000000000")

@@ -107,6 +107,10 @@ pub struct StreamMeta {
     /// Unique for the life of the data directory; never reused, so a re-created stream with
     /// the same name gets fresh logs and old iterators cannot reach it.
     pub id: u64,
+    /// Bumped by every change; the catalog's compare-and-set is on it (`storage::Catalog`).
+    /// Catalogs written before it existed load as version 0.
+    #[serde(default)]
+    pub version: u64,
     pub account: String,
     pub region: String,
     pub name: String,
@@ -230,6 +234,7 @@ impl StreamMeta {
 pub(crate) fn test_stream(n: u32) -> StreamMeta {
     StreamMeta {
         id: 1,
+        version: 1,
         account: "000000000000".into(),
         region: "us-east-1".into(),
         name: "s".into(),

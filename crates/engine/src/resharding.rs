@@ -132,6 +132,25 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         added: u32,
         change: Reshard,
     ) -> Result<(), ApiError> {
+        self.update_stream(stream, |meta| {
+            self.check_reshard(ctx, meta, involved, added)?;
+            meta.status = StreamStatus::Updating;
+            meta.pending_reshard = Some(change.clone());
+            meta.transition_due_ms = self.due_after(self.config.update_stream_ms);
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Whether `stream` may take a change of its shards now.
+    fn check_reshard(
+        &self,
+        ctx: &RequestContext,
+        stream: &StreamMeta,
+        involved: &[u32],
+        added: u32,
+    ) -> Result<(), ApiError> {
         if stream.mode == StreamMode::OnDemand {
             return Err(ApiError::invalid_argument(format!(
                 "Stream {} under account {} is in ON_DEMAND mode, where Kinesis manages the shards. Switch it to \
@@ -161,17 +180,18 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         if open + added > self.config.shard_limit {
             return Err(errors::shard_limit_exceeded(ctx, open, self.config.shard_limit, added));
         }
-        let mut meta = stream.clone();
-        meta.status = StreamStatus::Updating;
-        meta.pending_reshard = Some(change);
-        meta.transition_due_ms = self.due_after(self.config.update_stream_ms);
-        self.persist(meta).await?;
         Ok(())
     }
 
     /// Applies a pending change to `meta`: closes parents at their tips, opens children (and
     /// creates their logs). The caller holds the write gate, so the tips are final.
-    pub(crate) fn apply_reshard(&self, meta: &mut StreamMeta, reshard: &Reshard) -> Result<(), ApiError> {
+    /// Returns the shards it closed, with their ends.
+    pub(crate) fn apply_reshard(
+        &self,
+        meta: &mut StreamMeta,
+        reshard: &Reshard,
+    ) -> Result<Vec<(ShardKey, u64)>, ApiError> {
+        let was_open: Vec<u32> = meta.open_shards().map(|s| s.index).collect();
         let mut tips = HashMap::new();
         for shard in meta.open_shards() {
             let key = ShardKey { stream_id: meta.id, shard_index: shard.index };
@@ -193,6 +213,34 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             self.log
                 .create_shard(ShardKey { stream_id: meta.id, shard_index: shard.index })
                 .map_err(Self::store_failure)?;
+        }
+        let closed = meta
+            .shards
+            .iter()
+            .filter(|s| was_open.contains(&s.index) || s.index as usize >= first_new)
+            .filter_map(|s| {
+                Some((ShardKey { stream_id: meta.id, shard_index: s.index }, s.closed_at_seq_ix?))
+            })
+            .collect();
+        Ok(closed)
+    }
+
+    /// Seals, in the log, the shards that `changes` will close, at their ends, before the
+    /// change is committed: from then on no append, from this node or another, can land past
+    /// a closed shard's end. The caller holds the write gate, so the ends are final; the
+    /// committed change computes the same ones.
+    pub(crate) async fn seal_closing_shards(
+        &self,
+        stream: &StreamMeta,
+        changes: &[Reshard],
+    ) -> Result<(), ApiError> {
+        let mut plan = stream.clone();
+        let mut closing = Vec::new();
+        for change in changes {
+            closing.extend(self.apply_reshard(&mut plan, change)?);
+        }
+        for (shard, end) in closing {
+            self.log.seal(shard, end).await.map_err(Self::store_failure)?;
         }
         Ok(())
     }

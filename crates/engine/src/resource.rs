@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use kinesin_wire::{ApiError, Value};
 
-use crate::consumers::{consumer_arn, parse_consumer_arn};
+use crate::consumers::{consumer_arn, consumer_not_found, parse_consumer_arn};
 use crate::lookup::parse_stream_arn;
 use crate::model::{ConsumerMeta, StreamMeta};
 use crate::storage::{Catalog, ShardLog};
@@ -55,21 +55,25 @@ impl Resource {
         self.consumer().map_or(self.stream.resource_policy.as_deref(), |c| c.resource_policy.as_deref())
     }
 
-    /// The stream's metadata with `change` applied to the resource's tags and policy.
-    pub fn changed(
+    /// Applies `change` to the resource's tags and policy in `meta` (a version of its
+    /// stream, for `Engine::update_stream`). A consumer deregistered meanwhile is not found.
+    pub fn change<T>(
         &self,
-        change: impl FnOnce(&mut Vec<(String, String)>, &mut Option<String>),
-    ) -> StreamMeta {
-        let mut meta = (*self.stream).clone();
+        meta: &mut StreamMeta,
+        change: impl FnOnce(&mut Vec<(String, String)>, &mut Option<String>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         match &self.consumer {
             Some(name) => {
-                let consumer =
-                    meta.consumers.iter_mut().find(|c| &c.name == name).expect("resolved consumer");
-                change(&mut consumer.tags, &mut consumer.resource_policy);
+                let arn = self.arn();
+                let consumer = meta
+                    .consumers
+                    .iter_mut()
+                    .find(|c| &c.name == name)
+                    .ok_or_else(|| consumer_not_found(&arn, &self.stream.account))?;
+                change(&mut consumer.tags, &mut consumer.resource_policy)
             }
             None => change(&mut meta.tags, &mut meta.resource_policy),
         }
-        meta
     }
 }
 

@@ -160,8 +160,6 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                     StreamMetrics::add(&shard_figures.incoming_bytes, bytes as u64);
                 }
             }
-            // Subscribers push the records the moment they are committed.
-            self.fanout.shard_appended(key);
             (shard, positions, result)
         });
         for (shard, positions, result) in futures_util::future::join_all(appends).await {

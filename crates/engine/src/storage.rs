@@ -8,14 +8,22 @@
 //! * within a shard, records get consecutive `seq_ix` values starting at 0, in the order they
 //!   become readable, and arrival times never decrease;
 //! * a record once acknowledged is returned by `read` until `trim` drops it, with the same
-//!   `seq_ix`, arrival time, partition key and data.
+//!   `seq_ix`, arrival time, partition key and data;
+//! * once `seal(shard, end)` has returned, no record at or past `end` is ever readable in the
+//!   shard and every append to it fails with [`StoreError::Sealed`];
+//! * `wait_for` wakes as soon as a record it waits for is readable, whoever appended it (in
+//!   cluster mode, another node), without polling.
+//!
+//! The conformance suite in `kinesin_engine::conformance` checks these on any backend.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::model::StreamMeta;
+pub use crate::tails::Tails;
 
 /// Identifies one shard's log: the stream's unique id (never reused, unlike names) and the
 /// shard's index within the stream.
@@ -89,6 +97,9 @@ pub enum StoreError {
     Catalog(String),
     #[error("corrupt data: {0}")]
     Corrupt(String),
+    /// An append to a shard that was sealed (closed by a split or merge).
+    #[error("shard {0:?} is sealed")]
+    Sealed(ShardKey),
 }
 
 /// Per-shard append-only logs.
@@ -140,19 +151,98 @@ pub trait ShardLog: Send + Sync + 'static {
 
     /// Removes every shard log of a deleted stream.
     fn delete_stream(&self, stream_id: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Closes the shard's log at `end_seq_ix` (a split or merge closed the shard there): from
+    /// then on appends fail with [`StoreError::Sealed`]. Sealing again at the same end is a
+    /// no-op; it fails if the log holds records at or past `end_seq_ix`, or was sealed at
+    /// another end. The engine seals before it commits the metadata that closes the shard,
+    /// and again at start-up for every closed shard (a backend may forget seals in a crash:
+    /// the catalog is what records them durably).
+    fn seal(&self, shard: ShardKey, end_seq_ix: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Resolves once the shard holds a readable record with `seq_ix >= from_seq_ix` (at once if
+    /// it does already). A wake-up, not polling: readers tailing a shard (SubscribeToShard)
+    /// sleep here. At a sealed shard's end it never resolves: readers learn that the shard
+    /// closed from its metadata. Cancel-safe.
+    fn wait_for(
+        &self,
+        shard: ShardKey,
+        from_seq_ix: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// Durable metadata. Each call is one transaction: after it returns, the change survives a
+/// What a compare-and-set change of the catalog did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Cas {
+    /// The change is durable.
+    Committed,
+    /// The stream's stored version was not the expected one (someone changed, created or
+    /// deleted it meanwhile): nothing was written.
+    Conflict,
+}
+
+/// A change to the catalog's streams, as its change feed reports it: made by this process or
+/// by any other sharing the catalog.
+#[derive(Debug, Clone)]
+pub enum StreamChange {
+    /// A stream was created or changed; this is its new version.
+    Put(Arc<StreamMeta>),
+    /// A stream was removed.
+    Deleted { stream_id: u64 },
+}
+
+/// A subscription to the catalog's change feed. A receiver that falls behind gets
+/// `RecvError::Lagged` and must read every stream again ([`Catalog::load_streams`]).
+pub type ChangeFeed = tokio::sync::broadcast::Receiver<StreamChange>;
+
+/// Durable metadata. Each call is one transaction: after it resolves, the change survives a
 /// crash (per the backend's durability setting).
+///
+/// Every stream carries a version ([`StreamMeta::version`]). Changes are compare-and-set on
+/// it, so that two writers (two requests, or two nodes sharing the catalog) changing the same
+/// stream can never lose an update: the loser gets [`Cas::Conflict`], reads the stream again
+/// and decides anew (the engine's `update_stream`).
+///
+/// Invariants every catalog must keep:
+/// * a committed change is reported on the change feed to every subscriber that subscribed
+///   before it committed, in commit order per stream, whoever made it;
+/// * a version only grows: a stream's stored version is the one of its last committed change,
+///   and a feed never reports an older version of a stream after a newer one;
+/// * a conflict writes nothing.
 pub trait Catalog: Send + Sync + 'static {
-    /// Every stream, at start-up.
-    fn load_streams(&self) -> Result<Vec<StreamMeta>, StoreError>;
-    /// Inserts or replaces a stream's metadata.
-    fn put_stream(&self, stream: &StreamMeta) -> Result<(), StoreError>;
-    fn delete_stream(&self, stream_id: u64) -> Result<(), StoreError>;
+    /// Every stream as stored now (at start-up, and after a lagging change feed).
+    fn load_streams(&self) -> impl Future<Output = Result<Vec<StreamMeta>, StoreError>> + Send;
+
+    /// One stream as stored now, `None` if there is none with that id.
+    fn get_stream(
+        &self,
+        stream_id: u64,
+    ) -> impl Future<Output = Result<Option<StreamMeta>, StoreError>> + Send;
+
+    /// Stores `stream` if the stored version of the stream with its id is `expected` (`None`:
+    /// no such stream is stored yet); `stream.version` is the new version, greater than
+    /// `expected`.
+    fn put_stream(
+        &self,
+        stream: &StreamMeta,
+        expected: Option<u64>,
+    ) -> impl Future<Output = Result<Cas, StoreError>> + Send;
+
+    /// Removes a stream if its stored version is `expected`.
+    fn delete_stream(
+        &self,
+        stream_id: u64,
+        expected: u64,
+    ) -> impl Future<Output = Result<Cas, StoreError>> + Send;
+
     /// Small named settings (e.g. the iterator signing key).
-    fn get_setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
-    fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    fn get_setting(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+
+    fn put_setting(&self, key: &str, value: &[u8]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Subscribes to the change feed: every change committed from now on, by anyone.
+    fn changes(&self) -> ChangeFeed;
 }
 
 /// Wall-clock time in epoch milliseconds, injectable so tests can move time forward.

@@ -1,9 +1,10 @@
 //! One SubscribeToShard subscription: a task that pushes a shard's records into the consumer's
 //! event stream as soon as they are committed.
 //!
-//! The task never polls. It sleeps on its shard's signal ([`crate::fanout`]), which an append
-//! raises once its records are committed and a metadata change raises for the whole stream,
-//! and on a heartbeat timer that sends an event without records while the shard is idle (the
+//! The task never polls. It sleeps on the log's `ShardLog::wait_for`, which wakes it once a
+//! record past what it read is committed (by whichever node appended it), on its shard's
+//! signal ([`crate::fanout`]), which a metadata change raises for the whole stream, and on a
+//! heartbeat timer that sends an event without records while the shard is idle (the
 //! first event is sent at once, so a subscriber learns its continuation point immediately).
 //!
 //! It ends cleanly after the subscription lifetime, after the event that reports the end of a
@@ -27,7 +28,7 @@ use crate::registry::Registry;
 use crate::render::{self, sequence_number};
 use crate::shard_reader::{read_shard, ShardRead};
 use crate::starting_position::position_marker;
-use crate::storage::{Catalog, Clock, Position, ShardLog};
+use crate::storage::{Catalog, Clock, Position, ShardLog, StoreError};
 use crate::stream_metrics::StreamMetrics;
 use crate::{Engine, Event};
 
@@ -65,10 +66,10 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let lifetime = Duration::from_millis(self.config.subscription_ms.max(0) as u64);
         let feed = Feed {
             log: self.log.clone(),
-            registry: self.registry.clone(),
+            registry: self.view.registry.clone(),
             clock: self.clock.clone(),
-            signal: self.fanout.watch(target.lease.key.shard),
-            fanout: self.fanout.clone(),
+            signal: self.view.fanout.watch(target.lease.key.shard),
+            fanout: self.view.fanout.clone(),
             position: target.from,
             target,
             events,
@@ -78,6 +79,12 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         tokio::spawn(feed.run());
         receiver
     }
+}
+
+/// A failed read of the log ends the subscription with this exception.
+fn read_failed(error: StoreError) -> ApiError {
+    tracing::error!(%error, "subscription read failed");
+    ApiError::new("InternalFailureException", "Internal service failure.")
 }
 
 /// The running subscription.
@@ -123,10 +130,7 @@ impl<L: ShardLog> Feed<L> {
                 self.clock.now_ms(),
             )
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "subscription read failed");
-                ApiError::new("InternalFailureException", "Internal service failure.")
-            })?;
+            .map_err(read_failed)?;
             let shard_ended = read.records.is_empty() && read.at_shard_end;
             let heartbeat_due = last_event.is_none_or(|at| at.elapsed() >= HEARTBEAT);
             if !read.records.is_empty() || shard_ended || heartbeat_due {
@@ -154,6 +158,9 @@ impl<L: ShardLog> Feed<L> {
             }
             let heartbeat = last_event.map_or_else(Instant::now, |at| at + HEARTBEAT);
             tokio::select! {
+                waited = self.log.wait_for(self.target.lease.key.shard, read.next.seq_ix) => {
+                    waited.map_err(read_failed)?;
+                }
                 () = self.signal.changed() => {}
                 () = sleep_until(heartbeat) => {}
                 () = sleep_until(self.ends_at) => return Ok(()),

@@ -61,9 +61,9 @@ fn engine_put_records(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let (log, catalog) = open_store(dir.path(), options(), Arc::new(SystemClock)).unwrap();
     let config = EngineConfig { create_stream_ms: 0, ..EngineConfig::default() };
-    let engine = Engine::open(log, catalog, Arc::new(SystemClock), config).unwrap();
-    let ctx = RequestContext { account: "000000000000".into(), region: "us-east-1".into() };
     let rt = runtime();
+    let engine = rt.block_on(Engine::open(log, catalog, Arc::new(SystemClock), config)).unwrap();
+    let ctx = RequestContext { account: "000000000000".into(), region: "us-east-1".into() };
     let create = input(Operation::CreateStream, r#"{"StreamName":"bench","ShardCount":4}"#);
     rt.block_on(engine.handle(&ctx, Operation::CreateStream, create)).unwrap();
 

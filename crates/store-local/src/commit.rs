@@ -106,6 +106,7 @@ fn replicate(e: &StoreError) -> StoreError {
         StoreError::NoSuchShard(key) => StoreError::NoSuchShard(*key),
         StoreError::Catalog(s) => StoreError::Catalog(s.clone()),
         StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
+        StoreError::Sealed(key) => StoreError::Sealed(*key),
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use bytes::Bytes;
 use kinesin_engine::storage::{
-    Appended, NewRecord, Position, ReadBatch, ShardKey, ShardLog, StoreError, Tip,
+    Appended, NewRecord, Position, ReadBatch, ShardKey, ShardLog, StoreError, Tails, Tip,
 };
 
 use crate::commit::Committer;
@@ -29,6 +29,11 @@ pub struct LocalSegmentLog {
     /// Serializes creating and deleting shard directories.
     layout: Arc<Mutex<()>>,
     write_health: WriteHealth,
+    /// Sealed shards and their ends. Kept in memory only: the engine seals closed shards
+    /// again at every start (the catalog records them durably).
+    sealed: RwLock<HashMap<ShardKey, u64>>,
+    /// Readers waiting for new records (`wait_for`).
+    tails: Tails,
 }
 
 impl std::fmt::Debug for LocalSegmentLog {
@@ -38,7 +43,7 @@ impl std::fmt::Debug for LocalSegmentLog {
 }
 
 /// Runs blocking file work off the async worker threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     match tokio::task::spawn_blocking(work).await {
@@ -89,6 +94,8 @@ impl LocalSegmentLog {
             streams_dir,
             shards: RwLock::new(shards),
             layout: Arc::default(),
+            sealed: RwLock::default(),
+            tails: Tails::default(),
         })
     }
 
@@ -243,9 +250,17 @@ impl ShardLog for LocalSegmentLog {
         Ok(())
     }
 
+    /// The seal is checked when the append starts: the engine seals a shard only while no
+    /// append to it is in flight (under its write gate).
     async fn append(&self, key: ShardKey, records: Vec<NewRecord>) -> Result<Appended, StoreError> {
+        if self.sealed.read().unwrap_or_else(PoisonError::into_inner).contains_key(&key) {
+            return Err(StoreError::Sealed(key));
+        }
         let appended = self.committer.append(self.shard(key)?, records).await;
         self.write_health.note(&appended);
+        if appended.is_ok() {
+            self.tails.notify(key);
+        }
         appended
     }
 
@@ -277,7 +292,36 @@ impl ShardLog for LocalSegmentLog {
         blocking(move || shard.trim(arrival_ms)).await
     }
 
+    async fn seal(&self, key: ShardKey, end_seq_ix: u64) -> Result<(), StoreError> {
+        let shard = self.shard(key)?;
+        let mut sealed = self.sealed.write().unwrap_or_else(PoisonError::into_inner);
+        match sealed.get(&key) {
+            Some(&end) if end == end_seq_ix => return Ok(()),
+            Some(&end) => {
+                return Err(StoreError::Corrupt(format!("{key:?} is sealed at {end}, not {end_seq_ix}")))
+            }
+            None => {}
+        }
+        let tip = shard.tip()?.next_seq_ix;
+        if tip > end_seq_ix {
+            return Err(StoreError::Corrupt(format!(
+                "{key:?} holds records up to {tip}, past its end {end_seq_ix}"
+            )));
+        }
+        sealed.insert(key, end_seq_ix);
+        Ok(())
+    }
+
+    async fn wait_for(&self, key: ShardKey, from_seq_ix: u64) -> Result<(), StoreError> {
+        let shard = self.shard(key)?;
+        self.tails.wait_until(key, || Ok(shard.tip()?.next_seq_ix > from_seq_ix)).await
+    }
+
     async fn delete_stream(&self, stream_id: u64) -> Result<(), StoreError> {
+        self.sealed
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|key, _| key.stream_id != stream_id);
         {
             let mut shards = self.shards.write().unwrap_or_else(PoisonError::into_inner);
             shards.retain(|key, shard| {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use kinesin_engine::storage::{Appended, Catalog, NewRecord, Position, ShardKey, ShardLog};
+use kinesin_engine::storage::{Appended, Cas, Catalog, NewRecord, Position, ShardKey, ShardLog};
 use kinesin_store_local::{open_store_with_fs, SimFs, StoreOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -66,7 +66,7 @@ async fn run(seed: u64) {
     let clock = FakeClock::new(1_700_000_000_000);
     let (log, catalog) = open(Arc::new(fs.clone()), options, clock.clone());
     let stream = stream_meta(7, "orders", shard_count);
-    catalog.put_stream(&stream).unwrap();
+    assert_eq!(catalog.put_stream(&stream, None).await.unwrap(), Cas::Committed);
     let shards: Arc<[ShardKey]> =
         (0..shard_count).map(|shard_index| ShardKey { stream_id: SHARD.stream_id, shard_index }).collect();
     let keys: Vec<ShardKey> = shards.to_vec();
@@ -221,7 +221,7 @@ async fn run(seed: u64) {
     );
     let (log, catalog) = open_store_with_fs(Arc::new(after), Path::new(ROOT), options, clock.clone())
         .unwrap_or_else(|e| panic!("{context}: the store does not open: {e:?}"));
-    assert_eq!(catalog.load_streams().unwrap(), vec![stream], "{context}");
+    assert_eq!(catalog.load_streams().await.unwrap(), vec![stream], "{context}");
     let sent = sent.lock().unwrap().clone();
     let acked = acked.lock().unwrap().clone();
     let acked_by_id: HashMap<usize, Appended> = acked.iter().copied().collect();
@@ -293,31 +293,31 @@ async fn acknowledged_appends_survive_power_loss() {
     }
 }
 
-#[test]
-fn catalog_changes_survive_power_loss_right_after_they_return() {
+#[tokio::test]
+async fn catalog_changes_survive_power_loss_right_after_they_return() {
     for seed in 0..16u64 {
         let fs = SimFs::new();
         let (_log, catalog) = open(Arc::new(fs.clone()), options(1 << 20), FakeClock::new(0));
         let mut streams = Vec::new();
         for id in 0..seed % 4 + 1 {
             let stream = stream_meta(id, &format!("s{id}"), 1 + id as u32);
-            catalog.put_stream(&stream).unwrap();
+            assert_eq!(catalog.put_stream(&stream, None).await.unwrap(), Cas::Committed);
             streams.push(stream);
         }
-        catalog.put_setting("iterator-key", &seed.to_le_bytes()).unwrap();
+        catalog.put_setting("iterator-key", &seed.to_le_bytes()).await.unwrap();
         let after = if seed % 2 == 0 { fs.power_cut() } else { fs.power_cut_torn(seed) };
         drop(catalog);
 
         let (_log, catalog) = open(Arc::new(after.clone()), options(1 << 20), FakeClock::new(0));
-        assert_eq!(catalog.load_streams().unwrap(), streams, "seed {seed}");
-        assert_eq!(catalog.get_setting("iterator-key").unwrap(), Some(seed.to_le_bytes().to_vec()));
+        assert_eq!(catalog.load_streams().await.unwrap(), streams, "seed {seed}");
+        assert_eq!(catalog.get_setting("iterator-key").await.unwrap(), Some(seed.to_le_bytes().to_vec()));
 
         // A delete, cut, and the stream stays deleted.
-        catalog.delete_stream(0).unwrap();
+        assert_eq!(catalog.delete_stream(0, 1).await.unwrap(), Cas::Committed);
         let after = after.power_cut_torn(seed + 1);
         drop(catalog);
         let (_log, catalog) = open(Arc::new(after), options(1 << 20), FakeClock::new(0));
-        assert_eq!(catalog.load_streams().unwrap(), streams[1..], "seed {seed}");
+        assert_eq!(catalog.load_streams().await.unwrap(), streams[1..], "seed {seed}");
     }
 }
 

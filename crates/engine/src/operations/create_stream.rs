@@ -71,6 +71,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let shards = ShardMeta::initial(shard_count, now);
         let meta = StreamMeta {
             id: rand::thread_rng().gen(),
+            version: 1,
             account: ctx.account.clone(),
             region: ctx.region.clone(),
             name: name.to_owned(),
@@ -93,7 +94,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             metrics: Default::default(),
         };
         self.create_shard_logs(&meta)?;
-        self.persist(meta).await?;
+        self.insert_stream(meta).await?;
         Ok(Value::Null)
     }
 }

@@ -3,7 +3,7 @@
 
 use kinesin_wire::{ApiError, Value};
 
-use crate::consumers::consumer_not_active;
+use crate::consumers::{consumer_arn, consumer_not_active, consumer_not_found};
 use crate::model::ConsumerStatus;
 use crate::storage::{Catalog, ShardLog};
 use crate::{Engine, RequestContext};
@@ -16,18 +16,21 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     ) -> Result<Value, ApiError> {
         let _guard = self.control_lock().await;
         let (stream, consumer) = self.resolve_consumer(ctx, input)?;
-        if consumer.status != ConsumerStatus::Active {
-            return Err(consumer_not_active(&stream, &consumer));
-        }
-        let mut meta = (*stream).clone();
-        let entry = meta
-            .consumers
-            .iter_mut()
-            .find(|c| c.name == consumer.name)
-            .expect("the consumer was resolved from this stream under the control lock");
-        entry.status = ConsumerStatus::Deleting;
-        entry.transition_due_ms = self.due_after(self.config.delete_stream_ms);
-        self.persist(meta).await?;
+        self.update_stream(&stream, |meta| {
+            let arn = || consumer_arn(&stream, &consumer);
+            let entry = meta
+                .consumers
+                .iter_mut()
+                .find(|c| c.name == consumer.name && c.created_ms == consumer.created_ms)
+                .ok_or_else(|| consumer_not_found(&arn(), &stream.account))?;
+            if entry.status != ConsumerStatus::Active {
+                return Err(consumer_not_active(&stream, entry));
+            }
+            entry.status = ConsumerStatus::Deleting;
+            entry.transition_due_ms = self.due_after(self.config.delete_stream_ms);
+            Ok(())
+        })
+        .await?;
         Ok(Value::Null)
     }
 }

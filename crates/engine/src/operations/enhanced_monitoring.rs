@@ -4,7 +4,7 @@
 use kinesin_wire::{ApiError, Value};
 
 use crate::storage::{Catalog, ShardLog};
-use crate::{Engine, RequestContext};
+use crate::{errors, Engine, RequestContext};
 
 /// Every shard-level metric, in the order descriptions list them.
 const METRICS: [&str; 7] = [
@@ -29,21 +29,26 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let named = |metric: &str| requested.contains(&"ALL") || requested.contains(&metric);
         let _guard = self.control_lock().await;
         let stream = self.resolve_active_stream(ctx, input)?;
-        let current = stream.shard_level_metrics.clone();
-        let desired: Vec<String> = METRICS
-            .iter()
-            .filter(|m| {
-                if enable {
-                    current.iter().any(|c| c == *m) || named(m)
-                } else {
-                    current.iter().any(|c| c == *m) && !named(m)
-                }
+        let (_, (current, desired)) = self
+            .update_stream(&stream, |meta| {
+                errors::require_active(meta)?;
+                let current = meta.shard_level_metrics.clone();
+                let desired: Vec<String> = METRICS
+                    .iter()
+                    .filter(|m| {
+                        let on = current.iter().any(|c| c == *m);
+                        if enable {
+                            on || named(m)
+                        } else {
+                            on && !named(m)
+                        }
+                    })
+                    .map(|m| (*m).to_owned())
+                    .collect();
+                meta.shard_level_metrics = desired.clone();
+                Ok((current, desired))
             })
-            .map(|m| (*m).to_owned())
-            .collect();
-        let mut meta = (*stream).clone();
-        meta.shard_level_metrics = desired.clone();
-        self.persist(meta).await?;
+            .await?;
         let list = |metrics: Vec<String>| metrics.into_iter().map(Value::from).collect::<Vec<_>>();
         Ok(Value::object()
             .with("StreamName", &stream.name)

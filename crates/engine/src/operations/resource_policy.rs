@@ -21,7 +21,13 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         }
         let _guard = self.control_lock().await;
         let resource = self.resolve_resource(ctx, input)?;
-        self.persist(resource.changed(|_, stored| *stored = Some(policy.to_owned()))).await?;
+        self.update_stream(&resource.stream, |meta| {
+            resource.change(meta, |_, stored| {
+                *stored = Some(policy.to_owned());
+                Ok(())
+            })
+        })
+        .await?;
         Ok(Value::Null)
     }
 
@@ -38,13 +44,16 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     ) -> Result<Value, ApiError> {
         let _guard = self.control_lock().await;
         let resource = self.resolve_resource(ctx, input)?;
-        if resource.policy().is_none() {
-            return Err(ApiError::resource_not_found(format!(
-                "No resource policy found for resource {}.",
-                resource.arn()
-            )));
-        }
-        self.persist(resource.changed(|_, stored| *stored = None)).await?;
+        self.update_stream(&resource.stream, |meta| {
+            resource.change(meta, |_, stored| match stored.take() {
+                Some(_) => Ok(()),
+                None => Err(ApiError::resource_not_found(format!(
+                    "No resource policy found for resource {}.",
+                    resource.arn()
+                ))),
+            })
+        })
+        .await?;
         Ok(Value::Null)
     }
 }

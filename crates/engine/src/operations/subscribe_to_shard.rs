@@ -46,7 +46,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             shard: ShardKey { stream_id: stream.id, shard_index: shard.index },
             consumer_arn: consumer_arn.to_owned(),
         };
-        let lease = self.fanout.acquire(key, self.now_ms()).inspect_err(|_| {
+        let lease = self.view.fanout.acquire(key, self.now_ms()).inspect_err(|_| {
             StreamMetrics::add(&stream.metrics.subscribe_rate_exceeded, 1);
         })?;
         Ok(self.start_subscription(Target {

@@ -111,8 +111,15 @@ fn tag_values(tags: impl Iterator<Item = (String, String)>) -> Vec<Value> {
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
     async fn add_tags(&self, target: &Resource, input: &Value) -> Result<Value, ApiError> {
         let new = parse_tags(input.map("Tags").unwrap_or_default());
-        check_new_tags(target.kind(), target.name(), &target.stream.account, target.tags(), &new)?;
-        self.persist(target.changed(|tags, _| merge(tags, new))).await?;
+        let account = &target.stream.account;
+        self.update_stream(&target.stream, |meta| {
+            target.change(meta, |tags, _| {
+                check_new_tags(target.kind(), target.name(), account, tags, &new)?;
+                merge(tags, new.clone());
+                Ok(())
+            })
+        })
+        .await?;
         Ok(Value::Null)
     }
 
@@ -121,7 +128,13 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             input.list("TagKeys").unwrap_or_default().iter().filter_map(Value::as_str).collect();
         let about = (target.kind(), target.name(), target.stream.account.as_str());
         check_tag_characters(keys.iter().copied(), TagChange::Remove, about)?;
-        self.persist(target.changed(|tags, _| tags.retain(|(k, _)| !keys.contains(&k.as_str())))).await?;
+        self.update_stream(&target.stream, |meta| {
+            target.change(meta, |tags, _| {
+                tags.retain(|(k, _)| !keys.contains(&k.as_str()));
+                Ok(())
+            })
+        })
+        .await?;
         Ok(Value::Null)
     }
 

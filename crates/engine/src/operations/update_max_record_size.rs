@@ -3,7 +3,7 @@
 use kinesin_wire::{ApiError, Value};
 
 use crate::storage::{Catalog, ShardLog};
-use crate::{Engine, RequestContext};
+use crate::{errors, Engine, RequestContext};
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
     /// The 1024..10240 KiB range is enforced by model validation before this runs.
@@ -14,9 +14,13 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     ) -> Result<Value, ApiError> {
         let _guard = self.control_lock().await;
         let stream = self.resolve_active_stream(ctx, input)?;
-        let mut meta = (*stream).clone();
-        meta.max_record_size_kib = input.int("MaxRecordSizeInKiB").unwrap_or_default() as u32;
-        self.persist(meta).await?;
+        let kib = input.int("MaxRecordSizeInKiB").unwrap_or_default() as u32;
+        self.update_stream(&stream, |meta| {
+            errors::require_active(meta)?;
+            meta.max_record_size_kib = kib;
+            Ok(())
+        })
+        .await?;
         Ok(Value::Null)
     }
 }

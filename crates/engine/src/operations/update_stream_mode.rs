@@ -2,9 +2,22 @@
 
 use kinesin_wire::{ApiError, Value};
 
-use crate::model::{StreamMode, StreamStatus};
+use crate::model::{StreamMeta, StreamMode, StreamStatus};
 use crate::storage::{Catalog, ShardLog};
-use crate::{Engine, RequestContext};
+use crate::{errors, Engine, RequestContext};
+
+/// A switch to the mode the stream is in is refused.
+fn already_in(stream: &StreamMeta, mode: StreamMode) -> Result<(), ApiError> {
+    if mode == stream.mode {
+        return Err(ApiError::invalid_argument(format!(
+            "Stream {} under account {} is already in {} mode.",
+            stream.name,
+            stream.account,
+            mode.as_str()
+        )));
+    }
+    Ok(())
+}
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
     /// The shards stay as they are; in ON_DEMAND mode the engine then splits hot shards and
@@ -20,14 +33,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             Some("ON_DEMAND") => StreamMode::OnDemand,
             _ => StreamMode::Provisioned,
         };
-        if mode == stream.mode {
-            return Err(ApiError::invalid_argument(format!(
-                "Stream {} under account {} is already in {} mode.",
-                stream.name,
-                stream.account,
-                mode.as_str()
-            )));
-        }
+        already_in(&stream, mode)?;
         if mode == StreamMode::OnDemand {
             let on_demand = self
                 .registry()
@@ -45,13 +51,18 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         if let Some(mibps) = warm {
             self.check_warm_throughput(ctx, &stream.name, mode, mibps).await?;
         }
-        let mut meta = (*stream).clone();
-        meta.mode = mode;
-        // Warm throughput exists only in ON_DEMAND mode.
-        meta.warm_throughput_mibps = if mode == StreamMode::OnDemand { warm.map(|w| w as u32) } else { None };
-        meta.status = StreamStatus::Updating;
-        meta.transition_due_ms = self.due_after(self.config.update_stream_ms);
-        self.persist(meta).await?;
+        self.update_stream(&stream, |meta| {
+            errors::require_active(meta)?;
+            already_in(meta, mode)?;
+            meta.mode = mode;
+            // Warm throughput exists only in ON_DEMAND mode.
+            meta.warm_throughput_mibps =
+                if mode == StreamMode::OnDemand { warm.map(|w| w as u32) } else { None };
+            meta.status = StreamStatus::Updating;
+            meta.transition_due_ms = self.due_after(self.config.update_stream_ms);
+            Ok(())
+        })
+        .await?;
         Ok(Value::Null)
     }
 }

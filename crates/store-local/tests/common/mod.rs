@@ -87,6 +87,7 @@ pub fn segment_files(fs: &dyn Vfs, key: ShardKey) -> Vec<String> {
 pub fn stream_meta(id: u64, name: &str, shards: u32) -> StreamMeta {
     StreamMeta {
         id,
+        version: 1,
         account: "000000000000".into(),
         region: "us-east-1".into(),
         name: name.into(),
