@@ -157,7 +157,7 @@ async fn serve(args: ServeArgs, max_open_files: usize) -> Result<(), String> {
     let started = Instant::now();
     let readiness = Arc::new(Readiness::default());
     let request_metrics = Arc::default();
-    let metrics = Arc::new(Metrics::new(Arc::clone(&request_metrics)));
+    let metrics = Arc::new(Metrics::new(Arc::clone(&request_metrics), args.data_dir.clone()));
     let console = Arc::new(ConsoleConfigCell::new());
     if let AdminPort::Port(port) = args.admin_port {
         let host = args.admin_host.as_deref().unwrap_or(&args.host);

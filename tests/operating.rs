@@ -282,6 +282,108 @@ async fn health_readiness_and_metrics_on_the_admin_port() {
     assert_eq!(quiet.stdout_line("kinesin admin on "), None, "`off` serves no admin port");
 }
 
+/// A sample's value in a Prometheus exposition: the line `series value`, `series` with its
+/// labels (`name{a="b"}`).
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Scrapes `/metrics` until `series` satisfies `wanted`, for up to 20 seconds (connections are
+/// counted once accepted and closed, subscriptions once their task notices); returns the value.
+fn await_sample(admin: &str, series: &str, wanted: impl Fn(f64) -> bool) -> f64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let value = sample(&get(admin, "/metrics").1, series);
+        match value {
+            Some(value) if wanted(value) => return value,
+            _ if std::time::Instant::now() > deadline => panic!("{series} stayed at {value:?}"),
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// The server's own figures move with what it does: group commits and their syncs with puts, a
+/// stream's bytes on disk with its records, the connection gauge with clients connecting and
+/// leaving, the subscription gauge with SubscribeToShard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_own_metrics_follow_puts_connections_and_subscriptions() {
+    let server = TestServer::start();
+    let admin = server.admin_endpoint();
+    let client = server.client_no_retry();
+    create_stream_and_wait(&client, "gauged", 1).await;
+    let stream = r#"{account="000000000000",region="us-east-1",stream="gauged"}"#;
+    let disk = format!("kinesin_stream_disk_bytes{stream}");
+    let before = get(&admin, "/metrics").1;
+    let value = |metrics: &str, series: &str| {
+        sample(metrics, series).unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
+    };
+    let rss = value(&before, "process_resident_memory_bytes");
+    assert!(rss > 1e6, "a running server holds more than a megabyte: {rss}");
+
+    // One small record goes through the journal; each PutRecords' 200 KB share of the shard is
+    // synced in its segment (docs/storage.md).
+    client
+        .put_record()
+        .stream_name("gauged")
+        .partition_key("k")
+        .data(Blob::new("small"))
+        .send()
+        .await
+        .unwrap();
+    let entry = PutRecordsRequestEntry::builder()
+        .partition_key("k")
+        .data(Blob::new(vec![7u8; 20_000]))
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        client
+            .put_records()
+            .stream_name("gauged")
+            .set_records(Some(vec![entry.clone(); 10]))
+            .send()
+            .await
+            .unwrap();
+    }
+    let after = get(&admin, "/metrics").1;
+    let grew = |series: &str| value(&after, series) - value(&before, series);
+    assert!(grew("kinesin_group_commit_records_count") >= 1.0, "{after}");
+    assert!(grew("kinesin_group_commit_records_sum") >= 51.0, "{after}");
+    assert!(grew("kinesin_group_commit_bytes_sum") >= 1_000_000.0, "{after}");
+    assert!(grew(r#"kinesin_group_commit_bytes_bucket{le="+Inf"}"#) >= 1.0, "{after}");
+    assert!(grew(r#"kinesin_fsync_duration_seconds_count{file="journal"}"#) >= 1.0, "{after}");
+    assert!(grew(r#"kinesin_fsync_duration_seconds_count{file="segment"}"#) >= 5.0, "{after}");
+    assert!(grew(r#"kinesin_fsync_duration_seconds_sum{file="segment"}"#) > 0.0, "{after}");
+    assert!(grew(&disk) >= 1_000_000.0, "{after}");
+
+    // Connections: counted while open, not after.
+    let idle = value(&after, "kinesin_open_connections");
+    let address = server.endpoint().strip_prefix("http://").unwrap().to_owned();
+    let clients: Vec<TcpStream> = (0..5).map(|_| TcpStream::connect(&address).unwrap()).collect();
+    await_sample(&admin, "kinesin_open_connections", |open| open >= idle + 5.0);
+    drop(clients);
+    await_sample(&admin, "kinesin_open_connections", |open| open <= idle);
+
+    // Subscriptions: counted while running, not after the client goes away.
+    let subscriptions = format!("kinesin_fan_out_subscriptions{stream}");
+    assert_eq!(value(&after, &subscriptions), 0.0);
+    let stream_arn = summary(&client, "gauged").await.stream_arn().to_owned();
+    let consumer = active_consumer(&client, &stream_arn, "gauge-watcher").await;
+    let position = StartingPosition::builder().r#type(ShardIteratorType::Latest).build().unwrap();
+    let subscription = client
+        .subscribe_to_shard()
+        .consumer_arn(&consumer)
+        .shard_id("shardId-000000000000")
+        .starting_position(position)
+        .send()
+        .await
+        .unwrap();
+    let admin_now = admin.clone();
+    let series = subscriptions.clone();
+    tokio::task::spawn_blocking(move || await_sample(&admin_now, &series, |n| n == 1.0)).await.unwrap();
+    drop(subscription);
+    tokio::task::spawn_blocking(move || await_sample(&admin, &subscriptions, |n| n == 0.0)).await.unwrap();
+}
+
 /// SIGTERM while producers put and a subscription is live: the subscription ends cleanly, the
 /// process exits 0 leaving the clean-stop mark, and every acknowledged record is there after a
 /// restart.

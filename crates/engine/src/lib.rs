@@ -9,6 +9,7 @@ mod errors;
 pub mod exhaustion;
 mod fanout;
 pub mod hashing;
+pub mod histogram;
 pub mod log_limit;
 mod lookup;
 pub mod model;
