@@ -384,6 +384,48 @@ async fn the_servers_own_metrics_follow_puts_connections_and_subscriptions() {
     tokio::task::spawn_blocking(move || await_sample(&admin, &subscriptions, |n| n == 0.0)).await.unwrap();
 }
 
+/// The example dashboard (docs/grafana/kinesin-prometheus.json) cannot rot: every series its
+/// queries name is one a running server exposes.
+#[tokio::test]
+async fn the_grafana_prometheus_dashboard_queries_series_the_server_exposes() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/grafana/kinesin-prometheus.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut queries: Vec<&str> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|panel| panel["targets"].as_array().unwrap())
+        .map(|target| target["expr"].as_str().unwrap())
+        .collect();
+    queries.extend(
+        dashboard["templating"]["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v["query"]["query"].as_str()),
+    );
+    let named: BTreeSet<&str> = queries
+        .iter()
+        .flat_map(|query| query.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|word| word.starts_with("kinesin_") || word.starts_with("process_"))
+        .collect();
+    assert!(named.len() >= 15, "{named:?}");
+
+    let server = TestServer::start();
+    let client = server.client_no_retry();
+    create_stream_and_wait(&client, "charted", 1).await;
+    client.put_record().stream_name("charted").partition_key("k").data(Blob::new("x")).send().await.unwrap();
+    let exposed: BTreeSet<String> = get(&server.admin_endpoint(), "/metrics")
+        .1
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split(['{', ' ']).next())
+        .map(str::to_owned)
+        .collect();
+    let missing: Vec<&&str> = named.iter().filter(|name| !exposed.contains(**name)).collect();
+    assert!(missing.is_empty(), "the dashboard queries {missing:?}, which /metrics does not have");
+}
+
 /// SIGTERM while producers put and a subscription is live: the subscription ends cleanly, the
 /// process exits 0 leaving the clean-stop mark, and every acknowledged record is there after a
 /// restart.
