@@ -72,16 +72,20 @@ impl Readiness {
         let _ = self.writes.set(health);
     }
 
+    /// Whether the server is in `phase`.
+    pub fn is(&self, phase: Phase) -> bool {
+        self.phase.load(Ordering::Acquire) == phase as u8
+    }
+
     /// Why the server is not ready, if it is not.
     pub fn not_ready_because(&self) -> Option<&'static str> {
-        let phase = self.phase.load(Ordering::Acquire);
-        if phase == Phase::Opening as u8 {
+        if self.is(Phase::Opening) {
             return Some("opening the data directory (recovery is running)");
         }
-        if phase == Phase::CreatingStreams as u8 {
+        if self.is(Phase::CreatingStreams) {
             return Some("creating the start-up streams");
         }
-        if phase == Phase::Stopping as u8 {
+        if self.is(Phase::Stopping) {
             return Some("shutting down");
         }
         match self.writes.get().and_then(WriteHealth::problem) {

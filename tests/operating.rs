@@ -517,3 +517,103 @@ async fn sigterm_during_puts_and_a_subscription_stops_cleanly_and_keeps_every_ac
         );
     }
 }
+
+/// SIGTERM while a start recovers a large data directory (after a kill -9, with thousands of
+/// shards to open, replay into and sync): the process exits at once with status 0, and the next
+/// start recovers every acknowledged record (`docs/storage.md`, "Recovery").
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_during_recovery_exits_at_once_and_the_next_start_recovers_everything() {
+    const SHARDS: i32 = 2_000;
+    let mut server = TestServer::start_with(ServerOptions::default().shard_limit(SHARDS as u32));
+    let client = server.client_no_retry();
+    create_stream_and_wait(&client, "replayed", SHARDS).await;
+    let mut acknowledged = BTreeMap::new();
+    for batch in 0..20 {
+        let datas: Vec<String> = (0..500).map(|i| format!("record {batch}-{i}")).collect();
+        let entries: Vec<PutRecordsRequestEntry> = datas
+            .iter()
+            .map(|data| {
+                PutRecordsRequestEntry::builder()
+                    .partition_key(data)
+                    .data(Blob::new(data.clone()))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let out =
+            client.put_records().stream_name("replayed").set_records(Some(entries)).send().await.unwrap();
+        assert_eq!(out.failed_record_count(), Some(0));
+        for (entry, data) in out.records().iter().zip(datas) {
+            acknowledged.insert(
+                entry.sequence_number().unwrap().to_owned(),
+                (entry.shard_id().unwrap().to_owned(), data),
+            );
+        }
+    }
+    server.kill9();
+
+    // The next start: SIGTERM once /ready says the recovery runs.
+    let stderr_path = server.data_dir().with_file_name("recovering-stderr.log");
+    let mut recovering = std::process::Command::new(binary())
+        .args(["serve", "--port", "0", "--host", "127.0.0.1", "--admin-port", "0"])
+        .args(["--shard-limit", &SHARDS.to_string()])
+        .arg("--data-dir")
+        .arg(server.data_dir())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(recovering.stdout.take().unwrap());
+    let admin = std::io::BufRead::lines(stdout)
+        .map_while(Result::ok)
+        .find_map(|line| line.strip_prefix("kinesin admin on ").map(str::to_owned))
+        .expect("the admin port line");
+    let (status, body) = get(&admin, "/ready");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("recovery is running"), "the start was over before the signal: {body}");
+    let pid = recovering.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let exited = loop {
+        if let Some(status) = recovering.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = recovering.kill();
+            panic!("still running 30 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert_eq!(exited.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stopping during recovery"), "{stderr}");
+
+    server.start_again();
+    let client = server.client_no_retry();
+    let shards: BTreeSet<String> = acknowledged.values().map(|(shard, _)| shard.clone()).collect();
+    let mut reads = tokio::task::JoinSet::new();
+    let mut stored = BTreeMap::new();
+    for shard in shards {
+        if reads.len() >= 16 {
+            stored.extend(reads.join_next().await.unwrap().unwrap());
+        }
+        let client = client.clone();
+        reads.spawn(async move {
+            let records = read_shard(&client, "replayed", &shard).await;
+            records
+                .into_iter()
+                .map(|r| {
+                    (r.sequence_number().to_owned(), String::from_utf8(r.data().as_ref().to_vec()).unwrap())
+                })
+                .collect::<Vec<_>>()
+        });
+    }
+    while let Some(read) = reads.join_next().await {
+        stored.extend(read.unwrap());
+    }
+    for (sequence_number, (_, data)) in &acknowledged {
+        assert_eq!(stored.get(sequence_number), Some(data), "{sequence_number}");
+    }
+    assert_eq!(stored.len(), acknowledged.len());
+}
