@@ -72,16 +72,20 @@ impl Readiness {
         let _ = self.writes.set(health);
     }
 
+    /// Whether the server is in `phase`.
+    pub fn is(&self, phase: Phase) -> bool {
+        self.phase.load(Ordering::Acquire) == phase as u8
+    }
+
     /// Why the server is not ready, if it is not.
     pub fn not_ready_because(&self) -> Option<&'static str> {
-        let phase = self.phase.load(Ordering::Acquire);
-        if phase == Phase::Opening as u8 {
+        if self.is(Phase::Opening) {
             return Some("opening the data directory (recovery is running)");
         }
-        if phase == Phase::CreatingStreams as u8 {
+        if self.is(Phase::CreatingStreams) {
             return Some("creating the start-up streams");
         }
-        if phase == Phase::Stopping as u8 {
+        if self.is(Phase::Stopping) {
             return Some("shutting down");
         }
         match self.writes.get().and_then(WriteHealth::problem) {
@@ -127,8 +131,15 @@ pub fn spawn(listener: TcpListener, state: Arc<AdminState>) {
             };
             let state = state.clone();
             let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                let response = respond(request.method(), request.uri().path(), &state);
-                async move { Ok::<_, Infallible>(response) }
+                let state = state.clone();
+                async move {
+                    let (method, path) = (request.method(), request.uri().path());
+                    let response = match path {
+                        "/metrics" if method == Method::GET || method == Method::HEAD => metrics(state).await,
+                        _ => respond(method, path, &state),
+                    };
+                    Ok::<_, Infallible>(response)
+                }
             });
             tokio::spawn(async move {
                 let connection = hyper::server::conn::http1::Builder::new()
@@ -147,14 +158,6 @@ fn respond(method: &Method, path: &str, state: &AdminState) -> Response<Full<Byt
     }
     match path {
         "/health" => json(StatusCode::OK, serde_json::json!({ "status": "ok" })),
-        "/metrics" => {
-            let mut response = Response::new(Full::new(Bytes::from(state.metrics.render())));
-            response.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            );
-            response
-        }
         "/console/config.json" => match state.console.get() {
             Some(config) => json(StatusCode::OK, serde_json::json!(config)),
             None => json(
@@ -177,6 +180,25 @@ fn respond(method: &Method, path: &str, state: &AdminState) -> Response<Full<Byt
             ),
         },
     }
+}
+
+/// `GET /metrics`, rendered on a blocking thread: it reads the data directory.
+async fn metrics(state: Arc<AdminState>) -> Response<Full<Bytes>> {
+    let text = match tokio::task::spawn_blocking(move || state.metrics.render()).await {
+        Ok(text) => text,
+        Err(_) => {
+            return json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                serde_json::json!({ "error": "could not render" }),
+            )
+        }
+    };
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
 }
 
 fn console_file(content_type: &'static str, bytes: &'static [u8]) -> Response<Full<Bytes>> {
@@ -209,7 +231,7 @@ mod tests {
     fn state() -> AdminState {
         AdminState {
             readiness: Arc::default(),
-            metrics: Arc::new(Metrics::new(Arc::default())),
+            metrics: Arc::new(Metrics::new(Arc::default(), std::path::PathBuf::from("/nonexistent"))),
             console: Arc::default(),
         }
     }

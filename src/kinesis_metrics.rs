@@ -272,11 +272,13 @@ mod tests {
 
     fn stream(shard_level: &[&str]) -> StreamFigures {
         StreamFigures {
+            stream_id: 1,
             account: "111111111111".into(),
             region: "eu-west-1".into(),
             stream: "orders".into(),
             shard_level_metrics: shard_level.iter().map(|s| s.to_string()).collect(),
             metrics: Arc::default(),
+            subscriptions: 0,
         }
     }
 

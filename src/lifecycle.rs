@@ -19,25 +19,50 @@ pub const GRACE: Duration = Duration::from_secs(10);
 /// The future a server stops accepting on.
 pub type StopSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// Runs `server`, handing it the future that completes on SIGTERM or SIGINT, and returns once
-/// it has stopped, or [`GRACE`] after the signal.
+/// Which stop signal came (SIGTERM or SIGINT), once one has.
+pub type StopRequest = watch::Receiver<Option<&'static str>>;
+
+/// Listens for SIGTERM and SIGINT from start-up on, and returns what names the first.
+///
+/// A signal while the data directory is being opened ends the process at once, with status 0:
+/// recovery may take long with much to replay, and it is safe to cut short, as a crash during
+/// it is (the next start replays again; `docs/storage.md`, "Recovery"). A later one stops the
+/// server through [`serve_until_signalled`]. Listening from the start also keeps the signal's
+/// default action — death without the clean-stop mark — from ever applying.
+pub fn watch_stop_signals(readiness: Arc<Readiness>) -> StopRequest {
+    let (stopping, stop_seen) = watch::channel(None);
+    tokio::spawn(async move {
+        let name = stop_signal().await;
+        if readiness.is(Phase::Opening) {
+            tracing::info!(signal = name, "stopping during recovery: the next start takes it up again");
+            std::process::exit(0);
+        }
+        stopping.send_replace(Some(name));
+    });
+    stop_seen
+}
+
+/// Runs `server`, handing it the future that completes once `stop` (from
+/// [`watch_stop_signals`]) names a signal, and returns once it has stopped, or [`GRACE`] after.
 pub async fn serve_until_signalled<S>(
     readiness: Arc<Readiness>,
+    mut stop: StopRequest,
     server: impl FnOnce(StopSignal) -> S,
 ) -> io::Result<()>
 where
     S: Future<Output = io::Result<()>>,
 {
-    let (stopping, mut stop_seen) = watch::channel(false);
+    let mut stop_seen = stop.clone();
     let signal: StopSignal = Box::pin(async move {
-        let name = stop_signal().await;
+        let name = stop.wait_for(Option::is_some).await.ok().and_then(|name| *name);
+        // None: the listener is gone without a signal, so none will come.
+        let Some(name) = name else { return std::future::pending().await };
         tracing::info!(signal = name, "shutting down: finishing the requests in flight");
         readiness.set_phase(Phase::Stopping);
-        stopping.send_replace(true);
     });
     let grace_over = async {
         // An error means the server returned before any signal: its result wins below.
-        if stop_seen.wait_for(|stopping| *stopping).await.is_ok() {
+        if stop_seen.wait_for(Option::is_some).await.is_ok() {
             tokio::time::sleep(GRACE).await;
         } else {
             std::future::pending::<()>().await;

@@ -1,16 +1,20 @@
 //! `GET /metrics` on the admin port: the server's figures in the Prometheus text format
-//! (`docs/metrics.md`). Requests by operation come from the front door ([`RequestMetrics`]);
-//! each stream's figures (CloudWatch's `AWS/Kinesis` metrics, named `kinesin_` + the
-//! CloudWatch name in snake case) from the engine ([`StreamFigures`]). Both are read only when
-//! scraped.
+//! (`docs/metrics.md`). Requests by operation and open connections come from the front door
+//! ([`RequestMetrics`]); each stream's figures (CloudWatch's `AWS/Kinesis` metrics, named
+//! `kinesin_` + the CloudWatch name in snake case, and its subscriptions) from the engine
+//! ([`StreamFigures`]); group commits and syncs from the store ([`CommitMetrics`]). All are
+//! read only when scraped, as are each stream's bytes on disk and the process's memory.
 
+use std::collections::HashMap;
 use std::fmt::Write;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 
 use kinesin_engine::stream_metrics::{value, CallFigures, Distribution, ShardFigures, StreamMetrics};
 use kinesin_engine::StreamFigures;
 use kinesin_server::RequestMetrics;
+use kinesin_store_local::{stream_disk_bytes, CommitMetrics};
 
 type FiguresSource = Box<dyn Fn() -> Vec<StreamFigures> + Send + Sync>;
 
@@ -102,20 +106,31 @@ pub struct Metrics {
     requests: Arc<RequestMetrics>,
     /// Set once the engine runs.
     streams: OnceLock<FiguresSource>,
+    /// Where each stream's files are measured.
+    data_dir: PathBuf,
 }
 
 impl Metrics {
-    pub fn new(requests: Arc<RequestMetrics>) -> Metrics {
-        Metrics { requests, streams: OnceLock::new() }
+    pub fn new(requests: Arc<RequestMetrics>, data_dir: PathBuf) -> Metrics {
+        Metrics { requests, streams: OnceLock::new(), data_dir }
     }
 
     pub fn watch_streams(&self, figures: impl Fn() -> Vec<StreamFigures> + Send + Sync + 'static) {
         let _ = self.streams.set(Box::new(figures));
     }
 
+    /// The exposition; it reads the data directory, so it belongs off the async workers.
     pub fn render(&self) -> String {
         let mut out = String::new();
         self.requests.render(&mut out);
+        CommitMetrics::global().render(&mut out);
+        let rss = kinesin_bench::procfs::rss_kib(std::process::id()).map(|kib| kib * 1024);
+        gauge(
+            &mut out,
+            "process_resident_memory_bytes",
+            "Resident memory of the kinesin process, in bytes.",
+            rss.map(|bytes| (String::new(), bytes)),
+        );
         let mut streams = self.streams.get().map(|figures| figures()).unwrap_or_default();
         streams.sort_by(|a, b| (&a.account, &a.region, &a.stream).cmp(&(&b.account, &b.region, &b.stream)));
         let labelled: Vec<(String, &StreamMetrics)> =
@@ -123,6 +138,22 @@ impl Metrics {
         for series in STREAM_SERIES {
             render_series(&mut out, series, &labelled);
         }
+        let disk = if streams.is_empty() { HashMap::new() } else { stream_disk_bytes(&self.data_dir) };
+        gauge(
+            &mut out,
+            "kinesin_stream_disk_bytes",
+            "Bytes of the stream's files (segments and indexes) in the data directory.",
+            streams
+                .iter()
+                .zip(&labelled)
+                .map(|(s, (labels, _))| (labels.clone(), disk.get(&s.stream_id).copied().unwrap_or(0))),
+        );
+        gauge(
+            &mut out,
+            "kinesin_fan_out_subscriptions",
+            "SubscribeToShard subscriptions running now.",
+            streams.iter().zip(&labelled).map(|(s, (labels, _))| (labels.clone(), s.subscriptions)),
+        );
         let shards: Vec<(String, Arc<ShardFigures>)> = streams
             .iter()
             .filter(|s| !s.shard_level_metrics.is_empty())
@@ -171,6 +202,18 @@ fn render_series<T>(out: &mut String, (name, help, reading): &Series<T>, subject
     }
 }
 
+/// A gauge's header and a sample for each labelled value (labels may be empty).
+fn gauge(out: &mut String, name: &str, help: &str, samples: impl IntoIterator<Item = (String, u64)>) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for (labels, value) in samples {
+        let _ = if labels.is_empty() {
+            writeln!(out, "{name} {value}")
+        } else {
+            writeln!(out, "{name}{{{labels}}} {value}")
+        };
+    }
+}
+
 /// A label value as the text format wants it.
 fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
@@ -192,17 +235,23 @@ mod tests {
             metrics.shard(2).incoming_bytes.fetch_add(42, std::sync::atomic::Ordering::Relaxed);
         }
         StreamFigures {
+            stream_id: if shard_level { 1 } else { 2 },
             account: "111111111111".into(),
             region: "eu-west-1".into(),
             stream: if shard_level { "orders" } else { "plain" }.into(),
             shard_level_metrics: if shard_level { vec!["IncomingBytes".into()] } else { vec![] },
             metrics,
+            subscriptions: if shard_level { 2 } else { 0 },
         }
     }
 
     #[test]
     fn streams_are_labelled_and_read_by_kind() {
-        let metrics = Metrics::new(Arc::default());
+        let data_dir = tempfile::tempdir().unwrap();
+        let shard_dir = data_dir.path().join("streams/1/0");
+        std::fs::create_dir_all(&shard_dir).unwrap();
+        std::fs::write(shard_dir.join("00000000000000000000.log"), [0; 321]).unwrap();
+        let metrics = Metrics::new(Arc::default(), data_dir.path().to_owned());
         assert!(
             !metrics.render().contains("kinesin_incoming_records_total{"),
             "no streams before the engine runs"
@@ -223,6 +272,13 @@ mod tests {
         );
         assert!(text.contains(&format!("kinesin_put_records_success_total{orders} 1\n")), "{text}");
         assert!(text.contains(&format!("kinesin_iterator_age_milliseconds{orders} 1500\n")), "{text}");
+        assert!(text.contains(&format!("kinesin_stream_disk_bytes{orders} 321\n")), "{text}");
+        assert!(text.contains(&format!("kinesin_fan_out_subscriptions{orders} 2\n")), "{text}");
+        let plain = r#"{account="111111111111",region="eu-west-1",stream="plain"}"#;
+        assert!(text.contains(&format!("kinesin_stream_disk_bytes{plain} 0\n")), "{text}");
+        assert!(text.contains("# TYPE kinesin_fsync_duration_seconds histogram\n"), "{text}");
+        let rss = text.lines().find_map(|l| l.strip_prefix("process_resident_memory_bytes "));
+        assert!(rss.and_then(|v| v.parse::<u64>().ok()).is_some_and(|bytes| bytes > 0), "{text}");
         let shard =
             r#"{account="111111111111",region="eu-west-1",stream="orders",shard="shardId-000000000002"}"#;
         assert!(text.contains(&format!("kinesin_shard_incoming_bytes_total{shard} 42\n")), "{text}");

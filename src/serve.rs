@@ -156,8 +156,9 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
 async fn serve(args: ServeArgs, max_open_files: usize) -> Result<(), String> {
     let started = Instant::now();
     let readiness = Arc::new(Readiness::default());
+    let stop = lifecycle::watch_stop_signals(readiness.clone());
     let request_metrics = Arc::default();
-    let metrics = Arc::new(Metrics::new(Arc::clone(&request_metrics)));
+    let metrics = Arc::new(Metrics::new(Arc::clone(&request_metrics), args.data_dir.clone()));
     let console = Arc::new(ConsoleConfigCell::new());
     if let AdminPort::Port(port) = args.admin_port {
         let host = args.admin_host.as_deref().unwrap_or(&args.host);
@@ -285,7 +286,7 @@ async fn serve(args: ServeArgs, max_open_files: usize) -> Result<(), String> {
         ..ServerConfig::default()
     };
     let tls = tls.map(|(listener, config, _, _)| (listener, config));
-    let served = lifecycle::serve_until_signalled(readiness, |stop| {
+    let served = lifecycle::serve_until_signalled(readiness, stop, |stop| {
         kinesin_server::serve_with_tls(listener, tls, engine, server_config, stop)
     })
     .await;

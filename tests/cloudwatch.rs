@@ -462,3 +462,60 @@ async fn streams_publish_their_aws_kinesis_metrics() {
     .json();
     assert_eq!(elsewhere["Metrics"].as_array().map(Vec::len), Some(0), "{elsewhere}");
 }
+
+/// The example dashboard for Grafana's CloudWatch data source (docs/grafana/kinesin-cloudwatch.json)
+/// cannot rot: each metric it charts is one kinesin publishes under AWS/Kinesis with the
+/// StreamName dimension, as ListMetrics (which Grafana's stream variable calls) shows.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_grafana_cloudwatch_dashboard_charts_metrics_kinesin_publishes() {
+    use aws_sdk_kinesis::primitives::Blob;
+    use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
+
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/grafana/kinesin-cloudwatch.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let targets: Vec<&serde_json::Value> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|panel| panel["targets"].as_array().unwrap())
+        .collect();
+    assert!(targets.len() >= 8);
+    for target in &targets {
+        assert_eq!(target["namespace"], "AWS/Kinesis", "{target}");
+        assert_eq!(target["dimensions"]["StreamName"], "$stream", "{target}");
+    }
+
+    let server = TestServer::start_with(ServerOptions::default().arg("--metrics-publish-seconds").arg("1"));
+    let endpoint = server.endpoint();
+    let client = server.client();
+    client.create_stream().stream_name("charted").shard_count(1).send().await.unwrap();
+    client.put_record().stream_name("charted").partition_key("k").data(Blob::new("a")).send().await.unwrap();
+    let entry = PutRecordsRequestEntry::builder().partition_key("k").data(Blob::new("abc")).build().unwrap();
+    client.put_records().stream_name("charted").set_records(Some(vec![entry; 2])).send().await.unwrap();
+    let iterator = client
+        .get_shard_iterator()
+        .stream_name("charted")
+        .shard_id("shardId-000000000000")
+        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap();
+    client.get_records().shard_iterator(iterator.shard_iterator().unwrap()).send().await.unwrap();
+
+    let charted: std::collections::BTreeSet<&str> =
+        targets.iter().map(|target| target["metricName"].as_str().unwrap()).collect();
+    let list = br#"{"Namespace":"AWS/Kinesis","Dimensions":[{"Name":"StreamName","Value":"charted"}]}"#;
+    let mut missing = charted.clone();
+    // Published every second: wait for the period holding the calls.
+    for _ in 0..50 {
+        let listed = raw(&endpoint, request("json", "ListMetrics", list.to_vec(), "us-east-1")).await.json();
+        for metric in listed["Metrics"].as_array().unwrap() {
+            missing.remove(metric["MetricName"].as_str().unwrap());
+        }
+        if missing.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(missing.is_empty(), "the dashboard charts {missing:?}, which kinesin never published");
+}

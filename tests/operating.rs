@@ -282,6 +282,150 @@ async fn health_readiness_and_metrics_on_the_admin_port() {
     assert_eq!(quiet.stdout_line("kinesin admin on "), None, "`off` serves no admin port");
 }
 
+/// A sample's value in a Prometheus exposition: the line `series value`, `series` with its
+/// labels (`name{a="b"}`).
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Scrapes `/metrics` until `series` satisfies `wanted`, for up to 20 seconds (connections are
+/// counted once accepted and closed, subscriptions once their task notices); returns the value.
+fn await_sample(admin: &str, series: &str, wanted: impl Fn(f64) -> bool) -> f64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let value = sample(&get(admin, "/metrics").1, series);
+        match value {
+            Some(value) if wanted(value) => return value,
+            _ if std::time::Instant::now() > deadline => panic!("{series} stayed at {value:?}"),
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// The server's own figures move with what it does: group commits and their syncs with puts, a
+/// stream's bytes on disk with its records, the connection gauge with clients connecting and
+/// leaving, the subscription gauge with SubscribeToShard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_own_metrics_follow_puts_connections_and_subscriptions() {
+    let server = TestServer::start();
+    let admin = server.admin_endpoint();
+    let client = server.client_no_retry();
+    create_stream_and_wait(&client, "gauged", 1).await;
+    let stream = r#"{account="000000000000",region="us-east-1",stream="gauged"}"#;
+    let disk = format!("kinesin_stream_disk_bytes{stream}");
+    let before = get(&admin, "/metrics").1;
+    let value = |metrics: &str, series: &str| {
+        sample(metrics, series).unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
+    };
+    let rss = value(&before, "process_resident_memory_bytes");
+    assert!(rss > 1e6, "a running server holds more than a megabyte: {rss}");
+
+    // One small record goes through the journal; each PutRecords' 200 KB share of the shard is
+    // synced in its segment (docs/storage.md).
+    client
+        .put_record()
+        .stream_name("gauged")
+        .partition_key("k")
+        .data(Blob::new("small"))
+        .send()
+        .await
+        .unwrap();
+    let entry = PutRecordsRequestEntry::builder()
+        .partition_key("k")
+        .data(Blob::new(vec![7u8; 20_000]))
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        client
+            .put_records()
+            .stream_name("gauged")
+            .set_records(Some(vec![entry.clone(); 10]))
+            .send()
+            .await
+            .unwrap();
+    }
+    let after = get(&admin, "/metrics").1;
+    let grew = |series: &str| value(&after, series) - value(&before, series);
+    assert!(grew("kinesin_group_commit_records_count") >= 1.0, "{after}");
+    assert!(grew("kinesin_group_commit_records_sum") >= 51.0, "{after}");
+    assert!(grew("kinesin_group_commit_bytes_sum") >= 1_000_000.0, "{after}");
+    assert!(grew(r#"kinesin_group_commit_bytes_bucket{le="+Inf"}"#) >= 1.0, "{after}");
+    assert!(grew(r#"kinesin_fsync_duration_seconds_count{file="journal"}"#) >= 1.0, "{after}");
+    assert!(grew(r#"kinesin_fsync_duration_seconds_count{file="segment"}"#) >= 5.0, "{after}");
+    assert!(grew(r#"kinesin_fsync_duration_seconds_sum{file="segment"}"#) > 0.0, "{after}");
+    assert!(grew(&disk) >= 1_000_000.0, "{after}");
+
+    // Connections: counted while open, not after.
+    let idle = value(&after, "kinesin_open_connections");
+    let address = server.endpoint().strip_prefix("http://").unwrap().to_owned();
+    let clients: Vec<TcpStream> = (0..5).map(|_| TcpStream::connect(&address).unwrap()).collect();
+    await_sample(&admin, "kinesin_open_connections", |open| open >= idle + 5.0);
+    drop(clients);
+    await_sample(&admin, "kinesin_open_connections", |open| open <= idle);
+
+    // Subscriptions: counted while running, not after the client goes away.
+    let subscriptions = format!("kinesin_fan_out_subscriptions{stream}");
+    assert_eq!(value(&after, &subscriptions), 0.0);
+    let stream_arn = summary(&client, "gauged").await.stream_arn().to_owned();
+    let consumer = active_consumer(&client, &stream_arn, "gauge-watcher").await;
+    let position = StartingPosition::builder().r#type(ShardIteratorType::Latest).build().unwrap();
+    let subscription = client
+        .subscribe_to_shard()
+        .consumer_arn(&consumer)
+        .shard_id("shardId-000000000000")
+        .starting_position(position)
+        .send()
+        .await
+        .unwrap();
+    let admin_now = admin.clone();
+    let series = subscriptions.clone();
+    tokio::task::spawn_blocking(move || await_sample(&admin_now, &series, |n| n == 1.0)).await.unwrap();
+    drop(subscription);
+    tokio::task::spawn_blocking(move || await_sample(&admin, &subscriptions, |n| n == 0.0)).await.unwrap();
+}
+
+/// The example dashboard (docs/grafana/kinesin-prometheus.json) cannot rot: every series its
+/// queries name is one a running server exposes.
+#[tokio::test]
+async fn the_grafana_prometheus_dashboard_queries_series_the_server_exposes() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/grafana/kinesin-prometheus.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut queries: Vec<&str> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|panel| panel["targets"].as_array().unwrap())
+        .map(|target| target["expr"].as_str().unwrap())
+        .collect();
+    queries.extend(
+        dashboard["templating"]["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v["query"]["query"].as_str()),
+    );
+    let named: BTreeSet<&str> = queries
+        .iter()
+        .flat_map(|query| query.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|word| word.starts_with("kinesin_") || word.starts_with("process_"))
+        .collect();
+    assert!(named.len() >= 15, "{named:?}");
+
+    let server = TestServer::start();
+    let client = server.client_no_retry();
+    create_stream_and_wait(&client, "charted", 1).await;
+    client.put_record().stream_name("charted").partition_key("k").data(Blob::new("x")).send().await.unwrap();
+    let exposed: BTreeSet<String> = get(&server.admin_endpoint(), "/metrics")
+        .1
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split(['{', ' ']).next())
+        .map(str::to_owned)
+        .collect();
+    let missing: Vec<&&str> = named.iter().filter(|name| !exposed.contains(**name)).collect();
+    assert!(missing.is_empty(), "the dashboard queries {missing:?}, which /metrics does not have");
+}
+
 /// SIGTERM while producers put and a subscription is live: the subscription ends cleanly, the
 /// process exits 0 leaving the clean-stop mark, and every acknowledged record is there after a
 /// restart.
@@ -372,4 +516,104 @@ async fn sigterm_during_puts_and_a_subscription_stops_cleanly_and_keeps_every_ac
             "{sequence_number}"
         );
     }
+}
+
+/// SIGTERM while a start recovers a large data directory (after a kill -9, with thousands of
+/// shards to open, replay into and sync): the process exits at once with status 0, and the next
+/// start recovers every acknowledged record (`docs/storage.md`, "Recovery").
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_during_recovery_exits_at_once_and_the_next_start_recovers_everything() {
+    const SHARDS: i32 = 2_000;
+    let mut server = TestServer::start_with(ServerOptions::default().shard_limit(SHARDS as u32));
+    let client = server.client_no_retry();
+    create_stream_and_wait(&client, "replayed", SHARDS).await;
+    let mut acknowledged = BTreeMap::new();
+    for batch in 0..20 {
+        let datas: Vec<String> = (0..500).map(|i| format!("record {batch}-{i}")).collect();
+        let entries: Vec<PutRecordsRequestEntry> = datas
+            .iter()
+            .map(|data| {
+                PutRecordsRequestEntry::builder()
+                    .partition_key(data)
+                    .data(Blob::new(data.clone()))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let out =
+            client.put_records().stream_name("replayed").set_records(Some(entries)).send().await.unwrap();
+        assert_eq!(out.failed_record_count(), Some(0));
+        for (entry, data) in out.records().iter().zip(datas) {
+            acknowledged.insert(
+                entry.sequence_number().unwrap().to_owned(),
+                (entry.shard_id().unwrap().to_owned(), data),
+            );
+        }
+    }
+    server.kill9();
+
+    // The next start: SIGTERM once /ready says the recovery runs.
+    let stderr_path = server.data_dir().with_file_name("recovering-stderr.log");
+    let mut recovering = std::process::Command::new(binary())
+        .args(["serve", "--port", "0", "--host", "127.0.0.1", "--admin-port", "0"])
+        .args(["--shard-limit", &SHARDS.to_string()])
+        .arg("--data-dir")
+        .arg(server.data_dir())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(recovering.stdout.take().unwrap());
+    let admin = std::io::BufRead::lines(stdout)
+        .map_while(Result::ok)
+        .find_map(|line| line.strip_prefix("kinesin admin on ").map(str::to_owned))
+        .expect("the admin port line");
+    let (status, body) = get(&admin, "/ready");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("recovery is running"), "the start was over before the signal: {body}");
+    let pid = recovering.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let exited = loop {
+        if let Some(status) = recovering.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = recovering.kill();
+            panic!("still running 30 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert_eq!(exited.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stopping during recovery"), "{stderr}");
+
+    server.start_again();
+    let client = server.client_no_retry();
+    let shards: BTreeSet<String> = acknowledged.values().map(|(shard, _)| shard.clone()).collect();
+    let mut reads = tokio::task::JoinSet::new();
+    let mut stored = BTreeMap::new();
+    for shard in shards {
+        if reads.len() >= 16 {
+            stored.extend(reads.join_next().await.unwrap().unwrap());
+        }
+        let client = client.clone();
+        reads.spawn(async move {
+            let records = read_shard(&client, "replayed", &shard).await;
+            records
+                .into_iter()
+                .map(|r| {
+                    (r.sequence_number().to_owned(), String::from_utf8(r.data().as_ref().to_vec()).unwrap())
+                })
+                .collect::<Vec<_>>()
+        });
+    }
+    while let Some(read) = reads.join_next().await {
+        stored.extend(read.unwrap());
+    }
+    for (sequence_number, (_, data)) in &acknowledged {
+        assert_eq!(stored.get(sequence_number), Some(data), "{sequence_number}");
+    }
+    assert_eq!(stored.len(), acknowledged.len());
 }

@@ -18,7 +18,7 @@ mod client;
 mod get_records;
 mod latency;
 mod load;
-mod procfs;
+pub mod procfs;
 mod producer;
 mod put_record;
 mod put_records;

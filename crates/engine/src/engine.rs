@@ -60,12 +60,16 @@ const MAX_UPDATE_ATTEMPTS: usize = 16;
 /// One stream's figures, with who it belongs to ([`Engine::stream_figures`]).
 #[derive(Debug, Clone)]
 pub struct StreamFigures {
+    /// The store's id of the stream (its directory in the data directory).
+    pub stream_id: u64,
     pub account: String,
     pub region: String,
     pub stream: String,
     /// The shard-level metrics EnableEnhancedMonitoring asked for (CloudWatch names).
     pub shard_level_metrics: Vec<String>,
     pub metrics: Arc<StreamMetrics>,
+    /// SubscribeToShard subscriptions running now.
+    pub subscriptions: u64,
 }
 
 /// Kinesis semantics over a [`ShardLog`] and a [`Catalog`].
@@ -376,14 +380,17 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
 
     /// Every stream's figures since start-up, for metrics.
     pub fn stream_figures(&self) -> Vec<StreamFigures> {
+        let subscriptions = self.fanout.live_subscriptions();
         self.registry()
             .all()
             .map(|s| StreamFigures {
+                stream_id: s.id,
                 account: s.account.clone(),
                 region: s.region.clone(),
                 stream: s.name.clone(),
                 shard_level_metrics: s.shard_level_metrics.clone(),
                 metrics: Arc::clone(&s.metrics),
+                subscriptions: subscriptions.get(&s.id).copied().unwrap_or(0),
             })
             .collect()
     }

@@ -109,6 +109,16 @@ impl Fanout {
         leases.get(&lease.key).is_some_and(|grant| grant.id == lease.id)
     }
 
+    /// How many subscriptions are running, by stream id (for `/metrics`).
+    pub(crate) fn live_subscriptions(&self) -> HashMap<u64, u64> {
+        let leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+        let mut live = HashMap::new();
+        for (key, _) in leases.iter().filter(|(_, grant)| grant.live) {
+            *live.entry(key.shard.stream_id).or_default() += 1;
+        }
+        live
+    }
+
     /// The subscription holding `lease` has ended; the grant still refuses newcomers until
     /// [`RESUBSCRIBE_AFTER_MS`] after it was made.
     pub(crate) fn release(&self, lease: &Lease) {
@@ -183,6 +193,16 @@ mod tests {
         // Releasing the replaced lease does not disturb the new holder.
         fanout.release(&first);
         assert!(fanout.holds(&second));
+    }
+
+    #[test]
+    fn live_subscriptions_are_counted_by_stream_until_released() {
+        let fanout = Fanout::default();
+        let first = fanout.acquire(key("a"), 0).unwrap();
+        let _second = fanout.acquire(key("b"), 0).unwrap();
+        assert_eq!(fanout.live_subscriptions(), HashMap::from([(1, 2)]));
+        fanout.release(&first);
+        assert_eq!(fanout.live_subscriptions(), HashMap::from([(1, 1)]));
     }
 
     #[test]

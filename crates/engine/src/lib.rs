@@ -11,6 +11,7 @@ mod errors;
 pub mod exhaustion;
 mod fanout;
 pub mod hashing;
+pub mod histogram;
 pub mod log_limit;
 mod lookup;
 #[cfg(any(test, feature = "memory"))]

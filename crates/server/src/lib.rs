@@ -30,6 +30,7 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 
 use crate::front_door::FrontDoor;
+use crate::metrics::OpenConnection;
 pub use crate::metrics::RequestMetrics;
 pub use crate::services::Services;
 pub use crate::tls::{SelfSigned, TlsConfig};
@@ -103,6 +104,7 @@ pub async fn serve_with_tls(
         Some((listener, config)) => (Some(listener), Some(TlsAcceptor::from(config.server))),
         None => (None, None),
     };
+    let metrics = Arc::clone(&config.metrics);
     let front_door = Arc::new(FrontDoor::new(api, config));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // The timer lets HTTP/1.1 drop clients that never finish their request head.
@@ -132,6 +134,8 @@ pub async fn serve_with_tls(
         if let Err(err) = stream.set_nodelay(true) {
             debug!(%peer, error = %err, "could not set TCP_NODELAY");
         }
+        // Moved into the connection's task, which drops it when the connection closes.
+        let open = OpenConnection::new(&metrics);
         let front_door = Arc::clone(&front_door);
         let service = service_fn(move |request| {
             let front_door = Arc::clone(&front_door);
@@ -143,6 +147,7 @@ pub async fn serve_with_tls(
             let builder = builder.clone();
             let watcher = graceful.watcher();
             tokio::spawn(async move {
+                let _open = open;
                 let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
                 {
                     Ok(Ok(stream)) => stream,
@@ -165,6 +170,7 @@ pub async fn serve_with_tls(
         let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
+            let _open = open;
             if let Err(err) = connection.await {
                 debug!(%peer, error = %err, "connection ended with an error");
             }

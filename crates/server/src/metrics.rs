@@ -1,16 +1,21 @@
-//! The front door's own figures, for Prometheus: requests by operation and outcome, and their
-//! durations as a histogram. Recording is a handful of relaxed atomic additions on counters
-//! laid out per operation in advance: no lock, no allocation, no map lookup.
+//! The front door's own figures, for Prometheus: requests by operation and outcome, their
+//! durations as a histogram, and the connections open. Recording is a handful of relaxed atomic
+//! additions on counters laid out per operation in advance: no lock, no allocation, no map
+//! lookup.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use kinesin_engine::histogram::Histogram;
 use kinesin_wire::Operation;
 
-/// Upper bounds of the duration buckets, in seconds (Prometheus' `le`).
-const BUCKETS: [f64; 14] =
-    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// Upper bounds of the duration buckets, in microseconds (Prometheus' `le`, in seconds).
+const BUCKETS: [u64; 14] = [
+    500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
+    5_000_000, 10_000_000,
+];
 
 /// The outcomes counted apart: success, then the error types kinesin answers with (those of the
 /// API model and of the protocol). Any other is counted as `Other`.
@@ -44,25 +49,52 @@ const CODES: [&str; 26] = [
 ];
 const OTHER: usize = CODES.len();
 
-#[derive(Default)]
 struct OperationFigures {
     /// By [`CODES`] index, then `Other`.
     outcomes: [AtomicU64; CODES.len() + 1],
-    /// Requests at most each bucket's bound, not cumulative (the exposition sums them).
-    buckets: [AtomicU64; BUCKETS.len() + 1],
-    count: AtomicU64,
-    total_micros: AtomicU64,
+    durations: Histogram,
 }
 
-/// Requests answered by the front door, by operation.
+impl Default for OperationFigures {
+    fn default() -> OperationFigures {
+        OperationFigures {
+            outcomes: Default::default(),
+            durations: Histogram::new(&BUCKETS, Histogram::SECONDS),
+        }
+    }
+}
+
+/// Requests answered by the front door, by operation, and the connections it has open.
 pub struct RequestMetrics {
     /// In the order of [`Operation::ALL`].
     operations: Vec<OperationFigures>,
+    /// API connections (HTTP and HTTPS) accepted and not yet closed.
+    open_connections: AtomicU64,
 }
 
 impl Default for RequestMetrics {
     fn default() -> RequestMetrics {
-        RequestMetrics { operations: Operation::ALL.iter().map(|_| OperationFigures::default()).collect() }
+        RequestMetrics {
+            operations: Operation::ALL.iter().map(|_| OperationFigures::default()).collect(),
+            open_connections: AtomicU64::new(0),
+        }
+    }
+}
+
+/// One open connection, counted in [`RequestMetrics`] from its accept until this is dropped
+/// (with the connection's task).
+pub(crate) struct OpenConnection(Arc<RequestMetrics>);
+
+impl OpenConnection {
+    pub(crate) fn new(metrics: &Arc<RequestMetrics>) -> OpenConnection {
+        metrics.open_connections.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(Arc::clone(metrics))
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.open_connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -81,19 +113,14 @@ impl RequestMetrics {
             Some(code) => CODES.iter().position(|c| *c == code).unwrap_or(OTHER),
         };
         figures.outcomes[outcome].fetch_add(1, Ordering::Relaxed);
-        let seconds = elapsed.as_secs_f64();
-        let bucket = BUCKETS.iter().position(|bound| seconds <= *bound).unwrap_or(BUCKETS.len());
-        figures.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        figures.count.fetch_add(1, Ordering::Relaxed);
-        figures.total_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        figures.durations.observe_duration(elapsed);
     }
 
     /// Appends `kinesin_requests_total` and `kinesin_request_duration_seconds` in the
-    /// Prometheus text format, for the operations called at least once.
+    /// Prometheus text format, for the operations called at least once, and
+    /// `kinesin_open_connections`.
     pub fn render(&self, out: &mut String) {
-        let called = || {
-            Operation::ALL.iter().zip(&self.operations).filter(|(_, f)| f.count.load(Ordering::Relaxed) > 0)
-        };
+        let called = || Operation::ALL.iter().zip(&self.operations).filter(|(_, f)| f.durations.count() > 0);
         out.push_str("# HELP kinesin_requests_total Requests answered, by operation and outcome (OK or the error type).\n");
         out.push_str("# TYPE kinesin_requests_total counter\n");
         for (op, figures) in called() {
@@ -112,23 +139,15 @@ impl RequestMetrics {
         out.push_str("# HELP kinesin_request_duration_seconds Time from a request's last byte to its answer (the head of an event stream), by operation.\n");
         out.push_str("# TYPE kinesin_request_duration_seconds histogram\n");
         for (op, figures) in called() {
-            let name = op.name();
-            let mut cumulative = 0;
-            for (i, bucket) in figures.buckets.iter().enumerate() {
-                cumulative += bucket.load(Ordering::Relaxed);
-                let bound = BUCKETS.get(i).map_or("+Inf".to_owned(), f64::to_string);
-                let _ = writeln!(
-                    out,
-                    "kinesin_request_duration_seconds_bucket{{operation=\"{name}\",le=\"{bound}\"}} {cumulative}"
-                );
-            }
-            let seconds = figures.total_micros.load(Ordering::Relaxed) as f64 / 1e6;
-            let _ = writeln!(out, "kinesin_request_duration_seconds_sum{{operation=\"{name}\"}} {seconds}");
-            // The buckets' total rather than `count`, read a moment apart: the exposition must
-            // agree with itself.
-            let _ =
-                writeln!(out, "kinesin_request_duration_seconds_count{{operation=\"{name}\"}} {cumulative}");
+            figures.durations.render(
+                out,
+                "kinesin_request_duration_seconds",
+                &format!("operation=\"{}\"", op.name()),
+            );
         }
+        out.push_str("# HELP kinesin_open_connections API connections (HTTP and HTTPS) open now.\n");
+        out.push_str("# TYPE kinesin_open_connections gauge\n");
+        let _ = writeln!(out, "kinesin_open_connections {}", self.open_connections.load(Ordering::Relaxed));
     }
 }
 
@@ -155,10 +174,24 @@ mod tests {
             r#"kinesin_request_duration_seconds_bucket{operation="PutRecord",le="+Inf"} 3"#,
             r#"kinesin_request_duration_seconds_sum{operation="PutRecord"} 20.0033"#,
             r#"kinesin_request_duration_seconds_count{operation="PutRecord"} 3"#,
+            "kinesin_open_connections 0",
         ] {
             assert!(text.lines().any(|l| l == line), "no {line} in\n{text}");
         }
         assert!(!text.contains("GetRecords"), "operations never called are left out");
+    }
+
+    #[test]
+    fn counts_connections_while_open() {
+        let metrics = Arc::new(RequestMetrics::default());
+        let open = |metrics: &RequestMetrics| metrics.open_connections.load(Ordering::Relaxed);
+        let first = OpenConnection::new(&metrics);
+        let second = OpenConnection::new(&metrics);
+        assert_eq!(open(&metrics), 2);
+        drop(first);
+        assert_eq!(open(&metrics), 1);
+        drop(second);
+        assert_eq!(open(&metrics), 0);
     }
 
     #[test]

@@ -45,6 +45,7 @@ use kinesin_engine::log_limit::LogLimit;
 use kinesin_engine::storage::{Appended, NewRecord, ShardKey, StoreError};
 use tokio::sync::oneshot;
 
+use crate::commit_metrics::{CommitMetrics, SyncedFile};
 use crate::frame;
 use crate::journal::{self, Journal, Retired};
 use crate::parallel;
@@ -303,9 +304,16 @@ impl SyncJob {
             let syncs: Vec<_> = self
                 .segments
                 .iter()
-                .map(|file| scope.spawn(move || segment_syncs.sync(file.key(), &**file)))
+                .map(|file| {
+                    scope.spawn(move || {
+                        CommitMetrics::timed(SyncedFile::Segment, || segment_syncs.sync(file.key(), &**file))
+                    })
+                })
                 .collect();
-            let journal = self.journal.as_ref().map_or(Ok(()), |file| file.sync_data());
+            let journal = self
+                .journal
+                .as_ref()
+                .map_or(Ok(()), |file| CommitMetrics::timed(SyncedFile::Journal, || file.sync_data()));
             let segments = self
                 .segments
                 .iter()
@@ -408,6 +416,7 @@ impl CommitThread {
             // A finished sync lets the next batch go before anything new is written.
             self.start_sync();
             if let Some(group) = self.take_group() {
+                CommitMetrics::group(group.iter().map(|r| (r.records.len(), r.frame_bytes)));
                 self.write_guarded(group);
                 self.start_sync();
             }

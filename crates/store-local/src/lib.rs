@@ -19,6 +19,8 @@
 
 mod catalog;
 mod commit;
+mod commit_metrics;
+mod disk_usage;
 mod frame;
 mod index;
 mod journal;
@@ -41,6 +43,8 @@ use std::sync::Arc;
 use kinesin_engine::storage::{Clock, StoreError};
 
 pub use catalog::RedbCatalog;
+pub use commit_metrics::CommitMetrics;
+pub use disk_usage::stream_disk_bytes;
 pub use log::LocalSegmentLog;
 pub use simfs::SimFs;
 pub use tables::RedbTableStore;
