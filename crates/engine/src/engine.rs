@@ -380,7 +380,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
 
     /// Every stream's figures since start-up, for metrics.
     pub fn stream_figures(&self) -> Vec<StreamFigures> {
-        let subscriptions = self.fanout.live_subscriptions();
+        let subscriptions = self.view.fanout.live_subscriptions();
         self.registry()
             .all()
             .map(|s| StreamFigures {
