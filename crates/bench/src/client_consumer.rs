@@ -23,6 +23,7 @@ use super::client::Client;
 use super::get_records::ShardCounts;
 use super::load::LoopResult;
 use super::procfs;
+use super::Settings;
 
 /// Counts what it is given into a total shared by every shard's processor.
 struct Counter {
@@ -54,14 +55,13 @@ fn dynamodb(endpoint: &str, region: &str) -> aws_sdk_dynamodb::Client {
 }
 
 /// Drains `stream` (holding `counts` records) through a new consumer application named
-/// `application`; gives up after `limit`.
+/// `application`, reads paced by `--poll-ms`; gives up after `limit`.
 pub async fn drain(
     client: &Client,
     stream: &str,
     counts: &ShardCounts,
     application: &str,
-    record_bytes: usize,
-    poll: Duration,
+    settings: &Settings,
     limit: Duration,
     pid: Option<u32>,
 ) -> LoopResult {
@@ -78,7 +78,7 @@ pub async fn drain(
         stream,
     )
     .initial_position(InitialPosition::TrimHorizon)
-    .idle_time_between_reads(poll)
+    .idle_time_between_reads(Duration::from_millis(settings.poll_ms))
     .start(move |_shard: &str| Counter { total: counter_total.clone(), expected, done: counter_done.clone() })
     .await;
     let mut result = LoopResult::default();
@@ -94,7 +94,7 @@ pub async fn drain(
     }
     result.seconds = started.elapsed().as_secs_f64();
     result.records = total.load(Ordering::Relaxed).min(expected);
-    result.bytes = result.records * record_bytes as u64;
+    result.bytes = result.records * settings.record_bytes as u64;
     result.server_cpu_s = match (cpu_before, pid.and_then(procfs::cpu_seconds)) {
         (Some(before), Some(after)) => Some(after - before),
         _ => None,

@@ -60,12 +60,7 @@ pub async fn run(
 }
 
 /// Puts the entries round and round until `end`, handing each record's delivery to the counter.
-async fn feed(
-    producer: Producer,
-    entries: Vec<Entry>,
-    deliveries: mpsc::Sender<Delivery>,
-    end: Instant,
-) {
+async fn feed(producer: Producer, entries: Vec<Entry>, deliveries: mpsc::Sender<Delivery>, end: Instant) {
     for entry in entries.iter().cycle() {
         if Instant::now() >= end {
             return;

@@ -501,8 +501,7 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
                                     &streams.drain,
                                     counts,
                                     &application,
-                                    settings.record_bytes,
-                                    Duration::from_millis(settings.poll_ms),
+                                    &settings,
                                     DRAIN_LIMIT,
                                     pid,
                                 );
