@@ -9,6 +9,7 @@
 #   scripts/bench-peers.sh --rounds 1 --seconds 2 --drain-records 100000   # a quick look
 #   scripts/bench-peers.sh --json-file bench.json   # any `kinesin bench` flag is passed on
 #   PEERS="kinesalite ferrokinesis" scripts/bench-peers.sh  # some of the peers
+#   PEERS=ferrokinesis scripts/bench-peers.sh --workloads put-records --shards 4,500,5000  # the shard curve
 #
 # Needs: a Rust toolchain, node and npm. Cache: $KINESIN_PEERS_DIR (default target/bench-peers).
 set -euo pipefail
@@ -38,15 +39,17 @@ for tool in node; do
     command -v "$tool" >/dev/null || { echo "$tool is needed for the npm peers" >&2; exit 1; }
 done
 
+# Shard limits are far above what a run creates (`--shards 4,500,5000` makes a 5,000-shard
+# stream per workload): the bench measures speed, not the account limit.
 # Each --peer is NAME=COMMAND; the harness substitutes {port} (and {port2}, a second free port)
 # and {dir} (a fresh data directory), runs it with `sh -c exec …`, and kills it at the end.
 # PEERS picks some of them, e.g. PEERS="kinesalite ferrokinesis" (kinesis-local is slow to fill
 # a large stream: give it a small --drain-records).
 declare -A COMMANDS=(
-    [kinesalite]="node $NPM/kinesalite/cli.js --port {port} --createStreamMs 0 --deleteStreamMs 0 --updateStreamMs 0 --shardLimit 1000"
-    [kinesis-local]="env KINESIS_MOCK_PLAIN_PORT={port} KINESIS_MOCK_TLS_PORT={port2} KINESIS_MOCK_CERT_PATH=$NPM/kinesis-local/server.json CREATE_STREAM_DURATION=0ms DELETE_STREAM_DURATION=0ms REGISTER_STREAM_CONSUMER_DURATION=0ms SHARD_LIMIT=1000 LOG_LEVEL=WARN node $NPM/kinesis-local/main.js"
-    [ferrokinesis]="$CACHE/bin/ferrokinesis --port {port} --create-stream-ms 0 --delete-stream-ms 0 --update-stream-ms 0 --shard-limit 1000 --log-level warn"
-    [ferrokinesis-durable]="$CACHE/bin/ferrokinesis --port {port} --create-stream-ms 0 --delete-stream-ms 0 --update-stream-ms 0 --shard-limit 1000 --log-level warn --state-dir {dir}"
+    [kinesalite]="node $NPM/kinesalite/cli.js --port {port} --createStreamMs 0 --deleteStreamMs 0 --updateStreamMs 0 --shardLimit 100000"
+    [kinesis-local]="env KINESIS_MOCK_PLAIN_PORT={port} KINESIS_MOCK_TLS_PORT={port2} KINESIS_MOCK_CERT_PATH=$NPM/kinesis-local/server.json CREATE_STREAM_DURATION=0ms DELETE_STREAM_DURATION=0ms REGISTER_STREAM_CONSUMER_DURATION=0ms SHARD_LIMIT=100000 LOG_LEVEL=WARN node $NPM/kinesis-local/main.js"
+    [ferrokinesis]="$CACHE/bin/ferrokinesis --port {port} --create-stream-ms 0 --delete-stream-ms 0 --update-stream-ms 0 --shard-limit 100000 --log-level warn"
+    [ferrokinesis-durable]="$CACHE/bin/ferrokinesis --port {port} --create-stream-ms 0 --delete-stream-ms 0 --update-stream-ms 0 --shard-limit 100000 --log-level warn --state-dir {dir}"
 )
 ARGS=()
 for peer in ${PEERS:-kinesalite kinesis-local ferrokinesis ferrokinesis-durable}; do

@@ -115,3 +115,74 @@ fn a_peer_that_fails_to_start_is_reported_with_its_output() {
     assert!(stderr.contains("broken exited (exit status: 3) before answering"), "{stderr}");
     assert!(stderr.contains("cannot bind port"), "{stderr}");
 }
+
+/// The shard dimension, kinesin-client's producer and consumer, and start-up at scale, with tiny
+/// sizes: a row per shard count (with its ratio to the first), producer rows aggregated and not,
+/// a consumer row that read every record the fill put, and a start-up row per way of stopping.
+#[test]
+fn bench_runs_shard_counts_client_workloads_and_startup() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let json_path = work.path().join("report.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_kinesin"))
+        .args(["bench", "--rounds", "1", "--seconds", "0.5", "--warmup", "0.1", "--no-baseline"])
+        .args(["--shards", "2,3", "--client", "raw", "--put-records-sizes", "100", "--batch", "20"])
+        .args(["--in-flight", "2", "--drain-records", "1000", "--settle-seconds", "0"])
+        .args(["--workloads", "put-records,producer,get-records,consumer,startup", "--startup-shards", "30"])
+        .arg("--work-dir")
+        .arg(work.path())
+        .arg("--json-file")
+        .arg(&json_path)
+        .output()
+        .expect("run kinesin bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "kinesin bench failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    for needle in ["vs 2 shards", "kinesin-client", "Start-up at scale", "kill -9", "clean stop"] {
+        assert!(stdout.contains(needle), "the table lacks '{needle}':\n{stdout}");
+    }
+
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json_path).expect("the JSON report was written"))
+            .expect("valid JSON");
+    let rows = report["throughput"].as_array().expect("throughput rows");
+    let row = |workload: &str, shards: i64, variant_has: &str| {
+        rows.iter()
+            .find(|r| {
+                r["workload"] == workload
+                    && r["shards"] == shards
+                    && r["variant"].as_str().unwrap().contains(variant_has)
+            })
+            .unwrap_or_else(|| panic!("no {workload} row at {shards} shards ({variant_has}) in {report}"))
+    };
+    for shards in [2, 3] {
+        let put = row("put-records", shards, "B");
+        assert_eq!(put["errors"], serde_json::json!({}), "{put}");
+        assert!(put["first_shards_ratio"].as_f64().is_some() || put["records_per_s"] == 0.0, "{put}");
+        for variant in ["feeders", "aggregated"] {
+            let producer = row("producer", shards, variant);
+            assert_eq!(producer["mode"], "kinesin-client", "{producer}");
+            assert_eq!(producer["errors"], serde_json::json!({}), "{producer}");
+        }
+        let consumer = row("consumer", shards, "TRIM_HORIZON");
+        assert_eq!(consumer["errors"], serde_json::json!({}), "{consumer}");
+    }
+    assert_eq!(row("put-records", 2, "B")["first_shards_ratio"], 1.0);
+    // The consumer handed every record of the drain stream to its processors.
+    let consumed = report["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["workload"] == "consumer" && s["shards"] == 3)
+        .expect("a consumer sample");
+    assert_eq!(consumed["records"], 1000, "{consumed}");
+
+    let startup = report["startup"].as_array().expect("start-up rows");
+    assert_eq!(startup.len(), 2, "{startup:?}");
+    for (row, after) in startup.iter().zip(["clean", "kill9"]) {
+        assert_eq!(row["after"], after, "{row}");
+        assert_eq!(row["shards"], 30, "{row}");
+        assert!(row["get_records_ms"].as_f64().unwrap() >= row["list_streams_ms"].as_f64().unwrap(), "{row}");
+        assert!(row["descriptors"].as_f64().unwrap() >= 3.0, "{row}");
+        assert!(row["rss_mib"].as_f64().unwrap() > 0.0, "{row}");
+    }
+}

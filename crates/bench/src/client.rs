@@ -71,6 +71,14 @@ impl Client {
         Client::new(self.mode, &self.endpoint, &self.region)
     }
 
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
     pub fn with_mode(&self, mode: Mode) -> Client {
         Client { mode, ..self.clone() }
     }
@@ -125,14 +133,28 @@ impl Client {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let listed = self
-            .sdk
-            .list_shards()
-            .stream_name(name)
-            .send()
-            .await
-            .map_err(|e| format!("ListShards {name}: {}", CallError::from_sdk(&e)))?;
-        Ok(listed.shards().iter().map(|s| s.shard_id().to_owned()).collect())
+        Ok(self.list_shards(name).await?.iter().map(|s| s.shard_id().to_owned()).collect())
+    }
+
+    /// Every shard of the stream (all pages: a stream of thousands of shards takes several).
+    pub async fn list_shards(&self, name: &str) -> Result<Vec<aws_sdk_kinesis::types::Shard>, String> {
+        let mut shards = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let request = match &next_token {
+                Some(token) => self.sdk.list_shards().next_token(token),
+                None => self.sdk.list_shards().stream_name(name),
+            };
+            let listed = request
+                .send()
+                .await
+                .map_err(|e| format!("ListShards {name}: {}", CallError::from_sdk(&e)))?;
+            shards.extend(listed.shards().iter().cloned());
+            next_token = listed.next_token().map(str::to_owned);
+            if next_token.is_none() {
+                return Ok(shards);
+            }
+        }
     }
 
     pub async fn shard_iterator(

@@ -15,6 +15,8 @@
 mod baseline;
 mod calls;
 mod client;
+mod client_consumer;
+mod client_producer;
 mod get_records;
 mod latency;
 mod load;
@@ -27,6 +29,8 @@ mod put_to_push;
 mod raw;
 mod report;
 mod sdk;
+mod startup;
+mod streams;
 mod target;
 
 use std::future::Future;
@@ -42,6 +46,7 @@ use serde::Serialize;
 use calls::Entry;
 use client::{Client, Mode};
 use report::{LatencyRow, Report, Sample, ServerRow};
+use streams::Streams;
 use target::{Kind, Target};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ValueEnum)]
@@ -57,6 +62,20 @@ pub enum Workload {
     PutToGet,
     /// Put-to-push latency through SubscribeToShard, at fixed rates.
     PutToPush,
+    /// kinesin-client's producer, aggregated and not: the put-records records, fed as fast as
+    /// its buffer takes them.
+    Producer,
+    /// kinesin-client's consumer draining the get-records stream end to end (DynamoDB leases).
+    Consumer,
+    /// Start-up at scale, kinesin only: restarts of a server holding `--startup-shards` shards.
+    Startup,
+}
+
+impl Workload {
+    /// Runs through kinesin-client (on the SDK), not in each `--client` mode.
+    fn through_kinesin_client(self) -> bool {
+        matches!(self, Workload::Producer | Workload::Consumer)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -100,9 +119,13 @@ pub struct BenchArgs {
     /// Warm-up before each throughput measurement, in seconds (not counted).
     #[arg(long, default_value_t = 1.0)]
     warmup: f64,
-    /// Shards of each bench stream.
-    #[arg(long, default_value_t = 4)]
-    shards: i32,
+    /// Shards of each bench stream, comma-separated: every workload runs once per shard count
+    /// (on streams of its own), and each row is also given as a ratio to the first count.
+    #[arg(long, value_delimiter = ',', default_value = "4", value_parser = clap::value_parser!(i32).range(1..))]
+    shards: Vec<i32>,
+    /// Shards of the start-up workload's server, comma-separated (a fresh server for each).
+    #[arg(long, value_delimiter = ',', default_value = "10000", value_parser = clap::value_parser!(u32).range(1..))]
+    startup_shards: Vec<u32>,
     /// Record sizes of the PutRecords workload, in bytes.
     #[arg(long, value_delimiter = ',', default_value = "100,1024")]
     put_records_sizes: Vec<usize>,
@@ -162,7 +185,8 @@ pub struct Settings {
     pub rounds: usize,
     pub seconds: f64,
     pub warmup: f64,
-    pub shards: i32,
+    pub shards: Vec<i32>,
+    pub startup_shards: Vec<u32>,
     pub put_records_sizes: Vec<usize>,
     pub batch: usize,
     pub in_flight: usize,
@@ -212,16 +236,9 @@ struct Under {
     client: Client,
     rss: Option<procfs::RssSampler>,
     idle_rss_kib: Option<u64>,
-    put_stream: String,
-    drain: Option<get_records::ShardCounts>,
-    latency_shards: Vec<String>,
-    push: Result<(String, Vec<String>), String>,
+    /// One per shard count, in the order of `--shards`.
+    streams: Vec<Streams>,
 }
-
-const PUT_STREAM: &str = "bench-put";
-const DRAIN_STREAM: &str = "bench-drain";
-const GET_STREAM: &str = "bench-latency-get";
-const PUSH_STREAM: &str = "bench-latency-push";
 
 async fn run_bench(args: BenchArgs) -> Result<(), String> {
     let settings = Settings {
@@ -231,7 +248,8 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
         rounds: args.rounds.max(1),
         seconds: args.seconds,
         warmup: args.warmup,
-        shards: args.shards,
+        shards: args.shards.clone(),
+        startup_shards: args.startup_shards.clone(),
         put_records_sizes: args.put_records_sizes.clone(),
         batch: args.batch.clamp(1, 500),
         in_flight: args.in_flight.max(1),
@@ -321,97 +339,47 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
     let n_targets = targets.len() as u64;
     let n_latency_targets = targets.iter().filter(|t| !t.is_baseline()).count() as u64;
     let modes = settings.modes.len() as u64;
-    let per_round = modes
-        * n_targets
-        * (if has(Workload::PutRecords) { settings.put_records_sizes.len() as u64 } else { 0 }
-            + if has(Workload::PutRecord) { settings.put_record_clients.len() as u64 } else { 0 }
-            + u64::from(has(Workload::GetRecords)))
-        + n_latency_targets
-            * settings.latency_rates.len() as u64
-            * (u64::from(has(Workload::PutToGet)) + u64::from(has(Workload::PutToPush)));
-    progress.set_length(n_targets + per_round * settings.rounds as u64);
+    let sizes = settings.put_records_sizes.len() as u64;
+    let per_round = settings.shards.len() as u64
+        * (modes
+            * n_targets
+            * (if has(Workload::PutRecords) { sizes } else { 0 }
+                + if has(Workload::PutRecord) { settings.put_record_clients.len() as u64 } else { 0 }
+                + u64::from(has(Workload::GetRecords)))
+            + n_targets * if has(Workload::Producer) { 2 * sizes } else { 0 }
+            + n_latency_targets * u64::from(has(Workload::Consumer))
+            + n_latency_targets
+                * settings.latency_rates.len() as u64
+                * (u64::from(has(Workload::PutToGet)) + u64::from(has(Workload::PutToPush))));
+    let startups = if has(Workload::Startup) { settings.startup_shards.len() as u64 } else { 0 };
+    progress.set_length(n_targets + per_round * settings.rounds as u64 + startups);
 
-    // Set up each target: streams, the drain fill, the fan-out consumer; idle RSS first.
+    // Set up each target: streams of every shard count, the drain fills, the fan-out
+    // consumers; idle RSS first.
     let mut unders = Vec::new();
     for target in targets {
         progress.set_message(format!("setting up {}", target.name));
         let client = Client::new(Mode::Raw, &target.endpoint, &args.region)?;
         let idle_rss_kib = target.pid.and_then(procfs::rss_kib);
         let rss = target.pid.map(procfs::RssSampler::start);
-        if has(Workload::PutRecords) || has(Workload::PutRecord) {
-            client
-                .ensure_stream(PUT_STREAM, settings.shards)
-                .await
-                .map_err(|e| format!("{}: {e}", target.name))?;
-        }
-        let mut drain = None;
-        if has(Workload::GetRecords) {
-            client
-                .ensure_stream(DRAIN_STREAM, settings.shards)
-                .await
-                .map_err(|e| format!("{}: {e}", target.name))?;
-            progress.set_message(format!(
-                "filling {DRAIN_STREAM} on {} ({} records)",
-                target.name, settings.drain_records
-            ));
-            let started = Instant::now();
-            let counts = get_records::fill(
-                &client,
-                DRAIN_STREAM,
-                settings.drain_records,
-                settings.record_bytes,
-                started + FILL_LIMIT,
-            )
-            .await?;
-            let filled: u64 = counts.values().sum();
-            let cut = if filled < settings.drain_records {
-                format!(" (of {}: the fill stops after {} s)", settings.drain_records, FILL_LIMIT.as_secs())
-            } else {
-                String::new()
-            };
-            notes.push(format!(
-                "{}: filled {DRAIN_STREAM} with {filled} records{cut} in {:.1} s",
-                target.name,
-                started.elapsed().as_secs_f64()
-            ));
-            drain = Some(counts);
-        }
-        let mut latency_shards = Vec::new();
-        if has(Workload::PutToGet) && !target.is_baseline() {
-            latency_shards = client
-                .ensure_stream(GET_STREAM, settings.shards)
-                .await
-                .map_err(|e| format!("{}: {e}", target.name))?;
-        }
-        let mut push = Err("not run".to_owned());
-        if has(Workload::PutToPush) && !target.is_baseline() {
-            let shards = client
-                .ensure_stream(PUSH_STREAM, settings.shards)
-                .await
-                .map_err(|e| format!("{}: {e}", target.name))?;
-            push = put_to_push::register(&client, PUSH_STREAM).await.map(|arn| (arn, shards));
+        let mut streams = Vec::new();
+        for &shards in &settings.shards {
+            streams.push(Streams::set_up(&client, &target, &settings, shards, &progress, &mut notes).await?);
         }
         progress.inc(1);
-        unders.push(Under {
-            target,
-            client,
-            rss,
-            idle_rss_kib,
-            put_stream: PUT_STREAM.into(),
-            drain,
-            latency_shards,
-            push,
-        });
+        unders.push(Under { target, client, rss, idle_rss_kib, streams });
     }
 
     // The rounds: every workload variant and mode on every target in turn, the target order
     // rotated each round so that none always goes first.
     let epoch = Instant::now();
     let mut samples: Vec<Sample> = Vec::new();
-    // Per (workload, rate, target): the rounds' results.
-    type LatencyKey = (&'static str, u64, String);
+    // Per (workload, rate, shards, target): the rounds' results.
+    type LatencyKey = (&'static str, u64, i32, String);
     let mut latency_results: Vec<(LatencyKey, Vec<latency::LatencyResult>)> = Vec::new();
-    let mut unsupported: Vec<(&'static str, u64, String, String)> = Vec::new();
+    // (workload, rate, shards, target, why it was not measured)
+    type Unsupported = (&'static str, u64, i32, String, String);
+    let mut unsupported: Vec<Unsupported> = Vec::new();
     let throughput_limit = Duration::from_secs_f64(settings.warmup + settings.seconds) + MEASUREMENT_GRACE;
     let latency_limit = Duration::from_secs_f64(settings.latency_seconds) + MEASUREMENT_GRACE;
     // Targets that stopped answering: one abandoned measurement, and the rest of theirs are
@@ -419,145 +387,254 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
     let mut stuck = vec![false; unders.len()];
     for round in 0..settings.rounds {
         let order: Vec<usize> = (0..unders.len()).map(|i| (i + round) % unders.len()).collect();
-        let mut variants: Vec<(Workload, usize)> = Vec::new();
+        // (workload, size or clients, aggregated)
+        let mut variants: Vec<(Workload, usize, bool)> = Vec::new();
         if has(Workload::PutRecords) {
-            variants.extend(settings.put_records_sizes.iter().map(|&s| (Workload::PutRecords, s)));
+            variants.extend(settings.put_records_sizes.iter().map(|&s| (Workload::PutRecords, s, false)));
+        }
+        if has(Workload::Producer) {
+            for &size in &settings.put_records_sizes {
+                variants.extend([(Workload::Producer, size, false), (Workload::Producer, size, true)]);
+            }
         }
         if has(Workload::PutRecord) {
-            variants.extend(settings.put_record_clients.iter().map(|&c| (Workload::PutRecord, c)));
+            variants.extend(settings.put_record_clients.iter().map(|&c| (Workload::PutRecord, c, false)));
         }
         if has(Workload::GetRecords) {
-            variants.push((Workload::GetRecords, 0));
+            variants.push((Workload::GetRecords, 0, false));
         }
-        for &(workload, param) in &variants {
-            for &mode in &settings.modes {
-                for &i in &order {
-                    flush_page_cache(&progress).await;
-                    let under = &unders[i];
-                    let client = under.client.with_mode(mode);
-                    let pid = under.target.pid;
-                    let name = &under.target.name;
-                    let (label, variant, mut result) = match workload {
-                        Workload::PutRecords => {
-                            let variant =
-                                format!("{}×{} B, {} in flight", settings.batch, param, settings.in_flight);
-                            progress.set_message(format!(
-                                "round {}: PutRecords {variant} {mode} → {name}",
-                                round + 1
-                            ));
-                            let run = put_records::run(&client, &settings, &under.put_stream, param, pid);
-                            let r = within(&mut stuck[i], throughput_limit, run, |why| {
-                                given_up(why, throughput_limit)
-                            })
-                            .await;
-                            ("put-records", variant, r)
-                        }
-                        Workload::PutRecord => {
-                            let variant = format!("{} B, {param} clients", settings.record_bytes);
-                            progress.set_message(format!(
-                                "round {}: PutRecord {variant} {mode} → {name}",
-                                round + 1
-                            ));
-                            let run = put_record::run(&client, &settings, &under.put_stream, param, pid);
-                            let r = within(&mut stuck[i], throughput_limit, run, |why| {
-                                given_up(why, throughput_limit)
-                            })
-                            .await;
-                            ("put-record", variant, r)
-                        }
-                        _ => {
-                            let variant = format!(
-                                "{} × {} B, 1 reader/shard",
-                                settings.drain_records, settings.record_bytes
-                            );
-                            progress
-                                .set_message(format!("round {}: drain {variant} {mode} → {name}", round + 1));
-                            let counts = under.drain.as_ref().expect("filled at set-up");
-                            let run = get_records::drain(&client, DRAIN_STREAM, counts, pid);
-                            let r = within(&mut stuck[i], DRAIN_LIMIT, run, |why| given_up(why, DRAIN_LIMIT))
-                                .await;
-                            ("get-records", variant, r)
-                        }
+        if has(Workload::Consumer) {
+            variants.push((Workload::Consumer, 0, false));
+        }
+        for (s, &shards) in settings.shards.iter().enumerate() {
+            for &(workload, param, aggregated) in &variants {
+                let modes =
+                    if workload.through_kinesin_client() { vec![Mode::Sdk] } else { settings.modes.clone() };
+                for &mode in &modes {
+                    let mode_label = if workload.through_kinesin_client() {
+                        "kinesin-client".to_owned()
+                    } else {
+                        mode.to_string()
                     };
-                    samples.push(report::sample(
-                        label,
-                        &variant,
-                        &mode.to_string(),
-                        name,
-                        round,
-                        &mut result,
-                    ));
-                    progress.inc(1);
+                    for &i in &order {
+                        let under = &unders[i];
+                        // The baseline keeps no leases (it serves no DynamoDB).
+                        if workload == Workload::Consumer && under.target.is_baseline() {
+                            continue;
+                        }
+                        flush_page_cache(&progress).await;
+                        let client = under.client.with_mode(mode);
+                        let pid = under.target.pid;
+                        let name = &under.target.name;
+                        let (label, variant, mut result) = match workload {
+                            Workload::PutRecords => {
+                                let variant = format!(
+                                    "{}×{} B, {} in flight",
+                                    settings.batch, param, settings.in_flight
+                                );
+                                progress.set_message(format!(
+                                    "round {}, {shards} shards: PutRecords {variant} {mode} → {name}",
+                                    round + 1
+                                ));
+                                let run =
+                                    put_records::run(&client, &settings, &under.streams[s].put, param, pid);
+                                let r = within(&mut stuck[i], throughput_limit, run, |why| {
+                                    given_up(why, throughput_limit)
+                                })
+                                .await;
+                                ("put-records", variant, r)
+                            }
+                            Workload::PutRecord => {
+                                let variant = format!("{} B, {param} clients", settings.record_bytes);
+                                progress.set_message(format!(
+                                    "round {}, {shards} shards: PutRecord {variant} {mode} → {name}",
+                                    round + 1
+                                ));
+                                let run =
+                                    put_record::run(&client, &settings, &under.streams[s].put, param, pid);
+                                let r = within(&mut stuck[i], throughput_limit, run, |why| {
+                                    given_up(why, throughput_limit)
+                                })
+                                .await;
+                                ("put-record", variant, r)
+                            }
+                            Workload::Producer => {
+                                let variant = format!(
+                                    "{}×{} B, {} feeders{}",
+                                    settings.batch,
+                                    param,
+                                    settings.in_flight,
+                                    if aggregated { ", aggregated" } else { "" }
+                                );
+                                progress.set_message(format!(
+                                    "round {}, {shards} shards: producer {variant} → {name}",
+                                    round + 1
+                                ));
+                                let run = client_producer::run(
+                                    &client,
+                                    &settings,
+                                    &under.streams[s].put,
+                                    param,
+                                    aggregated,
+                                    pid,
+                                );
+                                let r = within(&mut stuck[i], throughput_limit, run, |why| {
+                                    given_up(why, throughput_limit)
+                                })
+                                .await;
+                                ("producer", variant, r)
+                            }
+                            Workload::Consumer => {
+                                let variant = format!(
+                                    "{} × {} B, TRIM_HORIZON, 1 worker",
+                                    settings.drain_records, settings.record_bytes
+                                );
+                                progress.set_message(format!(
+                                    "round {}, {shards} shards: consumer {variant} → {name}",
+                                    round + 1
+                                ));
+                                let streams = &under.streams[s];
+                                let counts = streams.drain_counts.as_ref().expect("filled at set-up");
+                                let application = format!("bench-consumer-{shards}-{round}");
+                                let run = client_consumer::drain(
+                                    &client,
+                                    &streams.drain,
+                                    counts,
+                                    &application,
+                                    &settings,
+                                    DRAIN_LIMIT,
+                                    pid,
+                                );
+                                let r = within(&mut stuck[i], DRAIN_LIMIT + MEASUREMENT_GRACE, run, |why| {
+                                    given_up(why, DRAIN_LIMIT)
+                                })
+                                .await;
+                                ("consumer", variant, r)
+                            }
+                            _ => {
+                                let variant = format!(
+                                    "{} × {} B, 1 reader/shard",
+                                    settings.drain_records, settings.record_bytes
+                                );
+                                progress.set_message(format!(
+                                    "round {}, {shards} shards: drain {variant} {mode} → {name}",
+                                    round + 1
+                                ));
+                                let streams = &under.streams[s];
+                                let counts = streams.drain_counts.as_ref().expect("filled at set-up");
+                                let run = get_records::drain(&client, &streams.drain, counts, pid);
+                                let r =
+                                    within(&mut stuck[i], DRAIN_LIMIT, run, |why| given_up(why, DRAIN_LIMIT))
+                                        .await;
+                                ("get-records", variant, r)
+                            }
+                        };
+                        samples.push(report::sample(
+                            label,
+                            &variant,
+                            shards,
+                            &mode_label,
+                            name,
+                            round,
+                            &mut result,
+                        ));
+                        progress.inc(1);
+                    }
                 }
             }
-        }
-        // Latency workloads (not on the baseline, which stores nothing).
-        for &rate in &settings.latency_rates {
-            for (workload, label) in
-                [(Workload::PutToGet, "put-to-get"), (Workload::PutToPush, "put-to-push")]
-            {
-                if !has(workload) {
-                    continue;
-                }
-                for &i in &order {
-                    let under = &unders[i];
-                    if under.target.is_baseline() {
+            // Latency workloads (not on the baseline, which stores nothing).
+            for &rate in &settings.latency_rates {
+                for (workload, label) in
+                    [(Workload::PutToGet, "put-to-get"), (Workload::PutToPush, "put-to-push")]
+                {
+                    if !has(workload) {
                         continue;
                     }
-                    flush_page_cache(&progress).await;
-                    let client = under.client.with_mode(settings.latency_mode);
-                    let name = under.target.name.clone();
-                    progress.set_message(format!("round {}: {label} at {rate} rec/s → {name}", round + 1));
-                    let measurement = async {
-                        if workload == Workload::PutToGet {
-                            Ok(put_to_get::run(
-                                &client,
-                                &settings,
-                                GET_STREAM,
-                                &under.latency_shards,
-                                rate,
-                                epoch,
-                            )
-                            .await)
-                        } else {
-                            match &under.push {
-                                Ok((arn, shards)) => {
-                                    put_to_push::run(
-                                        &client,
-                                        &settings,
-                                        PUSH_STREAM,
-                                        arn,
-                                        shards,
-                                        rate,
-                                        epoch,
-                                    )
-                                    .await
+                    for &i in &order {
+                        let under = &unders[i];
+                        if under.target.is_baseline() {
+                            continue;
+                        }
+                        flush_page_cache(&progress).await;
+                        let client = under.client.with_mode(settings.latency_mode);
+                        let name = under.target.name.clone();
+                        progress.set_message(format!(
+                            "round {}, {shards} shards: {label} at {rate} rec/s → {name}",
+                            round + 1
+                        ));
+                        let measurement = async {
+                            if workload == Workload::PutToGet {
+                                Ok(put_to_get::run(
+                                    &client,
+                                    &settings,
+                                    &under.streams[s].get,
+                                    &under.streams[s].get_shards,
+                                    rate,
+                                    epoch,
+                                )
+                                .await)
+                            } else {
+                                match &under.streams[s].push_consumer {
+                                    Ok((arn, shard_ids)) => {
+                                        put_to_push::run(
+                                            &client,
+                                            &settings,
+                                            &under.streams[s].push,
+                                            arn,
+                                            shard_ids,
+                                            rate,
+                                            epoch,
+                                        )
+                                        .await
+                                    }
+                                    Err(reason) => Err(reason.clone()),
                                 }
-                                Err(reason) => Err(reason.clone()),
+                            }
+                        };
+                        let result = within(&mut stuck[i], latency_limit, measurement, |why| {
+                            Err(format!("{why}: no result within {} s", latency_limit.as_secs()))
+                        })
+                        .await;
+                        match result {
+                            Ok(r) => {
+                                let key = (label, rate, shards, name);
+                                match latency_results.iter_mut().find(|(k, _)| *k == key) {
+                                    Some((_, v)) => v.push(r),
+                                    None => latency_results.push((key, vec![r])),
+                                }
+                            }
+                            Err(reason) => {
+                                let seen = |u: &&Unsupported| {
+                                    u.0 == label && u.1 == rate && u.2 == shards && u.3 == name
+                                };
+                                if !unsupported.iter().any(|u| seen(&u)) {
+                                    unsupported.push((label, rate, shards, name, reason));
+                                }
                             }
                         }
-                    };
-                    let result = within(&mut stuck[i], latency_limit, measurement, |why| {
-                        Err(format!("{why}: no result within {} s", latency_limit.as_secs()))
-                    })
-                    .await;
-                    match result {
-                        Ok(r) => {
-                            let key = (label, rate, name);
-                            match latency_results.iter_mut().find(|(k, _)| *k == key) {
-                                Some((_, v)) => v.push(r),
-                                None => latency_results.push((key, vec![r])),
-                            }
-                        }
-                        Err(reason) => {
-                            if !unsupported.iter().any(|u| u.0 == label && u.1 == rate && u.2 == name) {
-                                unsupported.push((label, rate, name, reason));
-                            }
-                        }
+                        progress.inc(1);
                     }
-                    progress.inc(1);
                 }
             }
+        }
+    }
+
+    // Start-up at scale, on servers of its own.
+    let mut startup_fills = Vec::new();
+    let mut startup_restarts = Vec::new();
+    if has(Workload::Startup) {
+        let durability = args.kinesin.iter().find(|d| d.as_str() != "none").map_or("fsync", String::as_str);
+        for &shards in &settings.startup_shards {
+            match startup::measure(shards, durability, settings.rounds, work.path(), &args.region, &progress)
+                .await
+            {
+                Ok((filled, restarts)) => {
+                    startup_fills.push(filled);
+                    startup_restarts.extend(restarts);
+                }
+                Err(err) => notes.push(format!("start-up at {shards} shards: {err}")),
+            }
+            progress.inc(1);
         }
     }
 
@@ -594,14 +671,15 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
 
     let mut latency_rows: Vec<LatencyRow> = latency_results
         .iter()
-        .map(|((label, rate, name), results)| {
-            report::latency_row(label, *rate, &settings.latency_mode.to_string(), name, results)
+        .map(|((label, rate, shards, name), results)| {
+            report::latency_row(label, *rate, *shards, &settings.latency_mode.to_string(), name, results)
         })
         .collect();
-    for (label, rate, name, reason) in unsupported {
+    for (label, rate, shards, name, reason) in unsupported {
         latency_rows.push(LatencyRow {
             workload: label.into(),
             rate,
+            shards,
             mode: settings.latency_mode.to_string(),
             target: name,
             status: reason,
@@ -618,7 +696,7 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
         notes
             .push("put-to-push subscribes through the SDK; its producer uses the latency client mode".into());
     }
-    let throughput = report::aggregate(&samples, reference.as_deref(), ceiling);
+    let throughput = report::aggregate(&samples, reference.as_deref(), settings.shards[0], ceiling);
     let report = Report {
         kinesin_version: env!("CARGO_PKG_VERSION"),
         command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -629,6 +707,9 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
         serialise_ceiling_records_per_s: ceiling,
         throughput,
         latency: latency_rows,
+        startup: startup::rows(&startup_fills, &startup_restarts),
+        startup_fills,
+        startup_restarts,
         servers,
         samples,
         notes,
@@ -649,8 +730,6 @@ async fn run_bench(args: BenchArgs) -> Result<(), String> {
 /// crawling endpoint then costs one row of the report (an `abandoned` error), and its later
 /// measurements are skipped, not the run.
 const MEASUREMENT_GRACE: Duration = Duration::from_secs(120);
-/// How long filling the drain stream may take; a slower endpoint is drained with what it took.
-const FILL_LIMIT: Duration = Duration::from_secs(300);
 /// How long one drain of the filled stream may take.
 const DRAIN_LIMIT: Duration = Duration::from_secs(300);
 
@@ -696,6 +775,35 @@ fn given_up(why: &str, limit: Duration) -> load::LoopResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<BenchArgs, clap::Error> {
+        use clap::Parser;
+        Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied())).map(|c| c.bench)
+    }
+
+    #[test]
+    fn shards_and_startup_shards_take_lists() {
+        let args = parse(&["--shards", "4,500,5000", "--startup-shards", "10000,100000"]).unwrap();
+        assert_eq!(args.shards, [4, 500, 5000]);
+        assert_eq!(args.startup_shards, [10_000, 100_000]);
+        let defaults = parse(&[]).unwrap();
+        assert_eq!(defaults.shards, [4]);
+        assert!(
+            !defaults.workloads.contains(&Workload::Startup),
+            "start-up is asked for, not run by default"
+        );
+        for bad in [["--shards", "4,0"], ["--shards", "four"], ["--startup-shards", "0"]] {
+            assert!(parse(&bad).is_err(), "{bad:?} accepted");
+        }
+        let picked = parse(&["--workloads", "producer,consumer,startup"]).unwrap();
+        assert_eq!(picked.workloads, [Workload::Producer, Workload::Consumer, Workload::Startup]);
+    }
 
     #[tokio::test]
     async fn a_target_that_stops_answering_costs_one_limit_then_is_skipped() {

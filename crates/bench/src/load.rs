@@ -42,14 +42,7 @@ pub async fn closed_loop(
     let start = Instant::now();
     let window_start = start + warmup;
     let window_end = window_start + window;
-    // Reads the server's CPU time at the window's edges.
-    let cpu = tokio::spawn(async move {
-        let pid = server_pid?;
-        tokio::time::sleep_until(window_start.into()).await;
-        let before = procfs::cpu_seconds(pid)?;
-        tokio::time::sleep_until(window_end.into()).await;
-        Some(procfs::cpu_seconds(pid)? - before)
-    });
+    let cpu = server_cpu_between(server_pid, window_start, window_end);
     let mut tasks = Vec::with_capacity(workers);
     for worker in 0..workers {
         let op = op.clone();
@@ -98,6 +91,22 @@ pub async fn closed_loop(
     total.bytes = total.records * record_bytes;
     total.server_cpu_s = cpu.await.ok().flatten();
     total
+}
+
+/// The server's CPU seconds between `start` and `end` (read at those instants, in the
+/// background); `None` without a PID or once the process is gone.
+pub fn server_cpu_between(
+    server_pid: Option<u32>,
+    start: Instant,
+    end: Instant,
+) -> tokio::task::JoinHandle<Option<f64>> {
+    tokio::spawn(async move {
+        let pid = server_pid?;
+        tokio::time::sleep_until(start.into()).await;
+        let before = procfs::cpu_seconds(pid)?;
+        tokio::time::sleep_until(end.into()).await;
+        Some(procfs::cpu_seconds(pid)? - before)
+    })
 }
 
 /// The `q` quantile (0..=1) of sorted values, nearest-rank.

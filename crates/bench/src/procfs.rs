@@ -17,6 +17,11 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Open file descriptors of `pid` (the entries of /proc/PID/fd).
+pub fn open_descriptors(pid: u32) -> Option<usize> {
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
+
 /// User + system CPU seconds used so far by `pid` (all its threads).
 pub fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -131,6 +136,8 @@ mod tests {
     fn reads_this_process() {
         let pid = std::process::id();
         assert!(super::rss_kib(pid).unwrap() > 0);
+        // stdin, stdout, stderr at least, and the directory being read.
+        assert!(super::open_descriptors(pid).unwrap() >= 3);
         assert!(super::cpu_seconds(pid).is_some());
     }
 }

@@ -9,12 +9,15 @@ use serde::Serialize;
 use super::calls::Errors;
 use super::load::{median, quantile};
 use super::procfs::Machine;
+use super::startup::{Filled, Restart, StartupRow};
 
 /// One throughput measurement (one round of one workload variant on one target).
 #[derive(Debug, Clone, Serialize)]
 pub struct Sample {
     pub workload: String,
     pub variant: String,
+    /// Shards of the stream it ran on.
+    pub shards: i32,
     pub mode: String,
     pub target: String,
     pub round: usize,
@@ -33,6 +36,7 @@ pub struct Sample {
 pub struct ThroughputRow {
     pub workload: String,
     pub variant: String,
+    pub shards: i32,
     pub mode: String,
     pub target: String,
     pub rounds: usize,
@@ -48,6 +52,8 @@ pub struct ThroughputRow {
     pub errors: Errors,
     /// The reference target's median ÷ this target's (1.0 for the reference itself).
     pub reference_ratio: Option<f64>,
+    /// This median ÷ the same target's at the first shard count of `--shards` (1.0 there).
+    pub first_shards_ratio: Option<f64>,
     /// For the drain: this rate ÷ what one core serialises into GetRecords answers.
     pub of_serialise_ceiling: Option<f64>,
 }
@@ -56,6 +62,7 @@ pub struct ThroughputRow {
 pub struct LatencyRow {
     pub workload: String,
     pub rate: u64,
+    pub shards: i32,
     pub mode: String,
     pub target: String,
     /// "ok", or why it was not measured.
@@ -92,6 +99,10 @@ pub struct Report {
     pub serialise_ceiling_records_per_s: Option<f64>,
     pub throughput: Vec<ThroughputRow>,
     pub latency: Vec<LatencyRow>,
+    /// Start-up at scale: medians per (shards, how stopped), what filling took, each restart.
+    pub startup: Vec<StartupRow>,
+    pub startup_fills: Vec<Filled>,
+    pub startup_restarts: Vec<Restart>,
     pub servers: Vec<ServerRow>,
     pub samples: Vec<Sample>,
     pub notes: Vec<String>,
@@ -100,6 +111,7 @@ pub struct Report {
 pub fn sample(
     workload: &str,
     variant: &str,
+    shards: i32,
     mode: &str,
     target: &str,
     round: usize,
@@ -110,6 +122,7 @@ pub fn sample(
     Sample {
         workload: workload.into(),
         variant: variant.into(),
+        shards,
         mode: mode.into(),
         target: target.into(),
         round,
@@ -125,12 +138,19 @@ pub fn sample(
     }
 }
 
-/// Medians over rounds, in first-seen order of (workload, variant, mode, target).
-pub fn aggregate(samples: &[Sample], reference: Option<&str>, ceiling: Option<f64>) -> Vec<ThroughputRow> {
-    let mut order: Vec<(String, String, String, String)> = Vec::new();
-    let mut groups: BTreeMap<(String, String, String, String), Vec<&Sample>> = BTreeMap::new();
+/// Medians over rounds, in first-seen order of (workload, variant, shards, mode, target); ratios
+/// to the `reference` target and to the `first_shards` count.
+pub fn aggregate(
+    samples: &[Sample],
+    reference: Option<&str>,
+    first_shards: i32,
+    ceiling: Option<f64>,
+) -> Vec<ThroughputRow> {
+    type Key = (String, String, i32, String, String);
+    let mut order: Vec<Key> = Vec::new();
+    let mut groups: BTreeMap<Key, Vec<&Sample>> = BTreeMap::new();
     for s in samples {
-        let key = (s.workload.clone(), s.variant.clone(), s.mode.clone(), s.target.clone());
+        let key = (s.workload.clone(), s.variant.clone(), s.shards, s.mode.clone(), s.target.clone());
         if !groups.contains_key(&key) {
             order.push(key.clone());
         }
@@ -162,8 +182,9 @@ pub fn aggregate(samples: &[Sample], reference: Option<&str>, ceiling: Option<f6
             ThroughputRow {
                 workload: key.0.clone(),
                 variant: key.1.clone(),
-                mode: key.2.clone(),
-                target: key.3.clone(),
+                shards: key.2,
+                mode: key.3.clone(),
+                target: key.4.clone(),
                 rounds: group.len(),
                 records_per_s,
                 mib_per_s: median(&mut mibs).unwrap_or(0.0),
@@ -174,6 +195,7 @@ pub fn aggregate(samples: &[Sample], reference: Option<&str>, ceiling: Option<f6
                 server_cpu_s_per_m: median(&mut cpu),
                 errors,
                 reference_ratio: None,
+                first_shards_ratio: None,
                 of_serialise_ceiling: match (key.0.as_str(), ceiling) {
                     ("get-records", Some(c)) if c > 0.0 => Some(records_per_s / c),
                     _ => None,
@@ -182,17 +204,30 @@ pub fn aggregate(samples: &[Sample], reference: Option<&str>, ceiling: Option<f6
         })
         .collect();
     if let Some(reference) = reference {
-        let refs: BTreeMap<(String, String, String), f64> = rows
+        let refs: BTreeMap<_, f64> = rows
             .iter()
             .filter(|r| r.target == reference)
-            .map(|r| ((r.workload.clone(), r.variant.clone(), r.mode.clone()), r.records_per_s))
+            .map(|r| ((r.workload.clone(), r.variant.clone(), r.shards, r.mode.clone()), r.records_per_s))
             .collect();
         for row in &mut rows {
-            let key = (row.workload.clone(), row.variant.clone(), row.mode.clone());
+            let key = (row.workload.clone(), row.variant.clone(), row.shards, row.mode.clone());
             if let Some(&r) = refs.get(&key) {
                 if row.records_per_s > 0.0 {
                     row.reference_ratio = Some(r / row.records_per_s);
                 }
+            }
+        }
+    }
+    let firsts: BTreeMap<_, f64> = rows
+        .iter()
+        .filter(|r| r.shards == first_shards)
+        .map(|r| ((r.workload.clone(), r.variant.clone(), r.mode.clone(), r.target.clone()), r.records_per_s))
+        .collect();
+    for row in &mut rows {
+        let key = (row.workload.clone(), row.variant.clone(), row.mode.clone(), row.target.clone());
+        if let Some(&first) = firsts.get(&key) {
+            if first > 0.0 {
+                row.first_shards_ratio = Some(row.records_per_s / first);
             }
         }
     }
@@ -202,6 +237,7 @@ pub fn aggregate(samples: &[Sample], reference: Option<&str>, ceiling: Option<f6
 pub fn latency_row(
     workload: &str,
     rate: u64,
+    shards: i32,
     mode: &str,
     target: &str,
     results: &[super::latency::LatencyResult],
@@ -218,6 +254,7 @@ pub fn latency_row(
     LatencyRow {
         workload: workload.into(),
         rate,
+        shards,
         mode: mode.into(),
         target: target.into(),
         status: "ok".into(),
@@ -310,11 +347,18 @@ pub fn render(report: &Report) -> String {
         report.load_average_at_end
     );
     let reference = report.reference.clone().unwrap_or_else(|| "-".into());
+    let first_shards = report.settings.shards[0];
+    let shard_counts = report.settings.shards.len();
     if !report.throughput.is_empty() {
         let _ = writeln!(
             out,
-            "\nThroughput: median of {} rounds, targets alternated; ratio = {reference} ÷ target",
-            report.settings.rounds
+            "\nThroughput: median of {} rounds, targets alternated; ratio = {reference} ÷ target{}",
+            report.settings.rounds,
+            if shard_counts > 1 {
+                format!("; vs {first_shards} shards = this ÷ the same target's at {first_shards} shards")
+            } else {
+                String::new()
+            }
         );
         let rows: Vec<Vec<String>> = report
             .throughput
@@ -324,9 +368,10 @@ pub fn render(report: &Report) -> String {
                 if let Some(c) = r.of_serialise_ceiling {
                     ratio = format!("{ratio} ({:.0}% of 1-core serialise)", c * 100.0);
                 }
-                vec![
+                let mut row = vec![
                     r.workload.clone(),
                     r.variant.clone(),
+                    r.shards.to_string(),
                     r.mode.clone(),
                     r.target.clone(),
                     num(r.records_per_s),
@@ -336,28 +381,34 @@ pub fn render(report: &Report) -> String {
                     opt(r.req_p99_ms),
                     opt(r.server_cpu_s_per_m),
                     errors_cell(&r.errors),
-                    ratio,
-                ]
+                ];
+                if shard_counts > 1 {
+                    row.push(r.first_shards_ratio.map(|x| format!("{x:.2}×")).unwrap_or_else(|| "-".into()));
+                }
+                row.push(ratio);
+                row
             })
             .collect();
-        out.push_str(&table(
-            &[
-                "workload",
-                "variant",
-                "client",
-                "target",
-                "records/s",
-                "MiB/s",
-                "range",
-                "req p50 ms",
-                "req p99 ms",
-                "srv CPU s/M rec",
-                "errors",
-                "ratio",
-            ],
-            &rows,
-            4,
-        ));
+        let vs_first = format!("vs {first_shards} shards");
+        let mut header = vec![
+            "workload",
+            "variant",
+            "shards",
+            "client",
+            "target",
+            "records/s",
+            "MiB/s",
+            "range",
+            "req p50 ms",
+            "req p99 ms",
+            "srv CPU s/M rec",
+            "errors",
+        ];
+        if shard_counts > 1 {
+            header.push(&vs_first);
+        }
+        header.push("ratio");
+        out.push_str(&table(&header, &rows, 5));
         if let Some(c) = report.serialise_ceiling_records_per_s {
             let _ = writeln!(
                 out,
@@ -380,6 +431,7 @@ pub fn render(report: &Report) -> String {
                 vec![
                     r.workload.clone(),
                     format!("{} rec/s", r.rate),
+                    r.shards.to_string(),
                     r.mode.clone(),
                     r.target.clone(),
                     r.sent.to_string(),
@@ -395,12 +447,15 @@ pub fn render(report: &Report) -> String {
             .collect();
         out.push_str(&table(
             &[
-                "workload", "rate", "client", "target", "acked", "received", "p50 ms", "p99 ms", "p99.9 ms",
-                "max ms", "errors", "status",
+                "workload", "rate", "shards", "client", "target", "acked", "received", "p50 ms", "p99 ms",
+                "p99.9 ms", "max ms", "errors", "status",
             ],
             &rows,
-            4,
+            5,
         ));
+    }
+    if !report.startup.is_empty() {
+        out.push_str(&render_startup(report));
     }
     if !report.servers.is_empty() {
         let _ = writeln!(out, "\nServers (from /proc; restart = start-up after kill -9 with the run's data)");
@@ -437,4 +492,108 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "note: {note}");
     }
     out
+}
+
+/// The start-up table: a row per (shards, how stopped), then what filling each server took.
+fn render_startup(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nStart-up at scale (kinesin; median of {} restarts; ready = spawn until ListStreams and a \
+         GetRecords of a record written before the stop answer; descriptors and RSS then)",
+        report.settings.rounds
+    );
+    let rows: Vec<Vec<String>> = report
+        .startup
+        .iter()
+        .map(|r| {
+            vec![
+                num(r.shards as f64),
+                r.streams.to_string(),
+                r.after.label().to_owned(),
+                opt(r.stop_ms),
+                opt(r.list_streams_ms),
+                opt(r.get_records_ms),
+                format!("{}–{}", opt(r.min_get_records_ms), opt(r.max_get_records_ms)),
+                opt(r.descriptors),
+                opt(r.rss_mib),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "shards",
+            "streams",
+            "after",
+            "stop ms",
+            "ListStreams ms",
+            "ready ms",
+            "range",
+            "descriptors",
+            "RSS MiB",
+        ],
+        &rows,
+        3,
+    ));
+    for f in &report.startup_fills {
+        let _ = writeln!(
+            out,
+            "  {} shards: created in {} ms, a record put to each in {} ms; then {} descriptors, {} MiB RSS",
+            num(f.shards as f64),
+            num(f.create_ms),
+            num(f.put_ms),
+            f.descriptors.map_or("-".to_owned(), |d| d.to_string()),
+            opt(f.rss_mib)
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(shards: i32, target: &str, round: usize, records: u64) -> Sample {
+        Sample {
+            workload: "put-records".into(),
+            variant: "500×100 B, 8 in flight".into(),
+            shards,
+            mode: "raw".into(),
+            target: target.into(),
+            round,
+            records,
+            bytes: records * 100,
+            requests: records / 500,
+            seconds: 1.0,
+            records_per_s: records as f64,
+            req_p50_ms: None,
+            req_p99_ms: None,
+            server_cpu_s: None,
+            errors: Errors::new(),
+        }
+    }
+
+    #[test]
+    fn a_row_per_shard_count_with_ratios_to_the_first_count_and_the_reference() {
+        let mut samples = Vec::new();
+        for round in 0..3 {
+            let r = round as u64;
+            samples.push(sample(4, "kinesin", round, 800_000 + r));
+            samples.push(sample(4, "peer", round, 100_000 + r));
+            samples.push(sample(5000, "kinesin", round, 200_000 + r));
+            samples.push(sample(5000, "peer", round, 50_000 + r));
+        }
+        let rows = aggregate(&samples, Some("kinesin"), 4, None);
+        let row = |shards, target| rows.iter().find(|r| r.shards == shards && r.target == target).unwrap();
+        assert_eq!(rows.len(), 4, "one row per (shards, target)");
+        assert_eq!(row(4, "kinesin").records_per_s, 800_001.0, "the median of the rounds");
+        assert_eq!(row(4, "kinesin").first_shards_ratio, Some(1.0));
+        let ratio = row(5000, "kinesin").first_shards_ratio.unwrap();
+        assert!((ratio - 200_001.0 / 800_001.0).abs() < 1e-12, "{ratio}");
+        let ratio = row(5000, "peer").first_shards_ratio.unwrap();
+        assert!((ratio - 50_001.0 / 100_001.0).abs() < 1e-12, "{ratio}");
+        // The reference ratio compares targets at the same shard count only.
+        let ratio = row(5000, "peer").reference_ratio.unwrap();
+        assert!((ratio - 200_001.0 / 50_001.0).abs() < 1e-12, "{ratio}");
+    }
 }

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 use super::client::{Client, Mode};
 
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// The open-shard limit of a kinesin the harness starts: far above what a run creates, since
+/// the bench measures speed, not the account limit (500 by default).
+const SHARD_LIMIT: &str = "1000000";
 
 #[derive(Debug, Clone)]
 pub enum Kind {
@@ -90,6 +93,8 @@ impl Target {
                 command
                     .args(["serve", "--port", "0", "--durability", &durability, "--region", region])
                     .args(["--create-stream-ms", "0", "--delete-stream-ms", "0", "--update-stream-ms", "0"])
+                    // Room for `--shards 5000` (and more) on every bench stream at once.
+                    .args(["--shard-limit", SHARD_LIMIT])
                     // Parallel servers must not collide on the default admin port.
                     .args(["--admin-port", "0"])
                     .arg("--data-dir")
@@ -197,6 +202,31 @@ impl Target {
         self.stop();
         self.restart_ms = Some(self.launch(region).await?);
         Ok(())
+    }
+
+    /// Stops the server as an operator does (SIGTERM) and waits until it has exited; answers
+    /// how long that took, in milliseconds.
+    pub async fn stop_cleanly(&mut self) -> Result<f64, String> {
+        let Some(child) = self.child.as_ref() else {
+            return Err(format!("{} was not started by the harness", self.name));
+        };
+        let started = Instant::now();
+        // SAFETY: kill(2) with a PID of our own child and a valid signal number.
+        if unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) } != 0 {
+            return Err(format!("cannot signal {}: {}", self.name, std::io::Error::last_os_error()));
+        }
+        let status = self.exited().await;
+        self.child = None;
+        if !status.success() {
+            return Err(format!("{} exited with {status} on SIGTERM{}", self.name, self.log_tail()));
+        }
+        Ok(started.elapsed().as_secs_f64() * 1000.0)
+    }
+
+    /// Starts the stopped server again on its data directory; answers the start-up time in
+    /// milliseconds (until it answers ListStreams).
+    pub async fn start_again(&mut self, region: &str) -> Result<f64, String> {
+        self.launch(region).await
     }
 
     pub fn stop(&mut self) {
