@@ -10,6 +10,7 @@ use bytes::Bytes;
 use kinesin_engine::storage::{
     Appended, NewRecord, Position, ReadBatch, ShardKey, ShardLog, StoreError, Tip,
 };
+use tokio::sync::Semaphore;
 
 use crate::commit::Committer;
 use crate::journal::{self, CleanStop, Journal};
@@ -28,6 +29,9 @@ pub struct LocalSegmentLog {
     shards: RwLock<HashMap<ShardKey, Arc<Shard>>>,
     /// Creating a shard's files holds it shared, removing a stream's directory exclusively.
     layout: Arc<RwLock<()>>,
+    /// Bounds how many shards create their files at once: a PutRecords to thousands of new
+    /// shards must not open a descriptor (and sync a directory) for each at the same time.
+    creating: Semaphore,
     write_health: WriteHealth,
 }
 
@@ -89,6 +93,7 @@ impl LocalSegmentLog {
             streams_dir,
             shards: RwLock::new(shards),
             layout: Arc::default(),
+            creating: Semaphore::new(parallel::THREADS),
         })
     }
 
@@ -106,6 +111,7 @@ impl LocalSegmentLog {
     async fn shard_on_disk(&self, key: ShardKey) -> Result<Arc<Shard>, StoreError> {
         let shard = self.shard(key)?;
         if !shard.is_on_disk() {
+            let _permit = self.creating.acquire().await.expect("the semaphore is never closed");
             let (creating, layout) = (shard.clone(), self.layout.clone());
             blocking(move || {
                 let _layout = layout.read().unwrap_or_else(PoisonError::into_inner);
