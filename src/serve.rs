@@ -208,9 +208,7 @@ async fn serve(args: ServeArgs, max_open_files: usize) -> Result<(), String> {
         ..EngineConfig::default()
     };
     let engine = Arc::new(
-        Engine::open(log, catalog, clock, config)
-            .await
-            .map_err(|e| format!("cannot load the catalog: {e}"))?,
+        Engine::open(log, catalog, clock, config).await.map_err(|e| cannot_open(&args.data_dir, &e))?,
     );
     // Weak: scrapes must not keep the store from its clean stop.
     let scraped = Arc::downgrade(&engine);
@@ -405,6 +403,11 @@ fn cannot_open(data_dir: &Path, e: &StoreError) -> String {
                 ErrorKind::NotFound | ErrorKind::NotADirectory => {
                     "Check the path, or pick another with --data-dir.".to_owned()
                 }
+                // Creating the directory where a file (or anything else) is.
+                ErrorKind::AlreadyExists => {
+                    "Something that is not a directory is in its place: move it, or pick another with --data-dir."
+                        .to_owned()
+                }
                 _ => "Check the file system it is on, or pick another directory with --data-dir.".to_owned(),
             },
         },
@@ -447,5 +450,43 @@ fn release_free_memory() {
     // SAFETY: malloc_trim only returns unused pages of the allocator's own arenas to the OS.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+
+    fn advice_for(e: io::Error) -> String {
+        cannot_open(Path::new("/srv/kinesin"), &StoreError::Io(e))
+    }
+
+    /// The advice follows the cause; none guesses at permissions for a cause that is not one.
+    #[test]
+    fn the_data_directory_error_names_the_real_cause() {
+        let os = io::Error::from_raw_os_error;
+        for (errno, says) in [
+            (libc::EMFILE, "out of file descriptors: raise the open-files limit"),
+            (libc::ENFILE, "out of file descriptors: raise the open-files limit"),
+            (libc::ENOMEM, "out of memory"),
+            (libc::ENOSPC, "the disk is full"),
+            (libc::EDQUOT, "the disk is full"),
+            (libc::EACCES, "Make it writable by this user"),
+            (libc::EROFS, "Make it writable by this user"),
+            (libc::ENOTDIR, "Check the path"),
+            (libc::EEXIST, "Something that is not a directory is in its place"),
+            (libc::EIO, "Check the file system it is on"),
+        ] {
+            let message = advice_for(os(errno));
+            assert!(message.starts_with("cannot open the data directory /srv/kinesin: "), "{message}");
+            assert!(message.contains(&os(errno).to_string()), "the OS's words: {message}");
+            assert!(message.contains(says), "{errno}: {message}");
+            let writable = matches!(errno, libc::EACCES | libc::EROFS);
+            assert_eq!(message.contains("writable"), writable, "{message}");
+        }
+        let corrupt = cannot_open(Path::new("/d"), &StoreError::Corrupt("bad frame".into()));
+        assert!(corrupt.contains("bad frame") && corrupt.contains("restore it from a backup"), "{corrupt}");
     }
 }

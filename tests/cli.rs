@@ -40,6 +40,82 @@ fn a_data_directory_that_cannot_be_made_is_named_with_its_cause() {
 }
 
 #[test]
+fn a_file_in_place_of_the_data_directory_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data");
+    std::fs::write(&file, "not a directory").unwrap();
+    let stderr = serve_fails(&file, None);
+    assert!(stderr.contains("cannot open the data directory"), "{stderr}");
+    assert!(stderr.contains("File exists"), "{stderr}");
+    assert!(stderr.contains("Something that is not a directory is in its place"), "{stderr}");
+    assert!(!stderr.contains("writable") && !stderr.contains("file descriptors"), "{stderr}");
+}
+
+/// Runs `kinesin serve` under an open-files limit of 64 of which only `free` descriptors are
+/// left (the others taken by copies of stderr it inherits); kills it if it starts. Returns its
+/// stderr and whether it started.
+fn serve_with_free_descriptors(data_dir: &std::path::Path, free: i32) -> (String, bool) {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    const LIMIT: i32 = 64;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kinesin"));
+    cmd.args(["serve", "--port", "0", "--admin-port", "off", "--data-dir"]).arg(data_dir);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let limit = libc::rlimit { rlim_cur: LIMIT as u64, rlim_max: LIMIT as u64 };
+    // SAFETY: setrlimit, dup and close are async-signal-safe; nothing else runs here.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            while libc::dup(2) >= 0 {}
+            for fd in LIMIT - free..LIMIT {
+                libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let started = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.starts_with("kinesin listening"));
+    if started {
+        child.kill().unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    (String::from_utf8(output.stderr).unwrap(), started)
+}
+
+/// Out of descriptors while opening the data directory: the message says so and what to do,
+/// and does not guess at permissions. How many descriptors the runtime takes before the store
+/// opens is not fixed, so the free ones go up until the server starts. (With the fewest free,
+/// tokio's signal handling panics while the runtime starts, before kinesin can say anything.)
+#[test]
+fn running_out_of_descriptors_at_start_up_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut data_dir_failures = 0;
+    for free in 0..40 {
+        let (stderr, started) = serve_with_free_descriptors(&dir.path().join(format!("data-{free}")), free);
+        if started {
+            break;
+        }
+        assert!(!stderr.contains("writable"), "{free} free: {stderr}");
+        if stderr.contains("cannot open the data directory") {
+            assert!(!stderr.contains("panicked"), "{free} free: {stderr}");
+            assert!(stderr.contains("Too many open files"), "{free} free: {stderr}");
+            assert!(
+                stderr.contains("out of file descriptors: raise the open-files limit"),
+                "{free} free: {stderr}"
+            );
+            data_dir_failures += 1;
+        }
+    }
+    assert!(data_dir_failures > 0, "the data directory never ran out of descriptors");
+}
+
+#[test]
 fn version_names_the_release_and_the_commit() {
     let output = Command::new(env!("CARGO_BIN_EXE_kinesin")).arg("--version").output().unwrap();
     assert!(output.status.success());

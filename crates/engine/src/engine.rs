@@ -135,7 +135,8 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             }
             // A crash between creating a stream's logs and recording it in the catalog is
             // harmless; the reverse order cannot happen, but re-creating (a no-op for logs
-            // that exist) keeps the two in step whatever a backend did.
+            // that exist) keeps the two in step whatever a backend did. A backend may also
+            // keep no trace of shards never written (`ShardLog::create_shard`).
             for shard in &stream.shards {
                 let key = ShardKey { stream_id: stream.id, shard_index: shard.index };
                 log.create_shard(key)?;

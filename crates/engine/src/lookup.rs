@@ -116,7 +116,7 @@ pub enum MissingShard {
 
 /// The shard with `index`, among those clients can see (none while the stream is CREATING).
 pub fn find_shard(stream: &StreamMeta, index: u32, missing: MissingShard) -> Result<&ShardMeta, ApiError> {
-    stream.visible_shards().iter().find(|s| s.index == index).ok_or_else(|| match missing {
+    stream.visible_shard(index).ok_or_else(|| match missing {
         MissingShard::DoesNotExist => errors::shard_not_found(index, &stream.name, &stream.account),
         MissingShard::CouldNotFind => {
             errors::could_not_find_shard(&shard_id(index), &stream.name, &stream.account)

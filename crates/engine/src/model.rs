@@ -221,12 +221,42 @@ impl StreamMeta {
         }
     }
 
+    /// The shard with `index`. Shards are kept in index order (a new one gets the next index
+    /// and goes last), so it is a binary search, not a scan of thousands of shards.
+    pub fn shard(&self, index: u32) -> Option<&ShardMeta> {
+        find_shard(&self.shards, index)
+    }
+
+    /// The shard with `index` among [`Self::visible_shards`].
+    pub fn visible_shard(&self, index: u32) -> Option<&ShardMeta> {
+        find_shard(self.visible_shards(), index)
+    }
+
     /// Shards that still hold readable data at `now_ms`: every open shard, and closed ones
     /// whose records have not all passed the retention period (AWS stops listing those).
     pub fn live_shards(&self, now_ms: i64) -> impl Iterator<Item = &ShardMeta> {
-        let horizon = now_ms - i64::from(self.retention_hours) * 3_600_000;
-        self.visible_shards().iter().filter(move |s| s.closed_ms.is_none_or(|closed| closed >= horizon))
+        self.live_shards_after(now_ms, None)
     }
+
+    /// [`Self::live_shards`] with an index above `after` (all of them for `None`). The first
+    /// is found by binary search, so a page of a listing costs the page, not the shards before.
+    pub fn live_shards_after(&self, now_ms: i64, after: Option<u32>) -> impl Iterator<Item = &ShardMeta> {
+        let visible = self.visible_shards();
+        let start = after.map_or(0, |after| visible.partition_point(|s| s.index <= after));
+        visible[start..].iter().filter(move |s| self.holds_data(s, now_ms))
+    }
+
+    /// Whether `shard` (one of this stream's) still holds readable data at `now_ms`: see
+    /// [`Self::live_shards`].
+    pub fn holds_data(&self, shard: &ShardMeta, now_ms: i64) -> bool {
+        let horizon = now_ms - i64::from(self.retention_hours) * 3_600_000;
+        shard.closed_ms.is_none_or(|closed| closed >= horizon)
+    }
+}
+
+/// The shard with `index` in `shards`, which are in index order.
+fn find_shard(shards: &[ShardMeta], index: u32) -> Option<&ShardMeta> {
+    shards.binary_search_by_key(&index, |s| s.index).ok().map(|at| &shards[at])
 }
 
 /// An ACTIVE provisioned stream with `n` shards, for unit tests.

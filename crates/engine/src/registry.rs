@@ -2,6 +2,7 @@
 //! name). The catalog is the durable copy; this is what requests read.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::model::StreamMeta;
@@ -47,9 +48,24 @@ impl Registry {
         account: &'a str,
         region: &'a str,
     ) -> impl Iterator<Item = &'a Arc<StreamMeta>> + 'a {
-        let start = (account.to_owned(), region.to_owned(), String::new());
+        self.in_account_after(account, region, None)
+    }
+
+    /// [`Self::in_account`] from the first name after `after` on (all for `None`), found in
+    /// the sorted index: a page of ListStreams costs the page, not the streams before it.
+    pub fn in_account_after<'a>(
+        &'a self,
+        account: &'a str,
+        region: &'a str,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = &'a Arc<StreamMeta>> + 'a {
+        let key = |name: &str| (account.to_owned(), region.to_owned(), name.to_owned());
+        let start = match after {
+            Some(name) => Bound::Excluded(key(name)),
+            None => Bound::Included(key("")),
+        };
         self.by_name
-            .range(start..)
+            .range((start, Bound::Unbounded))
             .take_while(move |((a, r, _), _)| a == account && r == region)
             .filter_map(|(_, id)| self.by_id.get(id))
     }

@@ -26,13 +26,14 @@ struct Layout<'a> {
 
 impl Layout<'_> {
     fn shard(&self, index: u32) -> &ShardMeta {
-        self.meta.shards.iter().find(|s| s.index == index).expect("shard indices come from the layout")
+        self.meta.shard(index).expect("shard indices come from the layout")
     }
 
     fn close(&mut self, index: u32) {
         let end = self.tips.get(&index).copied().unwrap_or(0);
         let now = self.now_ms;
-        let shard = self.meta.shards.iter_mut().find(|s| s.index == index).expect("shard in layout");
+        let at = self.meta.shards.binary_search_by_key(&index, |s| s.index).expect("shard in layout");
+        let shard = &mut self.meta.shards[at];
         shard.closed_at_seq_ix = Some(end);
         shard.closed_ms = Some(now);
     }
@@ -162,7 +163,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             return Err(errors::stream_not_active(stream));
         }
         for index in involved {
-            if stream.shards.iter().any(|s| s.index == *index && s.closed_at_seq_ix.is_some()) {
+            if stream.shard(*index).is_some_and(|s| s.closed_at_seq_ix.is_some()) {
                 return Err(ApiError::invalid_argument(format!(
                     "Shard {} in stream {} under account {} has already been merged or split, and thus is not \
                      eligible for merging or splitting.",

@@ -104,7 +104,9 @@ pub enum StoreError {
 
 /// Per-shard append-only logs.
 pub trait ShardLog: Send + Sync + 'static {
-    /// Creates an empty log for a new shard. Creating one that exists is a no-op.
+    /// Creates an empty log for a new shard. Creating one that exists is a no-op. A backend
+    /// may leave creating its files to the shard's first append and forget a shard never
+    /// written when it stops: the engine creates every shard of its catalog again at open.
     fn create_shard(&self, shard: ShardKey) -> Result<(), StoreError>;
 
     /// Creates the logs of many new shards (a new stream's), as [`create_shard`] each; a

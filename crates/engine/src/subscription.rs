@@ -196,7 +196,7 @@ impl<L: ShardLog> Feed<L> {
             return Err(consumer_not_found(&lease.key.consumer_arn, &stream.account));
         }
         let index = lease.key.shard.shard_index;
-        let shard = stream.shards.iter().find(|s| s.index == index).cloned();
+        let shard = stream.shard(index).cloned();
         let shard = shard.ok_or_else(|| errors::shard_not_found(index, &stream.name, &stream.account))?;
         Ok((stream, shard))
     }

@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use bytes::Bytes;
 use kinesin_engine::storage::{
     Appended, NewRecord, Position, ReadBatch, ShardKey, ShardLog, StoreError, Tails, Tip,
 };
+use tokio::sync::Semaphore;
 
 use crate::commit::Committer;
 use crate::journal::{self, CleanStop, Journal};
@@ -26,8 +27,11 @@ pub struct LocalSegmentLog {
     journal_dir: PathBuf,
     streams_dir: PathBuf,
     shards: RwLock<HashMap<ShardKey, Arc<Shard>>>,
-    /// Serializes creating and deleting shard directories.
-    layout: Arc<Mutex<()>>,
+    /// Creating a shard's files holds it shared, removing a stream's directory exclusively.
+    layout: Arc<RwLock<()>>,
+    /// Bounds how many shards create their files at once: a PutRecords to thousands of new
+    /// shards must not open a descriptor (and sync a directory) for each at the same time.
+    creating: Semaphore,
     write_health: WriteHealth,
     /// Sealed shards and their ends. Kept in memory only: the engine seals closed shards
     /// again at every start (the catalog records them durably).
@@ -96,6 +100,7 @@ impl LocalSegmentLog {
             layout: Arc::default(),
             sealed: RwLock::default(),
             tails: Tails::default(),
+            creating: Semaphore::new(parallel::THREADS),
         })
     }
 
@@ -107,6 +112,21 @@ impl LocalSegmentLog {
     fn shard(&self, key: ShardKey) -> Result<Arc<Shard>, StoreError> {
         let shards = self.shards.read().unwrap_or_else(PoisonError::into_inner);
         shards.get(&key).cloned().ok_or(StoreError::NoSuchShard(key))
+    }
+
+    /// The shard, its files created first if it has none yet (its first append).
+    async fn shard_on_disk(&self, key: ShardKey) -> Result<Arc<Shard>, StoreError> {
+        let shard = self.shard(key)?;
+        if !shard.is_on_disk() {
+            let _permit = self.creating.acquire().await.expect("the semaphore is never closed");
+            let (creating, layout) = (shard.clone(), self.layout.clone());
+            blocking(move || {
+                let _layout = layout.read().unwrap_or_else(PoisonError::into_inner);
+                creating.create_files()
+            })
+            .await?;
+        }
+        Ok(shard)
     }
 
     fn stream_dir(&self, stream_id: u64) -> PathBuf {
@@ -183,7 +203,9 @@ fn replay_journal(
 /// A digest of every shard's active segment: its key, first and next sequence index and
 /// length. A clean stop records it; any write after it changes it.
 fn active_segments_digest(shards: &HashMap<ShardKey, Arc<Shard>>) -> Result<u32, StoreError> {
-    let mut keys: Vec<&ShardKey> = shards.keys().collect();
+    // Shards never written are not on the disk for the next start to find.
+    let mut keys: Vec<&ShardKey> =
+        shards.iter().filter(|(_, shard)| shard.is_on_disk()).map(|(key, _)| key).collect();
     keys.sort_unstable_by_key(|key| (key.stream_id, key.shard_index));
     let mut digest = 0;
     for key in keys {
@@ -221,31 +243,18 @@ impl ShardLog for LocalSegmentLog {
         self.create_shards(&[key])
     }
 
-    /// Creates the shards' directories, syncing each stream directory once for all of them,
-    /// then their first segments, many at once: each needs a sync of its own directory, and a
-    /// disk serves concurrent syncs together (a 10,000-shard stream took a minute one by one).
+    /// Registers the shards, touching no file: a shard's directory and first segment are
+    /// created by its first append ([`Shard::create_files`]). Creating a stream of 10,000
+    /// shards took seconds when each got its files (and a directory sync) here, and shards
+    /// never written cost nothing on disk or at start-up. Such a shard is not on the disk
+    /// after a restart: the engine creates every shard of its catalog again when it opens
+    /// (docs/storage.md, *Shards without files*).
     fn create_shards(&self, keys: &[ShardKey]) -> Result<(), StoreError> {
-        let _layout = self.layout.lock().unwrap_or_else(PoisonError::into_inner);
-        let missing: Vec<ShardKey> = keys.iter().copied().filter(|&key| self.shard(key).is_err()).collect();
-        let fs = &*self.env.fs;
-        let mut streams: Vec<u64> = missing.iter().map(|key| key.stream_id).collect();
-        streams.sort_unstable();
-        streams.dedup();
-        for &stream_id in &streams {
-            ensure_dir(fs, &self.stream_dir(stream_id), self.env.sync())?;
-        }
-        for key in &missing {
-            fs.create_dir_all(&self.shard_dir(*key))?;
-        }
-        if self.env.sync() {
-            for &stream_id in &streams {
-                fs.sync_dir(&self.stream_dir(stream_id))?;
-            }
-        }
-        let opened = parallel::map(&missing, |&key| Shard::open(self.env.clone(), key, self.shard_dir(key)))?;
         let mut shards = self.shards.write().unwrap_or_else(PoisonError::into_inner);
-        for shard in opened {
-            shards.insert(shard.key(), Arc::new(shard));
+        for &key in keys {
+            shards
+                .entry(key)
+                .or_insert_with(|| Arc::new(Shard::unwritten(self.env.clone(), key, self.shard_dir(key))));
         }
         Ok(())
     }
@@ -256,7 +265,7 @@ impl ShardLog for LocalSegmentLog {
         if self.sealed.read().unwrap_or_else(PoisonError::into_inner).contains_key(&key) {
             return Err(StoreError::Sealed(key));
         }
-        let appended = self.committer.append(self.shard(key)?, records).await;
+        let appended = self.committer.append(self.shard_on_disk(key).await?, records).await;
         self.write_health.note(&appended);
         if appended.is_ok() {
             self.tails.notify(key);
@@ -335,7 +344,7 @@ impl ShardLog for LocalSegmentLog {
         let (env, layout) = (self.env.clone(), self.layout.clone());
         let (dir, streams_dir) = (self.stream_dir(stream_id), self.streams_dir.clone());
         blocking(move || {
-            let _layout = layout.lock().unwrap_or_else(PoisonError::into_inner);
+            let _layout = layout.write().unwrap_or_else(PoisonError::into_inner);
             match env.fs.remove_dir_all(&dir) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
                 _ => {}

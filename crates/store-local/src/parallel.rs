@@ -5,7 +5,7 @@
 
 /// How many threads: enough concurrent syncs to keep a disk busy. Each may hold a segment
 /// file open beyond the cache's bound for a moment.
-const THREADS: usize = 32;
+pub(crate) const THREADS: usize = 32;
 
 /// `f` of every item, on up to [`THREADS`] threads, in the items' order; the first error, if
 /// any.

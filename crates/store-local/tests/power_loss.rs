@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use kinesin_engine::storage::{Appended, Cas, Catalog, NewRecord, Position, ShardKey, ShardLog};
-use kinesin_store_local::{open_store_with_fs, SimFs, StoreOptions};
+use kinesin_engine::storage::{Appended, Cas, Catalog, NewRecord, Position, ShardKey, ShardLog, StoreError};
+use kinesin_store_local::{open_store_with_fs, SimFs, StoreOptions, Vfs};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -188,8 +188,12 @@ async fn run(seed: u64) {
     power_off.store(true, Ordering::SeqCst);
     let crashed = if killed_first || stopped_first { fs.kill_process() } else { fs.clone() };
     end_faults(faults, &fs).await;
-    let restarted =
-        (killed_first || stopped_first).then(|| open(Arc::new(crashed.clone()), options, clock.clone()));
+    let restarted = (killed_first || stopped_first).then(|| {
+        let (log, catalog) = open(Arc::new(crashed.clone()), options, clock.clone());
+        // As the engine does at open: shards never written are not on the disk.
+        log.create_shards(&keys).unwrap();
+        (log, catalog)
+    });
     // The restarted run has a record acknowledged on each shard before the power goes: it goes
     // after whatever the restart found, which must be on the disk by then.
     if let Some((log, _)) = &restarted {
@@ -222,6 +226,7 @@ async fn run(seed: u64) {
     let (log, catalog) = open_store_with_fs(Arc::new(after), Path::new(ROOT), options, clock.clone())
         .unwrap_or_else(|e| panic!("{context}: the store does not open: {e:?}"));
     assert_eq!(catalog.load_streams().await.unwrap(), vec![stream], "{context}");
+    log.create_shards(&keys).unwrap();
     let sent = sent.lock().unwrap().clone();
     let acked = acked.lock().unwrap().clone();
     let acked_by_id: HashMap<usize, Appended> = acked.iter().copied().collect();
@@ -357,23 +362,50 @@ fn a_fresh_store_survives_power_loss_right_after_opening() {
     log.create_shard(SHARD).unwrap();
     let after = fs.power_cut();
     let (log, _catalog) = open(Arc::new(after), options(1 << 20), FakeClock::new(0));
+    log.create_shard(SHARD).unwrap(); // as the engine does at open
     assert_eq!(log.tip(SHARD).unwrap().next_seq_ix, 0, "a created shard survives");
     assert!(Path::new(ROOT).is_absolute());
 }
 
-/// A stream's shards are created together (their directories synced once per stream, their
-/// first segments many at once): every one survives a power cut right after, and takes
-/// appends.
+/// Creating shards writes nothing (docs/storage.md, "Shards without files"); a shard's first
+/// append creates its files, durably before it is acknowledged: after a power cut the shards
+/// written to are on the disk with their records, the others are not, and every one takes
+/// appends once created again (as the engine does at open).
 #[tokio::test]
-async fn shards_created_together_survive_power_loss() {
+async fn a_shards_first_append_creates_its_files_durably() {
     let fs = SimFs::new();
     let (log, _catalog) = open(Arc::new(fs.clone()), options(1 << 20), FakeClock::new(0));
     let keys: Vec<ShardKey> = (0..100).map(|shard_index| ShardKey { stream_id: 9, shard_index }).collect();
     log.create_shards(&keys).unwrap();
+    let stream_dir = Path::new(ROOT).join("streams/9");
+    assert!(!fs.is_dir(&stream_dir).unwrap(), "no file before the first append");
+    let written: Vec<ShardKey> = keys.iter().copied().filter(|key| key.shard_index % 3 == 0).collect();
+    // Many first appends at once, as a PutRecords spanning shards makes them.
+    let log = Arc::new(log);
+    let appends: Vec<_> = written
+        .iter()
+        .map(|&key| {
+            let log = log.clone();
+            tokio::spawn(async move { log.append(key, vec![record("k", "first")]).await })
+        })
+        .collect();
+    for append in appends {
+        assert_eq!(append.await.unwrap().unwrap().first_seq_ix, 0);
+    }
+    assert!(!fs.is_dir(&stream_dir.join("1")).unwrap(), "a shard never written has no files");
     let after = fs.power_cut();
-    let (log, _catalog) = open(Arc::new(after), options(1 << 20), FakeClock::new(0));
+
+    let (log, _catalog) = open(Arc::new(after.clone()), options(1 << 20), FakeClock::new(0));
     for &key in &keys {
-        assert_eq!(log.tip(key).unwrap().next_seq_ix, 0, "{key:?}");
-        assert_eq!(log.append(key, vec![record("k", "v")]).await.unwrap().first_seq_ix, 0);
+        match written.contains(&key) {
+            true => assert_eq!(read_all(&log, key, 10).await[0].data, &b"first"[..], "{key:?}"),
+            false => assert!(matches!(log.tip(key), Err(StoreError::NoSuchShard(_))), "{key:?}"),
+        }
+    }
+    log.create_shards(&keys).unwrap();
+    for &key in &keys {
+        let expected = u64::from(written.contains(&key));
+        assert_eq!(log.tip(key).unwrap().next_seq_ix, expected, "{key:?}");
+        assert_eq!(log.append(key, vec![record("k", "v")]).await.unwrap().first_seq_ix, expected);
     }
 }

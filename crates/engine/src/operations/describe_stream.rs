@@ -18,7 +18,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         // Shards after ExclusiveStartShardId, read like every shard id (aliases too); an id that
         // does not read starts from the beginning.
         let after = input.str("ExclusiveStartShardId").and_then(parse_shard_id);
-        let mut shards = stream.live_shards(self.now_ms()).filter(|s| after.is_none_or(|a| s.index > a));
+        let mut shards = stream.live_shards_after(self.now_ms(), after);
         let page: Vec<Value> = shards.by_ref().take(limit).map(render::shard).collect();
         let has_more = shards.next().is_some();
         let description = Value::object()

@@ -47,7 +47,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             .filter(|s| s.account == ctx.account && s.region == ctx.region)
             .cloned()
             .ok_or_else(gone)?;
-        let shard = stream.shards.iter().find(|s| s.index == iterator.shard_index).ok_or_else(gone)?;
+        let shard = stream.shard(iterator.shard_index).ok_or_else(gone)?;
         check_dry_run(input)?;
         let started = Instant::now();
         let result = self.read_records(&stream, shard, &iterator, input, now).await;

@@ -67,9 +67,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             (a, b) => a.or(b),
         };
         let now = self.now_ms();
-        let mut shards = stream
-            .live_shards(now)
-            .filter(|s| after.is_none_or(|a| s.index > a) && filter.admits(&stream, s, now));
+        let mut shards = stream.live_shards_after(now, after).filter(|s| filter.admits(&stream, s, now));
         let page: Vec<&ShardMeta> = shards.by_ref().take(limit).collect();
         let next_token = match (shards.next(), page.last()) {
             (Some(_), Some(last)) => Some(
@@ -140,7 +138,7 @@ impl ShardFilter {
             FilterKind::All => true,
             FilterKind::AtTrimHorizon => {
                 let mut parents = shard.parent.iter().chain(shard.adjacent_parent.iter());
-                !parents.any(|p| stream.live_shards(now).any(|live| live.index == *p))
+                !parents.any(|p| stream.shard(*p).is_some_and(|parent| stream.holds_data(parent, now)))
             }
             FilterKind::OpenNow => shard.closed_at_seq_ix.is_none(),
             // A time before the stream existed means "from its creation".
@@ -156,9 +154,5 @@ impl ShardFilter {
 /// When a shard started taking records: when its parent closed, for a child (its creation
 /// time is set a little later so its sequence numbers sort after the parent's).
 fn opened_ms(stream: &StreamMeta, shard: &ShardMeta) -> i64 {
-    shard
-        .parent
-        .and_then(|p| stream.shards.iter().find(|s| s.index == p))
-        .and_then(|parent| parent.closed_ms)
-        .unwrap_or(shard.created_ms)
+    shard.parent.and_then(|p| stream.shard(p)).and_then(|parent| parent.closed_ms).unwrap_or(shard.created_ms)
 }

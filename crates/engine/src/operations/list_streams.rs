@@ -19,9 +19,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             None => input.str("ExclusiveStartStreamName").map(str::to_owned),
         };
         let registry = self.registry();
-        let mut streams = registry
-            .in_account(&ctx.account, &ctx.region)
-            .filter(|s| after.as_deref().is_none_or(|a| s.name.as_str() > a));
+        let mut streams = registry.in_account_after(&ctx.account, &ctx.region, after.as_deref());
         let page: Vec<_> = streams.by_ref().take(limit).collect();
         let has_more = streams.next().is_some();
         let names: Vec<Value> = page.iter().map(|s| Value::from(&s.name)).collect();

@@ -33,7 +33,7 @@ use crate::keys::{Keys, ShardCipher};
 use crate::segment::{self, idx_path, log_path};
 use crate::segment_files::{SegmentFile, SegmentFiles};
 use crate::segment_sync::SegmentSyncs;
-use crate::vfs::{OpenMode, Vfs, VfsFile};
+use crate::vfs::{ensure_dir, OpenMode, Vfs, VfsFile};
 use crate::{Durability, StoreOptions};
 
 pub(crate) use append::{Replay, Written};
@@ -77,6 +77,11 @@ pub(crate) struct Shard {
     state: RwLock<State>,
     /// Serializes rebuilding a missing `.idx`.
     repair: Mutex<()>,
+    /// Whether the shard's directory and first segment exist (durably): a new shard has none
+    /// until its first append ([`Shard::create_files`]).
+    on_disk: AtomicBool,
+    /// Serializes creating them.
+    creating: Mutex<()>,
 }
 
 struct State {
@@ -224,24 +229,82 @@ impl Shard {
             index: scanned.index,
             segment: segment_file,
         };
-        let written = End { len: active.len, seq: active.end_seq, arrival: scanned.last_arrival };
+        Ok(Shard::with_state(env, key, dir, sealed, active, scanned.last_arrival, true))
+    }
+
+    /// A new, empty shard whose files do not exist yet: nothing is read or written until
+    /// [`Self::create_files`], which its first append calls.
+    pub fn unwritten(env: Arc<Env>, key: ShardKey, dir: PathBuf) -> Shard {
+        let active = Active {
+            first_seq: 0,
+            end_seq: 0,
+            len: 0,
+            first_arrival: None,
+            index: SparseIndex::default(),
+            segment: SegmentFile::new(key, log_path(&dir, 0)),
+        };
+        Shard::with_state(env, key, dir, VecDeque::new(), active, None, false)
+    }
+
+    fn with_state(
+        env: Arc<Env>,
+        key: ShardKey,
+        dir: PathBuf,
+        sealed: VecDeque<Sealed>,
+        active: Active,
+        last_arrival: Option<i64>,
+        on_disk: bool,
+    ) -> Shard {
+        let written = End { len: active.len, seq: active.end_seq, arrival: last_arrival };
         let state = State {
             sealed,
             active,
-            last_arrival: scanned.last_arrival,
+            last_arrival,
             written,
             deleted: false,
             dirty_tail: false,
             dirty_tail_encrypted: false,
         };
-        Ok(Shard {
+        Shard {
             key,
             dir,
             cipher: env.keys.shard_cipher(key),
             env,
             state: RwLock::new(state),
             repair: Mutex::new(()),
-        })
+            on_disk: AtomicBool::new(on_disk),
+            creating: Mutex::new(()),
+        }
+    }
+
+    /// Whether the shard's files exist; see [`Self::create_files`].
+    pub fn is_on_disk(&self) -> bool {
+        self.on_disk.load(Ordering::Acquire)
+    }
+
+    /// Creates the shard's directory and its first, empty segment, and makes both durable
+    /// (syncing the shard's and the stream's directories), unless they exist: before the
+    /// first append to the shard is written, so that the journal's entries for it always
+    /// find it after a crash, and the segment's name is durable before its frames are
+    /// (docs/storage.md, *Shards without files*). A deleted shard gets `NoSuchShard`; the
+    /// caller keeps the stream's directory from being removed meanwhile.
+    pub fn create_files(&self) -> Result<(), StoreError> {
+        let _creating = lock(&self.creating);
+        if self.is_on_disk() {
+            return Ok(());
+        }
+        drop(self.read_state()?);
+        let fs = &*self.env.fs;
+        let stream_dir = self.dir.parent().expect("a shard directory is in its stream's");
+        ensure_dir(fs, stream_dir, self.env.sync())?;
+        fs.create_dir_all(&self.dir)?;
+        fs.open(&log_path(&self.dir, 0), OpenMode::Create)?;
+        if self.env.sync() {
+            fs.sync_dir(&self.dir)?;
+            fs.sync_dir(stream_dir)?;
+        }
+        self.on_disk.store(true, Ordering::Release);
+        Ok(())
     }
 
     fn read_state(&self) -> Result<RwLockReadGuard<'_, State>, StoreError> {

@@ -75,10 +75,13 @@ pub async fn read_all(log: &LocalSegmentLog, key: ShardKey, batch: usize) -> Vec
     }
 }
 
-/// The `.log` and `.idx` files of a shard on `fs`.
+/// The `.log` and `.idx` files of a shard on `fs` (none before its first append).
 pub fn segment_files(fs: &dyn Vfs, key: ShardKey) -> Vec<String> {
     let dir =
         Path::new(ROOT).join("streams").join(key.stream_id.to_string()).join(key.shard_index.to_string());
+    if !fs.is_dir(&dir).unwrap() {
+        return Vec::new();
+    }
     let mut names: Vec<String> = fs.list_dir(&dir).unwrap().into_iter().map(|e| e.name).collect();
     names.sort();
     names
