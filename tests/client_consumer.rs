@@ -14,9 +14,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::{create_stream_and_wait, list_all_shards, wait_active, ServerOptions, TestServer, REGION};
+use common::leases::{dynamodb_client, owners};
+use common::{create_stream_and_wait, list_all_shards, wait_active, ServerOptions, TestServer};
 use kinesin_client::consumer::{
     Checkpoint, Checkpointer, Consumer, InitialPosition, ProcessRecordsInput, RecordProcessor, Retrieval,
     SequencePosition,
@@ -88,17 +88,6 @@ impl Recorder {
     }
 }
 
-fn dynamodb_client(server: &TestServer) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(server.endpoint())
-            .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"))
-            .build(),
-    )
-}
-
 fn fan_out() -> Retrieval {
     Retrieval::FanOut { consumer_name: FAN_OUT_CONSUMER.to_owned() }
 }
@@ -129,20 +118,6 @@ async fn start_worker(server: &TestServer, name: &str, log: &Log, retrieval: &Re
         })
         .await
         .expect("the worker starts")
-}
-
-/// The shards each worker holds, from the lease table.
-async fn owners(dynamodb: &aws_sdk_dynamodb::Client) -> HashMap<String, String> {
-    let page = dynamodb.scan().table_name(APPLICATION).send().await.unwrap();
-    page.items()
-        .iter()
-        .filter_map(|item| match (item.get("leaseKey"), item.get("leaseOwner")) {
-            (Some(AttributeValue::S(key)), Some(AttributeValue::S(owner))) => {
-                Some((key.clone(), owner.clone()))
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 /// How long after `since` every shard in `shards` had a record delivered by a worker other than
@@ -237,7 +212,7 @@ async fn survive_a_kill_a_graceful_stop_a_split_and_a_merge(retrieval: Retrieval
     // The three share the four shards.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let held = owners(&dynamodb).await;
+        let held = owners(&dynamodb, APPLICATION).await;
         let distinct: HashSet<&String> = held.values().collect();
         if held.len() == 4 && distinct.len() == 3 {
             break;
@@ -247,7 +222,7 @@ async fn survive_a_kill_a_graceful_stop_a_split_and_a_merge(retrieval: Retrieval
     }
 
     // a dies without a goodbye.
-    let held_by_a: HashSet<String> = owners(&dynamodb)
+    let held_by_a: HashSet<String> = owners(&dynamodb, APPLICATION)
         .await
         .into_iter()
         .filter(|(_, owner)| owner == "a")
@@ -289,7 +264,7 @@ async fn survive_a_kill_a_graceful_stop_a_split_and_a_merge(retrieval: Retrieval
     sleep(Duration::from_secs(1)).await;
 
     // b stops gracefully: c continues its shards at once.
-    let held_by_b: HashSet<String> = owners(&dynamodb)
+    let held_by_b: HashSet<String> = owners(&dynamodb, APPLICATION)
         .await
         .into_iter()
         .filter(|(_, owner)| owner == "b")
@@ -437,7 +412,7 @@ async fn stale_lease_writes_are_refused() {
     create_stream_and_wait(&kinesis, STREAM, 1).await;
     let worker = start_worker(&server, "a", &Arc::default(), &Retrieval::Polling).await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while owners(&dynamodb).await.is_empty() {
+    while owners(&dynamodb, APPLICATION).await.is_empty() {
         assert!(Instant::now() < deadline, "the worker took no lease");
         sleep(Duration::from_millis(50)).await;
     }
@@ -483,7 +458,7 @@ async fn stale_lease_writes_are_refused() {
     let stale = take(counter - 1).await.expect_err("a stale counter");
     assert!(stale.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()), "{stale:?}");
     take(counter).await.expect("the current counter");
-    assert_eq!(owners(&dynamodb).await["shardId-000000000000"], "b");
+    assert_eq!(owners(&dynamodb, APPLICATION).await["shardId-000000000000"], "b");
 }
 
 /// The fail-over time with a 1 s failover setting, measured five times: a worker that holds a
@@ -531,7 +506,7 @@ async fn measure_fail_over(retrieval: Retrieval) {
         let worker = start_worker(&server, &victim, &log, &retrieval).await;
         let deadline = Instant::now() + Duration::from_secs(20);
         let held = loop {
-            let held: HashSet<String> = owners(&dynamodb)
+            let held: HashSet<String> = owners(&dynamodb, APPLICATION)
                 .await
                 .into_iter()
                 .filter(|(_, owner)| *owner == victim)
@@ -554,7 +529,7 @@ async fn measure_fail_over(retrieval: Retrieval) {
         let taken = {
             let (dynamodb, victim) = (dynamodb.clone(), victim.clone());
             tokio::spawn(async move {
-                while owners(&dynamodb).await.values().any(|owner| *owner == victim) {
+                while owners(&dynamodb, APPLICATION).await.values().any(|owner| *owner == victim) {
                     sleep(Duration::from_millis(10)).await;
                 }
                 killed.elapsed()

@@ -34,6 +34,8 @@ pub enum CliError {
     /// Records that were read were not all acknowledged.
     Unacknowledged(String),
     Build(aws_sdk_kinesis::error::BuildError),
+    /// A long-running subcommand could not start or go on: what happened and what to do.
+    Stopped(String),
 }
 
 impl CliError {
@@ -74,7 +76,9 @@ impl fmt::Display for CliError {
                 write!(f, "cannot put into {stream} at {endpoint}: {error}")
             }
             CliError::Answer(what) => write!(f, "unexpected answer: {what}"),
-            CliError::Usage(message) | CliError::Unacknowledged(message) => f.write_str(message),
+            CliError::Usage(message) | CliError::Unacknowledged(message) | CliError::Stopped(message) => {
+                f.write_str(message)
+            }
             CliError::Input(error) => write!(f, "cannot read the input: {error}"),
             CliError::Output(error) => write!(f, "cannot write the output: {error}"),
             CliError::Build(error) => write!(f, "invalid request: {error}"),
