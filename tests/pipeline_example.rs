@@ -14,9 +14,25 @@ use std::time::{Duration, Instant};
 use aws_sdk_kinesis::primitives::Blob;
 use common::{wait_active, TestServer};
 
-/// Builds the example with this test's cargo; returns its executable.
+/// Builds the example with this test's cargo; returns its executable. The variables cargo sets
+/// for a test are removed: build scripts watch some (ring's, CARGO_MANIFEST_DIR), and would
+/// otherwise rebuild dependencies for this build and again for the next `cargo test`.
 fn build_example() -> PathBuf {
-    let output = Command::new(env!("CARGO"))
+    let mut cargo = Command::new(env!("CARGO"));
+    for (name, _) in std::env::vars() {
+        let set_for_tests = [
+            "CARGO_MANIFEST_",
+            "CARGO_PKG_",
+            "CARGO_CRATE_NAME",
+            "CARGO_BIN_",
+            "CARGO_TARGET_TMPDIR",
+            "CARGO_PRIMARY_PACKAGE",
+        ];
+        if set_for_tests.iter().any(|prefix| name.starts_with(prefix)) {
+            cargo.env_remove(name);
+        }
+    }
+    let output = cargo
         .args(["build", "--example", "pipeline", "--message-format", "json"])
         .arg("--manifest-path")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
