@@ -81,6 +81,11 @@ pub struct ServeArgs {
     /// milliseconds.
     #[arg(long, env = "KINESIN_UPDATE_TABLE_MS", default_value_t = 0)]
     update_table_ms: u32,
+    /// How long a SubscribeToShard subscription lasts before the server ends it, in
+    /// milliseconds (AWS: 5 minutes); consumers then subscribe again where it ended.
+    #[arg(long, env = "KINESIN_SUBSCRIPTION_MS", default_value_t = 300_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    subscription_ms: u32,
     /// Open shards allowed per account and region.
     #[arg(long, env = "KINESIN_SHARD_LIMIT", default_value_t = 500)]
     shard_limit: u32,
@@ -205,6 +210,7 @@ async fn serve(args: ServeArgs, max_open_files: usize) -> Result<(), String> {
         update_stream_ms: i64::from(args.update_stream_ms),
         shard_limit: args.shard_limit,
         enforce_limits: args.enforce_limits,
+        subscription_ms: i64::from(args.subscription_ms),
         ..EngineConfig::default()
     };
     let engine = Arc::new(

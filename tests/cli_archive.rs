@@ -58,7 +58,7 @@ fn put_numbered(server: &TestServer, stream: &str, first: usize, count: usize, a
 
 /// A running `kinesin archive STREAM --to DIR` with short flush and failover times.
 fn start_archiver(server: &TestServer, stream: &str, dir: &Path, extra: &[&str]) -> Child {
-    let mut args = vec!["archive", stream, "--to", dir.to_str().unwrap(), "--failover-seconds", "1"];
+    let mut args = vec!["archive", stream, "--to", dir.to_str().unwrap(), "--failover-ms", "1000"];
     args.extend_from_slice(extra);
     let mut command = kinesin(server, &args);
     command.stdin(Stdio::null()).stdout(Stdio::null());
@@ -397,8 +397,8 @@ fn archives_into_an_s3_bucket_across_a_kill_9() {
                 "s3://archive/a/b",
                 "--s3-endpoint",
                 &endpoint,
-                "--failover-seconds",
-                "1",
+                "--failover-ms",
+                "1000",
             ],
         );
         command

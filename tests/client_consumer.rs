@@ -1,9 +1,12 @@
 //! The consumer against a real kinesin, whose DynamoDB keeps the lease table: three workers
-//! share a 4-shard stream while records flow; one is killed without a goodbye (its tasks
-//! aborted, as by `kill -9`), another stops gracefully, and a shard is split and two are merged
-//! during the run. Every acknowledged record must be processed, each shard's children only after
-//! it was processed to its end, and a record delivered twice only if no checkpoint covered it
-//! yet. The fail-over time (kill to first record processed elsewhere) is printed, not asserted.
+//! share a 4-shard stream while records flow, KPL-aggregated and plain; one is killed without a
+//! goodbye (its tasks aborted, as by `kill -9`), another stops gracefully, and a shard is split
+//! and two are merged during the run. Every acknowledged record must be processed, each key's
+//! records first in the order they were put, each shard's children only after it was processed
+//! to its end, and a record delivered twice only if no checkpoint covered it yet. The scenario
+//! runs with polling and with enhanced fan-out (subscriptions ended every few seconds by the
+//! server, so the workers resubscribe throughout). The fail-over time (kill to first record
+//! processed elsewhere) is printed, not asserted.
 
 mod common;
 
@@ -11,11 +14,11 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::{create_stream_and_wait, list_all_shards, wait_active, TestServer, REGION};
+use common::leases::{dynamodb_client, owners};
+use common::{create_stream_and_wait, list_all_shards, wait_active, ServerOptions, TestServer};
 use kinesin_client::consumer::{
-    Checkpoint, Checkpointer, Consumer, InitialPosition, ProcessRecordsInput, RecordProcessor,
+    Checkpoint, Checkpointer, Consumer, InitialPosition, ProcessRecordsInput, RecordProcessor, Retrieval,
     SequencePosition,
 };
 use kinesin_client::Producer;
@@ -24,6 +27,11 @@ use tokio::time::{sleep, timeout, Instant};
 const STREAM: &str = "orders";
 const APPLICATION: &str = "order-counter";
 const FAILOVER: Duration = Duration::from_secs(1);
+/// The stream consumer of the fan-out runs.
+const FAN_OUT_CONSUMER: &str = "order-counter-efo";
+/// The subscription lifetime of the fan-out runs' server: short, so that subscriptions end
+/// and are renewed from their continuation sequence numbers many times during a run.
+const SHORT_SUBSCRIPTION_MS: &str = "2000";
 
 /// What the processors did, in the order they did it.
 #[derive(Debug, Clone)]
@@ -80,21 +88,25 @@ impl Recorder {
     }
 }
 
-fn dynamodb_client(server: &TestServer) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(server.endpoint())
-            .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"))
-            .build(),
-    )
+fn fan_out() -> Retrieval {
+    Retrieval::FanOut { consumer_name: FAN_OUT_CONSUMER.to_owned() }
 }
 
-async fn start_worker(server: &TestServer, name: &str, log: &Log) -> Consumer {
+/// A server whose subscriptions end after [`SHORT_SUBSCRIPTION_MS`].
+fn server_for(retrieval: &Retrieval) -> TestServer {
+    match retrieval {
+        Retrieval::Polling => TestServer::start(),
+        Retrieval::FanOut { .. } => TestServer::start_with(
+            ServerOptions::default().arg("--subscription-ms").arg(SHORT_SUBSCRIPTION_MS),
+        ),
+    }
+}
+
+async fn start_worker(server: &TestServer, name: &str, log: &Log, retrieval: &Retrieval) -> Consumer {
     let (worker, log) = (name.to_owned(), Arc::clone(log));
     Consumer::builder(server.client(), dynamodb_client(server), APPLICATION, STREAM)
         .worker_id(name)
+        .retrieval(retrieval.clone())
         .failover_time(FAILOVER)
         .initial_position(InitialPosition::TrimHorizon)
         .idle_time_between_reads(Duration::from_millis(100))
@@ -106,20 +118,6 @@ async fn start_worker(server: &TestServer, name: &str, log: &Log) -> Consumer {
         })
         .await
         .expect("the worker starts")
-}
-
-/// The shards each worker holds, from the lease table.
-async fn owners(dynamodb: &aws_sdk_dynamodb::Client) -> HashMap<String, String> {
-    let page = dynamodb.scan().table_name(APPLICATION).send().await.unwrap();
-    page.items()
-        .iter()
-        .filter_map(|item| match (item.get("leaseKey"), item.get("leaseOwner")) {
-            (Some(AttributeValue::S(key)), Some(AttributeValue::S(owner))) => {
-                Some((key.clone(), owner.clone()))
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 /// How long after `since` every shard in `shards` had a record delivered by a worker other than
@@ -154,25 +152,46 @@ async fn time_until_taken_over(log: &Log, shards: &HashSet<String>, gone: &str, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_survive_a_kill_a_graceful_stop_a_split_and_a_merge() {
-    let server = TestServer::start();
+    survive_a_kill_a_graceful_stop_a_split_and_a_merge(Retrieval::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_fan_out_workers_survive_a_kill_a_graceful_stop_a_split_and_a_merge() {
+    survive_a_kill_a_graceful_stop_a_split_and_a_merge(fan_out()).await;
+}
+
+/// Record `n`'s partition key.
+fn key_of(n: u32) -> String {
+    format!("key-{}", n % 97)
+}
+
+async fn survive_a_kill_a_graceful_stop_a_split_and_a_merge(retrieval: Retrieval) {
+    let server = server_for(&retrieval);
     let kinesis = server.client();
     let dynamodb = dynamodb_client(&server);
     create_stream_and_wait(&kinesis, STREAM, 4).await;
     let log: Log = Arc::default();
 
-    // Records flow all along, through the producer (which follows the resharding).
-    let producer =
-        Producer::builder(kinesis.clone(), STREAM).linger(Duration::from_millis(10)).build().await.unwrap();
+    // Records flow all along, through the producer (which follows the resharding): the records
+    // of even keys KPL-aggregated, those of odd keys plain.
+    let producer = |aggregation| {
+        Producer::builder(kinesis.clone(), STREAM)
+            .linger(Duration::from_millis(10))
+            .aggregation(aggregation)
+            .build()
+    };
+    let (aggregating, plain) = (producer(true).await.unwrap(), producer(false).await.unwrap());
     let (stop_putting, putting_stopped) = tokio::sync::watch::channel(false);
     let putting = {
-        let producer = producer.clone();
+        let producers = [aggregating.clone(), plain.clone()];
         tokio::spawn(async move {
             let mut deliveries = Vec::new();
             for n in 0u32.. {
                 if *putting_stopped.borrow() {
                     break;
                 }
-                deliveries.push(producer.put(format!("key-{}", n % 97), n.to_string()).await.unwrap());
+                let producer = &producers[(n % 97 % 2) as usize];
+                deliveries.push(producer.put(key_of(n), n.to_string()).await.unwrap());
                 if n % 20 == 19 {
                     sleep(Duration::from_millis(20)).await;
                 }
@@ -188,12 +207,12 @@ async fn three_workers_survive_a_kill_a_graceful_stop_a_split_and_a_merge() {
 
     let mut workers: HashMap<&str, Consumer> = HashMap::new();
     for name in ["a", "b", "c"] {
-        workers.insert(name, start_worker(&server, name, &log).await);
+        workers.insert(name, start_worker(&server, name, &log, &retrieval).await);
     }
     // The three share the four shards.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let held = owners(&dynamodb).await;
+        let held = owners(&dynamodb, APPLICATION).await;
         let distinct: HashSet<&String> = held.values().collect();
         if held.len() == 4 && distinct.len() == 3 {
             break;
@@ -203,7 +222,7 @@ async fn three_workers_survive_a_kill_a_graceful_stop_a_split_and_a_merge() {
     }
 
     // a dies without a goodbye.
-    let held_by_a: HashSet<String> = owners(&dynamodb)
+    let held_by_a: HashSet<String> = owners(&dynamodb, APPLICATION)
         .await
         .into_iter()
         .filter(|(_, owner)| owner == "a")
@@ -245,7 +264,7 @@ async fn three_workers_survive_a_kill_a_graceful_stop_a_split_and_a_merge() {
     sleep(Duration::from_secs(1)).await;
 
     // b stops gracefully: c continues its shards at once.
-    let held_by_b: HashSet<String> = owners(&dynamodb)
+    let held_by_b: HashSet<String> = owners(&dynamodb, APPLICATION)
         .await
         .into_iter()
         .filter(|(_, owner)| owner == "b")
@@ -269,7 +288,8 @@ async fn three_workers_survive_a_kill_a_graceful_stop_a_split_and_a_merge() {
     stop_putting.send(true).unwrap();
     let acked: BTreeSet<String> =
         timeout(Duration::from_secs(60), putting).await.unwrap().unwrap().into_iter().collect();
-    producer.close().await.unwrap();
+    aggregating.close().await.unwrap();
+    plain.close().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let processed: BTreeSet<String> = log
@@ -297,9 +317,36 @@ async fn three_workers_survive_a_kill_a_graceful_stop_a_split_and_a_merge() {
 
     let log = log.lock().unwrap().clone();
     check_parents_before_children(&log, &list_all_shards(&kinesis, STREAM).await);
+    check_each_keys_order(&log);
     let duplicates = check_duplicates_only_after_checkpoints(&log);
     let deliveries = log.iter().filter(|e| matches!(e, Event::Delivered { .. })).count();
-    println!("{} records put, {deliveries} deliveries, {duplicates} of them repeats", acked.len());
+    let sub_records = log
+        .iter()
+        .filter(|e| matches!(e, Event::Delivered { position, .. } if position.sub_sequence_number > 0))
+        .count();
+    assert!(sub_records > 0, "no aggregated record was de-aggregated");
+    println!(
+        "{retrieval:?}: {} records put, {deliveries} deliveries ({sub_records} sub-records after the first of \
+         their aggregate), {duplicates} of them repeats",
+        acked.len()
+    );
+}
+
+/// The first delivery of each record came in the order its key's records were put (the
+/// producer keeps each key's order, and records of a key carry increasing numbers).
+fn check_each_keys_order(log: &[Event]) {
+    let mut seen: HashSet<u32> = HashSet::new();
+    let mut last_of_key: HashMap<String, u32> = HashMap::new();
+    for event in log {
+        let Event::Delivered { data, shard, .. } = event else { continue };
+        let n: u32 = data.parse().unwrap();
+        if !seen.insert(n) {
+            continue;
+        }
+        if let Some(last) = last_of_key.insert(key_of(n), n) {
+            assert!(last < n, "record {n} of {} (in {shard}) first delivered after record {last}", key_of(n));
+        }
+    }
 }
 
 /// A child's first record was delivered after each of its parents was checkpointed at SHARD_END.
@@ -363,9 +410,9 @@ async fn stale_lease_writes_are_refused() {
     let kinesis = server.client();
     let dynamodb = dynamodb_client(&server);
     create_stream_and_wait(&kinesis, STREAM, 1).await;
-    let worker = start_worker(&server, "a", &Arc::default()).await;
+    let worker = start_worker(&server, "a", &Arc::default(), &Retrieval::Polling).await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while owners(&dynamodb).await.is_empty() {
+    while owners(&dynamodb, APPLICATION).await.is_empty() {
         assert!(Instant::now() < deadline, "the worker took no lease");
         sleep(Duration::from_millis(50)).await;
     }
@@ -411,7 +458,7 @@ async fn stale_lease_writes_are_refused() {
     let stale = take(counter - 1).await.expect_err("a stale counter");
     assert!(stale.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()), "{stale:?}");
     take(counter).await.expect("the current counter");
-    assert_eq!(owners(&dynamodb).await["shardId-000000000000"], "b");
+    assert_eq!(owners(&dynamodb, APPLICATION).await["shardId-000000000000"], "b");
 }
 
 /// The fail-over time with a 1 s failover setting, measured five times: a worker that holds a
@@ -419,6 +466,23 @@ async fn stale_lease_writes_are_refused() {
 /// worker has processed a record of that shard. Printed, not asserted (the target is 2 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_over_time_with_a_one_second_failover() {
+    measure_fail_over(Retrieval::Polling).await;
+}
+
+/// The same with enhanced fan-out. The new owner's SubscribeToShard is refused
+/// (ResourceInUseException) until five seconds after the dead worker's last one, so each victim
+/// is killed after it has been subscribed that long, as a worker mostly is (subscriptions last
+/// five minutes); a worker killed sooner after subscribing delays its successor until then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_over_time_with_a_one_second_failover_and_fan_out() {
+    measure_fail_over(fan_out()).await;
+}
+
+async fn measure_fail_over(retrieval: Retrieval) {
+    let settle = match retrieval {
+        Retrieval::Polling => Duration::ZERO,
+        Retrieval::FanOut { .. } => Duration::from_secs(6),
+    };
     let server = TestServer::start();
     let kinesis = server.client();
     let dynamodb = dynamodb_client(&server);
@@ -435,14 +499,14 @@ async fn fail_over_time_with_a_one_second_failover() {
             }
         })
     };
-    let steady = start_worker(&server, "steady", &log).await;
+    let steady = start_worker(&server, "steady", &log, &retrieval).await;
     let (mut times, mut lease_moves) = (Vec::new(), Vec::new());
     for round in 0..5 {
         let victim = format!("victim-{round}");
-        let worker = start_worker(&server, &victim, &log).await;
+        let worker = start_worker(&server, &victim, &log, &retrieval).await;
         let deadline = Instant::now() + Duration::from_secs(20);
         let held = loop {
-            let held: HashSet<String> = owners(&dynamodb)
+            let held: HashSet<String> = owners(&dynamodb, APPLICATION)
                 .await
                 .into_iter()
                 .filter(|(_, owner)| *owner == victim)
@@ -459,12 +523,13 @@ async fn fail_over_time_with_a_one_second_failover() {
             assert!(Instant::now() < deadline, "{victim} never took a shard");
             sleep(Duration::from_millis(50)).await;
         };
+        sleep(settle).await;
         let killed = Instant::now();
         worker.abort();
         let taken = {
             let (dynamodb, victim) = (dynamodb.clone(), victim.clone());
             tokio::spawn(async move {
-                while owners(&dynamodb).await.values().any(|owner| *owner == victim) {
+                while owners(&dynamodb, APPLICATION).await.values().any(|owner| *owner == victim) {
                     sleep(Duration::from_millis(10)).await;
                 }
                 killed.elapsed()
@@ -477,7 +542,7 @@ async fn fail_over_time_with_a_one_second_failover() {
     steady.shutdown().await;
     times.sort();
     println!(
-        "fail-over with a 1 s failover time, kill to the first record processed by the other worker: {times:?} (median {:?}, max {:?}); kill to the lease taken, by round: {lease_moves:?}",
+        "{retrieval:?}: fail-over with a 1 s failover time, kill to the first record processed by the other worker: {times:?} (median {:?}, max {:?}); kill to the lease taken, by round: {lease_moves:?}",
         times[times.len() / 2],
         times[times.len() - 1]
     );

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod faulty_proxy;
+pub mod leases;
 
 use std::collections::HashMap;
 use std::fmt::Debug;

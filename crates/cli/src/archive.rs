@@ -52,9 +52,9 @@ pub struct ArchiveArgs {
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
     pub max_seconds: Duration,
     /// How long a worker that died keeps its shards before another worker of the application
-    /// takes them (the consumer's failover time).
-    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
-    pub failover_seconds: Duration,
+    /// takes them (the consumer's failover time), in milliseconds, as `tail --failover-ms`.
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub failover_ms: u64,
     /// The S3 endpoint, for S3-compatible servers (else AWS_ENDPOINT_URL_S3, then
     /// AWS_ENDPOINT_URL, then AWS S3 itself).
     #[arg(long, value_name = "URL")]
@@ -132,7 +132,7 @@ pub async fn run(args: ArchiveArgs) -> Result<(), CliError> {
     let for_processors = Arc::clone(&archive);
     let consumer = Consumer::builder(kinesis, dynamodb, &app, &args.stream)
         .initial_position(InitialPosition::TrimHorizon)
-        .failover_time(args.failover_seconds)
+        .failover_time(Duration::from_millis(args.failover_ms))
         .idle_time_between_reads(poll)
         .call_process_records_even_for_empty_record_list(true)
         .start(move |shard_id: &str| ArchiveProcessor::new(Arc::clone(&for_processors), shard_id))

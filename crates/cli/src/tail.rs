@@ -1,6 +1,9 @@
 //! `kinesin tail STREAM`: every shard's records as they arrive, following resharding — a shard's
 //! children are read once all their parents have ended, so each key's records come out in
-//! order (`docs/cli.md`, "kinesin tail").
+//! order (`docs/cli.md`, "kinesin tail"). With `--app NAME` the tail is a worker of a consumer
+//! application instead ([`app`]).
+
+mod app;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -35,6 +38,21 @@ pub struct TailArgs {
     /// Stop after this many records.
     #[arg(long)]
     pub max_records: Option<u64>,
+    /// Run as a worker of this consumer application: the workers of an application split the
+    /// shards between them through leases in a DynamoDB table named after it, checkpoint what
+    /// they printed, and take over a stopped or killed worker's shards. `--from` then applies
+    /// to shards without a checkpoint.
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// With --app: how long a worker's leases outlive it, in milliseconds: a killed worker's
+    /// shards move to the others this long after its last lease renewal.
+    #[arg(long, value_name = "MS", default_value_t = 2000, requires = "app",
+          value_parser = clap::value_parser!(u64).range(100..))]
+    pub failover_ms: u64,
+    /// With --app: read through enhanced fan-out (SubscribeToShard) as the stream consumer of
+    /// this name, registered if the stream has none, instead of polling with GetRecords.
+    #[arg(long, value_name = "CONSUMER_NAME", requires = "app")]
+    pub efo: Option<String>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
@@ -82,6 +100,9 @@ enum Event {
 const IDLE_POLL: Duration = Duration::from_millis(200);
 
 pub async fn run(args: TailArgs) -> Result<(), CliError> {
+    if let Some(application) = &args.app {
+        return app::run(&args, application).await;
+    }
     let client = args.connection.client().await;
     let endpoint = args.connection.endpoint();
     let shards = list_shards(&client, &endpoint, &args.stream).await?;

@@ -5,7 +5,7 @@
 //! - [`Producer`]: batches records per shard into PutRecords, aggregates them in the KPL format
 //!   if asked, retries failures with backoff and jitter while keeping each partition key's order,
 //!   holds memory to a bound (put waits), and follows resharding (docs/client.md).
-//! - [`consumer::Consumer`]: one worker of a consumer application; the workers share the
+//! - [`consumer::Consumer`]: one worker of a consumer application (polling or enhanced fan-out); the workers share the
 //!   stream's shards through leases in a DynamoDB table with the KCL's schema, checkpoint, take
 //!   over from each other, and process parents before children (docs/client.md#the-consumer).
 //! - [`aggregation`] and [`deaggregation`]: the KPL's aggregated-record format, written and read

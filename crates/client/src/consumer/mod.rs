@@ -1,7 +1,7 @@
 //! The consumer: what the Kinesis Client Library (KCL) does, for Rust (docs/client.md#the-consumer).
 //! Workers of one application share a stream's shards through a DynamoDB lease table with the
-//! KCL 2.x's schema and conditional writes; each shard's records go, in order, to a
-//! [`RecordProcessor`], which checkpoints its progress in the lease. A worker that dies loses its
+//! KCL 2.x's schema and conditional writes; each shard's records, read by polling or through
+//! enhanced fan-out ([`Retrieval`]), go in order to a [`RecordProcessor`], which checkpoints its progress in the lease. A worker that dies loses its
 //! leases after the failover time and the others carry on from the checkpoints; a worker that
 //! stops gracefully checkpoints and releases its leases, and the others carry on at once.
 //!
@@ -36,6 +36,7 @@
 mod checkpointer;
 mod coordinator;
 mod dynamodb_table;
+mod fan_out;
 mod held_lease;
 mod lease;
 mod lease_table;
@@ -43,6 +44,7 @@ mod lease_table;
 mod memory_table;
 mod polling;
 mod processor;
+mod retrieval;
 mod scheduler;
 mod shard_consumer;
 mod shard_sync;
@@ -58,10 +60,12 @@ pub use checkpointer::{CheckpointError, Checkpointer};
 pub use lease::{Checkpoint, SequencePosition};
 pub use lease_table::TableError;
 pub use processor::{InitializationInput, ProcessRecordsInput, RecordProcessor};
+pub use retrieval::Retrieval;
 
 use coordinator::LeaseCoordinator;
 use dynamodb_table::DynamoDbLeaseTable;
 use lease_table::LeaseTable;
+use retrieval::Source;
 
 use crate::list_shards::list_shards;
 
@@ -87,6 +91,8 @@ pub enum ConsumerError {
     LeaseTable(#[from] TableError),
     #[error("cannot list the shards of stream {stream}: {reason}")]
     ListShards { stream: String, reason: String },
+    #[error("cannot register or find the stream consumer {consumer_name} of stream {stream}: {reason}")]
+    StreamConsumer { stream: String, consumer_name: String, reason: String },
 }
 
 /// The consumer's settings (docs/client.md#consumer-settings).
@@ -96,6 +102,7 @@ pub(crate) struct Settings {
     pub table_name: String,
     pub failover_time: Duration,
     pub initial_position: InitialPosition,
+    pub retrieval: Retrieval,
     pub max_records: i32,
     pub idle_time_between_reads: Duration,
     pub parent_poll_interval: Duration,
@@ -110,6 +117,8 @@ pub(crate) struct Context<P> {
     pub table: Arc<dyn LeaseTable>,
     pub stream: String,
     pub settings: Settings,
+    /// How shards are read (the stream consumer's ARN, with fan-out).
+    pub source: Source,
     pub new_processor: Box<dyn Fn(&str) -> P + Send + Sync>,
 }
 
@@ -148,13 +157,20 @@ impl ConsumerBuilder {
         self
     }
 
-    /// The most records one GetRecords returns, 1–10,000. Default 10,000.
+    /// Polling (the default) or enhanced fan-out with a named stream consumer
+    /// (docs/client.md#retrieval).
+    pub fn retrieval(mut self, retrieval: Retrieval) -> Self {
+        self.settings.retrieval = retrieval;
+        self
+    }
+
+    /// The most records one GetRecords returns, 1–10,000. Default 10,000. (Polling only.)
     pub fn max_records(mut self, max_records: i32) -> Self {
         self.settings.max_records = max_records;
         self
     }
 
-    /// The pause between two GetRecords of a shard. Default 1 s (Kinesis allows five reads
+    /// The pause between two GetRecords of a shard (polling only). Default 1 s (Kinesis allows five reads
     /// per shard per second, for all applications together).
     pub fn idle_time_between_reads(mut self, idle_time: Duration) -> Self {
         self.settings.idle_time_between_reads = idle_time;
@@ -203,6 +219,22 @@ impl ConsumerBuilder {
             .await
             .map_err(|reason| ConsumerError::ListShards { stream: self.stream.clone(), reason })?;
         shard_sync::sync_shards(table.as_ref(), &shards, &self.settings.initial_position).await?;
+        let source = match &self.settings.retrieval {
+            Retrieval::Polling => Source::Polling {
+                max_records: self.settings.max_records,
+                idle_time_between_reads: self.settings.idle_time_between_reads,
+            },
+            Retrieval::FanOut { consumer_name } => {
+                let consumer_arn = fan_out::active_consumer(&self.kinesis, &self.stream, consumer_name)
+                    .await
+                    .map_err(|reason| ConsumerError::StreamConsumer {
+                        stream: self.stream.clone(),
+                        consumer_name: consumer_name.clone(),
+                        reason,
+                    })?;
+                Source::FanOut { consumer_arn }
+            }
+        };
         let coordinator = LeaseCoordinator::new(
             Arc::clone(&table),
             self.settings.worker_id.clone(),
@@ -215,6 +247,7 @@ impl ConsumerBuilder {
             table,
             stream: self.stream,
             settings: self.settings,
+            source,
             new_processor: Box::new(new_processor),
         });
         let (shutdown, shutdown_requested) = watch::channel(false);
@@ -273,6 +306,7 @@ impl Consumer {
                 table_name: application_name,
                 failover_time: Duration::from_secs(10),
                 initial_position: InitialPosition::Latest,
+                retrieval: Retrieval::Polling,
                 max_records: 10_000,
                 idle_time_between_reads: Duration::from_secs(1),
                 parent_poll_interval: Duration::from_secs(1),

@@ -20,7 +20,7 @@ pub struct InitializationInput {
 pub struct ProcessRecordsInput {
     pub shard_id: String,
     pub records: Vec<UserRecord>,
-    /// How far the batch is behind the tip of the shard, as GetRecords said.
+    /// How far the batch is behind the tip of the shard, as GetRecords or the subscription said.
     pub millis_behind_latest: Option<i64>,
 }
 

@@ -11,14 +11,14 @@ use super::checkpointer::Checkpointer;
 use super::held_lease::HeldLease;
 use super::lease::{Checkpoint, Lease, SequencePosition};
 use super::lease_table::LeaseTable;
-use super::polling::{PollingFetcher, StartingPoint};
 use super::processor::{InitializationInput, ProcessRecordsInput, RecordProcessor};
+use super::retrieval::{ShardReader, ShardToRead, StartingPoint};
 use super::shard_sync::{child_leases, create_all, sync_shards};
 use super::{Context, InitialPosition};
 use crate::deaggregation::UserRecord;
 use crate::list_shards::list_shards;
 
-/// The pause after a failed GetRecords before the next try.
+/// The pause after a failed read (GetRecords, SubscribeToShard) before the next try.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 pub(crate) async fn consume_shard<P: RecordProcessor>(
@@ -57,13 +57,15 @@ pub(crate) async fn consume_shard<P: RecordProcessor>(
         Arc::clone(&ctx.table),
         lease.checkpoint.clone(),
     );
-    let mut fetcher = PollingFetcher::new(
-        ctx.kinesis.clone(),
-        ctx.stream.clone(),
-        lease.key.clone(),
-        start,
-        lease.hash_keys(),
-        ctx.settings.max_records,
+    let mut reader = ShardReader::new(
+        &ctx.source,
+        ShardToRead {
+            kinesis: ctx.kinesis.clone(),
+            stream: ctx.stream.clone(),
+            shard_id: lease.key.clone(),
+            start,
+            hash_range: lease.hash_keys(),
+        },
     );
     loop {
         if held.is_lost(failover) {
@@ -75,7 +77,12 @@ pub(crate) async fn consume_shard<P: RecordProcessor>(
             let _ = held.release(table).await;
             return;
         }
-        let fetched = match fetcher.fetch().await {
+        // A subscription may wait seconds for its next event: a stop request does not.
+        let fetched = tokio::select! {
+            fetched = reader.fetch() => fetched,
+            _ = stop.wait_for(|stop| *stop) => continue,
+        };
+        let fetched = match fetched {
             Ok(fetched) => fetched,
             Err(_) => {
                 pause(&mut stop, RETRY_PAUSE).await;
@@ -135,7 +142,10 @@ pub(crate) async fn consume_shard<P: RecordProcessor>(
             let _ = held.release(table).await;
             return;
         }
-        pause(&mut stop, ctx.settings.idle_time_between_reads).await;
+        let idle_time = ctx.source.idle_time();
+        if !idle_time.is_zero() {
+            pause(&mut stop, idle_time).await;
+        }
     }
 }
 
@@ -172,7 +182,7 @@ fn starting_point(checkpoint: &Checkpoint, initial: &InitialPosition) -> Option<
     })
 }
 
-/// A closed shard's children when GetRecords did not name them: a shard sync creates their
+/// A closed shard's children when the last read did not name them: a shard sync creates their
 /// leases, and the listing names them.
 async fn children_from_listing<P>(ctx: &Context<P>, shard_id: &str) -> Vec<String> {
     let Ok(shards) = list_shards(&ctx.kinesis, &ctx.stream).await else {
