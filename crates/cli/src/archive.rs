@@ -196,6 +196,8 @@ fn start_failure(args: &ArchiveArgs, app: &str, error: ConsumerError) -> String 
             args.connection.dynamodb_endpoint()
         ),
         ConsumerError::InvalidSettings(_) => format!("{error}\nSee `kinesin archive --help`."),
+        // The archive polls; fan-out is never asked for.
+        ConsumerError::StreamConsumer { .. } => error.to_string(),
     }
 }
 
