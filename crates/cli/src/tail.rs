@@ -1,7 +1,7 @@
 //! `kinesin tail STREAM`: every shard's records as they arrive, following resharding — a shard's
 //! children are read once all their parents have ended, so each key's records come out in
 //! order (`docs/cli.md`, "kinesin tail"). With `--app NAME` the tail is a worker of a consumer
-//! application instead ([`app`]).
+//! application instead (`tail::app`).
 
 mod app;
 

@@ -244,7 +244,7 @@ impl ShardLog for LocalSegmentLog {
     }
 
     /// Registers the shards, touching no file: a shard's directory and first segment are
-    /// created by its first append ([`Shard::create_files`]). Creating a stream of 10,000
+    /// created by its first append (`Shard::create_files`). Creating a stream of 10,000
     /// shards took seconds when each got its files (and a directory sync) here, and shards
     /// never written cost nothing on disk or at start-up. Such a shard is not on the disk
     /// after a restart: the engine creates every shard of its catalog again when it opens
