@@ -10,27 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{binary, TestServer};
+use common::{cli_command, TestServer};
 
-/// `kinesin ARGS` as a user runs it against `server`, with none of the machine's profiles or
-/// credentials in play.
+/// `kinesin ARGS` as a user runs it against `server`, every standard stream piped.
 fn kinesin(server: &TestServer, args: &[&str]) -> Command {
-    let mut command = Command::new(binary());
-    command
-        .args(args)
-        .env("AWS_ENDPOINT_URL", server.endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env_remove("AWS_ENDPOINT_URL_KINESIS")
-        .env_remove("AWS_ENDPOINT_URL_DYNAMODB")
-        .env_remove("AWS_ENDPOINT_URL_S3")
-        .env_remove("AWS_PROFILE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = cli_command(server, args);
+    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     command
 }
 

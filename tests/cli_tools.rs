@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::leases::{checkpoints, dynamodb_client, owners};
-use common::{binary, TestServer};
+use common::{binary, cli_command, TestServer};
 
 /// Runs `kinesin <args>` against `server`, feeding `stdin`.
 fn kinesin(server: &TestServer, args: &[&str], stdin: &[u8]) -> Output {
@@ -20,21 +20,10 @@ fn kinesin(server: &TestServer, args: &[&str], stdin: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
-/// `kinesin <args>` for `server`: the environment names the server the way the AWS CLI's users
-/// do, and leaves no profile or credentials of the machine in play.
+/// `kinesin <args>` for `server`, its errors captured.
 fn command(server: &TestServer, args: &[&str]) -> Command {
-    let mut command = Command::new(binary());
-    command
-        .args(args)
-        .env("AWS_ENDPOINT_URL", server.endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env_remove("AWS_ENDPOINT_URL_KINESIS")
-        .env_remove("AWS_PROFILE")
-        .stderr(Stdio::piped());
+    let mut command = cli_command(server, args);
+    command.stderr(Stdio::piped());
     command
 }
 

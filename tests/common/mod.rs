@@ -1154,3 +1154,23 @@ pub fn venv_python() -> Option<PathBuf> {
     eprintln!("skipping: no {} (create it as .ci/run does)", python.display());
     None
 }
+
+/// `kinesin ARGS` (the CLI subcommands) for `server`: the environment names the server the way
+/// the AWS CLI's users do, and leaves no profile, credentials or endpoint override of the machine
+/// in play. The caller chooses the standard streams.
+pub fn cli_command(server: &TestServer, args: &[&str]) -> Command {
+    let mut command = Command::new(binary());
+    command
+        .args(args)
+        .env("AWS_ENDPOINT_URL", server.endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env_remove("AWS_ENDPOINT_URL_KINESIS")
+        .env_remove("AWS_ENDPOINT_URL_DYNAMODB")
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .env_remove("AWS_PROFILE");
+    command
+}

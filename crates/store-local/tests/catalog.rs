@@ -45,7 +45,7 @@ async fn streams_and_settings_survive_reopen() {
 #[tokio::test]
 async fn the_catalog_recovers_from_a_full_disk() {
     let fs = SimFs::new();
-    let (_log, catalog) = open(Arc::new(fs.clone()), options(1 << 20), FakeClock::new(0));
+    let (_log, catalog) = open(Arc::new(fs.clone()), options(1 << 20), TestClock::new(0));
     let a = stream_meta(1, "a", 1);
     assert_eq!(catalog.put_stream(&a, None).await.unwrap(), Cas::Committed);
 
@@ -58,6 +58,6 @@ async fn the_catalog_recovers_from_a_full_disk() {
     assert_eq!(catalog.load_streams().await.unwrap(), vec![a.clone(), b.clone()]);
     let after = fs.power_cut();
     drop(catalog);
-    let (_log, catalog) = open(Arc::new(after), options(1 << 20), FakeClock::new(0));
+    let (_log, catalog) = open(Arc::new(after), options(1 << 20), TestClock::new(0));
     assert_eq!(catalog.load_streams().await.unwrap(), vec![a, b]);
 }

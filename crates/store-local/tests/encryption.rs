@@ -53,7 +53,7 @@ fn segment(dir: &Path) -> PathBuf {
 #[tokio::test]
 async fn encrypted_and_clear_records_round_trip_across_rolls_and_reopens() {
     let fs = SimFs::new();
-    let clock = FakeClock::new(1_000_000);
+    let clock = TestClock::new(1_000_000);
     let (log, _catalog) = open(Arc::new(fs.clone()), options(3_000), clock.clone());
     log.create_shard(SHARD).unwrap();
     let mut i = 0;
@@ -86,7 +86,7 @@ async fn encrypted_and_clear_records_round_trip_across_rolls_and_reopens() {
 #[tokio::test]
 async fn the_disk_holds_no_plaintext_of_encrypted_records() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = FakeClock::new(1_000_000);
+    let clock = TestClock::new(1_000_000);
     let (log, _catalog) = open_store(dir.path(), options(1 << 20), clock.clone()).unwrap();
     log.create_shard(SHARD).unwrap();
     log.append(SHARD, vec![encrypted("secret-key", "MARKER-ENCRYPTED-0123456789")]).await.unwrap();
@@ -116,7 +116,7 @@ async fn the_disk_holds_no_plaintext_of_encrypted_records() {
 #[tokio::test]
 async fn an_altered_encrypted_frame_is_corruption_not_data() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = FakeClock::new(1_000_000);
+    let clock = TestClock::new(1_000_000);
     let (log, _catalog) = open_store(dir.path(), options(1 << 20), clock.clone()).unwrap();
     log.create_shard(SHARD).unwrap();
     log.append(SHARD, vec![record("k", "clear before")]).await.unwrap();
@@ -148,7 +148,7 @@ async fn an_altered_encrypted_frame_is_corruption_not_data() {
 #[tokio::test]
 async fn a_missing_key_is_an_error_for_encrypted_records_only() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = FakeClock::new(1_000_000);
+    let clock = TestClock::new(1_000_000);
     let (log, _catalog) = open_store(dir.path(), options(1 << 20), clock.clone()).unwrap();
     log.create_shard(SHARD).unwrap();
     log.append(SHARD, vec![record("k", "clear"), encrypted("k", "encrypted")]).await.unwrap();
@@ -195,7 +195,7 @@ fn epochs(fs: &SimFs) -> Vec<Option<u32>> {
 #[tokio::test]
 async fn a_sequence_index_written_again_gets_a_new_nonce_epoch() {
     let fs = SimFs::new();
-    let clock = FakeClock::new(1_000_000);
+    let clock = TestClock::new(1_000_000);
     let (log, _catalog) = open(Arc::new(fs.clone()), options(1 << 20), clock.clone());
     log.create_shard(SHARD).unwrap();
     log.append(SHARD, vec![encrypted("k", "a"), record("k", "b")]).await.unwrap();

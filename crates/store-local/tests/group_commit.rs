@@ -15,7 +15,7 @@ async fn concurrent_appends_are_grouped() {
     const APPENDS: usize = 15;
     let fs = SimFs::new();
     fs.set_sync_delay(Duration::from_millis(2)); // a disk's fdatasync takes time
-    let (log, _catalog) = open(Arc::new(fs.clone()), options(4_000), FakeClock::new(1_000));
+    let (log, _catalog) = open(Arc::new(fs.clone()), options(4_000), TestClock::new(1_000));
     let log = Arc::new(log);
     let shards = [SHARD, ShardKey { stream_id: 7, shard_index: 1 }];
     for key in shards {
@@ -78,7 +78,7 @@ async fn appends_to_different_shards_share_one_sync() {
     const APPENDS: usize = 30;
     let fs = SimFs::new();
     fs.set_sync_delay(Duration::from_millis(2));
-    let (log, _catalog) = open(Arc::new(fs.clone()), options(1 << 20), FakeClock::new(1_000));
+    let (log, _catalog) = open(Arc::new(fs.clone()), options(1 << 20), TestClock::new(1_000));
     let log = Arc::new(log);
     let shards: Vec<_> = (0..SHARDS).map(|shard_index| ShardKey { stream_id: 7, shard_index }).collect();
     for key in &shards {

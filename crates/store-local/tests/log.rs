@@ -15,7 +15,7 @@ use kinesin_store_local::{open_store, SimFs, Vfs, WriteProblem};
 /// as (seq_ix, arrival, key, data).
 async fn fill(
     log: &impl ShardLog,
-    clock: &FakeClock,
+    clock: &TestClock,
     key: ShardKey,
     n: usize,
 ) -> Vec<(u64, i64, String, Vec<u8>)> {
@@ -53,7 +53,7 @@ fn check(records: &[kinesin_engine::storage::StoredRecord], expected: &[(u64, i6
 #[tokio::test]
 async fn round_trip_across_segment_rolls() {
     let fs = SimFs::new();
-    let clock = FakeClock::new(1_000_000);
+    let clock = TestClock::new(1_000_000);
     let (log, _catalog) = open(Arc::new(fs.clone()), options(2_000), clock.clone());
     log.create_shard(SHARD).unwrap();
     log.create_shard(SHARD).unwrap(); // a no-op
@@ -113,7 +113,7 @@ async fn round_trip_across_segment_rolls() {
 #[tokio::test]
 async fn a_read_position_continues_at_the_tip() {
     let fs = SimFs::new();
-    let clock = FakeClock::new(0);
+    let clock = TestClock::new(0);
     let (log, _catalog) = open(Arc::new(fs), options(300), clock.clone());
     log.create_shard(SHARD).unwrap();
     let mut pos = Position::default();
@@ -133,7 +133,7 @@ async fn a_read_position_continues_at_the_tip() {
 #[tokio::test]
 async fn read_limits() {
     let fs = SimFs::new();
-    let (log, _catalog) = open(Arc::new(fs), options(64 << 20), FakeClock::new(0));
+    let (log, _catalog) = open(Arc::new(fs), options(64 << 20), TestClock::new(0));
     log.create_shard(SHARD).unwrap();
     // 20 records of 100 data bytes + a 2-byte key = 102 bytes each.
     log.append(SHARD, (0..20).map(|_| record("pk", vec![1; 100])).collect()).await.unwrap();
@@ -158,7 +158,7 @@ async fn read_limits() {
 #[tokio::test]
 async fn seek_time_finds_the_first_record_at_or_after() {
     let fs = SimFs::new();
-    let clock = FakeClock::new(1_000);
+    let clock = TestClock::new(1_000);
     let (log, _catalog) = open(Arc::new(fs), options(1_500), clock.clone());
     log.create_shard(SHARD).unwrap();
     assert_eq!(log.seek_time(SHARD, 0).await.unwrap().seq_ix, 0);
@@ -177,7 +177,7 @@ async fn seek_time_finds_the_first_record_at_or_after() {
 #[tokio::test]
 async fn trim_deletes_old_segments() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = FakeClock::new(1_000_000);
+    let clock = TestClock::new(1_000_000);
     let (log, _catalog) = open_store(dir.path(), options(2_000), clock.clone()).unwrap();
     log.create_shard(SHARD).unwrap();
     let expected = fill(&log, &clock, SHARD, 400).await;
@@ -226,7 +226,7 @@ async fn trim_deletes_old_segments() {
 #[tokio::test]
 async fn a_torn_tail_is_cut_off_at_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = FakeClock::new(5_000);
+    let clock = TestClock::new(5_000);
     let (log, _catalog) = open_store(dir.path(), options(1 << 20), clock.clone()).unwrap();
     log.create_shard(SHARD).unwrap();
     let expected = fill(&log, &clock, SHARD, 100).await;
@@ -263,7 +263,7 @@ async fn a_torn_tail_is_cut_off_at_reopen() {
 #[tokio::test]
 async fn a_full_disk_fails_appends_and_loses_nothing() {
     let fs = SimFs::new();
-    let clock = FakeClock::new(0);
+    let clock = TestClock::new(0);
     let (log, _catalog) = open(Arc::new(fs.clone()), options(600), clock.clone());
     log.create_shard(SHARD).unwrap();
     let mut expected = fill(&log, &clock, SHARD, 40).await;
@@ -297,7 +297,7 @@ async fn a_full_disk_fails_appends_and_loses_nothing() {
 /// Like [`fill`], continuing at `start`.
 async fn fill_from(
     log: &impl ShardLog,
-    clock: &FakeClock,
+    clock: &TestClock,
     start: u64,
     n: usize,
 ) -> Vec<(u64, i64, String, Vec<u8>)> {
@@ -315,7 +315,7 @@ async fn fill_from(
 #[tokio::test]
 async fn delete_stream_removes_its_directory() {
     let fs = SimFs::new();
-    let (log, _catalog) = open(Arc::new(fs.clone()), options(1 << 20), FakeClock::new(0));
+    let (log, _catalog) = open(Arc::new(fs.clone()), options(1 << 20), TestClock::new(0));
     let other = ShardKey { stream_id: 8, shard_index: 0 };
     for key in [SHARD, ShardKey { stream_id: 7, shard_index: 1 }, other] {
         log.create_shard(key).unwrap();
@@ -329,7 +329,7 @@ async fn delete_stream_removes_its_directory() {
     assert_eq!(streams, ["8"]);
     assert_eq!(log.tip(other).unwrap().next_seq_ix, 1);
     drop(log);
-    let (log, _catalog) = open(Arc::new(fs.power_cut()), options(1 << 20), FakeClock::new(0));
+    let (log, _catalog) = open(Arc::new(fs.power_cut()), options(1 << 20), TestClock::new(0));
     assert!(log.tip(SHARD).is_err());
     assert_eq!(log.tip(other).unwrap().next_seq_ix, 1);
 }
@@ -341,7 +341,7 @@ async fn the_data_directory_is_the_owner_s_only() {
     use std::os::unix::fs::PermissionsExt;
     let parent = tempfile::tempdir().unwrap();
     let root = parent.path().join("data");
-    let clock = FakeClock::new(1_000_000);
+    let clock = TestClock::new(1_000_000);
     let (log, catalog) = open_store(&root, options(2_000), clock.clone()).unwrap();
     log.create_shard(SHARD).unwrap();
     fill(&log, &clock, SHARD, 100).await; // sealed segments, with their .idx

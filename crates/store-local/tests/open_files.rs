@@ -15,7 +15,7 @@ const OTHER: ShardKey = ShardKey { stream_id: 7, shard_index: 1 };
 
 fn open_with(fs: &SimFs, max_open_files: usize, keys: &[ShardKey]) -> LocalSegmentLog {
     let options = StoreOptions { max_open_files, ..options(1 << 20) };
-    let (log, _catalog) = open(Arc::new(fs.clone()), options, FakeClock::new(1_000));
+    let (log, _catalog) = open(Arc::new(fs.clone()), options, TestClock::new(1_000));
     log.create_shards(keys).unwrap();
     log
 }

@@ -64,10 +64,10 @@ async fn written(fs: &SimFs, key: ShardKey, needle: &[u8], timeout: Duration) ->
 }
 
 fn open_two_shards(fs: &SimFs) -> Arc<LocalSegmentLog> {
-    open_two_shards_at(fs, FakeClock::new(1_000))
+    open_two_shards_at(fs, TestClock::new(1_000))
 }
 
-fn open_two_shards_at(fs: &SimFs, clock: Arc<FakeClock>) -> Arc<LocalSegmentLog> {
+fn open_two_shards_at(fs: &SimFs, clock: Arc<TestClock>) -> Arc<LocalSegmentLog> {
     let (log, _catalog) = open(Arc::new(fs.clone()), options(1 << 20), clock);
     for key in [SHARD, OTHER] {
         log.create_shard(key).unwrap();
@@ -135,7 +135,7 @@ async fn a_failed_sync_fails_the_groups_written_during_it() {
     assert_eq!(log.append(OTHER, vec![record("k", "next")]).await.unwrap().first_seq_ix, 0);
     let after = fs.power_cut();
     drop(log);
-    let (log, _catalog) = open(Arc::new(after), options(1 << 20), FakeClock::new(2_000));
+    let (log, _catalog) = open(Arc::new(after), options(1 << 20), TestClock::new(2_000));
     for (key, data) in [(SHARD, vec!["kept", "next"]), (OTHER, vec!["next"])] {
         let stored: Vec<_> = read_all(&log, key, 10).await.into_iter().map(|r| r.data).collect();
         assert_eq!(stored, data, "{key:?}");
@@ -168,7 +168,7 @@ async fn a_share_after_one_syncing_in_its_segment_stays_out_of_the_journal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_group_never_comes_back_behind_an_acknowledged_one() {
     let fs = SimFs::new();
-    let clock = FakeClock::new(1_000);
+    let clock = TestClock::new(1_000);
     let log = open_two_shards_at(&fs, clock.clone());
     log.append(SHARD, vec![record("k", "kept")]).await.unwrap();
     fs.set_sync_delay(Duration::from_secs(1));
@@ -199,7 +199,7 @@ async fn a_failed_group_never_comes_back_behind_an_acknowledged_one() {
 async fn a_failed_journal_sync_never_comes_back_after_a_power_cut() {
     for seed in 0..50 {
         let fs = SimFs::new();
-        let clock = FakeClock::new(1_000);
+        let clock = TestClock::new(1_000);
         let log = open_two_shards_at(&fs, clock.clone());
         log.append(SHARD, vec![record("k", "kept")]).await.unwrap();
         // Long enough to fail the sync after seeing the write, on a busy machine too.

@@ -63,7 +63,7 @@ async fn run(seed: u64) {
         false => (2, StoreOptions::default().max_open_files),
     };
     let options = StoreOptions { journal_bytes, max_open_files, ..options(segment_bytes) };
-    let clock = FakeClock::new(1_700_000_000_000);
+    let clock = TestClock::new(1_700_000_000_000);
     let (log, catalog) = open(Arc::new(fs.clone()), options, clock.clone());
     let stream = stream_meta(7, "orders", shard_count);
     assert_eq!(catalog.put_stream(&stream, None).await.unwrap(), Cas::Committed);
@@ -302,7 +302,7 @@ async fn acknowledged_appends_survive_power_loss() {
 async fn catalog_changes_survive_power_loss_right_after_they_return() {
     for seed in 0..16u64 {
         let fs = SimFs::new();
-        let (_log, catalog) = open(Arc::new(fs.clone()), options(1 << 20), FakeClock::new(0));
+        let (_log, catalog) = open(Arc::new(fs.clone()), options(1 << 20), TestClock::new(0));
         let mut streams = Vec::new();
         for id in 0..seed % 4 + 1 {
             let stream = stream_meta(id, &format!("s{id}"), 1 + id as u32);
@@ -313,7 +313,7 @@ async fn catalog_changes_survive_power_loss_right_after_they_return() {
         let after = if seed % 2 == 0 { fs.power_cut() } else { fs.power_cut_torn(seed) };
         drop(catalog);
 
-        let (_log, catalog) = open(Arc::new(after.clone()), options(1 << 20), FakeClock::new(0));
+        let (_log, catalog) = open(Arc::new(after.clone()), options(1 << 20), TestClock::new(0));
         assert_eq!(catalog.load_streams().await.unwrap(), streams, "seed {seed}");
         assert_eq!(catalog.get_setting("iterator-key").await.unwrap(), Some(seed.to_le_bytes().to_vec()));
 
@@ -321,7 +321,7 @@ async fn catalog_changes_survive_power_loss_right_after_they_return() {
         assert_eq!(catalog.delete_stream(0, 1).await.unwrap(), Cas::Committed);
         let after = after.power_cut_torn(seed + 1);
         drop(catalog);
-        let (_log, catalog) = open(Arc::new(after), options(1 << 20), FakeClock::new(0));
+        let (_log, catalog) = open(Arc::new(after), options(1 << 20), TestClock::new(0));
         assert_eq!(catalog.load_streams().await.unwrap(), streams[1..], "seed {seed}");
     }
 }
@@ -330,7 +330,7 @@ async fn catalog_changes_survive_power_loss_right_after_they_return() {
 async fn trimming_survives_power_loss() {
     for seed in 0..12u64 {
         let fs = SimFs::new();
-        let clock = FakeClock::new(1_000_000);
+        let clock = TestClock::new(1_000_000);
         let (log, _catalog) = open(Arc::new(fs.clone()), options(500), clock.clone());
         log.create_shard(SHARD).unwrap();
         let mut arrivals = Vec::new();
@@ -358,10 +358,10 @@ async fn trimming_survives_power_loss() {
 #[test]
 fn a_fresh_store_survives_power_loss_right_after_opening() {
     let fs = SimFs::new();
-    let (log, _catalog) = open(Arc::new(fs.clone()), options(1 << 20), FakeClock::new(0));
+    let (log, _catalog) = open(Arc::new(fs.clone()), options(1 << 20), TestClock::new(0));
     log.create_shard(SHARD).unwrap();
     let after = fs.power_cut();
-    let (log, _catalog) = open(Arc::new(after), options(1 << 20), FakeClock::new(0));
+    let (log, _catalog) = open(Arc::new(after), options(1 << 20), TestClock::new(0));
     log.create_shard(SHARD).unwrap(); // as the engine does at open
     assert_eq!(log.tip(SHARD).unwrap().next_seq_ix, 0, "a created shard survives");
     assert!(Path::new(ROOT).is_absolute());
@@ -374,7 +374,7 @@ fn a_fresh_store_survives_power_loss_right_after_opening() {
 #[tokio::test]
 async fn a_shards_first_append_creates_its_files_durably() {
     let fs = SimFs::new();
-    let (log, _catalog) = open(Arc::new(fs.clone()), options(1 << 20), FakeClock::new(0));
+    let (log, _catalog) = open(Arc::new(fs.clone()), options(1 << 20), TestClock::new(0));
     let keys: Vec<ShardKey> = (0..100).map(|shard_index| ShardKey { stream_id: 9, shard_index }).collect();
     log.create_shards(&keys).unwrap();
     let stream_dir = Path::new(ROOT).join("streams/9");
@@ -395,7 +395,7 @@ async fn a_shards_first_append_creates_its_files_durably() {
     assert!(!fs.is_dir(&stream_dir.join("1")).unwrap(), "a shard never written has no files");
     let after = fs.power_cut();
 
-    let (log, _catalog) = open(Arc::new(after.clone()), options(1 << 20), FakeClock::new(0));
+    let (log, _catalog) = open(Arc::new(after.clone()), options(1 << 20), TestClock::new(0));
     for &key in &keys {
         match written.contains(&key) {
             true => assert_eq!(read_all(&log, key, 10).await[0].data, &b"first"[..], "{key:?}"),

@@ -17,7 +17,7 @@ const OTHER: ShardKey = ShardKey { stream_id: 7, shard_index: 1 };
 /// A store on `fs` with two shards; its journal rotates every `journal_bytes`.
 fn open_two_shards(fs: &SimFs, journal_bytes: u64) -> LocalSegmentLog {
     let options = StoreOptions { journal_bytes, ..options(1 << 20) };
-    let (log, _catalog) = open(Arc::new(fs.clone()), options, FakeClock::new(1_000));
+    let (log, _catalog) = open(Arc::new(fs.clone()), options, TestClock::new(1_000));
     for key in [SHARD, OTHER] {
         log.create_shard(key).unwrap();
     }
@@ -141,7 +141,7 @@ async fn a_clean_stop_mark_counts_only_with_the_segments_it_saw() {
     let (generation, segments) = read_mark(&fs);
 
     let os = StoreOptions { durability: Durability::Os, ..options(1 << 20) };
-    let (log, _catalog) = open(Arc::new(fs.clone()), os, FakeClock::new(2_000));
+    let (log, _catalog) = open(Arc::new(fs.clone()), os, TestClock::new(2_000));
     log.append(SHARD, vec![record("k", "unsynced")]).await.unwrap();
     drop(log);
     fs.open(&Path::new(ROOT).join(format!("journal/{generation:020}.jnl")), OpenMode::Create).unwrap();

@@ -2,7 +2,6 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -10,29 +9,8 @@ use kinesin_engine::model::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
 use kinesin_engine::storage::{Clock, NewRecord, Position, ShardKey, ShardLog, StoredRecord};
 use kinesin_store_local::{open_store_with_fs, LocalSegmentLog, RedbCatalog, StoreOptions, Vfs};
 
-/// A clock the test moves by hand.
-#[derive(Debug)]
-pub struct FakeClock(AtomicI64);
-
-impl FakeClock {
-    pub fn new(now_ms: i64) -> Arc<Self> {
-        Arc::new(FakeClock(AtomicI64::new(now_ms)))
-    }
-
-    pub fn set(&self, now_ms: i64) {
-        self.0.store(now_ms, Ordering::SeqCst);
-    }
-
-    pub fn advance(&self, ms: i64) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
-    }
-}
-
-impl Clock for FakeClock {
-    fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+/// A clock the test moves by hand: the conformance suite's.
+pub use kinesin_engine::conformance::TestClock;
 
 pub const ROOT: &str = "/data";
 
