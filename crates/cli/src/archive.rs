@@ -104,7 +104,7 @@ impl Archive {
 
 pub async fn run(args: ArchiveArgs) -> Result<(), CliError> {
     let destination =
-        Destination::open(&args.to, args.s3_endpoint.as_deref(), args.connection.region.as_deref())
+        Destination::open(&args.to, args.s3_endpoint.as_deref(), &args.connection.sdk_config().await)
             .await
             .map_err(CliError::Stopped)?;
     let app = args.app.clone().unwrap_or_else(|| default_app_name(&args.stream, destination.identity()));

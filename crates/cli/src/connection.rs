@@ -59,7 +59,9 @@ impl ConnectionArgs {
         aws_sdk_dynamodb::Client::from_conf(config.build())
     }
 
-    async fn sdk_config(&self) -> aws_config::SdkConfig {
+    /// The AWS CLI's resolution of region and credentials (flags, environment, profiles), with
+    /// the local server's defaults where nothing is set.
+    pub(crate) async fn sdk_config(&self) -> aws_config::SdkConfig {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
             .build_https();

@@ -3,11 +3,13 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use aws_sdk_kinesis::config::{ProvideCredentials, SharedCredentialsProvider};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, AwsCredential};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, PutOptions, PutPayload};
+use object_store::{CredentialProvider, ObjectStore, PutOptions, PutPayload};
 
 /// Where the objects go.
 pub(crate) struct Destination {
@@ -25,13 +27,14 @@ impl fmt::Display for Destination {
 
 impl Destination {
     /// Opens `to` and checks that it can be reached, or says why not and what to do.
+    /// A bucket takes its region and credentials from `sdk`, as the stream's clients do.
     pub async fn open(
         to: &str,
         s3_endpoint: Option<&str>,
-        region: Option<&str>,
+        sdk: &aws_config::SdkConfig,
     ) -> Result<Destination, String> {
         match to.strip_prefix("s3://") {
-            Some(bucket_and_prefix) => open_bucket(to, bucket_and_prefix, s3_endpoint, region).await,
+            Some(bucket_and_prefix) => open_bucket(to, bucket_and_prefix, s3_endpoint, sdk).await,
             None => open_directory(to),
         }
     }
@@ -82,7 +85,7 @@ async fn open_bucket(
     to: &str,
     bucket_and_prefix: &str,
     s3_endpoint: Option<&str>,
-    region: Option<&str>,
+    sdk: &aws_config::SdkConfig,
 ) -> Result<Destination, String> {
     let (bucket, prefix) = bucket_and_prefix.split_once('/').unwrap_or((bucket_and_prefix, ""));
     if bucket.is_empty() {
@@ -91,14 +94,17 @@ async fn open_bucket(
     // object_store's S3 client sends HTTPS through reqwest on rustls, whose crypto is ring here
     // (a provider installed once per process; a second install is refused, harmlessly).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,
-    // AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, …
+    // The endpoint from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; region and credentials as the
+    // AWS CLI resolves them (object_store alone reads only environment variables).
     let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
     if let Some(endpoint) = s3_endpoint {
         builder = builder.with_config(AmazonS3ConfigKey::S3Endpoint, endpoint);
     }
-    if let Some(region) = region {
-        builder = builder.with_region(region);
+    if let Some(region) = sdk.region() {
+        builder = builder.with_region(region.as_ref());
+    }
+    if let Some(credentials) = sdk.credentials_provider() {
+        builder = builder.with_credentials(Arc::new(SdkCredentials::new(credentials)));
     }
     let endpoint = [AmazonS3ConfigKey::S3Endpoint, AmazonS3ConfigKey::Endpoint]
         .iter()
@@ -107,7 +113,7 @@ async fn open_bucket(
         builder = builder.with_allow_http(true);
     }
     let advice = "Check that the bucket exists, the credentials (AWS_ACCESS_KEY_ID and \
-                  AWS_SECRET_ACCESS_KEY) may write it, and the endpoint (--s3-endpoint or \
+                  AWS_SECRET_ACCESS_KEY, or --profile) may write it, and the endpoint (--s3-endpoint or \
                   AWS_ENDPOINT_URL_S3; AWS S3 itself without them).";
     let store = builder.build().map_err(|e| format!("cannot use {to}: {e}\n{advice}"))?;
     let prefix = Path::from(prefix);
@@ -120,4 +126,47 @@ async fn open_bucket(
         prefix => format!("s3://{bucket}/{prefix}"),
     };
     Ok(Destination { store: Arc::new(store), prefix, identity })
+}
+
+/// The AWS SDK's credential chain (environment, profiles, SSO, instance roles) as object_store's
+/// provider: the bucket is written with the credentials the stream is read with. Resolved
+/// credentials are kept until five minutes before they expire, since object_store asks for them
+/// on every request and the chain may call STS.
+#[derive(Debug)]
+struct SdkCredentials {
+    chain: SharedCredentialsProvider,
+    held: tokio::sync::Mutex<Option<(Arc<AwsCredential>, Option<SystemTime>)>>,
+}
+
+impl SdkCredentials {
+    fn new(chain: SharedCredentialsProvider) -> Self {
+        SdkCredentials { chain, held: tokio::sync::Mutex::new(None) }
+    }
+}
+
+#[async_trait::async_trait]
+impl CredentialProvider for SdkCredentials {
+    type Credential = AwsCredential;
+
+    async fn get_credential(&self) -> object_store::Result<Arc<AwsCredential>> {
+        const MARGIN: Duration = Duration::from_secs(300);
+        let mut held = self.held.lock().await;
+        if let Some((credential, expiry)) = held.as_ref() {
+            if expiry.is_none_or(|expiry| SystemTime::now() + MARGIN < expiry) {
+                return Ok(credential.clone());
+            }
+        }
+        let resolved = self
+            .chain
+            .provide_credentials()
+            .await
+            .map_err(|e| object_store::Error::Generic { store: "S3", source: Box::new(e) })?;
+        let credential = Arc::new(AwsCredential {
+            key_id: resolved.access_key_id().to_owned(),
+            secret_key: resolved.secret_access_key().to_owned(),
+            token: resolved.session_token().map(str::to_owned),
+        });
+        *held = Some((credential.clone(), resolved.expiry()));
+        Ok(credential)
+    }
 }
