@@ -10,6 +10,7 @@ use kinesin_engine::storage::{Clock, NewRecord, Position, ShardKey, ShardLog, St
 use kinesin_store_local::{open_store_with_fs, LocalSegmentLog, RedbCatalog, StoreOptions, Vfs};
 
 /// A clock the test moves by hand: the conformance suite's.
+#[allow(unused_imports)] // as the dead code above: not every test binary moves a clock
 pub use kinesin_engine::conformance::TestClock;
 
 pub const ROOT: &str = "/data";
