@@ -265,7 +265,11 @@ impl ShardLog for LocalSegmentLog {
         if self.sealed.read().unwrap_or_else(PoisonError::into_inner).contains_key(&key) {
             return Err(StoreError::Sealed(key));
         }
-        let appended = self.committer.append(self.shard_on_disk(key).await?, records).await;
+        // A full disk may first show when a new shard's files are created: noted as well.
+        let appended = match self.shard_on_disk(key).await {
+            Ok(shard) => self.committer.append(shard, records).await,
+            Err(e) => Err(e),
+        };
         self.write_health.note(&appended);
         if appended.is_ok() {
             self.tails.notify(key);
