@@ -96,20 +96,28 @@ fn serve_with_free_descriptors(data_dir: &std::path::Path, free: i32) -> (String
 fn running_out_of_descriptors_at_start_up_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let mut data_dir_failures = 0;
-    for free in 0..40 {
-        let (stderr, started) = serve_with_free_descriptors(&dir.path().join(format!("data-{free}")), free);
-        if started {
-            break;
+    // Other tests of this binary spawn processes at the same time, which can shift how many
+    // descriptors a child really has free past the narrow window: a few scans, not one.
+    for scan in 0..3 {
+        for free in 0..40 {
+            let (stderr, started) =
+                serve_with_free_descriptors(&dir.path().join(format!("data-{scan}-{free}")), free);
+            if started {
+                break;
+            }
+            assert!(!stderr.contains("writable"), "{free} free: {stderr}");
+            if stderr.contains("cannot open the data directory") {
+                assert!(!stderr.contains("panicked"), "{free} free: {stderr}");
+                assert!(stderr.contains("Too many open files"), "{free} free: {stderr}");
+                assert!(
+                    stderr.contains("out of file descriptors: raise the open-files limit"),
+                    "{free} free: {stderr}"
+                );
+                data_dir_failures += 1;
+            }
         }
-        assert!(!stderr.contains("writable"), "{free} free: {stderr}");
-        if stderr.contains("cannot open the data directory") {
-            assert!(!stderr.contains("panicked"), "{free} free: {stderr}");
-            assert!(stderr.contains("Too many open files"), "{free} free: {stderr}");
-            assert!(
-                stderr.contains("out of file descriptors: raise the open-files limit"),
-                "{free} free: {stderr}"
-            );
-            data_dir_failures += 1;
+        if data_dir_failures > 0 {
+            break;
         }
     }
     assert!(data_dir_failures > 0, "the data directory never ran out of descriptors");
