@@ -262,28 +262,7 @@ fn find_shard(shards: &[ShardMeta], index: u32) -> Option<&ShardMeta> {
 /// An ACTIVE provisioned stream with `n` shards, for unit tests.
 #[cfg(test)]
 pub(crate) fn test_stream(n: u32) -> StreamMeta {
-    StreamMeta {
-        id: 1,
-        version: 1,
-        account: "000000000000".into(),
-        region: "us-east-1".into(),
-        name: "s".into(),
-        status: StreamStatus::Active,
-        mode: StreamMode::Provisioned,
-        created_ms: 0,
-        retention_hours: 24,
-        max_record_size_kib: 1024,
-        shards: ShardMeta::initial(n, 0),
-        tags: vec![],
-        shard_level_metrics: vec![],
-        encryption_key_id: None,
-        transition_due_ms: None,
-        consumers: vec![],
-        pending_reshard: None,
-        resource_policy: None,
-        warm_throughput_mibps: None,
-        metrics: Arc::default(),
-    }
+    StreamMeta { created_ms: 0, shards: ShardMeta::initial(n, 0), ..crate::conformance::stream(1, "s", 1) }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kinesin_engine::model::{ShardMeta, StreamMeta, StreamMode, StreamStatus};
+use kinesin_engine::model::{ShardMeta, StreamMeta};
 use kinesin_engine::storage::{Clock, NewRecord, Position, ShardKey, ShardLog, StoredRecord};
 use kinesin_store_local::{open_store_with_fs, LocalSegmentLog, RedbCatalog, StoreOptions, Vfs};
 
@@ -68,16 +68,7 @@ pub fn segment_files(fs: &dyn Vfs, key: ShardKey) -> Vec<String> {
 
 pub fn stream_meta(id: u64, name: &str, shards: u32) -> StreamMeta {
     StreamMeta {
-        id,
-        version: 1,
-        account: "000000000000".into(),
-        region: "us-east-1".into(),
-        name: name.into(),
-        status: StreamStatus::Active,
-        mode: StreamMode::Provisioned,
         created_ms: 1_700_000_000_000,
-        retention_hours: 24,
-        max_record_size_kib: 1024,
         shards: (0..shards)
             .map(|index| ShardMeta {
                 index,
@@ -91,13 +82,6 @@ pub fn stream_meta(id: u64, name: &str, shards: u32) -> StreamMeta {
             })
             .collect(),
         tags: vec![("team".into(), "data".into())],
-        shard_level_metrics: vec![],
-        encryption_key_id: None,
-        transition_due_ms: None,
-        consumers: vec![],
-        pending_reshard: None,
-        resource_policy: None,
-        warm_throughput_mibps: None,
-        metrics: Default::default(),
+        ..kinesin_engine::conformance::stream(id, name, 1)
     }
 }
