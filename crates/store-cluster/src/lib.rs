@@ -1,0 +1,4 @@
+//! The cluster backend (docs/architecture.md, "Cluster mode").
+
+pub mod bucket;
+pub mod frame;
