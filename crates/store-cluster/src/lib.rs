@@ -1,4 +1,22 @@
-//! The cluster backend (docs/architecture.md, "Cluster mode").
+//! The cluster backend of `kinesin serve --metadata postgres://… --bucket s3://…`: any number of
+//! identical, stateless nodes share one PostgreSQL database and one S3-compatible bucket, and
+//! no node owns anything (docs/architecture.md, "Cluster mode").
+//!
+//! - **PostgreSQL** holds everything that decides order or must be seen by every node at once:
+//!   the catalog (each stream's metadata with its version, compare-and-set, and the change feed
+//!   over `LISTEN/NOTIFY`; settings), and the logs' shard rows and index of record frames.
+//! - **The bucket** holds the record data itself: one object per flush of a node, a frame per
+//!   shard, found through the index in PostgreSQL.
+//!
+//! Modules: [`pg`] opens the database ([`Metadata`]) with errors that say what to do,
+//! [`schema`] migrates it at start-up, and `testing` (feature `testing`) starts a private
+//! PostgreSQL for a test.
 
 pub mod bucket;
 pub mod frame;
+pub mod pg;
+pub mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use pg::{Metadata, MetadataError};

@@ -1,0 +1,265 @@
+//! A private PostgreSQL for a test (feature `testing`), stopped and removed when dropped.
+//!
+//! With `KINESIN_TEST_POSTGRES` set (the URL of a server the caller started), each
+//! [`TestPostgres`] is a fresh database on that server, dropped afterwards. Otherwise the test
+//! starts its own server: `initdb` into a temporary directory and `postgres` on 127.0.0.1 at a
+//! free port, its unix socket in that directory, run as the `postgres` user when the test runs
+//! as root (PostgreSQL refuses to run as root). It runs without fsync: tests of power loss need
+//! their own. When PostgreSQL is not installed the test is skipped with a note, except under
+//! `CI=true`, where that fails it.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio_postgres::NoTls;
+
+/// The URL of a running server to create test databases on, instead of starting one.
+pub const SERVER_ENV: &str = "KINESIN_TEST_POSTGRES";
+/// The database a private server's tests use.
+const DATABASE: &str = "kinesin";
+/// The password of a private server's superuser, `postgres`.
+const PASSWORD: &str = "kinesin-test";
+/// How long a private server may take to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// Tries with another port when the free port found was taken meanwhile.
+const PORT_ATTEMPTS: usize = 5;
+
+/// A PostgreSQL database for one test.
+pub struct TestPostgres {
+    url: String,
+    backing: Backing,
+}
+
+enum Backing {
+    /// A server of the test's own.
+    Private { server: Child, _dir: tempfile::TempDir },
+    /// A database on the caller's server, dropped with the test.
+    Shared { admin_url: String, database: String },
+}
+
+impl TestPostgres {
+    /// A fresh, empty database; `None` (after printing why) when PostgreSQL is not installed,
+    /// outside CI.
+    pub async fn start() -> Option<TestPostgres> {
+        if let Ok(admin_url) = std::env::var(SERVER_ENV) {
+            return Some(TestPostgres::on_shared_server(admin_url).await);
+        }
+        let Some(bin) = find_binaries() else {
+            let what = "PostgreSQL is not installed (no initdb and postgres on PATH or in \
+                        /usr/lib/postgresql/*/bin): install Debian's `postgresql` package \
+                        (apt-get install -y postgresql), or set KINESIN_TEST_POSTGRES to the URL \
+                        of a running server";
+            if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+                panic!("{what}");
+            }
+            eprintln!("skipping this test: {what}");
+            return None;
+        };
+        Some(TestPostgres::private(&bin).await)
+    }
+
+    /// The URL of the test's database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The URL of another database on the same server (which need not exist).
+    pub fn url_of(&self, database: &str) -> String {
+        with_database(&self.url, database)
+    }
+
+    async fn on_shared_server(admin_url: String) -> TestPostgres {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let database =
+            format!("kinesin_test_{}_{}_{nanos}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        execute(&admin_url, &format!("CREATE DATABASE {database}")).await;
+        TestPostgres {
+            url: with_database(&admin_url, &database),
+            backing: Backing::Shared { admin_url, database },
+        }
+    }
+
+    async fn private(bin: &Path) -> TestPostgres {
+        let dir = tempfile::Builder::new().prefix("kinesin-pg").tempdir().expect("a temporary directory");
+        let owner = server_user();
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("chown the test directory");
+        }
+        let data = dir.path().join("data");
+        let password_file = dir.path().join("password");
+        std::fs::write(&password_file, PASSWORD).expect("write the password file");
+        let initdb = run_as(Command::new(bin.join("initdb")), owner)
+            .args(["-D".as_ref(), data.as_os_str()])
+            .args(["-U", "postgres"])
+            .arg(format!("--pwfile={}", password_file.display()))
+            // Passwords over TCP, as a real server asks (so tests can see a wrong one refused).
+            .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
+            .args(["-E", "UTF8", "--locale=C", "--no-sync"])
+            .output()
+            .expect("run initdb");
+        assert!(initdb.status.success(), "initdb failed: {}", String::from_utf8_lossy(&initdb.stderr));
+
+        let log_path = dir.path().join("postgres.log");
+        for _ in 0..PORT_ATTEMPTS {
+            let port = free_port();
+            let log = std::fs::File::create(&log_path).expect("the server's log file");
+            let mut server = run_as(Command::new(bin.join("postgres")), owner)
+                .args(["-D".as_ref(), data.as_os_str(), "-k".as_ref(), dir.path().as_os_str()])
+                .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+                // Fast start-up and no syncs: nothing here tests power loss.
+                .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+                .args(["-c", "shared_buffers=16MB", "-c", "max_connections=200"])
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start postgres");
+            let admin_url = format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}/postgres");
+            match wait_until_ready(&admin_url, &mut server, &log_path).await {
+                Ok(()) => {
+                    execute(&admin_url, &format!("CREATE DATABASE {DATABASE}")).await;
+                    let url = with_database(&admin_url, DATABASE);
+                    return TestPostgres { url, backing: Backing::Private { server, _dir: dir } };
+                }
+                // Another process took the port between our look and postgres' bind.
+                Err(log) if log.contains("could not bind") => continue,
+                Err(log) => panic!("postgres did not start:\n{log}"),
+            }
+        }
+        panic!("postgres found no free port in {PORT_ATTEMPTS} attempts");
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        match &mut self.backing {
+            Backing::Private { server, .. } => {
+                // Immediate shutdown: the directory goes next.
+                // SAFETY: kill(2) on our own child's pid.
+                unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGQUIT) };
+                let _ = server.wait();
+            }
+            Backing::Shared { admin_url, database } => {
+                let sql = format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)");
+                let admin_url = admin_url.clone();
+                // Drop may run inside a runtime, which cannot block on another future.
+                let dropped = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                    runtime.expect("a runtime").block_on(execute(&admin_url, &sql));
+                });
+                if dropped.join().is_err() {
+                    eprintln!("could not drop the test database {database}");
+                }
+            }
+        }
+    }
+}
+
+/// Runs one statement on the database at `url`; a failure fails the test.
+async fn execute(url: &str, sql: &str) {
+    let (client, connection) =
+        tokio_postgres::connect(url, NoTls).await.unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+    let connection = tokio::spawn(connection);
+    client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    drop(client);
+    let _ = connection.await;
+}
+
+/// Waits until the server accepts connections; its log if it exits first.
+async fn wait_until_ready(admin_url: &str, server: &mut Child, log: &Path) -> Result<(), String> {
+    let started = Instant::now();
+    loop {
+        if server.try_wait().expect("the server's status").is_some() {
+            return Err(std::fs::read_to_string(log).unwrap_or_default());
+        }
+        if let Ok((client, connection)) = tokio_postgres::connect(admin_url, NoTls).await {
+            drop(client);
+            let _ = connection.await;
+            return Ok(());
+        }
+        if started.elapsed() > START_TIMEOUT {
+            let _ = server.kill();
+            panic!(
+                "postgres did not accept connections in {START_TIMEOUT:?}:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The directory holding both `initdb` and `postgres`: on PATH first, then the newest of
+/// Debian's /usr/lib/postgresql/VERSION/bin.
+fn find_binaries() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH").map(|path| std::env::split_paths(&path).collect::<Vec<_>>());
+    let mut debian: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| entries.filter_map(|e| Some(e.ok()?.path().join("bin"))).collect())
+        .unwrap_or_default();
+    // Newest first: "16" before "15" (numerically, so "9.6" comes last).
+    debian.sort_by_key(|dir| {
+        let version = dir.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).unwrap_or("");
+        std::cmp::Reverse(version.split('.').next().and_then(|major| major.parse::<u32>().ok()).unwrap_or(0))
+    });
+    on_path
+        .unwrap_or_default()
+        .into_iter()
+        .chain(debian)
+        .find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file())
+}
+
+/// The user and group to run PostgreSQL as: `postgres` when we are root (PostgreSQL refuses
+/// to run as root), else ourselves (`None`).
+fn server_user() -> Option<(u32, u32)> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    // SAFETY: a NUL-terminated name; the entry is read before any other getpw* call.
+    let entry = unsafe { libc::getpwnam(c"postgres".as_ptr()) };
+    assert!(!entry.is_null(), "running as root, PostgreSQL needs a `postgres` user to run as (Debian's postgresql package creates it)");
+    // SAFETY: checked non-null above.
+    let entry = unsafe { &*entry };
+    Some((entry.pw_uid, entry.pw_gid))
+}
+
+fn run_as(mut command: Command, owner: Option<(u32, u32)>) -> Command {
+    use std::os::unix::process::CommandExt;
+    if let Some((uid, gid)) = owner {
+        command.uid(uid).gid(gid);
+    }
+    command
+}
+
+/// A TCP port free on 127.0.0.1 now.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("its address").port()
+}
+
+/// `url` with its database (the path) replaced.
+fn with_database(url: &str, database: &str) -> String {
+    let (before_query, query) = url.split_once('?').map_or((url, ""), |(b, q)| (b, q));
+    let scheme_end = before_query.find("://").map_or(0, |i| i + 3);
+    let authority_end = before_query[scheme_end..].find('/').map_or(before_query.len(), |i| scheme_end + i);
+    let query = if query.is_empty() { String::new() } else { format!("?{query}") };
+    format!("{}/{database}{query}", &before_query[..authority_end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn the_database_of_a_url_is_replaced() {
+        assert_eq!(with_database("postgres://u:p@h:5/db", "x"), "postgres://u:p@h:5/x");
+        assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
+        assert_eq!(
+            with_database("postgresql://h/db?sslmode=disable", "x"),
+            "postgresql://h/x?sslmode=disable"
+        );
+    }
+}
