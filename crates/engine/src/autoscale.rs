@@ -143,6 +143,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let _gate = self.write_gate.write().await;
         let Some(stream) = self.registry().by_id(stream_id).cloned() else { return Ok(()) };
         self.seal_closing_shards(&stream, changes).await?;
+        let tips = self.open_tips(&stream).await?;
         self.update_stream(&stream, |meta| {
             // Decided on this version: one changed meanwhile is looked at again next time.
             if meta.version != stream.version {
@@ -150,7 +151,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             }
             for change in changes {
                 tracing::info!(stream = %meta.name, ?change, "on-demand scaling");
-                self.apply_reshard(meta, change)?;
+                self.apply_reshard(meta, change, &tips)?;
             }
             Ok(())
         })

@@ -128,8 +128,8 @@ async fn open_with_shards<B: Backend>(backend: &mut B, clock: &Arc<TestClock>) -
 pub async fn appends_get_consecutive_positions_and_read_back<B: Backend>(mut backend: B) {
     let clock = TestClock::new(START_MS);
     let (log, _catalog) = open_with_shards(&mut backend, &clock).await;
-    assert_eq!(log.tip(SHARD).unwrap().next_seq_ix, 0);
-    assert_eq!(log.tip(SHARD).unwrap().last_arrival_ms, None);
+    assert_eq!(log.tip(SHARD).await.unwrap().next_seq_ix, 0);
+    assert_eq!(log.tip(SHARD).await.unwrap().last_arrival_ms, None);
 
     let first = log.append(SHARD, records(&["a", "b", "c"])).await.unwrap();
     assert_eq!((first.first_seq_ix, first.arrival_ms), (0, START_MS));
@@ -145,7 +145,7 @@ pub async fn appends_get_consecutive_positions_and_read_back<B: Backend>(mut bac
     assert!(all.iter().all(|r| r.arrival_ms == START_MS));
     assert_eq!(all[1].data, Bytes::from("data of b"));
     assert_eq!(keys(&read_all(&log, SHARD, 2).await), ["c", "d"]);
-    let tip = log.tip(SHARD).unwrap();
+    let tip = log.tip(SHARD).await.unwrap();
     assert_eq!((tip.next_seq_ix, tip.last_arrival_ms), (4, Some(START_MS)));
     let at_tip = log.read(SHARD, Position { seq_ix: 4, hint: 0 }, 10, 1 << 20).await.unwrap();
     assert!(at_tip.records.is_empty());
@@ -208,7 +208,7 @@ pub async fn sealed_shards_refuse_appends<B: Backend>(mut backend: B) {
     assert!(log.seal(SHARD, 3).await.is_err(), "sealed elsewhere");
     assert!(matches!(log.append(SHARD, records(&["c"])).await, Err(StoreError::Sealed(key)) if key == SHARD));
     assert_eq!(keys(&read_all(&log, SHARD, 0).await), ["a", "b"]);
-    assert_eq!(log.tip(SHARD).unwrap().next_seq_ix, 2);
+    assert_eq!(log.tip(SHARD).await.unwrap().next_seq_ix, 2);
     log.append(OTHER, records(&["x"])).await.expect("other shards go on");
     // An empty shard closed at once (an intermediate shard of UpdateShardCount).
     let empty = ShardKey { stream_id: 7, shard_index: 2 };
@@ -242,7 +242,7 @@ pub async fn waiters_wake_on_new_records<B: Backend>(mut backend: B) {
         .await
         .expect("the append wakes the waiter");
     woke.unwrap();
-    assert_eq!(log.tip(SHARD).unwrap().next_seq_ix, 2, "not woken before the record was there");
+    assert_eq!(log.tip(SHARD).await.unwrap().next_seq_ix, 2, "not woken before the record was there");
     let early = tokio::time::timeout(Duration::from_millis(50), log.wait_for(SHARD, 2)).await;
     assert!(early.is_err(), "nothing at seq_ix 2 yet");
 }
@@ -263,7 +263,7 @@ pub async fn trimming_keeps_what_is_within_retention<B: Backend>(mut backend: B)
     for record in &kept {
         assert_eq!(record.partition_key, ["a", "b", "c", "d"][record.seq_ix as usize], "positions are kept");
     }
-    assert_eq!(log.tip(SHARD).unwrap().next_seq_ix, 4);
+    assert_eq!(log.tip(SHARD).await.unwrap().next_seq_ix, 4);
     assert_eq!(log.append(SHARD, records(&["e"])).await.unwrap().first_seq_ix, 4);
 }
 
@@ -276,8 +276,8 @@ pub async fn deleted_streams_lose_their_logs<B: Backend>(mut backend: B) {
     log.append(SHARD, records(&["a"])).await.unwrap();
     log.append(survivor, records(&["s"])).await.unwrap();
     log.delete_stream(SHARD.stream_id).await.unwrap();
-    assert!(matches!(log.tip(SHARD), Err(StoreError::NoSuchShard(_))));
-    assert!(matches!(log.tip(OTHER), Err(StoreError::NoSuchShard(_))));
+    assert!(matches!(log.tip(SHARD).await, Err(StoreError::NoSuchShard(_))));
+    assert!(matches!(log.tip(OTHER).await, Err(StoreError::NoSuchShard(_))));
     assert!(log.append(SHARD, records(&["b"])).await.is_err());
     assert_eq!(keys(&read_all(&log, survivor, 0).await), ["s"]);
 }

@@ -315,13 +315,13 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         let reshard = stream.pending_reshard.clone();
         // No append may be in flight while parents get their final tips, and none may route
         // by the old layout until the new one is visible.
-        let _gate = match &reshard {
+        let (_gate, tips) = match &reshard {
             Some(change) => {
                 let gate = self.write_gate.write().await;
                 self.seal_closing_shards(stream, std::slice::from_ref(change)).await?;
-                Some(gate)
+                (Some(gate), self.open_tips(stream).await?)
             }
-            None => None,
+            None => (None, Default::default()),
         };
         self.update_stream(stream, |meta| {
             // Completed elsewhere meanwhile, or now another change (with a reshard this pass
@@ -335,7 +335,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             meta.status = StreamStatus::Active;
             meta.transition_due_ms = None;
             if let Some(reshard) = meta.pending_reshard.take() {
-                self.apply_reshard(meta, &reshard)?;
+                self.apply_reshard(meta, &reshard, &tips)?;
             }
             Ok(())
         })

@@ -48,6 +48,10 @@ impl MemoryLog {
         MemoryLog { inner: Arc::new(LogInner { clock, shards: Mutex::default(), tails: Tails::default() }) }
     }
 
+    fn current_tip(&self, key: ShardKey) -> Result<Tip, StoreError> {
+        self.with_shard(key, |shard| Ok(shard.tip))
+    }
+
     fn with_shard<T>(
         &self,
         key: ShardKey,
@@ -117,8 +121,8 @@ impl ShardLog for MemoryLog {
         })
     }
 
-    fn tip(&self, key: ShardKey) -> Result<Tip, StoreError> {
-        self.with_shard(key, |shard| Ok(shard.tip))
+    async fn tip(&self, key: ShardKey) -> Result<Tip, StoreError> {
+        self.current_tip(key)
     }
 
     async fn trim(&self, key: ShardKey, arrival_ms: i64) -> Result<(), StoreError> {
@@ -153,7 +157,7 @@ impl ShardLog for MemoryLog {
     }
 
     async fn wait_for(&self, key: ShardKey, from_seq_ix: u64) -> Result<(), StoreError> {
-        self.inner.tails.wait_until(key, || Ok(self.tip(key)?.next_seq_ix > from_seq_ix)).await
+        self.inner.tails.wait_until(key, || Ok(self.current_tip(key)?.next_seq_ix > from_seq_ix)).await
     }
 }
 

@@ -184,22 +184,32 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         Ok(())
     }
 
-    /// Applies a pending change to `meta`: closes parents at their tips, opens children (and
-    /// creates their logs). The caller holds the write gate, so the tips are final.
+    /// The tips of `meta`'s open shards, by shard index: where a reshard closes them. The
+    /// caller holds the write gate, so they are final on this node (another node's append past
+    /// one makes its seal fail: `seal_closing_shards`).
+    pub(crate) async fn open_tips(&self, meta: &StreamMeta) -> Result<HashMap<u32, u64>, ApiError> {
+        let mut tips = HashMap::new();
+        for shard in meta.open_shards() {
+            let key = ShardKey { stream_id: meta.id, shard_index: shard.index };
+            tips.insert(shard.index, self.log.tip(key).await.map_err(Self::store_failure)?.next_seq_ix);
+        }
+        Ok(tips)
+    }
+
+    /// Applies a pending change to `meta`: closes parents at their `tips` ([`open_tips`]; a
+    /// shard missing there is empty), opens children (and creates their logs).
     /// Returns the shards it closed, with their ends.
+    ///
+    /// [`open_tips`]: Engine::open_tips
     pub(crate) fn apply_reshard(
         &self,
         meta: &mut StreamMeta,
         reshard: &Reshard,
+        tips: &HashMap<u32, u64>,
     ) -> Result<Vec<(ShardKey, u64)>, ApiError> {
         let was_open: Vec<u32> = meta.open_shards().map(|s| s.index).collect();
-        let mut tips = HashMap::new();
-        for shard in meta.open_shards() {
-            let key = ShardKey { stream_id: meta.id, shard_index: shard.index };
-            tips.insert(shard.index, self.log.tip(key).map_err(Self::store_failure)?.next_seq_ix);
-        }
         let first_new = meta.shards.len();
-        let mut layout = Layout { meta, tips, now_ms: self.now_ms() };
+        let mut layout = Layout { meta, tips: tips.clone(), now_ms: self.now_ms() };
         match reshard {
             Reshard::Split { shard, new_starting_hash_key } => {
                 let at = parse_hash_key(new_starting_hash_key).unwrap_or(0);
@@ -237,8 +247,9 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     ) -> Result<(), ApiError> {
         let mut plan = stream.clone();
         let mut closing = Vec::new();
+        let tips = self.open_tips(stream).await?;
         for change in changes {
-            closing.extend(self.apply_reshard(&mut plan, change)?);
+            closing.extend(self.apply_reshard(&mut plan, change, &tips)?);
         }
         for (shard, end) in closing {
             self.log.seal(shard, end).await.map_err(Self::store_failure)?;

@@ -52,7 +52,7 @@ pub(crate) async fn read_shard<L: ShardLog>(
         batch = log.read(key, from, max_records, max_bytes).await?;
         batch.records.retain(|r| r.arrival_ms >= trim_horizon);
     }
-    let tip = log.tip(key)?;
+    let tip = log.tip(key).await?;
     let millis_behind =
         match (batch.next.seq_ix >= tip.next_seq_ix, batch.records.last(), tip.last_arrival_ms) {
             (false, Some(last), Some(newest)) => (newest - last.arrival_ms).max(0),

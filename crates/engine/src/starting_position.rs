@@ -61,7 +61,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
             ))),
             ("TRIM_HORIZON", None) => self.log.seek_time(key, trim_horizon).await.map_err(Self::store_failure),
             ("LATEST", None) => {
-                let tip = self.log.tip(key).map_err(Self::store_failure)?;
+                let tip = self.log.tip(key).await.map_err(Self::store_failure)?;
                 Ok(Position { seq_ix: tip.next_seq_ix, hint: 0 })
             }
             (_, Some(text)) => {

@@ -143,8 +143,9 @@ pub trait ShardLog: Send + Sync + 'static {
         arrival_ms: i64,
     ) -> impl Future<Output = Result<Position, StoreError>> + Send;
 
-    /// The committed end of the shard.
-    fn tip(&self, shard: ShardKey) -> Result<Tip, StoreError>;
+    /// The committed end of the shard, exact: every append acknowledged before the call
+    /// (by any node) is below it. Async, since a cluster backend asks its database.
+    fn tip(&self, shard: ShardKey) -> impl Future<Output = Result<Tip, StoreError>> + Send;
 
     /// Drops whole stretches of records that all arrived before `arrival_ms` (the retention
     /// cut-off), to free space. Records after the cut-off are never dropped; records before it

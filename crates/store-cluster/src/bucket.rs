@@ -100,11 +100,15 @@ impl Bucket {
     }
 }
 
+/// object_store's S3 client sends HTTPS through reqwest on rustls, whose crypto is ring here:
+/// a provider installed once per process (a second install is refused, harmlessly).
+pub(crate) fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// An S3 client for `bucket`, on rustls with ring.
 fn s3(url: &str, bucket: &str, s3_endpoint: Option<&str>) -> Result<impl ObjectStore, String> {
-    // object_store's S3 client sends HTTPS through reqwest on rustls, whose crypto is ring here
-    // (a provider installed once per process; a second install is refused, harmlessly).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_tls_provider();
     let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
     if let Some(endpoint) = s3_endpoint {
         builder = builder.with_config(AmazonS3ConfigKey::S3Endpoint, endpoint);

@@ -14,9 +14,11 @@
 
 pub mod bucket;
 pub mod frame;
+pub mod log;
 pub mod pg;
 pub mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use log::{ClusterLog, LogConfig};
 pub use pg::{Metadata, MetadataError};

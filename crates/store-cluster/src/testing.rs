@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use tokio_postgres::NoTls;
 
+pub mod seaweedfs;
+
 /// The URL of a running server to create test databases on, instead of starting one.
 pub const SERVER_ENV: &str = "KINESIN_TEST_POSTGRES";
 /// The database a private server's tests use.

@@ -296,7 +296,7 @@ impl ShardLog for LocalSegmentLog {
         blocking(move || shard.seek_time(arrival_ms)).await
     }
 
-    fn tip(&self, key: ShardKey) -> Result<Tip, StoreError> {
+    async fn tip(&self, key: ShardKey) -> Result<Tip, StoreError> {
         self.shard(key)?.tip()
     }
 

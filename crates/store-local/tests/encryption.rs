@@ -136,7 +136,7 @@ async fn an_altered_encrypted_frame_is_corruption_not_data() {
     std::fs::write(&path, &bytes).unwrap();
 
     let (log, _catalog) = open_store(dir.path(), options(1 << 20), clock.clone()).unwrap();
-    assert_eq!(log.tip(SHARD).unwrap().next_seq_ix, 2, "recovery keeps the frame: its crc is good");
+    assert_eq!(log.tip(SHARD).await.unwrap().next_seq_ix, 2, "recovery keeps the frame: its crc is good");
     let first = log.read(SHARD, Position::default(), 1, usize::MAX).await.unwrap();
     assert_eq!(&first.records[0].data[..], b"clear before");
     let err = log.read(SHARD, first.next, 10, usize::MAX).await.unwrap_err();

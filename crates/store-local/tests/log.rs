@@ -57,11 +57,11 @@ async fn round_trip_across_segment_rolls() {
     let (log, _catalog) = open(Arc::new(fs.clone()), options(2_000), clock.clone());
     log.create_shard(SHARD).unwrap();
     log.create_shard(SHARD).unwrap(); // a no-op
-    assert_eq!(log.tip(SHARD).unwrap().next_seq_ix, 0);
-    assert_eq!(log.tip(SHARD).unwrap().last_arrival_ms, None);
+    assert_eq!(log.tip(SHARD).await.unwrap().next_seq_ix, 0);
+    assert_eq!(log.tip(SHARD).await.unwrap().last_arrival_ms, None);
 
     let expected = fill(&log, &clock, SHARD, 500).await;
-    let tip = log.tip(SHARD).unwrap();
+    let tip = log.tip(SHARD).await.unwrap();
     assert_eq!((tip.next_seq_ix, tip.last_arrival_ms), (500, Some(expected[499].1)));
     let files = segment_files(&fs, SHARD);
     let logs = files.iter().filter(|f| f.ends_with(".log")).count();
@@ -219,7 +219,7 @@ async fn trim_deletes_old_segments() {
     );
     drop(log);
     let (log, _catalog) = open_store(dir.path(), options(2_000), clock.clone()).unwrap();
-    let tip = log.tip(SHARD).unwrap();
+    let tip = log.tip(SHARD).await.unwrap();
     assert_eq!((tip.next_seq_ix, tip.last_arrival_ms), (400, Some(expected[399].1)));
 }
 
@@ -246,7 +246,7 @@ async fn a_torn_tail_is_cut_off_at_reopen() {
         let (log, _catalog) = open_store(dir.path(), options(1 << 20), clock.clone()).unwrap();
         assert_eq!(std::fs::metadata(&segment).unwrap().len(), good_len, "the tail is cut off");
         check(&read_all(&log, SHARD, 30).await, &expected);
-        assert_eq!(log.tip(SHARD).unwrap().next_seq_ix, 100);
+        assert_eq!(log.tip(SHARD).await.unwrap().next_seq_ix, 100);
     }
 
     // New appends continue right after the last whole record.
@@ -277,7 +277,7 @@ async fn a_full_disk_fails_appends_and_loses_nothing() {
         assert!(matches!(&err, StoreError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull), "{err:?}");
         clock.advance(10);
     }
-    assert_eq!(log.tip(SHARD).unwrap().next_seq_ix, 40);
+    assert_eq!(log.tip(SHARD).await.unwrap().next_seq_ix, 40);
     check(&read_all(&log, SHARD, 7).await, &expected);
     assert_eq!(health.problem(), Some(WriteProblem::DiskFull), "the readiness check's signal");
 
@@ -322,16 +322,16 @@ async fn delete_stream_removes_its_directory() {
         log.append(key, vec![record("k", "v")]).await.unwrap();
     }
     log.delete_stream(7).await.unwrap();
-    assert!(matches!(log.tip(SHARD), Err(StoreError::NoSuchShard(_))));
+    assert!(matches!(log.tip(SHARD).await, Err(StoreError::NoSuchShard(_))));
     assert!(matches!(log.append(SHARD, vec![record("k", "v")]).await, Err(StoreError::NoSuchShard(_))));
     let streams: Vec<_> =
         fs.list_dir(Path::new("/data/streams")).unwrap().into_iter().map(|e| e.name).collect();
     assert_eq!(streams, ["8"]);
-    assert_eq!(log.tip(other).unwrap().next_seq_ix, 1);
+    assert_eq!(log.tip(other).await.unwrap().next_seq_ix, 1);
     drop(log);
     let (log, _catalog) = open(Arc::new(fs.power_cut()), options(1 << 20), TestClock::new(0));
-    assert!(log.tip(SHARD).is_err());
-    assert_eq!(log.tip(other).unwrap().next_seq_ix, 1);
+    assert!(log.tip(SHARD).await.is_err());
+    assert_eq!(log.tip(other).await.unwrap().next_seq_ix, 1);
 }
 
 /// Every directory the store creates is 0700 and every file 0600: records of unencrypted

@@ -97,7 +97,7 @@ async fn a_group_is_written_while_the_previous_one_syncs() {
     // The second group is written during the first one's sync of two seconds, not after it.
     assert!(written(&fs, OTHER, b"second", Duration::from_millis(1500)).await);
     assert!(!first.is_finished(), "the second group was written only after the first was synced");
-    assert!(log.tip(OTHER).unwrap().next_seq_ix == 0, "visible before its own sync");
+    assert!(log.tip(OTHER).await.unwrap().next_seq_ix == 0, "visible before its own sync");
 
     assert_eq!(first.await.unwrap().unwrap().first_seq_ix, 0);
     assert_eq!(second.await.unwrap().unwrap().first_seq_ix, 0);

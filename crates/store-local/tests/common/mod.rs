@@ -45,7 +45,11 @@ pub async fn read_all(log: &LocalSegmentLog, key: ShardKey, batch: usize) -> Vec
     loop {
         let read = log.read(key, pos, batch, usize::MAX).await.expect("read");
         if read.records.is_empty() {
-            assert_eq!(read.next.seq_ix, log.tip(key).unwrap().next_seq_ix, "an empty read ends at the tip");
+            assert_eq!(
+                read.next.seq_ix,
+                log.tip(key).await.unwrap().next_seq_ix,
+                "an empty read ends at the tip"
+            );
             return out;
         }
         assert_eq!(read.next.seq_ix, read.records.last().unwrap().seq_ix + 1);

