@@ -8,13 +8,17 @@
 //! - **The bucket** holds the record data itself: one object per flush of a node, a frame per
 //!   shard, found through the index in PostgreSQL.
 //!
-//! Modules: [`pg`] opens the database ([`Metadata`]) with errors that say what to do,
+//! Modules: [`catalog`] is the engine's catalog ([`PgCatalog`]) with its change feed, [`pg`] opens the database ([`Metadata`]) with errors that say what to do,
 //! [`schema`] migrates it at start-up, and `testing` (feature `testing`) starts a private
 //! PostgreSQL for a test.
 
+pub mod catalog;
+mod feed;
 pub mod pg;
 pub mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use catalog::PgCatalog;
+pub use feed::LISTENER_NAME;
 pub use pg::{Metadata, MetadataError};
