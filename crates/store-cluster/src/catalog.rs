@@ -1,8 +1,8 @@
 //! [`PgCatalog`]: the engine's [`Catalog`] in PostgreSQL (docs/cluster.md, "The catalog in
 //! PostgreSQL"). A stream is one row of `kinesin_streams`; every change is one statement that
 //! writes only from the expected version (compare-and-set) and, in the same transaction, sends
-//! a `NOTIFY` that the change feed ([`crate::feed`]) of every node turns into a
-//! [`StreamChange`].
+//! a `NOTIFY` that the change feed (`feed.rs`) of every node turns into a
+//! [`StreamChange`](kinesin_engine::storage::StreamChange).
 
 use kinesin_engine::model::StreamMeta;
 use kinesin_engine::storage::{Cas, Catalog, ChangeFeed, StoreError};
