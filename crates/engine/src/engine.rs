@@ -219,11 +219,26 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         )))
     }
 
-    /// Records a new stream (version 1) in the catalog, then makes it visible.
+    /// Records a new stream (version 1) in the catalog, then makes it visible. Its shard logs
+    /// exist already; they are removed again if the catalog refuses it.
     pub(crate) async fn insert_stream(&self, mut meta: StreamMeta) -> Result<Arc<StreamMeta>, ApiError> {
         meta.version = 1;
-        // Ids are random u64s: a stream already stored under the new one is a broken catalog.
-        self.commit_stream(meta, None).await?.ok_or_else(ApiError::internal_failure)
+        let (stream_id, name, account) = (meta.id, meta.name.clone(), meta.account.clone());
+        if let Some(committed) = self.commit_stream(meta, None).await? {
+            return Ok(committed);
+        }
+        // Ids are random u64s: a stream stored under the new one (the logs are its) is a
+        // broken catalog.
+        if self.catalog.get_stream(stream_id).await.map_err(internal)?.is_some() {
+            return Err(ApiError::internal_failure());
+        }
+        // The name: taken by another node sharing the catalog, whose stream this node's view
+        // does not hold yet (a cluster catalog refuses a taken name; docs/architecture.md, "The
+        // storage seam").
+        if let Err(e) = self.log.delete_stream(stream_id).await {
+            tracing::warn!(error = %e, stream_id, "could not remove the logs of a stream not created");
+        }
+        Err(errors::stream_exists(&name, &account))
     }
 
     /// Writes `meta` if the stored version is `expected`, then makes it visible; `None` on a

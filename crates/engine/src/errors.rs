@@ -10,6 +10,11 @@ pub fn stream_not_found(name: &str, account: &str) -> ApiError {
     ApiError::resource_not_found(format!("Stream {name} under account {account} not found."))
 }
 
+/// CreateStream of a name the account already uses in the region.
+pub fn stream_exists(name: &str, account: &str) -> ApiError {
+    ApiError::resource_in_use(format!("Stream {name} under account {account} already exists."))
+}
+
 pub fn stream_not_active(stream: &StreamMeta) -> ApiError {
     ApiError::resource_in_use(format!(
         "Stream {} under account {} not ACTIVE, instead in state {}",

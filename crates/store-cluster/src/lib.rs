@@ -8,11 +8,14 @@
 //! - **The bucket** holds the record data itself: one object per flush of a node, a frame per
 //!   shard, found through the index in PostgreSQL.
 //!
-//! Modules: [`pg`] opens the database ([`Metadata`]) with errors that say what to do,
+//! Modules: [`catalog`] is the engine's catalog ([`PgCatalog`]) with its change feed, [`pg`] opens the database ([`Metadata`]) with errors that say what to do,
 //! [`schema`] migrates it at start-up, and `testing` (feature `testing`) starts a private
-//! PostgreSQL for a test.
+//! PostgreSQL (and a SeaweedFS bucket) for a test. [`log`] is the engine's shard log
+//! ([`ClusterLog`]): [`frame`] is the format of its objects, [`bucket`] where they are kept.
 
 pub mod bucket;
+pub mod catalog;
+mod feed;
 pub mod frame;
 pub mod log;
 pub mod pg;
@@ -20,5 +23,7 @@ pub mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use catalog::PgCatalog;
+pub use feed::LISTENER_NAME;
 pub use log::{ClusterLog, LogConfig};
 pub use pg::{Metadata, MetadataError};

@@ -14,6 +14,8 @@ use tokio_postgres::{Client, Config, Connection, NoTls, Socket};
 /// How long connecting may take (unless the URL sets `connect_timeout`), and how long a request
 /// waits for a free pooled connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle time after which a dedicated connection's TCP keepalives start.
+const DEDICATED_KEEPALIVE: Duration = Duration::from_secs(10);
 /// Connections a node keeps open, shared by all its requests.
 const POOL_SIZE: usize = 16;
 /// How kinesin's connections show in `pg_stat_activity`.
@@ -108,7 +110,7 @@ impl Metadata {
 
     /// A pooled connection for one request.
     pub async fn client(&self) -> Result<Object, StoreError> {
-        self.pool.get().await.map_err(|e| StoreError::Catalog(format!("PostgreSQL at {}: {e}", self.target)))
+        self.pool.get().await.map_err(|e| self.failed(e))
     }
 
     /// A connection of its own, outside the pool, named `application_name` in
@@ -120,7 +122,14 @@ impl Metadata {
     ) -> Result<(Client, Connection<Socket, NoTlsStream>), tokio_postgres::Error> {
         let mut config = self.config.clone();
         config.application_name(application_name);
+        // A connection that only listens sends nothing: keepalives find a vanished server.
+        config.keepalives_idle(DEDICATED_KEEPALIVE);
         config.connect(NoTls).await
+    }
+
+    /// A failed query as the engine hears of it, naming the database.
+    pub(crate) fn failed(&self, err: impl std::fmt::Display) -> StoreError {
+        StoreError::Catalog(format!("PostgreSQL at {}: {err}", self.target))
     }
 
     /// Host, port and database, as messages name them.

@@ -44,10 +44,7 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         {
             let registry = self.registry();
             if registry.by_name(&ctx.account, &ctx.region, name).is_some() {
-                return Err(ApiError::resource_in_use(format!(
-                    "Stream {name} under account {} already exists.",
-                    ctx.account
-                )));
+                return Err(errors::stream_exists(name, &ctx.account));
             }
             let in_account: Vec<_> = registry.in_account(&ctx.account, &ctx.region).collect();
             if in_account.iter().filter(|s| s.status == StreamStatus::Creating).count()
