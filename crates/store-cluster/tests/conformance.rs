@@ -1,55 +1,67 @@
-//! The backend conformance suite (`kinesin_engine::conformance`) on the cluster catalog,
-//! [`PgCatalog`], each check on a private PostgreSQL. The cluster's log is not written yet, so
-//! the catalog is paired with the memory log for now: the log checks exercise that one, and
-//! the crash check is skipped (`None`), since nothing of the memory log outlives a process —
-//! tests/catalog.rs checks the catalog's half of it, a node's restart.
+//! The backend conformance suite (`kinesin_engine::conformance`) on the cluster backend:
+//! [`ClusterLog`] and [`PgCatalog`], each check on a private PostgreSQL, once with the record
+//! data in a local directory (`file://`) and once in an S3 bucket (SeaweedFS). A crash drops
+//! every handle without a clean stop and opens fresh ones on the same database and bucket.
 //!
-//! PostgreSQL must be installed here: the suite cannot skip a check (the note printed says what
-//! to install).
+//! PostgreSQL (and for the S3 half SeaweedFS) must be installed here: the suite cannot skip a
+//! check (the note printed says what to install).
+
+mod common;
 
 use std::sync::Arc;
 
 use kinesin_engine::conformance::Backend;
-use kinesin_engine::memory::MemoryLog;
 use kinesin_engine::storage::Clock;
-use kinesin_store_cluster::testing::TestPostgres;
-use kinesin_store_cluster::{Metadata, PgCatalog};
+use kinesin_store_cluster::{ClusterLog, PgCatalog};
 
-#[derive(Default)]
+use common::{Cluster, Storage};
+
 struct ClusterBackend {
-    postgres: Option<TestPostgres>,
+    storage: Storage,
+    cluster: Option<Cluster>,
 }
 
 impl ClusterBackend {
-    /// A node's catalog: its own pool and feed on the shared database.
-    async fn node(&self) -> PgCatalog {
-        let url = self.postgres.as_ref().expect("opened").url();
-        let metadata = Metadata::open(url).await.expect("open the metadata database");
-        PgCatalog::open(metadata).await.expect("open the catalog")
+    fn new(storage: Storage) -> Self {
+        ClusterBackend { storage, cluster: None }
+    }
+
+    fn cluster(&self) -> &Cluster {
+        self.cluster.as_ref().expect("opened")
     }
 }
 
 impl Backend for ClusterBackend {
-    type Log = MemoryLog;
+    type Log = ClusterLog;
     type Catalog = PgCatalog;
 
-    async fn open(&mut self, clock: Arc<dyn Clock>) -> (MemoryLog, PgCatalog) {
-        self.postgres = Some(TestPostgres::start().await.expect("PostgreSQL for the conformance suite"));
-        (MemoryLog::new(clock), self.node().await)
+    async fn open(&mut self, clock: Arc<dyn Clock>) -> (ClusterLog, PgCatalog) {
+        let cluster = Cluster::start(self.storage).await.expect("PostgreSQL (and SeaweedFS) for the suite");
+        self.cluster = Some(cluster);
+        (self.cluster().log(clock).await, self.cluster().catalog().await)
     }
 
     async fn peer(&mut self, _: &PgCatalog) -> PgCatalog {
-        self.node().await
+        self.cluster().catalog().await
     }
 
     async fn crash_and_reopen(
         &mut self,
-        _: MemoryLog,
-        _: PgCatalog,
-        _: Arc<dyn Clock>,
-    ) -> Option<(MemoryLog, PgCatalog)> {
-        None
+        log: ClusterLog,
+        catalog: PgCatalog,
+        clock: Arc<dyn Clock>,
+    ) -> Option<(ClusterLog, PgCatalog)> {
+        drop((log, catalog));
+        Some((self.cluster().log(clock).await, self.cluster().catalog().await))
     }
 }
 
-kinesin_engine::backend_conformance!(ClusterBackend::default());
+mod local_directory {
+    use super::*;
+    kinesin_engine::backend_conformance!(ClusterBackend::new(Storage::Directory));
+}
+
+mod s3_bucket {
+    use super::*;
+    kinesin_engine::backend_conformance!(ClusterBackend::new(Storage::S3));
+}

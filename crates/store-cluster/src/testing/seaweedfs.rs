@@ -58,6 +58,10 @@ impl SeaweedFs {
             .arg(flag("filer.port.grpc", ports[5]))
             .arg(flag("s3.port", ports[6]))
             .arg(flag("s3.port.grpc", ports[7]))
+            // With these set, SeaweedFS takes them as its one identity and refuses anonymous
+            // requests (`create_bucket`); without them it checks no credentials at all.
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
