@@ -2,11 +2,11 @@
 //! PostgreSQL (docs/cluster.md, "The log"). Any number of nodes open it on the same database
 //! and bucket; PostgreSQL's row lock on a shard is the only place where its order is decided.
 //!
-//! - Writes: [`batch`] collects this node's appends, uploads one object per flush and commits
+//! - Writes: `batch.rs` collects this node's appends, uploads one object per flush and commits
 //!   it in one transaction.
 //! - Reads: the frame index in PostgreSQL says which byte ranges hold the records; frames come
-//!   from [`cache`] or ranged reads of the bucket.
-//! - Waiting: [`wakeups`], on PostgreSQL's `LISTEN/NOTIFY`.
+//!   from `cache.rs` or ranged reads of the bucket.
+//! - Waiting: `wakeups.rs`, on PostgreSQL's `LISTEN/NOTIFY`.
 //!
 //! Creating a shard is synchronous in the seam and must stay cheap: the node notes the shard
 //! as pending and inserts its row with its next commit (any commit, and every seal, inserts all
