@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::Instant;
 
 use super::wakeups::{payload, CHANNEL, NOTIFY_ENTRIES};
-use super::{db_error, Shared};
+use super::Shared;
 use crate::frame::{encode_object, record_len, Frame};
 
 /// Batches uploading and committing at the same time; more wait for one to finish.
@@ -141,12 +141,12 @@ async fn upload_and_commit(
     }
 
     let mut client = shared.metadata.client().await?;
-    let tx = client.transaction().await.map_err(db_error)?;
+    let tx = client.transaction().await.map_err(|e| shared.failed(e))?;
     // Shards created on this node first, the ones written to among them.
     let inserted = shared.insert_pending(&tx).await?;
     let mut outcomes = BTreeMap::new();
     if frames.is_empty() {
-        tx.commit().await.map_err(db_error)?;
+        tx.commit().await.map_err(|e| shared.failed(e))?;
         shared.inserted(&inserted);
         return Ok(outcomes);
     }
@@ -162,7 +162,7 @@ async fn upload_and_commit(
             &[&streams, &shards],
         )
         .await
-        .map_err(db_error)?;
+        .map_err(|e| shared.failed(e))?;
     let mut rows_by_shard = BTreeMap::new();
     for row in rows {
         let key =
@@ -197,13 +197,15 @@ async fn upload_and_commit(
     if let (Some((key, _)), false) = (&object, tips.is_empty()) {
         tx.execute("INSERT INTO kinesin_objects (key) VALUES ($1)", &[&key.as_ref()])
             .await
-            .map_err(db_error)?;
-        index.insert(&tx, key).await?;
+            .map_err(|e| shared.failed(e))?;
+        index.insert(shared, &tx, key).await?;
         for chunk in tips.chunks(NOTIFY_ENTRIES) {
-            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload(chunk)]).await.map_err(db_error)?;
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload(chunk)])
+                .await
+                .map_err(|e| shared.failed(e))?;
         }
     }
-    tx.commit().await.map_err(db_error)?;
+    tx.commit().await.map_err(|e| shared.failed(e))?;
     shared.inserted(&inserted);
 
     // Committed: keep the frames for reads, and wake this node's waiters.
@@ -257,7 +259,12 @@ impl IndexRows {
         self.lens.push(span.len as i64);
     }
 
-    async fn insert(&self, tx: &tokio_postgres::Transaction<'_>, object: &str) -> Result<(), StoreError> {
+    async fn insert(
+        &self,
+        shared: &Shared,
+        tx: &tokio_postgres::Transaction<'_>,
+        object: &str,
+    ) -> Result<(), StoreError> {
         tx.execute(
             "UPDATE kinesin_shards AS s SET next_seq_ix = u.last + 1, last_arrival_ms = u.arrival
              FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(stream_id, shard_index, last, arrival)
@@ -265,7 +272,7 @@ impl IndexRows {
             &[&self.streams, &self.shards, &self.lasts, &self.arrivals],
         )
         .await
-        .map_err(db_error)?;
+        .map_err(|e| shared.failed(e))?;
         tx.execute(
             "INSERT INTO kinesin_frames (stream_id, shard_index, first_seq_ix, last_seq_ix,
                  min_arrival_ms, max_arrival_ms, object_key, byte_offset, byte_len)
@@ -275,7 +282,7 @@ impl IndexRows {
             &[&self.streams, &self.shards, &self.firsts, &self.lasts, &self.arrivals, &self.offsets, &object, &self.lens],
         )
         .await
-        .map_err(db_error)?;
+        .map_err(|e| shared.failed(e))?;
         Ok(())
     }
 }

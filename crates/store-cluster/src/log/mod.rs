@@ -76,6 +76,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// A failed query, naming the database.
+    fn failed(&self, e: tokio_postgres::Error) -> StoreError {
+        self.metadata.failed(e)
+    }
+
     fn is_pending(&self, shard: ShardKey) -> bool {
         self.pending().contains(&shard)
     }
@@ -101,7 +106,7 @@ impl Shared {
                 &[&streams, &shards],
             )
             .await
-            .map_err(db_error)?;
+            .map_err(|e| self.failed(e))?;
         }
         Ok(pending)
     }
@@ -136,7 +141,7 @@ impl ClusterLog {
         clock: Arc<dyn Clock>,
         config: LogConfig,
     ) -> Result<ClusterLog, StoreError> {
-        let listening = wakeups::listen(&metadata).await.map_err(db_error)?;
+        let listening = wakeups::listen(&metadata).await.map_err(|e| metadata.failed(e))?;
         let wakeups = Arc::new(Wakeups::default());
         let listener = tokio::spawn(wakeups::follow(metadata.clone(), wakeups.clone(), listening));
         let shared = Arc::new(Shared {
@@ -165,7 +170,7 @@ impl ClusterLog {
                 &[&(shard.stream_id as i64), &i64::from(shard.shard_index)],
             )
             .await
-            .map_err(db_error)?;
+            .map_err(|e| self.shared.failed(e))?;
         match row {
             Some(row) => Ok(Tip { next_seq_ix: row.get::<_, i64>(0) as u64, last_arrival_ms: row.get(1) }),
             None if self.shared.is_pending(shard) => Ok(Tip::default()),
@@ -201,10 +206,6 @@ struct IndexEntry {
     object: Arc<str>,
     offset: u64,
     len: u64,
-}
-
-pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
-    StoreError::Catalog(format!("PostgreSQL: {e}"))
 }
 
 fn key_params(shard: ShardKey) -> (i64, i64) {
@@ -244,7 +245,7 @@ impl ShardLog for ClusterLog {
                 &[&stream_id, &shard_index, &(from.seq_ix.min(i64::MAX as u64) as i64), &FRAMES_PER_READ],
             )
             .await
-            .map_err(db_error)?;
+            .map_err(|e| self.shared.failed(e))?;
         if rows.is_empty() {
             // Nothing at or past `from`: a shard that exists ends here.
             self.shard_row(&client, shard).await?;
@@ -296,7 +297,7 @@ impl ShardLog for ClusterLog {
                 &[&stream_id, &shard_index, &arrival_ms],
             )
             .await
-            .map_err(db_error)?;
+            .map_err(|e| self.shared.failed(e))?;
         let seq_ix = match row {
             Some(row) => row.get::<_, i64>(0) as u64,
             None => self.shard_row(&client, shard).await?.next_seq_ix,
@@ -318,23 +319,27 @@ impl ShardLog for ClusterLog {
                 &[&stream_id, &shard_index, &arrival_ms],
             )
             .await
-            .map_err(db_error)?;
+            .map_err(|e| self.shared.failed(e))?;
         Ok(())
     }
 
     async fn delete_stream(&self, stream_id: u64) -> Result<(), StoreError> {
         let mut client = self.shared.metadata.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
+        let tx = client.transaction().await.map_err(|e| self.shared.failed(e))?;
         let id = stream_id as i64;
         tx.execute(
             "INSERT INTO kinesin_deleted_streams (stream_id) VALUES ($1) ON CONFLICT DO NOTHING",
             &[&id],
         )
         .await
-        .map_err(db_error)?;
-        tx.execute("DELETE FROM kinesin_frames WHERE stream_id = $1", &[&id]).await.map_err(db_error)?;
-        tx.execute("DELETE FROM kinesin_shards WHERE stream_id = $1", &[&id]).await.map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
+        .map_err(|e| self.shared.failed(e))?;
+        tx.execute("DELETE FROM kinesin_frames WHERE stream_id = $1", &[&id])
+            .await
+            .map_err(|e| self.shared.failed(e))?;
+        tx.execute("DELETE FROM kinesin_shards WHERE stream_id = $1", &[&id])
+            .await
+            .map_err(|e| self.shared.failed(e))?;
+        tx.commit().await.map_err(|e| self.shared.failed(e))?;
         self.shared.pending().retain(|k| k.stream_id != stream_id);
         self.shared.wakeups.forget_stream(stream_id);
         Ok(())
@@ -342,7 +347,7 @@ impl ShardLog for ClusterLog {
 
     async fn seal(&self, shard: ShardKey, end_seq_ix: u64) -> Result<(), StoreError> {
         let mut client = self.shared.metadata.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
+        let tx = client.transaction().await.map_err(|e| self.shared.failed(e))?;
         // The rows of every shard created here first: a reshard's children exist for every
         // node before the change that opens them commits.
         let inserted = self.shared.insert_pending(&tx).await?;
@@ -354,12 +359,12 @@ impl ShardLog for ClusterLog {
                 &[&stream_id, &shard_index],
             )
             .await
-            .map_err(db_error)?
+            .map_err(|e| self.shared.failed(e))?
             .ok_or(StoreError::NoSuchShard(shard))?;
         let (next_seq_ix, sealed_at): (i64, Option<i64>) = (row.get(0), row.get(1));
         match sealed_at {
             Some(end) if end as u64 == end_seq_ix => {
-                tx.commit().await.map_err(db_error)?;
+                tx.commit().await.map_err(|e| self.shared.failed(e))?;
                 self.shared.inserted(&inserted);
                 return Ok(());
             }
@@ -378,8 +383,8 @@ impl ShardLog for ClusterLog {
             &[&stream_id, &shard_index, &(end_seq_ix as i64)],
         )
         .await
-        .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
+        .map_err(|e| self.shared.failed(e))?;
+        tx.commit().await.map_err(|e| self.shared.failed(e))?;
         self.shared.inserted(&inserted);
         Ok(())
     }

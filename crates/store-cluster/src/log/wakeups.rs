@@ -143,7 +143,7 @@ async fn catch_up(metadata: &Metadata, wakeups: &Wakeups) -> Result<(), kinesin_
             &[&streams, &shards],
         )
         .await
-        .map_err(super::db_error)?;
+        .map_err(|e| metadata.failed(e))?;
     for row in rows {
         let key =
             ShardKey { stream_id: row.get::<_, i64>(0) as u64, shard_index: row.get::<_, i64>(1) as u32 };
