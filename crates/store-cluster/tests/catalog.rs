@@ -1,7 +1,7 @@
 //! The cluster catalog with two nodes on one database, beyond the conformance suite:
 //! compare-and-set races, stream names unique across nodes (and the AWS error the engine then
 //! answers), the change feed with metadata too big for a notification, the feed reconnecting
-//! after its connection is killed, and a node's restart.
+//! after its connection is killed, a node's restart, and the database gone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use kinesin_engine::conformance::{stream, TestClock};
 use kinesin_engine::memory::MemoryLog;
 use kinesin_engine::model::ShardMeta;
-use kinesin_engine::storage::{Cas, Catalog, ChangeFeed, StreamChange};
+use kinesin_engine::storage::{Cas, Catalog, ChangeFeed, StoreError, StreamChange};
 use kinesin_engine::{Api, Engine, EngineConfig, Reply, RequestContext};
 use kinesin_store_cluster::testing::TestPostgres;
 use kinesin_store_cluster::{Metadata, PgCatalog, LISTENER_NAME};
@@ -280,4 +280,20 @@ async fn a_restarted_node_finds_what_was_committed() {
     assert_eq!(restarted.get_setting("key").await.unwrap().as_deref(), Some(&b"newer"[..]));
     assert_eq!(restarted.put_stream(&stream(id, "s", 2), Some(1)).await.unwrap(), Cas::Committed);
     assert_eq!(restarted.load_streams().await.unwrap(), vec![stream(id, "s", 2)]);
+}
+
+/// The database gone (stopped at once): catalog calls answer with an error instead of hanging.
+#[tokio::test]
+async fn catalog_calls_fail_while_the_database_is_gone() {
+    let Some(mut postgres) = TestPostgres::start_own().await else { return };
+    let metadata = Metadata::open(postgres.url()).await.unwrap();
+    let node = PgCatalog::open(metadata).await.unwrap();
+    assert_eq!(node.put_stream(&stream(1, "s", 1), None).await.unwrap(), Cas::Committed);
+    postgres.stop();
+    let read = tokio::time::timeout(FEED_WAIT, node.get_stream(1)).await.expect("an answer, not a hang");
+    assert!(matches!(read, Err(StoreError::Catalog(_))), "{read:?}");
+    let v2 = stream(1, "s", 2);
+    let written =
+        tokio::time::timeout(FEED_WAIT, node.put_stream(&v2, Some(1))).await.expect("an answer, not a hang");
+    assert!(matches!(written, Err(StoreError::Catalog(_))), "{written:?}");
 }
