@@ -1,7 +1,8 @@
 //! The cluster catalog with two nodes on one database, beyond the conformance suite:
 //! compare-and-set races, stream names unique across nodes (and the AWS error the engine then
 //! answers), the change feed with metadata too big for a notification, the feed reconnecting
-//! after its connection is killed, a node's restart, and the database gone.
+//! after its connection is killed, two engines changing one stream, a node's restart, and the
+//! database gone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,10 +101,16 @@ async fn call(engine: &impl Api, op: Operation, input: Value) -> Result<Value, A
     }
 }
 
-async fn engine(cluster: &Cluster) -> Engine<MemoryLog, PgCatalog> {
+/// An engine on a node of the cluster, with the nodes' shared log (the memory log, until the
+/// cluster's log exists).
+async fn engine(cluster: &Cluster, log: &MemoryLog) -> Engine<MemoryLog, PgCatalog> {
     let clock = TestClock::new(1_790_000_000_000);
     let config = EngineConfig { create_stream_ms: 0, ..EngineConfig::default() };
-    Engine::open(MemoryLog::new(clock.clone()), cluster.node().await, clock, config).await.unwrap()
+    Engine::open(log.clone(), cluster.node().await, clock, config).await.unwrap()
+}
+
+fn shared_log() -> MemoryLog {
+    MemoryLog::new(TestClock::new(1_790_000_000_000))
 }
 
 fn create(name: &str) -> Value {
@@ -124,7 +131,7 @@ fn assert_exists_error(result: Result<Value, ApiError>, name: &str) {
 #[tokio::test]
 async fn a_name_another_node_just_took_is_resource_in_use() {
     let Some(cluster) = Cluster::start().await else { return };
-    let engine = engine(&cluster).await;
+    let engine = engine(&cluster, &shared_log()).await;
     // The other node's row, written without its notice, so this node cannot know of it.
     let taken = stream(u64::MAX - 1, "s", 1);
     let json = serde_json::to_string(&taken).unwrap();
@@ -144,7 +151,8 @@ async fn a_name_another_node_just_took_is_resource_in_use() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_engines_creating_one_name_at_once_create_it_once() {
     let Some(cluster) = Cluster::start().await else { return };
-    let (a, b) = (Arc::new(engine(&cluster).await), Arc::new(engine(&cluster).await));
+    let log = shared_log();
+    let (a, b) = (Arc::new(engine(&cluster, &log).await), Arc::new(engine(&cluster, &log).await));
     for round in 0..5 {
         let name = format!("s{round}");
         let (first, second) = tokio::join!(
@@ -159,6 +167,43 @@ async fn two_engines_creating_one_name_at_once_create_it_once() {
     }
     let stored = cluster.node().await.load_streams().await.unwrap();
     assert_eq!(stored.len(), 5, "one stream per name");
+}
+
+/// Two engines changing one stream at once, as two nodes: each learns of the other's stream
+/// through the feed, and no change is lost (the loser of a compare-and-set reads the stream
+/// again and applies its change to it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_engines_changing_one_stream_lose_no_update() {
+    let Some(cluster) = Cluster::start().await else { return };
+    let log = shared_log();
+    let (a, b) = (Arc::new(engine(&cluster, &log).await), Arc::new(engine(&cluster, &log).await));
+    call(&*a, Operation::CreateStream, create("s")).await.unwrap();
+    let name = || Value::object().with("StreamName", "s");
+    tokio::time::timeout(FEED_WAIT, async {
+        while call(&*b, Operation::DescribeStreamSummary, name()).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the feed brings the new stream to the other node");
+    let writers: Vec<_> = (0..20)
+        .map(|i| {
+            let engine = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move {
+                let tags = Value::Map(vec![(format!("k{i:02}").into(), "v".into())]);
+                call(&*engine, Operation::AddTagsToStream, name().with("Tags", tags)).await.unwrap();
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let stored = cluster.node().await.load_streams().await.unwrap();
+    let mut keys: Vec<&str> = stored[0].tags.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort_unstable();
+    let expected: Vec<String> = (0..20).map(|i| format!("k{i:02}")).collect();
+    assert_eq!(keys, expected.iter().map(String::as_str).collect::<Vec<_>>(), "no tag lost");
+    assert_eq!(stored[0].version, 22, "one version per change: created, ACTIVE, 20 tags");
 }
 
 /// A stream with metadata bigger than a notification can carry (many shards): the other
