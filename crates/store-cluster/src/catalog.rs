@@ -129,6 +129,14 @@ impl Catalog for PgCatalog {
         Ok(())
     }
 
+    async fn put_setting_if_absent(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let sql = "INSERT INTO kinesin_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
+        self.metadata.query(sql, &[&key, &value]).await?;
+        // A statement of its own: it sees the winner's row, committed before our insert
+        // returned (one statement with the insert would read from before the race).
+        self.get_setting(key).await?.ok_or_else(|| StoreError::Catalog(format!("setting {key} vanished")))
+    }
+
     fn changes(&self) -> ChangeFeed {
         self.feed.subscribe()
     }

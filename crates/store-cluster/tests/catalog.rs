@@ -206,6 +206,37 @@ async fn two_engines_changing_one_stream_lose_no_update() {
     assert_eq!(stored[0].version, 22, "one version per change: created, ACTIVE, 20 tags");
 }
 
+/// Two nodes starting at once on a new database agree on the key that signs shard iterators:
+/// an iterator one node hands out works on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_together_sign_iterators_alike() {
+    let Some(cluster) = Cluster::start().await else { return };
+    let log = shared_log();
+    let (a, b) = tokio::join!(engine(&cluster, &log), engine(&cluster, &log));
+    call(&a, Operation::CreateStream, create("s")).await.unwrap();
+    let name = || Value::object().with("StreamName", "s");
+    let put = name().with("PartitionKey", "k").with("Data", bytes::Bytes::from_static(b"x"));
+    call(&a, Operation::PutRecord, put).await.unwrap();
+    let request = name().with("ShardId", "shardId-000000000000").with("ShardIteratorType", "TRIM_HORIZON");
+    let iterator = call(&a, Operation::GetShardIterator, request).await.unwrap();
+    let iterator = iterator.str("ShardIterator").expect("an iterator").to_owned();
+    let read = tokio::time::timeout(FEED_WAIT, async {
+        loop {
+            // Until the feed has brought the stream to b.
+            match call(&b, Operation::GetRecords, Value::object().with("ShardIterator", iterator.as_str()))
+                .await
+            {
+                Err(e) if e.code == "ResourceNotFoundException" => tokio::task::yield_now().await,
+                answer => return answer,
+            }
+        }
+    })
+    .await
+    .expect("in time");
+    let records = read.expect("the other node accepts the iterator");
+    assert_eq!(records.list("Records").map(|r| r.len()), Some(1));
+}
+
 /// A stream with metadata bigger than a notification can carry (many shards): the other
 /// node's feed reads it from its row. Versions reported never go back.
 #[tokio::test]
