@@ -331,6 +331,9 @@ pub async fn catalog_changes_are_compare_and_set<B: Backend>(mut backend: B) {
     catalog.put_setting("key", b"value").await.unwrap();
     assert_eq!(other_node.get_setting("key").await.unwrap().as_deref(), Some(&b"value"[..]));
     assert_eq!(other_node.get_setting("missing").await.unwrap(), None);
+    assert_eq!(other_node.put_setting_if_absent("first", b"a").await.unwrap(), b"a");
+    assert_eq!(catalog.put_setting_if_absent("first", b"b").await.unwrap(), b"a", "the first value stays");
+    assert_eq!(catalog.put_setting_if_absent("key", b"other").await.unwrap(), b"value");
 }
 
 /// Every committed change reaches every subscriber, whichever handle made it, in commit

@@ -116,15 +116,15 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         clock: Arc<dyn Clock>,
         config: EngineConfig,
     ) -> Result<Self, StoreError> {
-        let key = match catalog.get_setting(ITERATOR_KEY_SETTING).await? {
-            Some(k) if k.len() == 32 => k,
-            _ => {
-                let mut k = vec![0u8; 32];
-                rand::thread_rng().fill_bytes(&mut k);
-                catalog.put_setting(ITERATOR_KEY_SETTING, &k).await?;
-                k
-            }
-        };
+        let mut fresh = vec![0u8; 32];
+        rand::thread_rng().fill_bytes(&mut fresh);
+        // Every engine sharing the catalog must sign with the same key: of two nodes starting
+        // at once on a new catalog, the first to store its key wins. A damaged key is replaced.
+        let mut key = catalog.put_setting_if_absent(ITERATOR_KEY_SETTING, &fresh).await?;
+        if key.len() != 32 {
+            catalog.put_setting(ITERATOR_KEY_SETTING, &fresh).await?;
+            key = fresh;
+        }
         // Subscribed before loading, so that no change committed meanwhile is missed.
         let feed = catalog.changes();
         let mut registry = Registry::default();

@@ -246,6 +246,11 @@ impl Catalog for MemoryCatalog {
         Ok(())
     }
 
+    async fn put_setting_if_absent(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let mut settings = self.inner.settings.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(settings.entry(key.to_owned()).or_insert_with(|| value.to_vec()).clone())
+    }
+
     fn changes(&self) -> ChangeFeed {
         self.inner.changes.subscribe()
     }

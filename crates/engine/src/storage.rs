@@ -244,6 +244,23 @@ pub trait Catalog: Send + Sync + 'static {
 
     fn put_setting(&self, key: &str, value: &[u8]) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Stores `value` under `key` unless the key holds a value already, and returns the value
+    /// the key then holds: of two nodes racing to set it first, both get the winner's. (This
+    /// default reads, then writes: enough for a catalog that only one process uses.)
+    fn put_setting_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send {
+        async move {
+            if let Some(stored) = self.get_setting(key).await? {
+                return Ok(stored);
+            }
+            self.put_setting(key, value).await?;
+            Ok(value.to_vec())
+        }
+    }
+
     /// Subscribes to the change feed: every change committed from now on, by anyone.
     fn changes(&self) -> ChangeFeed;
 }

@@ -6,7 +6,7 @@
 
 use kinesin_engine::model::StreamMeta;
 use kinesin_engine::storage::{Cas, Catalog, ChangeFeed, StoreError};
-use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 
 use crate::feed::{Feed, Notice};
 use crate::pg::Metadata;
@@ -34,19 +34,10 @@ impl PgCatalog {
 
     /// Runs a compare-and-set statement, which returns a row per stream it changed (and
     /// notified): none means the stored version was not the expected one, or (for a new
-    /// stream) its id or name is taken.
-    async fn compare_and_set(
-        &self,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<Cas, StoreError> {
-        let client = self.metadata.client().await?;
-        match client.execute(sql, params).await {
-            Ok(0) => Ok(Cas::Conflict),
-            Ok(_) => Ok(Cas::Committed),
-            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(Cas::Conflict),
-            Err(e) => Err(self.metadata.failed(e)),
-        }
+    /// stream) its id or name is taken. (Updates never change a stream's name.)
+    async fn compare_and_set(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Cas, StoreError> {
+        let written = self.metadata.query(sql, params).await?;
+        Ok(if written.is_empty() { Cas::Conflict } else { Cas::Committed })
     }
 }
 
@@ -58,11 +49,7 @@ pub(crate) fn to_sql(n: u64) -> i64 {
 
 /// Every stream as stored now.
 pub(crate) async fn load_streams(metadata: &Metadata) -> Result<Vec<StreamMeta>, StoreError> {
-    let client = metadata.client().await?;
-    let rows = client
-        .query("SELECT meta::text FROM kinesin_streams ORDER BY id", &[])
-        .await
-        .map_err(|e| metadata.failed(e))?;
+    let rows = metadata.query("SELECT meta::text FROM kinesin_streams ORDER BY id", &[]).await?;
     rows.iter().map(|row| parse_stream(row.get(0))).collect()
 }
 
@@ -76,19 +63,16 @@ impl Catalog for PgCatalog {
     }
 
     async fn get_stream(&self, stream_id: u64) -> Result<Option<StreamMeta>, StoreError> {
-        let client = self.metadata.client().await?;
-        let row = client
-            .query_opt("SELECT meta::text FROM kinesin_streams WHERE id = $1", &[&to_sql(stream_id)])
-            .await
-            .map_err(|e| self.metadata.failed(e))?;
-        row.map(|row| parse_stream(row.get(0))).transpose()
+        let sql = "SELECT meta::text FROM kinesin_streams WHERE id = $1";
+        let rows = self.metadata.query(sql, &[&to_sql(stream_id)]).await?;
+        rows.first().map(|row| parse_stream(row.get(0))).transpose()
     }
 
     async fn put_stream(&self, stream: &StreamMeta, expected: Option<u64>) -> Result<Cas, StoreError> {
         let json = serde_json::to_string(stream).map_err(|e| StoreError::Catalog(e.to_string()))?;
         let notice = Notice::put(stream.id, stream.version, &json);
         let (id, version) = (to_sql(stream.id), to_sql(stream.version));
-        let row: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
+        let row: [&(dyn ToSql + Sync); 7] =
             [&id, &stream.account, &stream.region, &stream.name, &version, &json, &notice];
         match expected {
             // A new stream: refused if its id or its name (per account and region) is taken.
@@ -134,25 +118,23 @@ impl Catalog for PgCatalog {
     }
 
     async fn get_setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let client = self.metadata.client().await?;
-        let row = client
-            .query_opt("SELECT value FROM kinesin_settings WHERE key = $1", &[&key])
-            .await
-            .map_err(|e| self.metadata.failed(e))?;
-        Ok(row.map(|row| row.get(0)))
+        let rows = self.metadata.query("SELECT value FROM kinesin_settings WHERE key = $1", &[&key]).await?;
+        Ok(rows.first().map(|row| row.get(0)))
     }
 
     async fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        let client = self.metadata.client().await?;
-        client
-            .execute(
-                "INSERT INTO kinesin_settings (key, value) VALUES ($1, $2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                &[&key, &value],
-            )
-            .await
-            .map_err(|e| self.metadata.failed(e))?;
+        let sql = "INSERT INTO kinesin_settings (key, value) VALUES ($1, $2)
+                   ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+        self.metadata.query(sql, &[&key, &value]).await?;
         Ok(())
+    }
+
+    async fn put_setting_if_absent(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let sql = "INSERT INTO kinesin_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
+        self.metadata.query(sql, &[&key, &value]).await?;
+        // A statement of its own: it sees the winner's row, committed before our insert
+        // returned (one statement with the insert would read from before the race).
+        self.get_setting(key).await?.ok_or_else(|| StoreError::Catalog(format!("setting {key} vanished")))
     }
 
     fn changes(&self) -> ChangeFeed {

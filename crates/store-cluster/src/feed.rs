@@ -204,15 +204,9 @@ impl Listener {
     /// The stream at `version`, `None` if it was changed or deleted since (and another notice
     /// follows).
     async fn read_version(&self, stream_id: u64, version: u64) -> Result<Option<StreamMeta>, StoreError> {
-        let client = self.metadata.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT meta::text FROM kinesin_streams WHERE id = $1 AND version = $2",
-                &[&to_sql(stream_id), &to_sql(version)],
-            )
-            .await
-            .map_err(|e| self.metadata.failed(e))?;
-        row.map(|row| parse_stream(row.get(0))).transpose()
+        let sql = "SELECT meta::text FROM kinesin_streams WHERE id = $1 AND version = $2";
+        let rows = self.metadata.query(sql, &[&to_sql(stream_id), &to_sql(version)]).await?;
+        rows.first().map(|row| parse_stream(row.get(0))).transpose()
     }
 
     /// Sends a change if it is news: a version newer than any reported, or a deletion.

@@ -9,7 +9,8 @@ use kinesin_engine::storage::StoreError;
 use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::NoTlsStream;
-use tokio_postgres::{Client, Config, Connection, NoTls, Socket};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Config, Connection, NoTls, Row, Socket};
 
 /// How long connecting may take (unless the URL sets `connect_timeout`), and how long a request
 /// waits for a free pooled connection.
@@ -125,6 +126,18 @@ impl Metadata {
         // A connection that only listens sends nothing: keepalives find a vanished server.
         config.keepalives_idle(DEDICATED_KEEPALIVE);
         config.connect(NoTls).await
+    }
+
+    /// Runs one statement on a pooled connection (prepared once per connection) and returns
+    /// its rows.
+    pub(crate) async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(|e| self.failed(e))?;
+        client.query(&statement, params).await.map_err(|e| self.failed(e))
     }
 
     /// A failed query as the engine hears of it, naming the database.

@@ -6,6 +6,8 @@
 //!
 //! Adding a migration is adding its file and one line to [`MIGRATIONS`].
 
+use tokio_postgres::Client;
+
 use crate::pg::{Metadata, MetadataError};
 
 /// One migration: its file's name without `.sql`, which starts with its number, and its SQL.
@@ -39,55 +41,53 @@ const MIGRATION_LOCK: i64 = 0x006b_696e_6573_696e;
 /// (with migrations this one does not know).
 pub async fn migrate(metadata: &Metadata) -> Result<(), MetadataError> {
     let target = metadata.target().to_owned();
-    let failed = |migration: &str| {
-        let (target, migration) = (target.clone(), migration.to_owned());
-        move |source| MetadataError::Migration { target, migration, source }
-    };
     let (mut client, connection) = metadata
         .dedicated("kinesin-migrate")
         .await
         .map_err(|source| MetadataError::Database { target: target.clone(), source })?;
     // Ends when the client is dropped.
     tokio::spawn(connection);
+    let known = MIGRATIONS.len() as i32;
     for migration in MIGRATIONS {
-        let tx = client.transaction().await.map_err(failed(migration.name))?;
-        let applied: Option<i32> = {
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-                .await
-                .map_err(failed(migration.name))?;
-            tx.batch_execute(
-                "CREATE TABLE IF NOT EXISTS kinesin_schema_migrations (
-                     version integer PRIMARY KEY,
-                     name text NOT NULL,
-                     applied_at timestamptz NOT NULL DEFAULT now()
-                 )",
-            )
-            .await
-            .map_err(failed(migration.name))?;
-            tx.query_one("SELECT max(version) FROM kinesin_schema_migrations", &[])
-                .await
-                .map_err(failed(migration.name))?
-                .get(0)
-        };
-        let applied = applied.unwrap_or(0);
-        let known = MIGRATIONS.len() as i32;
-        if applied > known {
-            return Err(MetadataError::NewerSchema { target, found: applied, known });
+        let found = apply(&mut client, migration).await.map_err(|source| MetadataError::Migration {
+            target: target.clone(),
+            migration: migration.name.to_owned(),
+            source,
+        })?;
+        if found > known {
+            return Err(MetadataError::NewerSchema { target, found, known });
         }
-        if applied >= migration.version() {
-            continue; // applied before, or by another node meanwhile
-        }
-        tx.batch_execute(migration.sql).await.map_err(failed(migration.name))?;
+    }
+    Ok(())
+}
+
+/// Applies `migration` unless the database has it (applied before, or by another node
+/// meanwhile); returns the schema version it found.
+async fn apply(client: &mut Client, migration: &Migration) -> Result<i32, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS kinesin_schema_migrations (
+             version integer PRIMARY KEY,
+             name text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now()
+         )",
+    )
+    .await?;
+    let found: Option<i32> =
+        tx.query_one("SELECT max(version) FROM kinesin_schema_migrations", &[]).await?.get(0);
+    let found = found.unwrap_or(0);
+    if found < migration.version() {
+        tx.batch_execute(migration.sql).await?;
         tx.execute(
             "INSERT INTO kinesin_schema_migrations (version, name) VALUES ($1, $2)",
             &[&migration.version(), &migration.name],
         )
-        .await
-        .map_err(failed(migration.name))?;
-        tx.commit().await.map_err(failed(migration.name))?;
-        tracing::info!(migration = migration.name, database = %target, "applied a schema migration");
+        .await?;
+        tx.commit().await?;
+        tracing::info!(migration = migration.name, "applied a schema migration");
     }
-    Ok(())
+    Ok(found)
 }
 
 #[cfg(test)]

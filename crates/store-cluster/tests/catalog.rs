@@ -1,7 +1,8 @@
 //! The cluster catalog with two nodes on one database, beyond the conformance suite:
 //! compare-and-set races, stream names unique across nodes (and the AWS error the engine then
 //! answers), the change feed with metadata too big for a notification, the feed reconnecting
-//! after its connection is killed, and a node's restart.
+//! after its connection is killed, two engines changing one stream, a node's restart, and the
+//! database gone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use kinesin_engine::conformance::{stream, TestClock};
 use kinesin_engine::memory::MemoryLog;
 use kinesin_engine::model::ShardMeta;
-use kinesin_engine::storage::{Cas, Catalog, ChangeFeed, StreamChange};
+use kinesin_engine::storage::{Cas, Catalog, ChangeFeed, StoreError, StreamChange};
 use kinesin_engine::{Api, Engine, EngineConfig, Reply, RequestContext};
 use kinesin_store_cluster::testing::TestPostgres;
 use kinesin_store_cluster::{Metadata, PgCatalog, LISTENER_NAME};
@@ -100,10 +101,16 @@ async fn call(engine: &impl Api, op: Operation, input: Value) -> Result<Value, A
     }
 }
 
-async fn engine(cluster: &Cluster) -> Engine<MemoryLog, PgCatalog> {
+/// An engine on a node of the cluster, with the nodes' shared log (the memory log, until the
+/// cluster's log exists).
+async fn engine(cluster: &Cluster, log: &MemoryLog) -> Engine<MemoryLog, PgCatalog> {
     let clock = TestClock::new(1_790_000_000_000);
     let config = EngineConfig { create_stream_ms: 0, ..EngineConfig::default() };
-    Engine::open(MemoryLog::new(clock.clone()), cluster.node().await, clock, config).await.unwrap()
+    Engine::open(log.clone(), cluster.node().await, clock, config).await.unwrap()
+}
+
+fn shared_log() -> MemoryLog {
+    MemoryLog::new(TestClock::new(1_790_000_000_000))
 }
 
 fn create(name: &str) -> Value {
@@ -124,7 +131,7 @@ fn assert_exists_error(result: Result<Value, ApiError>, name: &str) {
 #[tokio::test]
 async fn a_name_another_node_just_took_is_resource_in_use() {
     let Some(cluster) = Cluster::start().await else { return };
-    let engine = engine(&cluster).await;
+    let engine = engine(&cluster, &shared_log()).await;
     // The other node's row, written without its notice, so this node cannot know of it.
     let taken = stream(u64::MAX - 1, "s", 1);
     let json = serde_json::to_string(&taken).unwrap();
@@ -144,7 +151,8 @@ async fn a_name_another_node_just_took_is_resource_in_use() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_engines_creating_one_name_at_once_create_it_once() {
     let Some(cluster) = Cluster::start().await else { return };
-    let (a, b) = (Arc::new(engine(&cluster).await), Arc::new(engine(&cluster).await));
+    let log = shared_log();
+    let (a, b) = (Arc::new(engine(&cluster, &log).await), Arc::new(engine(&cluster, &log).await));
     for round in 0..5 {
         let name = format!("s{round}");
         let (first, second) = tokio::join!(
@@ -159,6 +167,74 @@ async fn two_engines_creating_one_name_at_once_create_it_once() {
     }
     let stored = cluster.node().await.load_streams().await.unwrap();
     assert_eq!(stored.len(), 5, "one stream per name");
+}
+
+/// Two engines changing one stream at once, as two nodes: each learns of the other's stream
+/// through the feed, and no change is lost (the loser of a compare-and-set reads the stream
+/// again and applies its change to it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_engines_changing_one_stream_lose_no_update() {
+    let Some(cluster) = Cluster::start().await else { return };
+    let log = shared_log();
+    let (a, b) = (Arc::new(engine(&cluster, &log).await), Arc::new(engine(&cluster, &log).await));
+    call(&*a, Operation::CreateStream, create("s")).await.unwrap();
+    let name = || Value::object().with("StreamName", "s");
+    tokio::time::timeout(FEED_WAIT, async {
+        while call(&*b, Operation::DescribeStreamSummary, name()).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the feed brings the new stream to the other node");
+    let writers: Vec<_> = (0..20)
+        .map(|i| {
+            let engine = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move {
+                let tags = Value::Map(vec![(format!("k{i:02}").into(), "v".into())]);
+                call(&*engine, Operation::AddTagsToStream, name().with("Tags", tags)).await.unwrap();
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let stored = cluster.node().await.load_streams().await.unwrap();
+    let mut keys: Vec<&str> = stored[0].tags.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort_unstable();
+    let expected: Vec<String> = (0..20).map(|i| format!("k{i:02}")).collect();
+    assert_eq!(keys, expected.iter().map(String::as_str).collect::<Vec<_>>(), "no tag lost");
+    assert_eq!(stored[0].version, 22, "one version per change: created, ACTIVE, 20 tags");
+}
+
+/// Two nodes starting at once on a new database agree on the key that signs shard iterators:
+/// an iterator one node hands out works on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_together_sign_iterators_alike() {
+    let Some(cluster) = Cluster::start().await else { return };
+    let log = shared_log();
+    let (a, b) = tokio::join!(engine(&cluster, &log), engine(&cluster, &log));
+    call(&a, Operation::CreateStream, create("s")).await.unwrap();
+    let name = || Value::object().with("StreamName", "s");
+    let put = name().with("PartitionKey", "k").with("Data", bytes::Bytes::from_static(b"x"));
+    call(&a, Operation::PutRecord, put).await.unwrap();
+    let request = name().with("ShardId", "shardId-000000000000").with("ShardIteratorType", "TRIM_HORIZON");
+    let iterator = call(&a, Operation::GetShardIterator, request).await.unwrap();
+    let iterator = iterator.str("ShardIterator").expect("an iterator").to_owned();
+    let read = tokio::time::timeout(FEED_WAIT, async {
+        loop {
+            // Until the feed has brought the stream to b.
+            match call(&b, Operation::GetRecords, Value::object().with("ShardIterator", iterator.as_str()))
+                .await
+            {
+                Err(e) if e.code == "ResourceNotFoundException" => tokio::task::yield_now().await,
+                answer => return answer,
+            }
+        }
+    })
+    .await
+    .expect("in time");
+    let records = read.expect("the other node accepts the iterator");
+    assert_eq!(records.list("Records").map(|r| r.len()), Some(1));
 }
 
 /// A stream with metadata bigger than a notification can carry (many shards): the other
@@ -280,4 +356,20 @@ async fn a_restarted_node_finds_what_was_committed() {
     assert_eq!(restarted.get_setting("key").await.unwrap().as_deref(), Some(&b"newer"[..]));
     assert_eq!(restarted.put_stream(&stream(id, "s", 2), Some(1)).await.unwrap(), Cas::Committed);
     assert_eq!(restarted.load_streams().await.unwrap(), vec![stream(id, "s", 2)]);
+}
+
+/// The database gone (stopped at once): catalog calls answer with an error instead of hanging.
+#[tokio::test]
+async fn catalog_calls_fail_while_the_database_is_gone() {
+    let Some(mut postgres) = TestPostgres::start_own().await else { return };
+    let metadata = Metadata::open(postgres.url()).await.unwrap();
+    let node = PgCatalog::open(metadata).await.unwrap();
+    assert_eq!(node.put_stream(&stream(1, "s", 1), None).await.unwrap(), Cas::Committed);
+    postgres.stop();
+    let read = tokio::time::timeout(FEED_WAIT, node.get_stream(1)).await.expect("an answer, not a hang");
+    assert!(matches!(read, Err(StoreError::Catalog(_))), "{read:?}");
+    let v2 = stream(1, "s", 2);
+    let written =
+        tokio::time::timeout(FEED_WAIT, node.put_stream(&v2, Some(1))).await.expect("an answer, not a hang");
+    assert!(matches!(written, Err(StoreError::Catalog(_))), "{written:?}");
 }
