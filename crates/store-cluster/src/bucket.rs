@@ -90,13 +90,34 @@ impl Bucket {
         Ok(())
     }
 
-    /// Reads `range` of an object.
+    /// Reads `range` of an object. A missing object is an error of kind
+    /// [`std::io::ErrorKind::NotFound`] (housekeeping may have collected it).
     pub async fn get_range(&self, key: &Path, range: Range<u64>) -> Result<Bytes, StoreError> {
         self.store.get_range(key, range).await.map_err(|e| self.failure("read", key, e))
     }
 
+    /// Every object under the data prefix, with the bucket's time of its upload in
+    /// milliseconds since the epoch.
+    pub async fn list_data(&self) -> Result<Vec<(Path, i64)>, StoreError> {
+        let data = self.prefix.clone().join("data");
+        let listed = self.store.list_with_delimiter(Some(&data)).await.map_err(|e| self.failure("list", &data, e))?;
+        Ok(listed.objects.into_iter().map(|o| (o.location, o.last_modified.timestamp_millis())).collect())
+    }
+
+    /// Deletes an object; one already gone (deleted by an earlier, interrupted pass) is fine.
+    pub async fn delete(&self, key: &Path) -> Result<(), StoreError> {
+        match self.store.delete(key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.failure("delete", key, e)),
+        }
+    }
+
     fn failure(&self, what: &str, key: &Path, e: object_store::Error) -> StoreError {
-        StoreError::Io(std::io::Error::other(format!("cannot {what} {key} in {self}: {e}")))
+        let kind = match e {
+            object_store::Error::NotFound { .. } => std::io::ErrorKind::NotFound,
+            _ => std::io::ErrorKind::Other,
+        };
+        StoreError::Io(std::io::Error::new(kind, format!("cannot {what} {key} in {self}: {e}")))
     }
 }
 
@@ -135,7 +156,13 @@ mod tests {
         assert!(first.as_ref().starts_with("data/") && first.as_ref().ends_with(".kfo"), "{first}");
         bucket.put(&first, Bytes::from_static(b"0123456789")).await.unwrap();
         assert_eq!(bucket.get_range(&first, 2..5).await.unwrap(), Bytes::from_static(b"234"));
-        assert!(matches!(bucket.get_range(&second, 0..1).await, Err(StoreError::Io(_))));
+        assert!(matches!(bucket.get_range(&second, 0..1).await,
+            Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound));
+        let listed: Vec<Path> = bucket.list_data().await.unwrap().into_iter().map(|(key, _)| key).collect();
+        assert_eq!(listed, [first.clone()]);
+        bucket.delete(&first).await.unwrap();
+        bucket.delete(&first).await.unwrap();
+        assert!(bucket.list_data().await.unwrap().is_empty());
         let other_node = Bucket::open(&format!("file://{}", dir.path().display()), None).await.unwrap();
         assert_ne!(other_node.new_key(), first, "another node's keys differ");
     }

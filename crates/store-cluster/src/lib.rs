@@ -25,5 +25,5 @@ pub mod testing;
 
 pub use catalog::PgCatalog;
 pub use feed::LISTENER_NAME;
-pub use log::{ClusterLog, LogConfig};
+pub use log::{ClusterLog, HousekeepingReport, LogConfig};
 pub use pg::{Metadata, MetadataError};

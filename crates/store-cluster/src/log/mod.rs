@@ -7,6 +7,7 @@
 //! - Reads: the frame index in PostgreSQL says which byte ranges hold the records; frames come
 //!   from `cache.rs` or ranged reads of the bucket.
 //! - Waiting: `wakeups.rs`, on PostgreSQL's `LISTEN/NOTIFY`.
+//! - Collecting objects nothing references and orphaned uploads: `housekeeping.rs`.
 //!
 //! Creating a shard is synchronous in the seam and must stay cheap: the node notes the shard
 //! as pending and inserts its row with its next commit (any commit, and every seal, inserts all
@@ -16,6 +17,7 @@
 
 mod batch;
 mod cache;
+mod housekeeping;
 mod wakeups;
 
 use std::collections::HashSet;
@@ -35,6 +37,7 @@ use self::wakeups::Wakeups;
 use crate::bucket::Bucket;
 use crate::frame::{decode_frame, Frame};
 use crate::pg::Metadata;
+pub use self::housekeeping::HousekeepingReport;
 
 /// How a node batches and caches.
 #[derive(Debug, Clone)]
@@ -45,11 +48,18 @@ pub struct LogConfig {
     pub max_batch_bytes: usize,
     /// The frame cache's budget in bytes.
     pub cache_bytes: usize,
+    /// How old an upload without a committed row must be before housekeeping deletes it
+    /// (docs/cluster.md, "Housekeeping"). Shorter only fails slow commits, never loses data.
+    pub orphan_grace: Duration,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { flush: Duration::from_millis(10), max_batch_bytes: 4 << 20, cache_bytes: 256 << 20 }
+        LogConfig {
+            flush: Duration::from_millis(10),
+            max_batch_bytes: 4 << 20, cache_bytes: 256 << 20,
+            orphan_grace: Duration::from_secs(600),
+        }
     }
 }
 
@@ -62,6 +72,7 @@ pub struct ClusterLog {
     jobs: mpsc::UnboundedSender<Job>,
     /// The notification listener, stopped with the log.
     listener: tokio::task::JoinHandle<()>,
+    orphan_grace: Duration,
 }
 
 /// What the log's handles, its batcher and its listener share.
@@ -154,7 +165,14 @@ impl ClusterLog {
         });
         let (jobs, receiver) = mpsc::unbounded_channel();
         tokio::spawn(batch::run(shared.clone(), receiver, config.flush, config.max_batch_bytes));
-        Ok(ClusterLog { shared, jobs, listener })
+        Ok(ClusterLog { shared, jobs, listener, orphan_grace: config.orphan_grace })
+    }
+
+    /// One housekeeping pass (docs/cluster.md, "Housekeeping"): deletes the objects no index
+    /// row references any more and the orphaned uploads older than the grace period. Safe on
+    /// every node at once: a pass another node is running makes this one skip.
+    pub async fn housekeep(&self) -> Result<HousekeepingReport, StoreError> {
+        housekeeping::run(&self.shared, self.orphan_grace).await
     }
 
     fn submit(&self, job: Job) -> Result<(), StoreError> {
@@ -195,6 +213,22 @@ impl ClusterLog {
         let frame = Arc::new(frame);
         self.shared.cache.insert(entry.object.clone(), entry.offset, entry.len as usize, frame.clone());
         Ok(frame)
+    }
+}
+
+impl ClusterLog {
+    /// Whether the index still holds `entry`'s row.
+    async fn indexed(&self, shard: ShardKey, entry: &IndexEntry) -> Result<bool, StoreError> {
+        let client = self.shared.metadata.client().await?;
+        let (stream_id, shard_index) = key_params(shard);
+        let row = client
+            .query_opt(
+                "SELECT 1 FROM kinesin_frames WHERE stream_id = $1 AND shard_index = $2 AND last_seq_ix = $3",
+                &[&stream_id, &shard_index, &(entry.last_seq_ix as i64)],
+            )
+            .await
+            .map_err(|e| self.shared.failed(e))?;
+        Ok(row.is_some())
     }
 }
 
@@ -263,7 +297,18 @@ impl ShardLog for ClusterLog {
                 offset: row.get::<_, i64>(4) as u64,
                 len: row.get::<_, i64>(5) as u64,
             };
-            let frame = self.frame(shard, &entry).await?;
+            let frame = match self.frame(shard, &entry).await {
+                Ok(frame) => frame,
+                // Housekeeping deleted the object after this read found its index row, so the
+                // row is gone too: its records passed retention meanwhile, skipped as trimmed.
+                Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if self.indexed(shard, &entry).await? {
+                        return Err(StoreError::Io(e));
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             for (seq_ix, record) in (entry.first_seq_ix..).zip(&frame.records) {
                 if seq_ix < from.seq_ix {
                     continue;
