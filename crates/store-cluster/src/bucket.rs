@@ -96,12 +96,18 @@ impl Bucket {
         self.store.get_range(key, range).await.map_err(|e| self.failure("read", key, e))
     }
 
-    /// Every object under the data prefix, with the bucket's time of its upload in
-    /// milliseconds since the epoch.
+    /// Every object of ours under the data prefix (named as [`Bucket::new_key`] names them),
+    /// with the bucket's time of its upload in milliseconds since the epoch. Anything else
+    /// there (a store's directory marker, a file someone put) is not ours to delete.
     pub async fn list_data(&self) -> Result<Vec<(Path, i64)>, StoreError> {
         let data = self.prefix.clone().join("data");
         let listed = self.store.list_with_delimiter(Some(&data)).await.map_err(|e| self.failure("list", &data, e))?;
-        Ok(listed.objects.into_iter().map(|o| (o.location, o.last_modified.timestamp_millis())).collect())
+        Ok(listed
+            .objects
+            .into_iter()
+            .filter(|o| o.location.extension() == Some(EXTENSION))
+            .map(|o| (o.location, o.last_modified.timestamp_millis()))
+            .collect())
     }
 
     /// Deletes an object; one already gone (deleted by an earlier, interrupted pass) is fine.
@@ -158,6 +164,7 @@ mod tests {
         assert_eq!(bucket.get_range(&first, 2..5).await.unwrap(), Bytes::from_static(b"234"));
         assert!(matches!(bucket.get_range(&second, 0..1).await,
             Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound));
+        bucket.put(&Path::from("data/notes.txt"), Bytes::from_static(b"not ours")).await.unwrap();
         let listed: Vec<Path> = bucket.list_data().await.unwrap().into_iter().map(|(key, _)| key).collect();
         assert_eq!(listed, [first.clone()]);
         bucket.delete(&first).await.unwrap();
