@@ -101,7 +101,8 @@ impl Bucket {
     /// there (a store's directory marker, a file someone put) is not ours to delete.
     pub async fn list_data(&self) -> Result<Vec<(Path, i64)>, StoreError> {
         let data = self.prefix.clone().join("data");
-        let listed = self.store.list_with_delimiter(Some(&data)).await.map_err(|e| self.failure("list", &data, e))?;
+        let listed =
+            self.store.list_with_delimiter(Some(&data)).await.map_err(|e| self.failure("list", &data, e))?;
         Ok(listed
             .objects
             .into_iter()

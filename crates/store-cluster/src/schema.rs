@@ -31,7 +31,8 @@ macro_rules! migration {
 }
 
 /// Every migration, oldest first; numbered 1, 2, 3, ... without gaps.
-pub const MIGRATIONS: &[Migration] = &[migration!("0001_catalog"), migration!("0002_log"), migration!("0003_housekeeping")];
+pub const MIGRATIONS: &[Migration] =
+    &[migration!("0001_catalog"), migration!("0002_log"), migration!("0003_housekeeping")];
 
 /// The lock every migration transaction takes ("kinesin" in ASCII): one key for the whole
 /// schema, held until the transaction ends.

@@ -103,7 +103,8 @@ async fn an_object_referenced_by_one_frame_stays(storage: Storage) {
     let Some(s) = Setup::start(storage).await else { return };
     // Submitted together, so one batch: one object with a frame per shard.
     let (a, b) = tokio::join!(s.node.append(SHARD, records("a", 1)), s.node.append(OTHER, records("b", 1)));
-    (a.unwrap(), b.unwrap());
+    a.unwrap();
+    b.unwrap();
     assert_eq!(s.objects_in_bucket().await, 1);
     s.clock.advance(1000);
 
@@ -131,13 +132,15 @@ async fn an_orphan_goes_after_the_grace_period(storage: Storage) {
 
     s.clock.advance(120_000);
     assert_eq!(s.node.housekeep().await.unwrap(), deleted(0, 1));
-    let left: Vec<String> = bucket.list_data().await.unwrap().into_iter().map(|(k, _)| k.to_string()).collect();
+    let left: Vec<String> =
+        bucket.list_data().await.unwrap().into_iter().map(|(k, _)| k.to_string()).collect();
     assert_eq!(left.len(), 1);
     assert_ne!(left[0], orphan.to_string(), "the committed object stays");
     assert_eq!(keys(&s.fresh_node().await, SHARD).await, ["kept-0"]);
 
     // The commit's own insert of the object's row, arriving late, is refused.
-    let late = s.sql().await.execute("INSERT INTO kinesin_objects (key) VALUES ($1)", &[&orphan.as_ref()]).await;
+    let late =
+        s.sql().await.execute("INSERT INTO kinesin_objects (key) VALUES ($1)", &[&orphan.as_ref()]).await;
     assert!(late.is_err(), "a late commit of a collected upload must fail");
     assert_eq!(s.node.housekeep().await.unwrap(), deleted(0, 0));
 }
@@ -205,10 +208,7 @@ async fn a_missing_object_still_indexed_is_an_error(storage: Storage) {
         bucket.delete(&key).await.unwrap();
     }
     let read = s.fresh_node().await.read(SHARD, Position::default(), 10, usize::MAX).await;
-    assert!(
-        matches!(&read, Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound),
-        "{read:?}"
-    );
+    assert!(matches!(&read, Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound), "{read:?}");
 }
 
 macro_rules! on_both_buckets {

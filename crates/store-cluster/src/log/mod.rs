@@ -33,11 +33,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::batch::{columns, Job};
 use self::cache::FrameCache;
+pub use self::housekeeping::HousekeepingReport;
 use self::wakeups::Wakeups;
 use crate::bucket::Bucket;
 use crate::frame::{decode_frame, Frame};
 use crate::pg::Metadata;
-pub use self::housekeeping::HousekeepingReport;
 
 /// How a node batches and caches.
 #[derive(Debug, Clone)]
@@ -57,7 +57,8 @@ impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             flush: Duration::from_millis(10),
-            max_batch_bytes: 4 << 20, cache_bytes: 256 << 20,
+            max_batch_bytes: 4 << 20,
+            cache_bytes: 256 << 20,
             orphan_grace: Duration::from_secs(600),
         }
     }
