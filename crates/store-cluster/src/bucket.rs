@@ -167,7 +167,7 @@ mod tests {
             Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound));
         bucket.put(&Path::from("data/notes.txt"), Bytes::from_static(b"not ours")).await.unwrap();
         let listed: Vec<Path> = bucket.list_data().await.unwrap().into_iter().map(|(key, _)| key).collect();
-        assert_eq!(listed, [first.clone()]);
+        assert_eq!(listed, std::slice::from_ref(&first));
         bucket.delete(&first).await.unwrap();
         bucket.delete(&first).await.unwrap();
         assert!(bucket.list_data().await.unwrap().is_empty());
