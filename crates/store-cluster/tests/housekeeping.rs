@@ -145,6 +145,36 @@ async fn an_orphan_goes_after_the_grace_period(storage: Storage) {
     assert_eq!(s.node.housekeep().await.unwrap(), deleted(0, 0));
 }
 
+/// A commit held up between its upload and its transaction (here by a row lock) past the
+/// grace period loses its object to housekeeping, and then fails: nothing is acknowledged or
+/// indexed, and the shard goes on at the same position.
+async fn a_commit_whose_upload_was_collected_fails(storage: Storage) {
+    let Some(s) = Setup::start(storage).await else { return };
+    s.node.append(SHARD, records("first", 1)).await.unwrap();
+    let mut admin = s.sql().await;
+    let hold = admin.transaction().await.unwrap();
+    hold.execute("SELECT 1 FROM kinesin_shards WHERE stream_id = 3 AND shard_index = 0 FOR UPDATE", &[])
+        .await
+        .unwrap();
+    let node = Arc::new(s.fresh_node().await);
+    let writer = tokio::spawn({
+        let node = node.clone();
+        async move { node.append(SHARD, records("late", 2)).await }
+    });
+    // Uploaded; its commit waits for the row.
+    while s.objects_in_bucket().await < 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    s.clock.advance(GRACE_MS + 60_000);
+    assert_eq!(s.node.housekeep().await.unwrap(), deleted(0, 1));
+    hold.commit().await.unwrap();
+    assert!(writer.await.unwrap().is_err(), "the commit of a collected upload must fail");
+    let reader = s.fresh_node().await;
+    assert_eq!(keys(&reader, SHARD).await, ["first-0"]);
+    assert_eq!(reader.tip(SHARD).await.unwrap().next_seq_ix, 1);
+    assert_eq!(node.append(SHARD, records("next", 1)).await.unwrap().first_seq_ix, 1);
+}
+
 /// Two nodes running housekeeping at once delete each object once and never a referenced one;
 /// a node finding the lock taken skips its pass.
 async fn two_nodes_at_once_delete_each_object_once(storage: Storage) {
@@ -228,6 +258,7 @@ on_both_buckets!(
     a_trimmed_object_goes_and_its_neighbours_still_read,
     an_object_referenced_by_one_frame_stays,
     an_orphan_goes_after_the_grace_period,
+    a_commit_whose_upload_was_collected_fails,
     two_nodes_at_once_delete_each_object_once,
     a_deleted_streams_objects_go,
     a_missing_object_still_indexed_is_an_error
