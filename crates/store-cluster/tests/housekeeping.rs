@@ -162,7 +162,11 @@ async fn a_commit_whose_upload_was_collected_fails(storage: Storage) {
         async move { node.append(SHARD, records("late", 2)).await }
     });
     // Uploaded; its commit waits for the row.
-    while s.objects_in_bucket().await < 2 {
+    for attempt in 0.. {
+        if s.objects_in_bucket().await == 2 {
+            break;
+        }
+        assert!(attempt < 3000, "the held-up batch never uploaded");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     s.clock.advance(GRACE_MS + 60_000);
