@@ -144,7 +144,9 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
         }
         let sizes: Vec<(usize, usize)> = batches
             .iter()
-            .map(|(_, records)| (records.len(), records.iter().map(|r| r.partition_key.len() + r.data.len()).sum()))
+            .map(|(_, records)| {
+                (records.len(), records.iter().map(|r| r.partition_key.len() + r.data.len()).sum())
+            })
             .collect();
         if stream.mode == StreamMode::OnDemand {
             for ((key, _), &(count, bytes)) in batches.iter().zip(&sizes) {

@@ -134,7 +134,9 @@ pub trait ShardLog: Send + Sync + 'static {
         &self,
         batches: Vec<(ShardKey, Vec<NewRecord>)>,
     ) -> impl Future<Output = Vec<Result<Appended, StoreError>>> + Send {
-        futures_util::future::join_all(batches.into_iter().map(|(shard, records)| self.append(shard, records)))
+        futures_util::future::join_all(
+            batches.into_iter().map(|(shard, records)| self.append(shard, records)),
+        )
     }
 
     /// Reads committed records with `seq_ix >= from.seq_ix`, at most `max_records` of them and

@@ -144,8 +144,12 @@ impl Committer {
     /// Appends each batch's records to its shard and resolves once all are durable and
     /// visible, with each batch's outcome in order. The batches go to the committer in one
     /// message, and the caller is woken once, however many shards they touch.
-    pub async fn append(&self, batches: Vec<(Arc<Shard>, Vec<NewRecord>)>) -> Vec<Result<Appended, StoreError>> {
-        let mut results: Vec<Option<Result<Appended, StoreError>>> = (0..batches.len()).map(|_| None).collect();
+    pub async fn append(
+        &self,
+        batches: Vec<(Arc<Shard>, Vec<NewRecord>)>,
+    ) -> Vec<Result<Appended, StoreError>> {
+        let mut results: Vec<Option<Result<Appended, StoreError>>> =
+            (0..batches.len()).map(|_| None).collect();
         let mut slots = Vec::with_capacity(batches.len());
         let mut to_write = Vec::with_capacity(batches.len());
         for (slot, (shard, records)) in batches.into_iter().enumerate() {

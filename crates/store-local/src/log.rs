@@ -126,7 +126,9 @@ impl LocalSegmentLog {
             parallel::map(&shards, |shard| Ok(shard.create_files()))
         })
         .await;
-        created.unwrap_or_else(|e| (0..count).map(|_| Err(StoreError::Io(io::Error::other(e.to_string())))).collect())
+        created.unwrap_or_else(|e| {
+            (0..count).map(|_| Err(StoreError::Io(io::Error::other(e.to_string())))).collect()
+        })
     }
 
     /// The shards of `keys` that take appends, each looked up under one lock for all; the
