@@ -52,6 +52,7 @@ macro_rules! backend_conformance {
     ($backend:expr) => {
         $crate::backend_conformance!(@checks $backend;
             appends_get_consecutive_positions_and_read_back,
+            appends_to_many_shards_at_once,
             reads_stop_at_their_limits,
             seeks_by_arrival_time,
             sealed_shards_refuse_appends,
@@ -154,6 +155,40 @@ pub async fn appends_get_consecutive_positions_and_read_back<B: Backend>(mut bac
         log.append(ShardKey { stream_id: 99, shard_index: 0 }, records(&["z"])).await,
         Err(StoreError::NoSuchShard(_))
     ));
+}
+
+/// `append_to_shards` appends each batch as `append` would, answering in the batches' order;
+/// a batch that cannot be appended (a sealed or unknown shard, no records) fails or answers
+/// alone, and the others are written.
+pub async fn appends_to_many_shards_at_once<B: Backend>(mut backend: B) {
+    let clock = TestClock::new(START_MS);
+    let (log, _catalog) = open_with_shards(&mut backend, &clock).await;
+    let sealed = ShardKey { stream_id: 7, shard_index: 2 };
+    log.create_shard(sealed).unwrap();
+    log.seal(sealed, 0).await.unwrap();
+    log.append(OTHER, records(&["x"])).await.unwrap();
+    let unknown = ShardKey { stream_id: 99, shard_index: 0 };
+
+    let outcomes = log
+        .append_to_shards(vec![
+            (OTHER, records(&["y", "z"])),
+            (sealed, records(&["s"])),
+            (SHARD, records(&["a", "b", "c"])),
+            (unknown, records(&["u"])),
+            (SHARD, Vec::new()),
+        ])
+        .await;
+    assert_eq!(outcomes.len(), 5);
+    let other = outcomes[0].as_ref().expect("the other shard's batch");
+    assert_eq!((other.first_seq_ix, other.arrival_ms), (1, START_MS));
+    assert!(matches!(outcomes[1], Err(StoreError::Sealed(key)) if key == sealed));
+    assert_eq!(outcomes[2].as_ref().expect("the shard's batch").first_seq_ix, 0);
+    assert!(matches!(outcomes[3], Err(StoreError::NoSuchShard(key)) if key == unknown));
+    let empty = outcomes[4].as_ref().expect("no records: the tip");
+    assert!([0, 3].contains(&empty.first_seq_ix), "the tip before or after the batch before it");
+    assert_eq!(keys(&read_all(&log, OTHER, 0).await), ["x", "y", "z"]);
+    assert_eq!(keys(&read_all(&log, SHARD, 0).await), ["a", "b", "c"]);
+    assert_eq!(log.tip(sealed).unwrap().next_seq_ix, 0);
 }
 
 /// A read returns at most `max_records`, stops before `max_bytes` (key + data) would be

@@ -43,16 +43,11 @@ impl<'a> Router<'a> {
     pub fn shard(&self, slot: Slot) -> &'a ShardMeta {
         self.ranges[slot.0].2
     }
-
-    /// How many slots there are: one per open shard.
-    pub fn slots(&self) -> usize {
-        self.ranges.len()
-    }
 }
 
-/// An open shard's position in a [`Router`], `0..slots()`: records are grouped by shard with
+/// An open shard's position in a [`Router`], one per open shard: records are grouped by shard with
 /// it rather than by hashing the shard's index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Slot(usize);
 
 /// A record accepted for writing, and where it goes.
@@ -104,8 +99,9 @@ pub fn check_writable(stream: &StreamMeta) -> Result<(), ApiError> {
 }
 
 impl<L: ShardLog, C: Catalog> Engine<L, C> {
-    /// Appends routed records, one append per shard, all shards at once. Outcomes come back
-    /// in input order; a failed shard fails only its own records.
+    /// Appends routed records, all shards at once in one call to the log. Outcomes come back
+    /// in input order; a failed shard fails only its own records. The work per request grows
+    /// with its records, not with the stream's shard count.
     pub(crate) async fn append_routed(
         &self,
         stream: &StreamMeta,
@@ -114,15 +110,8 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
     ) -> Vec<PutRecordsEntry> {
         let count = routed.len();
         let mut outcomes: Vec<Option<PutRecordsEntry>> = (0..count).map(|_| None).collect();
-        // Per shard: the records' positions in the request, and the records.
-        let mut groups: Vec<(&ShardMeta, Vec<usize>, Vec<NewRecord>)> = Vec::new();
-        let mut group_of_slot: Vec<Option<usize>> = vec![None; router.slots()];
-        // Sized up front, so that the groups' vectors never grow.
-        let mut routed_to_slot = vec![0; router.slots()];
-        for r in &routed {
-            routed_to_slot[r.slot.0] += 1;
-        }
         let now = self.now_ms();
+        let mut accepted: Vec<(Slot, usize, NewRecord)> = Vec::with_capacity(count);
         for (i, r) in routed.into_iter().enumerate() {
             let shard = router.shard(r.slot);
             if self.config.enforce_limits {
@@ -135,34 +124,46 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                     continue;
                 }
             }
-            let group = *group_of_slot[r.slot.0].get_or_insert_with(|| {
-                let size = routed_to_slot[r.slot.0];
-                groups.push((shard, Vec::with_capacity(size), Vec::with_capacity(size)));
-                groups.len() - 1
-            });
-            groups[group].1.push(i);
-            groups[group].2.push(r.record);
+            accepted.push((r.slot, i, r.record));
         }
-        let appends = groups.into_iter().map(|(shard, positions, records)| async move {
-            let key = ShardKey { stream_id: stream.id, shard_index: shard.index };
-            let (count, bytes) =
-                (records.len(), records.iter().map(|r| r.partition_key.len() + r.data.len()).sum());
-            if stream.mode == StreamMode::OnDemand {
-                self.load.record(key, count, bytes);
+        // Grouped by shard by a stable sort: each shard's records stay in request order.
+        accepted.sort_by_key(|(slot, _, _)| *slot);
+        // Per shard: the records' positions in the request, and the records.
+        let mut groups: Vec<(&ShardMeta, Vec<usize>)> = Vec::new();
+        let mut batches: Vec<(ShardKey, Vec<NewRecord>)> = Vec::new();
+        let mut last_slot = None;
+        for (slot, position, record) in accepted {
+            if last_slot != Some(slot) {
+                let shard = router.shard(slot);
+                groups.push((shard, Vec::new()));
+                batches.push((ShardKey { stream_id: stream.id, shard_index: shard.index }, Vec::new()));
+                last_slot = Some(slot);
             }
-            let result = self.log.append(key, records).await;
+            groups.last_mut().expect("a group was started").1.push(position);
+            batches.last_mut().expect("a batch was started").1.push(record);
+        }
+        let sizes: Vec<(usize, usize)> = batches
+            .iter()
+            .map(|(_, records)| {
+                (records.len(), records.iter().map(|r| r.partition_key.len() + r.data.len()).sum())
+            })
+            .collect();
+        if stream.mode == StreamMode::OnDemand {
+            for ((key, _), &(count, bytes)) in batches.iter().zip(&sizes) {
+                self.load.record(*key, count, bytes);
+            }
+        }
+        let results = self.log.append_to_shards(batches).await;
+        let (mut records_in, mut bytes_in) = (0, 0);
+        for (((shard, positions), result), (count, bytes)) in groups.into_iter().zip(results).zip(sizes) {
             if result.is_ok() {
-                StreamMetrics::add(&stream.metrics.incoming_records, count as u64);
-                StreamMetrics::add(&stream.metrics.incoming_bytes, bytes as u64);
+                (records_in, bytes_in) = (records_in + count, bytes_in + bytes);
                 if stream.shard_level() {
                     let shard_figures = stream.metrics.shard(shard.index);
                     StreamMetrics::add(&shard_figures.incoming_records, count as u64);
                     StreamMetrics::add(&shard_figures.incoming_bytes, bytes as u64);
                 }
             }
-            (shard, positions, result)
-        });
-        for (shard, positions, result) in futures_util::future::join_all(appends).await {
             match result {
                 Ok(appended) => {
                     let numbers =
@@ -188,6 +189,10 @@ impl<L: ShardLog, C: Catalog> Engine<L, C> {
                     }
                 }
             }
+        }
+        if records_in > 0 {
+            StreamMetrics::add(&stream.metrics.incoming_records, records_in as u64);
+            StreamMetrics::add(&stream.metrics.incoming_bytes, bytes_in as u64);
         }
         outcomes.into_iter().map(|o| o.expect("every record belongs to one shard group")).collect()
     }

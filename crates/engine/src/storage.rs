@@ -124,6 +124,21 @@ pub trait ShardLog: Send + Sync + 'static {
         records: Vec<NewRecord>,
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send;
 
+    /// Appends to many shards at once (one PutRecords' records, grouped by shard): as
+    /// [`append`] for each, the outcomes in the order of `batches`. A backend whose appends
+    /// have a cost per call (a message, a wake-up, a lock) does them together here, so that a
+    /// request's cost grows with its records and not with the shards they spread over.
+    ///
+    /// [`append`]: ShardLog::append
+    fn append_to_shards(
+        &self,
+        batches: Vec<(ShardKey, Vec<NewRecord>)>,
+    ) -> impl Future<Output = Vec<Result<Appended, StoreError>>> + Send {
+        futures_util::future::join_all(
+            batches.into_iter().map(|(shard, records)| self.append(shard, records)),
+        )
+    }
+
     /// Reads committed records with `seq_ix >= from.seq_ix`, at most `max_records` of them and
     /// stopping before the total data + key size would pass `max_bytes` (at least one record is
     /// returned when there is one, whatever its size).

@@ -4,7 +4,9 @@
 //! * `segment_append`: one shard log appending 500 records of 100 B (framing, CRCs, the
 //!   sparse index, the write, group-commit bookkeeping);
 //! * `engine_put_records`: a decoded PutRecords of 500 × 100 B through the engine — stream
-//!   lookup, partition-key hashing, routing to 4 shards, the appends, the answer.
+//!   lookup, partition-key hashing, routing to 4 shards, the appends, the answer; and the same
+//!   to a stream of 5,000 shards, where the records spread over about 475 shards, which one
+//!   multi-shard append (`ShardLog::append_to_shards`) writes.
 //!
 //! `cargo bench -p kinesin-store-local --bench put_path`
 
@@ -58,13 +60,20 @@ fn input(op: Operation, json: &str) -> Input {
 }
 
 fn engine_put_records(c: &mut Criterion) {
+    for shards in [4, 5000] {
+        engine_put_records_to(c, shards);
+    }
+}
+
+fn engine_put_records_to(c: &mut Criterion, shards: u32) {
     let dir = tempfile::tempdir().unwrap();
     let (log, catalog) = open_store(dir.path(), options(), Arc::new(SystemClock)).unwrap();
-    let config = EngineConfig { create_stream_ms: 0, ..EngineConfig::default() };
+    let config = EngineConfig { create_stream_ms: 0, shard_limit: shards, ..EngineConfig::default() };
     let rt = runtime();
     let engine = rt.block_on(Engine::open(log, catalog, Arc::new(SystemClock), config)).unwrap();
     let ctx = RequestContext { account: "000000000000".into(), region: "us-east-1".into() };
-    let create = input(Operation::CreateStream, r#"{"StreamName":"bench","ShardCount":4}"#);
+    let create =
+        input(Operation::CreateStream, &format!(r#"{{"StreamName":"bench","ShardCount":{shards}}}"#));
     rt.block_on(engine.handle(&ctx, Operation::CreateStream, create)).unwrap();
 
     // 100 zero bytes in base64.
@@ -75,7 +84,7 @@ fn engine_put_records(c: &mut Criterion) {
         Operation::PutRecords,
         &format!(r#"{{"StreamName":"bench","Records":[{}]}}"#, records.join(",")),
     );
-    let mut group = c.benchmark_group("engine_put_records_500x100B_4_shards");
+    let mut group = c.benchmark_group(format!("engine_put_records_500x100B_{shards}_shards"));
     group.throughput(Throughput::Elements(RECORDS as u64));
     // The input is cloned outside the timed region: the engine consumes it.
     group.bench_function("os", |b| {

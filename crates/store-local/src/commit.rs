@@ -43,9 +43,9 @@ use std::time::{Duration, Instant};
 
 use kinesin_engine::log_limit::LogLimit;
 use kinesin_engine::storage::{Appended, NewRecord, ShardKey, StoreError};
-use tokio::sync::oneshot;
 
 use crate::commit_metrics::{CommitMetrics, SyncedFile};
+use crate::commit_reply::{self, Reply};
 use crate::frame;
 use crate::journal::{self, Journal, Retired};
 use crate::parallel;
@@ -74,7 +74,8 @@ pub(crate) struct Committer {
 
 /// What the committer thread receives: appends from the store, outcomes from the syncer.
 enum Message {
-    Append(Request),
+    /// One call's appends, one request per shard.
+    Append(Vec<Request>),
     Synced(SyncOutcome),
     Stop,
 }
@@ -83,20 +84,12 @@ struct Request {
     shard: Arc<Shard>,
     records: Vec<NewRecord>,
     frame_bytes: u64,
-    reply: oneshot::Sender<Answer>,
-}
-
-/// A request's outcome, with its records handed back: they are freed by the task that made
-/// them rather than by the committer thread, whose every microsecond delays a whole group
-/// (freeing them, glibc's frees of other threads' allocations, was a fifth of its CPU time).
-struct Answer {
-    result: Result<Appended, StoreError>,
-    _records: Vec<NewRecord>,
+    reply: Reply,
 }
 
 impl Request {
     fn answer(self, result: Result<Appended, StoreError>) {
-        let _ = self.reply.send(Answer { result, _records: self.records });
+        self.reply.send(result, self.records);
     }
 }
 
@@ -148,21 +141,53 @@ impl Committer {
         Ok(Committer { inbox, thread: Some(thread) })
     }
 
-    /// Appends `records` to `shard` and resolves once they are durable and visible.
-    pub async fn append(&self, shard: Arc<Shard>, records: Vec<NewRecord>) -> Result<Appended, StoreError> {
-        if records.iter().any(|r| !frame::fits(&r.partition_key, &r.data)) {
-            return Err(StoreError::Io(io::Error::new(io::ErrorKind::InvalidInput, "record too large")));
+    /// Appends each batch's records to its shard and resolves once all are durable and
+    /// visible, with each batch's outcome in order. The batches go to the committer in one
+    /// message, and the caller is woken once, however many shards they touch.
+    pub async fn append(
+        &self,
+        batches: Vec<(Arc<Shard>, Vec<NewRecord>)>,
+    ) -> Vec<Result<Appended, StoreError>> {
+        let mut results: Vec<Option<Result<Appended, StoreError>>> =
+            (0..batches.len()).map(|_| None).collect();
+        let mut slots = Vec::with_capacity(batches.len());
+        let mut to_write = Vec::with_capacity(batches.len());
+        for (slot, (shard, records)) in batches.into_iter().enumerate() {
+            if records.iter().any(|r| !frame::fits(&r.partition_key, &r.data)) {
+                let too_large = io::Error::new(io::ErrorKind::InvalidInput, "record too large");
+                results[slot] = Some(Err(StoreError::Io(too_large)));
+            } else if records.is_empty() {
+                results[slot] = Some(shard.append_nothing());
+            } else {
+                slots.push(slot);
+                to_write.push((shard, records));
+            }
         }
-        if records.is_empty() {
-            return shard.append_nothing();
+        if !to_write.is_empty() {
+            let (replies, gathered) = commit_reply::gather(to_write.len());
+            let requests = to_write
+                .into_iter()
+                .zip(replies)
+                .map(|((shard, records), reply)| {
+                    let frame_bytes = records
+                        .iter()
+                        .map(|r| frame::frame_len(&r.partition_key, &r.data, r.encrypted) as u64)
+                        .sum();
+                    Request { shard, records, frame_bytes, reply }
+                })
+                .collect();
+            // Were the thread gone, the requests come back in the error and are dropped
+            // unanswered, which fails each of them: the gathered answers say so.
+            let _ = self.inbox.send(Message::Append(requests));
+            let gathered = gathered.await.map(|gathered| gathered.results).unwrap_or_else(|_| {
+                let stopped = || StoreError::Io(io::Error::other("the committer stopped"));
+                slots.iter().map(|_| Err(stopped())).collect()
+            });
+            for (slot, result) in slots.into_iter().zip(gathered) {
+                results[slot] = Some(result);
+            }
         }
-        let frame_bytes =
-            records.iter().map(|r| frame::frame_len(&r.partition_key, &r.data, r.encrypted) as u64).sum();
-        let (reply, answer) = oneshot::channel();
-        let stopped = || StoreError::Io(io::Error::other("the committer stopped"));
-        let request = Request { shard, records, frame_bytes, reply };
-        self.inbox.send(Message::Append(request)).map_err(|_| stopped())?;
-        answer.await.map_or_else(|_| Err(stopped()), |answer| answer.result)
+        results.into_iter().map(|result| result.expect("every batch is answered")).collect()
     }
 }
 
@@ -444,7 +469,7 @@ impl CommitThread {
 
     fn receive(&mut self, message: Message) {
         match message {
-            Message::Append(request) => self.waiting.push_back(request),
+            Message::Append(requests) => self.waiting.extend(requests),
             Message::Synced(outcome) => {
                 self.syncing = None;
                 match outcome {

@@ -20,6 +20,7 @@
 mod catalog;
 mod commit;
 mod commit_metrics;
+mod commit_reply;
 mod disk_usage;
 mod frame;
 mod index;

@@ -30,7 +30,8 @@ pub struct LocalSegmentLog {
     /// Creating a shard's files holds it shared, removing a stream's directory exclusively.
     layout: Arc<RwLock<()>>,
     /// Bounds how many shards create their files at once: a PutRecords to thousands of new
-    /// shards must not open a descriptor (and sync a directory) for each at the same time.
+    /// shards must not open a descriptor (and sync a directory) for each at the same time. A
+    /// call creating files takes all permits, and creates [`parallel::THREADS`] at a time.
     creating: Semaphore,
     write_health: WriteHealth,
     /// Sealed shards and their ends. Kept in memory only: the engine seals closed shards
@@ -114,19 +115,35 @@ impl LocalSegmentLog {
         shards.get(&key).cloned().ok_or(StoreError::NoSuchShard(key))
     }
 
-    /// The shard, its files created first if it has none yet (its first append).
-    async fn shard_on_disk(&self, key: ShardKey) -> Result<Arc<Shard>, StoreError> {
-        let shard = self.shard(key)?;
-        if !shard.is_on_disk() {
-            let _permit = self.creating.acquire().await.expect("the semaphore is never closed");
-            let (creating, layout) = (shard.clone(), self.layout.clone());
-            blocking(move || {
-                let _layout = layout.read().unwrap_or_else(PoisonError::into_inner);
-                creating.create_files()
+    /// Creates the files of shards never written (their first append), many at once; each
+    /// shard's outcome, in order.
+    async fn create_files(&self, shards: Vec<Arc<Shard>>) -> Vec<Result<(), StoreError>> {
+        let threads = parallel::THREADS as u32;
+        let _permits = self.creating.acquire_many(threads).await.expect("the semaphore is never closed");
+        let (layout, count) = (self.layout.clone(), shards.len());
+        let created = blocking(move || {
+            let _layout = layout.read().unwrap_or_else(PoisonError::into_inner);
+            parallel::map(&shards, |shard| Ok(shard.create_files()))
+        })
+        .await;
+        created.unwrap_or_else(|e| {
+            (0..count).map(|_| Err(StoreError::Io(io::Error::other(e.to_string())))).collect()
+        })
+    }
+
+    /// The shards of `keys` that take appends, each looked up under one lock for all; the
+    /// others' outcomes. The seal is checked when the append starts: the engine seals a shard
+    /// only while no append to it is in flight (under its write gate).
+    fn appendable(&self, keys: &[ShardKey]) -> Vec<Result<Arc<Shard>, StoreError>> {
+        let sealed = self.sealed.read().unwrap_or_else(PoisonError::into_inner);
+        let shards = self.shards.read().unwrap_or_else(PoisonError::into_inner);
+        keys.iter()
+            .map(|key| match (sealed.contains_key(key), shards.get(key)) {
+                (true, _) => Err(StoreError::Sealed(*key)),
+                (false, Some(shard)) => Ok(shard.clone()),
+                (false, None) => Err(StoreError::NoSuchShard(*key)),
             })
-            .await?;
-        }
-        Ok(shard)
+            .collect()
     }
 
     fn stream_dir(&self, stream_id: u64) -> PathBuf {
@@ -259,22 +276,55 @@ impl ShardLog for LocalSegmentLog {
         Ok(())
     }
 
-    /// The seal is checked when the append starts: the engine seals a shard only while no
-    /// append to it is in flight (under its write gate).
     async fn append(&self, key: ShardKey, records: Vec<NewRecord>) -> Result<Appended, StoreError> {
-        if self.sealed.read().unwrap_or_else(PoisonError::into_inner).contains_key(&key) {
-            return Err(StoreError::Sealed(key));
+        self.append_to_shards(vec![(key, records)]).await.pop().expect("one batch, one outcome")
+    }
+
+    /// One message to the committer and one wake-up for all the shards (docs/storage.md,
+    /// *Appending*).
+    async fn append_to_shards(
+        &self,
+        batches: Vec<(ShardKey, Vec<NewRecord>)>,
+    ) -> Vec<Result<Appended, StoreError>> {
+        let keys: Vec<ShardKey> = batches.iter().map(|(key, _)| *key).collect();
+        let mut shards = self.appendable(&keys);
+        // Shards never written get their files first, many at once; a full disk may first
+        // show here.
+        let new: Vec<usize> = (0..shards.len())
+            .filter(|&i| shards[i].as_ref().is_ok_and(|shard| !shard.is_on_disk()))
+            .collect();
+        if !new.is_empty() {
+            let creating = new.iter().filter_map(|&i| shards[i].as_ref().ok().cloned()).collect();
+            for (&i, created) in new.iter().zip(self.create_files(creating).await) {
+                if let Err(e) = created {
+                    shards[i] = Err(e);
+                }
+            }
         }
-        // A full disk may first show when a new shard's files are created: noted as well.
-        let appended = match self.shard_on_disk(key).await {
-            Ok(shard) => self.committer.append(shard, records).await,
-            Err(e) => Err(e),
-        };
-        self.write_health.note(&appended);
-        if appended.is_ok() {
-            self.tails.notify(key);
+        let mut outcomes: Vec<Option<Result<Appended, StoreError>>> = Vec::with_capacity(batches.len());
+        let mut slots = Vec::with_capacity(batches.len());
+        let mut to_write = Vec::with_capacity(batches.len());
+        for (slot, (shard, (_, records))) in shards.into_iter().zip(batches).enumerate() {
+            match shard {
+                Ok(shard) => {
+                    outcomes.push(None);
+                    slots.push(slot);
+                    to_write.push((shard, records));
+                }
+                Err(e) => outcomes.push(Some(Err(e))),
+            }
         }
-        appended
+        for (slot, appended) in slots.into_iter().zip(self.committer.append(to_write).await) {
+            outcomes[slot] = Some(appended);
+        }
+        let outcomes: Vec<_> = outcomes.into_iter().map(|o| o.expect("every batch is answered")).collect();
+        for (key, appended) in keys.iter().zip(&outcomes) {
+            self.write_health.note(appended);
+            if appended.is_ok() {
+                self.tails.notify(*key);
+            }
+        }
+        outcomes
     }
 
     async fn read(
