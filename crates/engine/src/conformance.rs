@@ -188,7 +188,7 @@ pub async fn appends_to_many_shards_at_once<B: Backend>(mut backend: B) {
     assert!([0, 3].contains(&empty.first_seq_ix), "the tip before or after the batch before it");
     assert_eq!(keys(&read_all(&log, OTHER, 0).await), ["x", "y", "z"]);
     assert_eq!(keys(&read_all(&log, SHARD, 0).await), ["a", "b", "c"]);
-    assert_eq!(log.tip(sealed).unwrap().next_seq_ix, 0);
+    assert_eq!(log.tip(sealed).await.unwrap().next_seq_ix, 0);
 }
 
 /// A read returns at most `max_records`, stops before `max_bytes` (key + data) would be
