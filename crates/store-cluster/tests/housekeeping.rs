@@ -10,10 +10,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use kinesin_engine::conformance::TestClock;
-use kinesin_engine::storage::{Clock, NewRecord, Position, ShardKey, ShardLog, StoreError};
+use kinesin_engine::storage::{Clock, Position, ShardKey, ShardLog, StoreError};
 use kinesin_store_cluster::{ClusterLog, HousekeepingReport};
 
-use common::{Cluster, Storage};
+use common::{read_all, records, Cluster, Storage};
 
 const SHARD: ShardKey = ShardKey { stream_id: 3, shard_index: 0 };
 const OTHER: ShardKey = ShardKey { stream_id: 3, shard_index: 1 };
@@ -21,27 +21,9 @@ const OTHER_STREAM: ShardKey = ShardKey { stream_id: 4, shard_index: 0 };
 /// The default grace period for orphans, which these nodes use.
 const GRACE_MS: i64 = 600_000;
 
-fn records(prefix: &str, n: usize) -> Vec<NewRecord> {
-    (0..n)
-        .map(|i| NewRecord {
-            partition_key: format!("{prefix}-{i}"),
-            data: Bytes::from(format!("data {prefix}-{i}")),
-            encrypted: false,
-        })
-        .collect()
-}
-
+/// The partition keys of every record the shard holds.
 async fn keys(log: &ClusterLog, shard: ShardKey) -> Vec<String> {
-    let mut all = Vec::new();
-    let mut from = Position::default();
-    loop {
-        let batch = log.read(shard, from, 1000, usize::MAX).await.expect("read");
-        if batch.records.is_empty() {
-            return all;
-        }
-        from = batch.next;
-        all.extend(batch.records.into_iter().map(|r| r.partition_key));
-    }
+    read_all(log, shard).await.into_iter().map(|r| r.partition_key).collect()
 }
 
 /// A test's cluster, a clock at the real time (the bucket dates uploads by it), and a node.

@@ -8,37 +8,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use kinesin_engine::conformance::TestClock;
-use kinesin_engine::storage::{Clock, NewRecord, Position, ShardKey, ShardLog, StoreError, StoredRecord};
+use kinesin_engine::storage::{Clock, Position, ShardKey, ShardLog, StoreError};
 use kinesin_store_cluster::ClusterLog;
 
-use common::{Cluster, Storage};
+use common::{read_all, records, Cluster, Storage};
 
 const SHARD: ShardKey = ShardKey { stream_id: 3, shard_index: 0 };
-
-fn records(prefix: &str, n: usize) -> Vec<NewRecord> {
-    (0..n)
-        .map(|i| NewRecord {
-            partition_key: format!("{prefix}-{i}"),
-            data: Bytes::from(format!("data {prefix}-{i}")),
-            encrypted: false,
-        })
-        .collect()
-}
-
-async fn read_all(log: &ClusterLog, shard: ShardKey) -> Vec<StoredRecord> {
-    let mut all = Vec::new();
-    let mut from = Position::default();
-    loop {
-        let batch = log.read(shard, from, 1000, usize::MAX).await.expect("read");
-        if batch.records.is_empty() {
-            return all;
-        }
-        from = batch.next;
-        all.extend(batch.records);
-    }
-}
 
 /// Two nodes with the shard created on the first (as the engine creating a stream does).
 async fn two_nodes(storage: Storage) -> Option<(Cluster, Arc<ClusterLog>, Arc<ClusterLog>)> {

@@ -65,7 +65,7 @@ pub(super) async fn run(shared: &Shared, orphan_grace: Duration) -> Result<House
 /// deletion failed is an orphan, which [`orphans`] collects later.
 async fn unreferenced_objects(shared: &Shared) -> Result<usize, StoreError> {
     let client = shared.metadata.client().await?;
-    let keys: Vec<String> = client
+    let rows = client
         .query(
             "DELETE FROM kinesin_objects WHERE key IN (
                  SELECT o.key FROM kinesin_objects o
@@ -77,15 +77,8 @@ async fn unreferenced_objects(shared: &Shared) -> Result<usize, StoreError> {
             &[&OBJECTS_PER_PASS],
         )
         .await
-        .map_err(|e| shared.failed(e))?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    drop(client);
-    for key in &keys {
-        shared.bucket.delete(&Path::from(key.as_str())).await?;
-    }
-    Ok(keys.len())
+        .map_err(|e| shared.failed(e))?;
+    delete_returned(shared, client, rows).await
 }
 
 /// Deletes the uploads in the bucket without a committed row that are older than `grace`.
@@ -106,7 +99,7 @@ async fn orphans(shared: &Shared, grace: Duration) -> Result<usize, StoreError> 
     }
     let client = shared.metadata.client().await?;
     // A committed row wins (nothing returned); an earlier pass's claim is taken again.
-    let claimed: Vec<String> = client
+    let rows = client
         .query(
             "INSERT INTO kinesin_objects AS o (key, collected_at) SELECT k, now() FROM unnest($1::text[]) AS k
              ON CONFLICT (key) DO UPDATE SET collected_at = o.collected_at WHERE o.collected_at IS NOT NULL
@@ -114,13 +107,22 @@ async fn orphans(shared: &Shared, grace: Duration) -> Result<usize, StoreError> 
             &[&old],
         )
         .await
-        .map_err(|e| shared.failed(e))?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+        .map_err(|e| shared.failed(e))?;
+    delete_returned(shared, client, rows).await
+}
+
+/// Deletes from the bucket the objects whose keys a statement returned (rows already removed
+/// or claimed), after handing the connection back to the pool: deletions are slow network
+/// calls.
+async fn delete_returned(
+    shared: &Shared,
+    client: deadpool_postgres::Object,
+    rows: Vec<tokio_postgres::Row>,
+) -> Result<usize, StoreError> {
     drop(client);
-    for key in &claimed {
-        shared.bucket.delete(&Path::from(key.as_str())).await?;
+    for row in &rows {
+        let key: &str = row.get(0);
+        shared.bucket.delete(&Path::from(key)).await?;
     }
-    Ok(claimed.len())
+    Ok(rows.len())
 }

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kinesin_engine::storage::Clock;
+use bytes::Bytes;
+use kinesin_engine::storage::{Clock, NewRecord, Position, ShardKey, ShardLog, StoredRecord};
 use kinesin_store_cluster::bucket::Bucket;
 use kinesin_store_cluster::testing::seaweedfs::SeaweedFs;
 use kinesin_store_cluster::testing::TestPostgres;
@@ -84,5 +85,30 @@ impl Cluster {
     /// A node's catalog.
     pub async fn catalog(&self) -> PgCatalog {
         PgCatalog::open(self.metadata().await).await.expect("open the catalog")
+    }
+}
+
+/// `n` records keyed `{prefix}-0`, `{prefix}-1`, ...
+pub fn records(prefix: &str, n: usize) -> Vec<NewRecord> {
+    (0..n)
+        .map(|i| NewRecord {
+            partition_key: format!("{prefix}-{i}"),
+            data: Bytes::from(format!("data {prefix}-{i}")),
+            encrypted: false,
+        })
+        .collect()
+}
+
+/// Every record the shard holds, read from its start.
+pub async fn read_all(log: &ClusterLog, shard: ShardKey) -> Vec<StoredRecord> {
+    let mut all = Vec::new();
+    let mut from = Position::default();
+    loop {
+        let batch = log.read(shard, from, 1000, usize::MAX).await.expect("read");
+        if batch.records.is_empty() {
+            return all;
+        }
+        from = batch.next;
+        all.extend(batch.records);
     }
 }
