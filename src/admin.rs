@@ -47,7 +47,8 @@ impl std::str::FromStr for AdminPort {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Phase {
-    /// Opening the data directory: recovery runs.
+    /// Opening the storage: the embedded store's recovery runs, or in cluster mode the metadata
+    /// database is migrated and the catalog loaded.
     Opening,
     /// Creating the streams of `--create-stream` and `[[streams]]`.
     CreatingStreams,
@@ -80,7 +81,9 @@ impl Readiness {
     /// Why the server is not ready, if it is not.
     pub fn not_ready_because(&self) -> Option<&'static str> {
         if self.is(Phase::Opening) {
-            return Some("opening the data directory (recovery is running)");
+            return Some(
+                "opening the storage (the data directory's recovery, or in cluster mode the metadata database's migrations and the catalog)",
+            );
         }
         if self.is(Phase::CreatingStreams) {
             return Some("creating the start-up streams");
@@ -231,7 +234,7 @@ mod tests {
     fn state() -> AdminState {
         AdminState {
             readiness: Arc::default(),
-            metrics: Arc::new(Metrics::new(Arc::default(), std::path::PathBuf::from("/nonexistent"))),
+            metrics: Arc::new(Metrics::new(Arc::default(), Some(std::path::PathBuf::from("/nonexistent")))),
             console: Arc::default(),
         }
     }
