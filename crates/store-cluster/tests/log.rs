@@ -157,6 +157,25 @@ async fn a_failed_commit_acknowledges_nothing(storage: Storage) {
     assert_eq!(keys, ["first-0", "kept-0"]);
 }
 
+/// A damaged object in the bucket is refused on read as corrupt data, never returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_object_is_refused_on_read() {
+    let Some((cluster, a, _b)) = two_nodes(Storage::Directory).await else { return };
+    a.append(SHARD, records("second", 3)).await.unwrap();
+    let data = cluster.directory().unwrap().join("data");
+    for object in std::fs::read_dir(&data).unwrap() {
+        let path = object.unwrap().path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 6; // inside the last record's data
+        bytes[last] ^= 0x40;
+        std::fs::write(&path, bytes).unwrap();
+    }
+    // A node that has not cached the frames reads them from the bucket.
+    let fresh = cluster.log(TestClock::new(0)).await;
+    let read = fresh.read(SHARD, Position { seq_ix: 1, hint: 0 }, 10, usize::MAX).await;
+    assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
+}
+
 macro_rules! on_both_buckets {
     ($($check:ident),*) => {
         mod local_directory {

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::wakeups::{payload, CHANNEL, NOTIFY_ENTRIES};
 use super::Shared;
-use crate::frame::{encode_object, record_len, Frame};
+use crate::frame::{encode_object, record_len, Frame, Span};
 
 /// Batches uploading and committing at the same time; more wait for one to finish.
 const IN_FLIGHT: usize = 4;
@@ -163,36 +163,17 @@ async fn upload_and_commit(
         )
         .await
         .map_err(|e| shared.failed(e))?;
-    let mut rows_by_shard = BTreeMap::new();
-    for row in rows {
-        let key =
-            ShardKey { stream_id: row.get::<_, i64>(0) as u64, shard_index: row.get::<_, i64>(1) as u32 };
-        let state: (i64, Option<i64>, Option<i64>) = (row.get(2), row.get(3), row.get(4));
-        rows_by_shard.insert(key, state);
-    }
-
-    let mut tips = Vec::new();
-    let mut index = IndexRows::default();
-    for (i, frame) in frames.iter().enumerate() {
-        let Some(&(next_seq_ix, last_arrival_ms, sealed_at)) = rows_by_shard.get(&frame.shard) else {
-            outcomes.insert(frame.shard, Outcome::Refused(StoreError::NoSuchShard));
-            continue;
-        };
-        if sealed_at.is_some() {
-            outcomes.insert(frame.shard, Outcome::Refused(StoreError::Sealed));
-            continue;
-        }
-        let first_seq_ix = next_seq_ix as u64;
-        let arrival_ms = last_arrival_ms.map_or(frame.arrival_ms, |last| last.max(frame.arrival_ms));
-        outcomes.insert(frame.shard, Outcome::Committed { first_seq_ix, arrival_ms });
-        let count = frame.records.len() as u64;
-        if count == 0 {
-            continue;
-        }
-        let (_, spans) = object.as_ref().expect("frames with records were uploaded");
-        index.push(frame.shard, first_seq_ix, count, arrival_ms, spans[i]);
-        tips.push((frame.shard, first_seq_ix + count));
-    }
+    let rows: BTreeMap<ShardKey, ShardRow> = rows
+        .iter()
+        .map(|row| {
+            let key =
+                ShardKey { stream_id: row.get::<_, i64>(0) as u64, shard_index: row.get::<_, i64>(1) as u32 };
+            let sealed = row.get::<_, Option<i64>>(4).is_some();
+            (key, ShardRow { next_seq_ix: row.get(2), last_arrival_ms: row.get(3), sealed })
+        })
+        .collect();
+    let spans = object.as_ref().map_or(&[][..], |(_, spans)| &spans[..]);
+    let (index, tips) = assign(&frames, &rows, spans, &mut outcomes);
 
     if let (Some((key, _)), false) = (&object, tips.is_empty()) {
         tx.execute("INSERT INTO kinesin_objects (key) VALUES ($1)", &[&key.as_ref()])
@@ -224,6 +205,47 @@ async fn upload_and_commit(
     Ok(outcomes)
 }
 
+/// A locked shard row, as a commit finds it.
+struct ShardRow {
+    next_seq_ix: i64,
+    last_arrival_ms: Option<i64>,
+    sealed: bool,
+}
+
+/// Decides each frame's fate against its locked shard row: refused (no row, or sealed), or
+/// its sequence numbers from the row's counter and an arrival time no earlier than the
+/// shard's newest. Returns the index rows to insert (which also move the counters) and the
+/// shards' new tips.
+fn assign(
+    frames: &[Frame],
+    rows: &BTreeMap<ShardKey, ShardRow>,
+    spans: &[Span],
+    outcomes: &mut BTreeMap<ShardKey, Outcome>,
+) -> (IndexRows, Vec<(ShardKey, u64)>) {
+    let mut index = IndexRows::default();
+    let mut tips = Vec::new();
+    for (i, frame) in frames.iter().enumerate() {
+        let Some(row) = rows.get(&frame.shard) else {
+            outcomes.insert(frame.shard, Outcome::Refused(StoreError::NoSuchShard));
+            continue;
+        };
+        if row.sealed {
+            outcomes.insert(frame.shard, Outcome::Refused(StoreError::Sealed));
+            continue;
+        }
+        let first_seq_ix = row.next_seq_ix as u64;
+        let arrival_ms = row.last_arrival_ms.map_or(frame.arrival_ms, |last| last.max(frame.arrival_ms));
+        outcomes.insert(frame.shard, Outcome::Committed { first_seq_ix, arrival_ms });
+        let count = frame.records.len() as u64;
+        // Frames with records were uploaded, so they have spans.
+        if let (true, Some(&span)) = (count > 0, spans.get(i)) {
+            index.push(frame.shard, first_seq_ix, count, arrival_ms, span);
+            tips.push((frame.shard, first_seq_ix + count));
+        }
+    }
+    (index, tips)
+}
+
 /// Shard keys as the two bigint columns PostgreSQL stores them in.
 pub(crate) fn columns(keys: &[ShardKey]) -> (Vec<i64>, Vec<i64>) {
     keys.iter().map(|key| (key.stream_id as i64, i64::from(key.shard_index))).unzip()
@@ -242,14 +264,7 @@ struct IndexRows {
 }
 
 impl IndexRows {
-    fn push(
-        &mut self,
-        shard: ShardKey,
-        first_seq_ix: u64,
-        count: u64,
-        arrival_ms: i64,
-        span: crate::frame::Span,
-    ) {
+    fn push(&mut self, shard: ShardKey, first_seq_ix: u64, count: u64, arrival_ms: i64, span: Span) {
         self.streams.push(shard.stream_id as i64);
         self.shards.push(i64::from(shard.shard_index));
         self.firsts.push(first_seq_ix as i64);
@@ -284,5 +299,45 @@ impl IndexRows {
         .await
         .map_err(|e| shared.failed(e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn frame(shard_index: u32, records: usize, arrival_ms: i64) -> Frame {
+        let record =
+            NewRecord { partition_key: "k".into(), data: Bytes::from_static(b"d"), encrypted: false };
+        Frame { shard: ShardKey { stream_id: 1, shard_index }, arrival_ms, records: vec![record; records] }
+    }
+
+    #[test]
+    fn frames_take_their_shards_counters_and_never_an_earlier_arrival() {
+        let frames = [frame(0, 2, 100), frame(1, 1, 100), frame(2, 1, 100), frame(3, 0, 100)];
+        let spans: Vec<Span> = (0..4).map(|i| Span { offset: 5 + 10 * i, len: 10 }).collect();
+        let key = |shard_index| ShardKey { stream_id: 1, shard_index };
+        let rows = BTreeMap::from([
+            (key(0), ShardRow { next_seq_ix: 7, last_arrival_ms: Some(150), sealed: false }),
+            (key(1), ShardRow { next_seq_ix: 3, last_arrival_ms: None, sealed: true }),
+            (key(3), ShardRow { next_seq_ix: 4, last_arrival_ms: Some(50), sealed: false }),
+        ]);
+        let mut outcomes = BTreeMap::new();
+        let (index, tips) = assign(&frames, &rows, &spans, &mut outcomes);
+        assert!(matches!(outcomes[&key(0)], Outcome::Committed { first_seq_ix: 7, arrival_ms: 150 }));
+        assert!(
+            matches!(&outcomes[&key(1)], Outcome::Refused(e) if matches!(e(key(1)), StoreError::Sealed(_)))
+        );
+        assert!(
+            matches!(&outcomes[&key(2)], Outcome::Refused(e) if matches!(e(key(2)), StoreError::NoSuchShard(_)))
+        );
+        assert!(matches!(outcomes[&key(3)], Outcome::Committed { first_seq_ix: 4, arrival_ms: 100 }));
+        assert_eq!(tips, [(key(0), 9)], "an empty frame moves nothing");
+        assert_eq!(
+            (index.firsts, index.lasts, index.arrivals, index.offsets),
+            (vec![7], vec![8], vec![150], vec![5])
+        );
     }
 }

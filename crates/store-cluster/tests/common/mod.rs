@@ -57,6 +57,14 @@ impl Cluster {
         Some(Cluster { postgres, bucket_url, endpoint, _bucket: backing })
     }
 
+    /// The directory holding the objects, for a [`Storage::Directory`] bucket.
+    pub fn directory(&self) -> Option<&std::path::Path> {
+        match &self._bucket {
+            BucketBacking::Directory(dir) => Some(dir.path()),
+            BucketBacking::S3(_) => None,
+        }
+    }
+
     pub async fn metadata(&self) -> Metadata {
         Metadata::open(self.postgres.url()).await.expect("open the metadata database")
     }
