@@ -62,11 +62,19 @@ pub enum Phase {
 pub struct Readiness {
     phase: AtomicU8,
     writes: OnceLock<WriteHealth>,
+    /// What opening the storage does, when it is not the data directory's recovery.
+    opening: OnceLock<&'static str>,
 }
 
 impl Readiness {
     pub fn set_phase(&self, phase: Phase) {
         self.phase.store(phase as u8, Ordering::Release);
+    }
+
+    /// Says what `/ready` reports while the storage opens, instead of the data directory's
+    /// recovery (cluster mode).
+    pub fn opening(&self, what: &'static str) {
+        let _ = self.opening.set(what);
     }
 
     pub fn watch_writes(&self, health: WriteHealth) {
@@ -82,7 +90,7 @@ impl Readiness {
     pub fn not_ready_because(&self) -> Option<&'static str> {
         if self.is(Phase::Opening) {
             return Some(
-                "opening the storage (the data directory's recovery, or in cluster mode the metadata database's migrations and the catalog)",
+                self.opening.get().copied().unwrap_or("opening the data directory (recovery is running)"),
             );
         }
         if self.is(Phase::CreatingStreams) {
@@ -258,6 +266,8 @@ mod tests {
         let (status, body) = ready(&state);
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(body.contains("recovery"), "{body}");
+        readiness.opening("joining the cluster");
+        assert!(ready(&state).1.contains("joining the cluster"));
         readiness.set_phase(Phase::CreatingStreams);
         assert!(ready(&state).1.contains("start-up streams"));
         readiness.set_phase(Phase::Serving);

@@ -209,6 +209,11 @@ struct Node {
 async fn serve(args: ServeArgs, storage: Storage, max_open_files: usize) -> Result<(), String> {
     let started = Instant::now();
     let readiness = Arc::new(Readiness::default());
+    if let Storage::Cluster(_) = storage {
+        readiness.opening(
+            "joining the cluster (connecting to the metadata database and the bucket, migrating the schema, loading the catalog)",
+        );
+    }
     let stop = lifecycle::watch_stop_signals(readiness.clone());
     let request_metrics = Arc::default();
     // The stream's files are in the data directory only on the embedded server.

@@ -340,6 +340,10 @@ async fn acknowledged(history: &History, n: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn any_node_answers_for_any_stream() {
     let Some(cluster) = Cluster::start().await else { return };
+    for node in &cluster.nodes {
+        let answer = ready(node);
+        assert!(answer.starts_with("HTTP/1.1 200"), "/ready of a node that joined: {answer}");
+    }
     let (one, two, three) = (cluster.client(0), cluster.client(1), cluster.client(2));
     let name = unique_name("cluster");
     one.create_stream().stream_name(&name).shard_count(2).send().await.unwrap();
@@ -414,6 +418,17 @@ async fn any_node_answers_for_any_stream() {
     println!("put on node 2 -> pushed on node 3: {:?}", sent.elapsed());
 
     start_up_mistakes(&cluster).await;
+}
+
+/// The answer of a node's `/ready` (admin port), as raw HTTP/1.1.
+fn ready(node: &TestServer) -> String {
+    use std::io::{Read, Write};
+    let admin = node.admin_endpoint();
+    let mut connection = std::net::TcpStream::connect(admin.trim_start_matches("http://")).unwrap();
+    write!(connection, "GET /ready HTTP/1.1\r\nHost: kinesin\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    connection.read_to_string(&mut answer).unwrap();
+    answer
 }
 
 /// The next SubscribeToShard event; panics if none comes in time.
