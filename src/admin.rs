@@ -47,7 +47,8 @@ impl std::str::FromStr for AdminPort {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Phase {
-    /// Opening the data directory: recovery runs.
+    /// Opening the storage: the embedded store's recovery runs, or in cluster mode the metadata
+    /// database is migrated and the catalog loaded.
     Opening,
     /// Creating the streams of `--create-stream` and `[[streams]]`.
     CreatingStreams,
@@ -61,11 +62,19 @@ pub enum Phase {
 pub struct Readiness {
     phase: AtomicU8,
     writes: OnceLock<WriteHealth>,
+    /// What opening the storage does, when it is not the data directory's recovery.
+    opening: OnceLock<&'static str>,
 }
 
 impl Readiness {
     pub fn set_phase(&self, phase: Phase) {
         self.phase.store(phase as u8, Ordering::Release);
+    }
+
+    /// Says what `/ready` reports while the storage opens, instead of the data directory's
+    /// recovery (cluster mode).
+    pub fn opening(&self, what: &'static str) {
+        let _ = self.opening.set(what);
     }
 
     pub fn watch_writes(&self, health: WriteHealth) {
@@ -80,7 +89,9 @@ impl Readiness {
     /// Why the server is not ready, if it is not.
     pub fn not_ready_because(&self) -> Option<&'static str> {
         if self.is(Phase::Opening) {
-            return Some("opening the data directory (recovery is running)");
+            return Some(
+                self.opening.get().copied().unwrap_or("opening the data directory (recovery is running)"),
+            );
         }
         if self.is(Phase::CreatingStreams) {
             return Some("creating the start-up streams");
@@ -231,7 +242,7 @@ mod tests {
     fn state() -> AdminState {
         AdminState {
             readiness: Arc::default(),
-            metrics: Arc::new(Metrics::new(Arc::default(), std::path::PathBuf::from("/nonexistent"))),
+            metrics: Arc::new(Metrics::new(Arc::default(), Some(std::path::PathBuf::from("/nonexistent")))),
             console: Arc::default(),
         }
     }
@@ -255,6 +266,8 @@ mod tests {
         let (status, body) = ready(&state);
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(body.contains("recovery"), "{body}");
+        readiness.opening("joining the cluster");
+        assert!(ready(&state).1.contains("joining the cluster"));
         readiness.set_phase(Phase::CreatingStreams);
         assert!(ready(&state).1.contains("start-up streams"));
         readiness.set_phase(Phase::Serving);

@@ -300,6 +300,23 @@ mod tests {
     }
 
     #[test]
+    fn cluster_mode_keys() {
+        let toml = r#"
+            metadata = "postgres://kinesin@db/kinesin"
+            bucket = "s3://records/prod"
+            s3_endpoint = "http://minio:9000"
+            flush_ms = 25
+        "#;
+        let (m, _) = serve_with(toml, &[]).unwrap();
+        assert_eq!(one::<String>(&m, "metadata"), "postgres://kinesin@db/kinesin");
+        assert_eq!(one::<String>(&m, "bucket"), "s3://records/prod");
+        assert_eq!(one::<String>(&m, "s3_endpoint"), "http://minio:9000");
+        assert_eq!(one::<u32>(&m, "flush_ms"), 25);
+        let zero = serve_with("flush_ms = 0", &[]).unwrap_err();
+        assert!(zero.contains("`flush_ms` is invalid: \"0\""), "{zero}");
+    }
+
+    #[test]
     fn relative_paths_are_relative_to_the_file() {
         let (m, _) = serve_with("data_dir = \"data\"\ncredentials = \"/abs/keys\"", &[]).unwrap();
         assert_eq!(one::<PathBuf>(&m, "data_dir"), Path::new("/etc/kinesin/data"));

@@ -1,6 +1,7 @@
 //! `kinesin`: a durable, fast Amazon Kinesis Data Streams server in one binary.
 
 mod admin;
+mod cluster;
 mod config;
 mod console;
 mod kinesis_metrics;
@@ -24,7 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the Kinesis API from an embedded store in a data directory.
+    /// Serve the Kinesis API from an embedded store in a data directory, or as a node of a
+    /// cluster on PostgreSQL and an S3 bucket (--metadata, --bucket).
     Serve(serve::ServeArgs),
     /// Benchmark Kinesis endpoints (kinesin, the built-in baseline, peers) with the same workloads.
     Bench(kinesin_bench::BenchArgs),

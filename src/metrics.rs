@@ -106,13 +106,14 @@ pub struct Metrics {
     requests: Arc<RequestMetrics>,
     /// Set once the engine runs.
     streams: OnceLock<FiguresSource>,
-    /// Where each stream's files are measured.
-    data_dir: PathBuf,
+    /// Where each stream's files are measured: the embedded store's data directory; none in
+    /// cluster mode, where the records are in the bucket (docs/cluster.md).
+    stream_files: Option<PathBuf>,
 }
 
 impl Metrics {
-    pub fn new(requests: Arc<RequestMetrics>, data_dir: PathBuf) -> Metrics {
-        Metrics { requests, streams: OnceLock::new(), data_dir }
+    pub fn new(requests: Arc<RequestMetrics>, stream_files: Option<PathBuf>) -> Metrics {
+        Metrics { requests, streams: OnceLock::new(), stream_files }
     }
 
     pub fn watch_streams(&self, figures: impl Fn() -> Vec<StreamFigures> + Send + Sync + 'static) {
@@ -138,16 +139,18 @@ impl Metrics {
         for series in STREAM_SERIES {
             render_series(&mut out, series, &labelled);
         }
-        let disk = if streams.is_empty() { HashMap::new() } else { stream_disk_bytes(&self.data_dir) };
-        gauge(
-            &mut out,
-            "kinesin_stream_disk_bytes",
-            "Bytes of the stream's files (segments and indexes) in the data directory.",
-            streams
-                .iter()
-                .zip(&labelled)
-                .map(|(s, (labels, _))| (labels.clone(), disk.get(&s.stream_id).copied().unwrap_or(0))),
-        );
+        if let Some(data_dir) = &self.stream_files {
+            let disk = if streams.is_empty() { HashMap::new() } else { stream_disk_bytes(data_dir) };
+            gauge(
+                &mut out,
+                "kinesin_stream_disk_bytes",
+                "Bytes of the stream's files (segments and indexes) in the data directory.",
+                streams
+                    .iter()
+                    .zip(&labelled)
+                    .map(|(s, (labels, _))| (labels.clone(), disk.get(&s.stream_id).copied().unwrap_or(0))),
+            );
+        }
         gauge(
             &mut out,
             "kinesin_fan_out_subscriptions",
@@ -251,7 +254,7 @@ mod tests {
         let shard_dir = data_dir.path().join("streams/1/0");
         std::fs::create_dir_all(&shard_dir).unwrap();
         std::fs::write(shard_dir.join("00000000000000000000.log"), [0; 321]).unwrap();
-        let metrics = Metrics::new(Arc::default(), data_dir.path().to_owned());
+        let metrics = Metrics::new(Arc::default(), Some(data_dir.path().to_owned()));
         assert!(
             !metrics.render().contains("kinesin_incoming_records_total{"),
             "no streams before the engine runs"

@@ -1,5 +1,7 @@
-//! `kinesin serve`: opens the data directory, loads the catalog, creates the start-up streams
-//! and serves the API, with health checks on the admin port, until SIGTERM or SIGINT.
+//! `kinesin serve`: opens the storage (the embedded store in the data directory, or in cluster
+//! mode the shared PostgreSQL database and bucket, `cluster.rs`), loads the catalog, creates the
+//! start-up streams and serves the API, with health checks on the admin port, until SIGTERM or
+//! SIGINT. Everything after opening the storage is the same for both (`Node::serve`).
 
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -11,16 +13,17 @@ use clap::{Args, ValueEnum};
 use kinesin_cloudwatch::{CloudWatch, MetricStore, StoreLimits};
 use kinesin_dynamodb::{DynamoDbService, Settings as TableSettings};
 use kinesin_engine::exhaustion::Exhausted;
-use kinesin_engine::storage::{StoreError, SystemClock};
+use kinesin_engine::storage::{Catalog, ShardLog, StoreError, SystemClock};
 use kinesin_engine::{Engine, EngineConfig, RequestContext};
-use kinesin_server::{CredentialStore, SelfSigned, ServerConfig, Services, TlsConfig};
+use kinesin_server::{CredentialStore, RequestMetrics, SelfSigned, ServerConfig, Services, TlsConfig};
 use kinesin_service::Service;
 use kinesin_store_local::{open_store, Durability, RealFs, RedbTableStore, StoreOptions};
 
 use crate::admin::{self, AdminPort, AdminState, Phase, Readiness};
+use crate::cluster::Storage;
 use crate::console::{ConsoleConfig, ConsoleConfigCell};
 use crate::kinesis_metrics;
-use crate::lifecycle;
+use crate::lifecycle::{self, StopRequest};
 use crate::metrics::Metrics;
 use crate::open_files;
 use crate::startup_streams::{self, StreamSpec};
@@ -127,6 +130,31 @@ pub struct ServeArgs {
     /// (one-second) datapoints. 0 publishes none.
     #[arg(long, env = "KINESIN_METRICS_PUBLISH_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(0..=3600))]
     metrics_publish_seconds: u32,
+    /// Cluster mode: the PostgreSQL database that orders the records and holds the streams,
+    /// shared by every node, postgres://USER:PASSWORD@HOST:PORT/DATABASE. It must exist;
+    /// kinesin creates and migrates its tables. Goes with --bucket (docs/cluster.md).
+    #[arg(
+        long,
+        env = "KINESIN_METADATA",
+        value_name = "URL",
+        hide_env_values = true,
+        help_heading = "Cluster mode"
+    )]
+    metadata: Option<String>,
+    /// Cluster mode: the bucket that holds the records, s3://BUCKET/PREFIX (file:///DIR: a
+    /// local directory, for trials on one machine). It must exist. Credentials and region come
+    /// from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_REGION.
+    #[arg(long, env = "KINESIN_BUCKET", value_name = "URL", help_heading = "Cluster mode")]
+    bucket: Option<String>,
+    /// Cluster mode: the endpoint of an S3-compatible store (MinIO, SeaweedFS, Ceph, R2, ...)
+    /// [default: AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS S3].
+    #[arg(long, env = "KINESIN_S3_ENDPOINT", value_name = "URL", help_heading = "Cluster mode")]
+    s3_endpoint: Option<String>,
+    /// Cluster mode: how long a node collects the records of all its requests before it
+    /// uploads them as one object and commits them, in milliseconds [default: 10].
+    #[arg(long, env = "KINESIN_FLUSH_MS", help_heading = "Cluster mode",
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    flush_ms: Option<u32>,
     /// The config file's `[[streams]]` tables.
     #[arg(skip)]
     pub(crate) stream_tables: Vec<StreamSpec>,
@@ -142,15 +170,22 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     if args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("--account-id must be 12 digits, got '{}'", args.account_id));
     }
+    let storage = Storage::chosen_by(
+        args.metadata.as_deref(),
+        args.bucket.as_deref(),
+        args.s3_endpoint.as_deref(),
+        args.flush_ms,
+    )?;
     // Before the runtime, which needs descriptors of its own.
     let max_open_files = open_files_limit(args.max_open_files)?;
-    // Held until the store has stopped: a second server on the same directory would corrupt it.
+    // Held until the store has stopped: a second server on the same directory would corrupt it
+    // (in cluster mode too: the DynamoDB tables are there).
     let lock = lock_data_dir(&args.data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let served = runtime.block_on(serve(args, max_open_files));
+    let served = runtime.block_on(serve(args, storage, max_open_files));
     // Dropping the runtime drops the tasks still holding the engine, and with the last of them
     // the store stops cleanly (its committer finishes and leaves the clean-stop mark).
     drop(runtime);
@@ -158,12 +193,32 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     served
 }
 
-async fn serve(args: ServeArgs, max_open_files: usize) -> Result<(), String> {
+/// What a node has set up before its storage opens, and what serving the engine takes.
+struct Node {
+    args: ServeArgs,
+    started: Instant,
+    readiness: Arc<Readiness>,
+    stop: StopRequest,
+    request_metrics: Arc<RequestMetrics>,
+    metrics: Arc<Metrics>,
+    console: Arc<ConsoleConfigCell>,
+    credentials: Option<Arc<CredentialStore>>,
+    dynamodb: Arc<dyn Service>,
+}
+
+async fn serve(args: ServeArgs, storage: Storage, max_open_files: usize) -> Result<(), String> {
     let started = Instant::now();
     let readiness = Arc::new(Readiness::default());
+    if let Storage::Cluster(_) = storage {
+        readiness.opening(
+            "joining the cluster (connecting to the metadata database and the bucket, migrating the schema, loading the catalog)",
+        );
+    }
     let stop = lifecycle::watch_stop_signals(readiness.clone());
     let request_metrics = Arc::default();
-    let metrics = Arc::new(Metrics::new(Arc::clone(&request_metrics), args.data_dir.clone()));
+    // The stream's files are in the data directory only on the embedded server.
+    let stream_files = matches!(storage, Storage::Embedded).then(|| args.data_dir.clone());
+    let metrics = Arc::new(Metrics::new(Arc::clone(&request_metrics), stream_files));
     let console = Arc::new(ConsoleConfigCell::new());
     if let AdminPort::Port(port) = args.admin_port {
         let host = args.admin_host.as_deref().unwrap_or(&args.host);
@@ -187,10 +242,51 @@ async fn serve(args: ServeArgs, max_open_files: usize) -> Result<(), String> {
         DurabilityArg::Os => Durability::Os,
     };
     let clock = Arc::new(SystemClock);
-    let options = StoreOptions { durability, max_open_files, ..StoreOptions::default() };
-    let (log, catalog) =
-        open_store(&args.data_dir, options, clock.clone()).map_err(|e| cannot_open(&args.data_dir, &e))?;
-    readiness.watch_writes(log.write_health());
+    let config = EngineConfig {
+        create_stream_ms: i64::from(args.create_stream_ms),
+        delete_stream_ms: i64::from(args.delete_stream_ms),
+        update_stream_ms: i64::from(args.update_stream_ms),
+        shard_limit: args.shard_limit,
+        enforce_limits: args.enforce_limits,
+        subscription_ms: i64::from(args.subscription_ms),
+        ..EngineConfig::default()
+    };
+    let dynamodb = open_dynamodb(&args, durability)?;
+    let node =
+        Node { args, started, readiness, stop, request_metrics, metrics, console, credentials, dynamodb };
+    match storage {
+        Storage::Embedded => {
+            let data_dir = &node.args.data_dir;
+            let options = StoreOptions { durability, max_open_files, ..StoreOptions::default() };
+            let (log, catalog) =
+                open_store(data_dir, options, clock.clone()).map_err(|e| cannot_open(data_dir, &e))?;
+            node.readiness.watch_writes(log.write_health());
+            let engine =
+                Engine::open(log, catalog, clock, config).await.map_err(|e| cannot_open(data_dir, &e))?;
+            tracing::info!(data_dir = %data_dir.display(), durability = ?node.args.durability, "embedded store open");
+            node.serve(engine).await
+        }
+        Storage::Cluster(cluster) => {
+            tracing::warn!(
+                data_dir = %node.args.data_dir.display(),
+                "cluster mode: the DynamoDB tables (the KCL's lease tables) live on each node, in its --data-dir, and are not shared: point every KCL worker of an application at the same node's DynamoDB endpoint. CloudWatch metrics are per node too (docs/cluster.md, \"Limits\")"
+            );
+            let (log, catalog) = cluster.open(clock.clone()).await?;
+            let engine = Engine::open(log, catalog, clock, config)
+                .await
+                .map_err(|e| format!("cannot load the streams from the metadata database: {e}"))?;
+            tracing::info!(
+                bucket = cluster.bucket(),
+                flush_ms = cluster.flush().as_millis() as u64,
+                "joined the cluster"
+            );
+            node.serve(engine).await
+        }
+    }
+}
+
+/// The DynamoDB tables (the KCL's lease tables) in the data directory: on every node its own.
+fn open_dynamodb(args: &ServeArgs, durability: Durability) -> Result<Arc<dyn Service>, String> {
     let tables = RedbTableStore::open(Arc::new(RealFs), &args.data_dir, durability)
         .map_err(|e| cannot_open(&args.data_dir, &e))?;
     let table_settings = TableSettings {
@@ -203,102 +299,97 @@ async fn serve(args: ServeArgs, max_open_files: usize) -> Result<(), String> {
         kinesin_dynamodb::db::system_clock(),
     )
     .map_err(|e| format!("cannot load the DynamoDB tables in {}: {e}", args.data_dir.display()))?;
-    let dynamodb: Arc<dyn Service> = Arc::new(DynamoDbService::new(Arc::new(dynamodb)));
-    let config = EngineConfig {
-        create_stream_ms: i64::from(args.create_stream_ms),
-        delete_stream_ms: i64::from(args.delete_stream_ms),
-        update_stream_ms: i64::from(args.update_stream_ms),
-        shard_limit: args.shard_limit,
-        enforce_limits: args.enforce_limits,
-        subscription_ms: i64::from(args.subscription_ms),
-        ..EngineConfig::default()
-    };
-    let engine = Arc::new(
-        Engine::open(log, catalog, clock, config).await.map_err(|e| cannot_open(&args.data_dir, &e))?,
-    );
-    // Weak: scrapes must not keep the store from its clean stop.
-    let scraped = Arc::downgrade(&engine);
-    metrics
-        .watch_streams(move || scraped.upgrade().map(|engine| engine.stream_figures()).unwrap_or_default());
+    Ok(Arc::new(DynamoDbService::new(Arc::new(dynamodb))))
+}
 
-    let address = format!("{}:{}", args.host, args.port);
-    let listener = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
-        format!("cannot listen on {address}: {e}. Is another server using the port? Try --port.")
-    })?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    let _ = console.set(ConsoleConfig {
-        api_port: bound.port(),
-        account: args.account_id.clone(),
-        region: args.region.clone(),
-        credentials_required: credentials.is_some(),
-    });
-    let tls = match args.tls_port {
-        Some(port) => Some(bind_tls(&args, port).await?),
-        None if args.tls_cert.is_some() || args.tls_key.is_some() => {
-            return Err("--tls-cert and --tls-key need --tls-port".to_owned())
+impl Node {
+    /// Serves `engine`, whichever storage it runs on, until a stop signal: the start-up
+    /// streams, housekeeping, the listeners, CloudWatch.
+    async fn serve<L: ShardLog, C: Catalog>(self, engine: Engine<L, C>) -> Result<(), String> {
+        let Node { args, started, readiness, stop, request_metrics, metrics, console, credentials, dynamodb } =
+            self;
+        let engine = Arc::new(engine);
+        // Weak: scrapes must not keep the store from its clean stop.
+        let scraped = Arc::downgrade(&engine);
+        metrics.watch_streams(move || {
+            scraped.upgrade().map(|engine| engine.stream_figures()).unwrap_or_default()
+        });
+
+        let address = format!("{}:{}", args.host, args.port);
+        let listener = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
+            format!("cannot listen on {address}: {e}. Is another server using the port? Try --port.")
+        })?;
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        let _ = console.set(ConsoleConfig {
+            api_port: bound.port(),
+            account: args.account_id.clone(),
+            region: args.region.clone(),
+            credentials_required: credentials.is_some(),
+        });
+        let tls = match args.tls_port {
+            Some(port) => Some(bind_tls(&args, port).await?),
+            None if args.tls_cert.is_some() || args.tls_key.is_some() => {
+                return Err("--tls-cert and --tls-key need --tls-port".to_owned())
+            }
+            None => None,
+        };
+
+        readiness.set_phase(Phase::CreatingStreams);
+        let streams: Vec<StreamSpec> =
+            args.create_stream.iter().chain(&args.stream_tables).cloned().collect();
+        let home = RequestContext { account: args.account_id.clone(), region: args.region.clone() };
+        startup_streams::ensure(&*engine, &home, &streams).await?;
+
+        let maintenance = engine.clone();
+        let maintenance = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(MAINTENANCE_INTERVAL);
+            loop {
+                ticks.tick().await;
+                maintenance.maintain().await;
+                release_free_memory();
+            }
+        });
+
+        tracing::info!(startup_ms = started.elapsed().as_millis() as u64, "kinesin ready");
+        readiness.set_phase(Phase::Serving);
+        // Scripts and tests wait for this line to know the server answers, and read the port from it.
+        announce(&format!("kinesin listening on http://{bound}"));
+        if let Some((_, _, tls_bound, certificate)) = &tls {
+            announce(&format!("kinesin tls on https://{tls_bound} (certificate: {})", certificate.display()));
         }
-        None => None,
-    };
 
-    readiness.set_phase(Phase::CreatingStreams);
-    let streams: Vec<StreamSpec> = args.create_stream.iter().chain(&args.stream_tables).cloned().collect();
-    let home = RequestContext { account: args.account_id.clone(), region: args.region.clone() };
-    startup_streams::ensure(&*engine, &home, &streams).await?;
-
-    let maintenance = engine.clone();
-    let maintenance = tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(MAINTENANCE_INTERVAL);
-        loop {
-            ticks.tick().await;
-            maintenance.maintain().await;
-            release_free_memory();
+        let limits = StoreLimits {
+            retention_ms: i64::from(args.cloudwatch_retention_hours) * 3_600_000,
+            max_series: args.cloudwatch_max_series as usize,
+        };
+        let metric_store = Arc::new(MetricStore::new(limits));
+        let publishing = (args.metrics_publish_seconds > 0).then(|| {
+            let interval = Duration::from_secs(u64::from(args.metrics_publish_seconds));
+            let published = Arc::downgrade(&engine);
+            tokio::spawn(kinesis_metrics::run(Arc::clone(&metric_store), interval, move || {
+                published.upgrade().map(|engine| engine.stream_figures()).unwrap_or_default()
+            }))
+        });
+        let cloudwatch: Arc<dyn Service> = Arc::new(CloudWatch::new(metric_store));
+        let server_config = ServerConfig {
+            account_id: args.account_id,
+            region: args.region,
+            credentials,
+            metrics: request_metrics,
+            services: Services::new(vec![dynamodb, cloudwatch, Arc::new(kinesin_sts::Sts)])?,
+            ..ServerConfig::default()
+        };
+        let tls = tls.map(|(listener, config, _, _)| (listener, config));
+        let served = lifecycle::serve_until_signalled(readiness, stop, |stop| {
+            kinesin_server::serve_with_tls(listener, tls, engine, server_config, stop)
+        })
+        .await;
+        maintenance.abort();
+        if let Some(publishing) = publishing {
+            publishing.abort();
         }
-    });
-
-    tracing::info!(
-        data_dir = %args.data_dir.display(),
-        durability = ?args.durability,
-        startup_ms = started.elapsed().as_millis() as u64,
-        "kinesin ready"
-    );
-    readiness.set_phase(Phase::Serving);
-    // Scripts and tests wait for this line to know the server answers, and read the port from it.
-    announce(&format!("kinesin listening on http://{bound}"));
-    if let Some((_, _, tls_bound, certificate)) = &tls {
-        announce(&format!("kinesin tls on https://{tls_bound} (certificate: {})", certificate.display()));
+        served.map_err(|e| format!("server failed: {e}"))
     }
-
-    let limits = StoreLimits {
-        retention_ms: i64::from(args.cloudwatch_retention_hours) * 3_600_000,
-        max_series: args.cloudwatch_max_series as usize,
-    };
-    let metric_store = Arc::new(MetricStore::new(limits));
-    let publishing = (args.metrics_publish_seconds > 0).then(|| {
-        let interval = Duration::from_secs(u64::from(args.metrics_publish_seconds));
-        let published = Arc::downgrade(&engine);
-        tokio::spawn(kinesis_metrics::run(Arc::clone(&metric_store), interval, move || {
-            published.upgrade().map(|engine| engine.stream_figures()).unwrap_or_default()
-        }))
-    });
-    let cloudwatch: Arc<dyn Service> = Arc::new(CloudWatch::new(metric_store));
-    let server_config = ServerConfig {
-        account_id: args.account_id,
-        region: args.region,
-        credentials,
-        metrics: request_metrics,
-        services: Services::new(vec![dynamodb, cloudwatch, Arc::new(kinesin_sts::Sts)])?,
-        ..ServerConfig::default()
-    };
-    let tls = tls.map(|(listener, config, _, _)| (listener, config));
-    let served = lifecycle::serve_until_signalled(readiness, stop, |stop| {
-        kinesin_server::serve_with_tls(listener, tls, engine, server_config, stop)
-    })
-    .await;
-    maintenance.abort();
-    if let Some(publishing) = publishing {
-        publishing.abort();
-    }
-    served.map_err(|e| format!("server failed: {e}"))
 }
 
 /// A line on stdout, flushed at once: scripts and tests wait for these.
