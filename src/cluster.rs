@@ -2,15 +2,19 @@
 //! opening the cluster backend (`kinesin-store-cluster`) on the shared PostgreSQL database and
 //! bucket they name. The start-up errors are the backend's own, which say what to do.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use kinesin_engine::storage::Clock;
+use kinesin_engine::Engine;
 use kinesin_store_cluster::bucket::Bucket;
 use kinesin_store_cluster::{ClusterLog, LogConfig, Metadata, PgCatalog};
 
 /// `--flush-ms` when not given.
 pub const DEFAULT_FLUSH_MS: u32 = 10;
+
+/// How often a node tries a housekeeping pass of the bucket; one node at a time runs it.
+const BUCKET_HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Where a node keeps its streams.
 #[derive(Debug)]
@@ -88,6 +92,20 @@ impl ClusterStorage {
 
     pub fn flush(&self) -> Duration {
         self.flush
+    }
+}
+
+/// Deletes the bucket's objects no index row references any more and orphaned uploads
+/// (docs/cluster.md, "Housekeeping"), a pass every [`BUCKET_HOUSEKEEPING_INTERVAL`], until the
+/// engine is gone. A pass another node is running makes this node's skip.
+pub async fn housekeep_bucket(engine: Weak<Engine<ClusterLog, PgCatalog>>) {
+    let mut ticks = tokio::time::interval(BUCKET_HOUSEKEEPING_INTERVAL);
+    loop {
+        ticks.tick().await;
+        let Some(engine) = engine.upgrade() else { return };
+        if let Err(e) = engine.log().housekeep().await {
+            tracing::warn!(error = %e, "bucket housekeeping failed; the next pass tries again");
+        }
     }
 }
 

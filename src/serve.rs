@@ -20,7 +20,7 @@ use kinesin_service::Service;
 use kinesin_store_local::{open_store, Durability, RealFs, RedbTableStore, StoreOptions};
 
 use crate::admin::{self, AdminPort, AdminState, Phase, Readiness};
-use crate::cluster::Storage;
+use crate::cluster::{self, Storage};
 use crate::console::{ConsoleConfig, ConsoleConfigCell};
 use crate::kinesis_metrics;
 use crate::lifecycle::{self, StopRequest};
@@ -264,7 +264,7 @@ async fn serve(args: ServeArgs, storage: Storage, max_open_files: usize) -> Resu
             let engine =
                 Engine::open(log, catalog, clock, config).await.map_err(|e| cannot_open(data_dir, &e))?;
             tracing::info!(data_dir = %data_dir.display(), durability = ?node.args.durability, "embedded store open");
-            node.serve(engine).await
+            node.serve(Arc::new(engine)).await
         }
         Storage::Cluster(cluster) => {
             tracing::warn!(
@@ -280,6 +280,8 @@ async fn serve(args: ServeArgs, storage: Storage, max_open_files: usize) -> Resu
                 flush_ms = cluster.flush().as_millis() as u64,
                 "joined the cluster"
             );
+            let engine = Arc::new(engine);
+            tokio::spawn(cluster::housekeep_bucket(Arc::downgrade(&engine)));
             node.serve(engine).await
         }
     }
@@ -305,10 +307,9 @@ fn open_dynamodb(args: &ServeArgs, durability: Durability) -> Result<Arc<dyn Ser
 impl Node {
     /// Serves `engine`, whichever storage it runs on, until a stop signal: the start-up
     /// streams, housekeeping, the listeners, CloudWatch.
-    async fn serve<L: ShardLog, C: Catalog>(self, engine: Engine<L, C>) -> Result<(), String> {
+    async fn serve<L: ShardLog, C: Catalog>(self, engine: Arc<Engine<L, C>>) -> Result<(), String> {
         let Node { args, started, readiness, stop, request_metrics, metrics, console, credentials, dynamodb } =
             self;
-        let engine = Arc::new(engine);
         // Weak: scrapes must not keep the store from its clean stop.
         let scraped = Arc::downgrade(&engine);
         metrics.watch_streams(move || {
