@@ -294,11 +294,16 @@ fn failures_say_what_to_do_and_exit_non_zero() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("zstd, gzip"));
 }
 
-/// `tests/archive_s3.py COMMAND ENDPOINT ARGS…` with boto3.
-fn boto3(python: &Path, args: &[&str]) {
+/// `tests/archive_s3.py COMMAND ENDPOINT ARGS…` with boto3, against `seaweed`.
+fn boto3(python: &Path, seaweed: &SeaweedFs, args: &[&str]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/archive_s3.py");
     let output = Command::new(python).arg(script).args(args).output().unwrap();
-    assert!(output.status.success(), "archive_s3.py {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "archive_s3.py {args:?}: {}\nweed's log ends:\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        seaweed.log_tail()
+    );
 }
 
 #[test]
@@ -316,7 +321,7 @@ fn archives_into_an_s3_bucket_across_a_kill_9() {
     }
     let seaweed = SeaweedFs::start(&weed);
     let endpoint = seaweed.endpoint();
-    boto3(&python, &["create", &endpoint, "archive"]);
+    boto3(&python, &seaweed, &["create", &endpoint, "archive"]);
     let server = TestServer::start();
     let stream = "to-s3";
     ok(&server, &["streams", "create", stream, "--shards", "2"], b"");
@@ -353,7 +358,7 @@ fn archives_into_an_s3_bucket_across_a_kill_9() {
     let archived = copy.path().join("a/b");
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        boto3(&python, &["download", &endpoint, "archive", copy.path().to_str().unwrap()]);
+        boto3(&python, &seaweed, &["download", &endpoint, "archive", copy.path().to_str().unwrap()]);
         if archived.exists() && counts(&read_archive(&archived, stream)).len() >= 600 {
             break;
         }
@@ -365,7 +370,7 @@ fn archives_into_an_s3_bucket_across_a_kill_9() {
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("to s3://archive/a/b"), "{stderr}");
     std::fs::remove_dir_all(copy.path().join("a")).unwrap();
-    boto3(&python, &["download", &endpoint, "archive", copy.path().to_str().unwrap()]);
+    boto3(&python, &seaweed, &["download", &endpoint, "archive", copy.path().to_str().unwrap()]);
     assert_exactly_once(&read_archive(&archived, stream), 600);
 }
 

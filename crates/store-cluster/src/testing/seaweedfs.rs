@@ -38,11 +38,8 @@ impl SeaweedFs {
     /// [`SeaweedFs::create_bucket`]).
     pub fn start(weed: &Path) -> SeaweedFs {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        // Held together, so that the eight ports differ; released just before weed binds them.
-        let listeners: Vec<std::net::TcpListener> =
-            (0..8).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port")).collect();
-        let ports: Vec<u16> = listeners.iter().map(|l| l.local_addr().expect("its port").port()).collect();
-        drop(listeners);
+        let ports = free_ports_outside_the_ephemeral_range();
+        let log = std::fs::File::create(dir.path().join("weed.log")).expect("weed's log file");
         let flag = |name: &str, port: u16| format!("-{name}={port}");
         let process = Command::new(weed)
             .arg("server")
@@ -63,11 +60,18 @@ impl SeaweedFs {
             .env_remove("AWS_ACCESS_KEY_ID")
             .env_remove("AWS_SECRET_ACCESS_KEY")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.try_clone().expect("weed's log file"))
+            .stderr(log)
             .spawn()
             .expect("start weed");
         SeaweedFs { process, s3_port: ports[6], _dir: dir }
+    }
+
+    /// The end of weed's output, for a test's failure message.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self._dir.path().join("weed.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
     /// The S3 endpoint, `http://127.0.0.1:PORT`.
@@ -86,12 +90,27 @@ impl SeaweedFs {
                 Ok(response) if response.status().is_success() => return,
                 answer => assert!(
                     started.elapsed() < START_TIMEOUT,
-                    "SeaweedFS did not create {bucket} in {START_TIMEOUT:?}: {answer:?}"
+                    "SeaweedFS did not create {bucket} in {START_TIMEOUT:?}: {answer:?}; weed's log ends:\n{}",
+                    self.log_tail()
                 ),
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// Eight distinct free ports below Linux's ephemeral range (32768 and up by default). weed
+/// binds its S3 port seconds after it starts; a port taken from the ephemeral range could by
+/// then be another socket's (a test server's, or an outgoing connection's local port).
+fn free_ports_outside_the_ephemeral_range() -> Vec<u16> {
+    let mut ports = Vec::new();
+    while ports.len() < 8 {
+        let port = rand::Rng::gen_range(&mut rand::thread_rng(), 20_000..32_000);
+        if !ports.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            ports.push(port);
+        }
+    }
+    ports
 }
 
 impl Drop for SeaweedFs {
