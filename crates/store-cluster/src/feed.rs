@@ -10,7 +10,8 @@
 //! every stream again and sends what its subscribers missed, repeated past the channel's
 //! capacity: a subscriber not reading at that moment gets `RecvError::Lagged` and reads every
 //! stream again (the engine's view does, crates/engine/src/view.rs); one reading meanwhile gets
-//! exactly the changes it missed.
+//! each changed stream at its newest version (versions in between folded into it) and every
+//! removal.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

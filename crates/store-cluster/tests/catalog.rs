@@ -319,20 +319,23 @@ async fn the_feed_reconnects_when_its_connection_is_killed() {
     .expect("both feeds listen again");
     assert_eq!(a.put_stream(&stream(1, "s", 3), Some(2)).await.unwrap(), Cas::Committed);
 
-    let (mut lagged, mut saw_v2, mut saw_deleted) = (false, false, false);
+    let (mut lagged, mut saw_deleted) = (false, false);
     loop {
         match next(&mut feed).await {
             Err(RecvError::Lagged(_)) => lagged = true,
             Err(RecvError::Closed) => panic!("the feed closed"),
             Ok(StreamChange::Deleted { stream_id: 2 }) => saw_deleted = true,
             Ok(change) => match put_version(&change) {
-                Some((1, 2)) => saw_v2 = true,
+                Some((1, 2)) => {}
                 Some((1, 3)) => break,
                 other => panic!("unexpected {other:?}"),
             },
         }
     }
-    assert!(lagged || (saw_v2 && saw_deleted), "the changes made meanwhile, or a lag");
+    // A subscriber reading while the feed resyncs after its reconnect gets the stream's newest
+    // version at that moment: version 2 may be folded into version 3, never lost silently
+    // (version 3 arrived), and the deletion is always reported.
+    assert!(lagged || saw_deleted, "the deletion made meanwhile, or a lag");
     if lagged {
         // What a lagging subscriber reads again.
         let stored = b.load_streams().await.unwrap();

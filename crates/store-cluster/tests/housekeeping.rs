@@ -227,20 +227,7 @@ async fn a_missing_object_still_indexed_is_an_error(storage: Storage) {
     assert!(matches!(&read, Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound), "{read:?}");
 }
 
-macro_rules! on_both_buckets {
-    ($($check:ident),*) => {
-        mod local_directory {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() { super::$check(super::Storage::Directory).await })*
-        }
-        mod s3_bucket {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() { super::$check(super::Storage::S3).await })*
-        }
-    };
-}
-
-on_both_buckets!(
+common::on_both_buckets!(
     a_trimmed_object_goes_and_its_neighbours_still_read,
     an_object_referenced_by_one_frame_stays,
     an_orphan_goes_after_the_grace_period,

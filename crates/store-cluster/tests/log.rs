@@ -152,20 +152,7 @@ async fn a_damaged_object_is_refused_on_read() {
     assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
 }
 
-macro_rules! on_both_buckets {
-    ($($check:ident),*) => {
-        mod local_directory {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() { super::$check(super::Storage::Directory).await })*
-        }
-        mod s3_bucket {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() { super::$check(super::Storage::S3).await })*
-        }
-    };
-}
-
-on_both_buckets!(
+common::on_both_buckets!(
     concurrent_appends_from_two_nodes_interleave_without_gaps,
     a_waiter_wakes_on_another_nodes_append,
     a_sealed_shard_refuses_both_nodes,

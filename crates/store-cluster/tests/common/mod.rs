@@ -112,3 +112,21 @@ pub async fn read_all(log: &ClusterLog, shard: ShardKey) -> Vec<StoredRecord> {
         all.extend(batch.records);
     }
 }
+
+/// One `#[tokio::test]` per check (an `async fn(Storage)` of the calling file), on a local
+/// directory and on an S3 bucket.
+#[allow(unused_macros)] // each test binary uses its part
+macro_rules! on_both_buckets {
+    ($($check:ident),*) => {
+        mod local_directory {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() { super::$check(super::Storage::Directory).await })*
+        }
+        mod s3_bucket {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() { super::$check(super::Storage::S3).await })*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_buckets;
