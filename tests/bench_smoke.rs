@@ -2,43 +2,50 @@
 //! baseline that the harness starts itself, with tiny sizes. It checks that the run completes and
 //! that the table and the JSON report have what they should; it asserts nothing about speed.
 
+use std::path::Path;
 use std::process::Command;
+
+/// Runs `kinesin bench` (`command`, with its workload flags) in `work`, writing its JSON report
+/// to `json`; asserts that it succeeded and returns its standard output (the table).
+fn bench(command: &mut Command, work: &Path, json: &Path) -> String {
+    let output =
+        command.arg("--work-dir").arg(work).arg("--json-file").arg(json).output().expect("run kinesin bench");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "kinesin bench failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    stdout
+}
 
 #[test]
 fn bench_runs_every_workload_and_reports_table_and_json() {
     let work = tempfile::tempdir().expect("temp dir");
     let json_path = work.path().join("report.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_kinesin"))
-        .args(["bench", "--rounds", "1", "--seconds", "0.3", "--warmup", "0.1", "--shards", "2"])
-        .args([
-            "--put-records-sizes",
-            "100",
-            "--batch",
-            "20",
-            "--in-flight",
-            "2",
-            "--put-record-clients",
-            "2",
-        ])
-        .args([
-            "--drain-records",
-            "1000",
-            "--latency-rates",
-            "50",
-            "--latency-seconds",
-            "0.3",
-            "--settle-seconds",
-            "0",
-        ])
-        .arg("--work-dir")
-        .arg(work.path())
-        .arg("--json-file")
-        .arg(&json_path)
-        .output()
-        .expect("run kinesin bench");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "kinesin bench failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    let stdout = bench(
+        Command::new(env!("CARGO_BIN_EXE_kinesin"))
+            .args(["bench", "--rounds", "1", "--seconds", "0.3", "--warmup", "0.1", "--shards", "2"])
+            .args([
+                "--put-records-sizes",
+                "100",
+                "--batch",
+                "20",
+                "--in-flight",
+                "2",
+                "--put-record-clients",
+                "2",
+            ])
+            .args([
+                "--drain-records",
+                "1000",
+                "--latency-rates",
+                "50",
+                "--latency-seconds",
+                "0.3",
+                "--settle-seconds",
+                "0",
+            ]),
+        work.path(),
+        &json_path,
+    );
 
     // The table names the client modes and has a row per workload and target.
     assert!(stdout.contains("client modes run: raw, sdk"), "{stdout}");
@@ -123,20 +130,20 @@ fn a_peer_that_fails_to_start_is_reported_with_its_output() {
 fn bench_runs_shard_counts_client_workloads_and_startup() {
     let work = tempfile::tempdir().expect("temp dir");
     let json_path = work.path().join("report.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_kinesin"))
-        .args(["bench", "--rounds", "1", "--seconds", "0.5", "--warmup", "0.1", "--no-baseline"])
-        .args(["--shards", "2,3", "--client", "raw", "--put-records-sizes", "100", "--batch", "20"])
-        .args(["--in-flight", "2", "--drain-records", "1000", "--settle-seconds", "0"])
-        .args(["--workloads", "put-records,producer,get-records,consumer,startup", "--startup-shards", "30"])
-        .arg("--work-dir")
-        .arg(work.path())
-        .arg("--json-file")
-        .arg(&json_path)
-        .output()
-        .expect("run kinesin bench");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "kinesin bench failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    let stdout = bench(
+        Command::new(env!("CARGO_BIN_EXE_kinesin"))
+            .args(["bench", "--rounds", "1", "--seconds", "0.5", "--warmup", "0.1", "--no-baseline"])
+            .args(["--shards", "2,3", "--client", "raw", "--put-records-sizes", "100", "--batch", "20"])
+            .args(["--in-flight", "2", "--drain-records", "1000", "--settle-seconds", "0"])
+            .args([
+                "--workloads",
+                "put-records,producer,get-records,consumer,startup",
+                "--startup-shards",
+                "30",
+            ]),
+        work.path(),
+        &json_path,
+    );
     for needle in ["vs 2 shards", "kinesin-client", "Start-up at scale", "kill -9", "clean stop"] {
         assert!(stdout.contains(needle), "the table lacks '{needle}':\n{stdout}");
     }

@@ -373,29 +373,35 @@ fn signed(endpoint: &str, service: &str, body: Vec<u8>) -> RawRequest {
     request
 }
 
-/// kinesin's own AWS/Kinesis metrics (`docs/metrics.md`, "In CloudWatch"): what a stream took in
-/// and gave out is queryable through GetMetricStatistics and ListMetrics, under the stream's
-/// name, in the stream's account and region.
-#[tokio::test(flavor = "multi_thread")]
-async fn streams_publish_their_aws_kinesis_metrics() {
+/// Puts `records` records of 3 bytes with one PutRecords to the one-shard `stream`, then reads
+/// them with GetRecords from its start: traffic for the stream's metrics.
+async fn put_records_and_read_them(client: &aws_sdk_kinesis::Client, stream: &str, records: usize) {
     use aws_sdk_kinesis::primitives::Blob;
     use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
 
-    let server = TestServer::start_with(ServerOptions::default().arg("--metrics-publish-seconds").arg("1"));
-    let endpoint = server.endpoint();
-    let client = server.client();
-    client.create_stream().stream_name("watched").shard_count(1).send().await.unwrap();
     let entry = PutRecordsRequestEntry::builder().partition_key("k").data(Blob::new("abc")).build().unwrap();
-    client.put_records().stream_name("watched").set_records(Some(vec![entry; 3])).send().await.unwrap();
+    client.put_records().stream_name(stream).set_records(Some(vec![entry; records])).send().await.unwrap();
     let iterator = client
         .get_shard_iterator()
-        .stream_name("watched")
+        .stream_name(stream)
         .shard_id("shardId-000000000000")
         .shard_iterator_type(ShardIteratorType::TrimHorizon)
         .send()
         .await
         .unwrap();
     client.get_records().shard_iterator(iterator.shard_iterator().unwrap()).send().await.unwrap();
+}
+
+/// kinesin's own AWS/Kinesis metrics (`docs/metrics.md`, "In CloudWatch"): what a stream took in
+/// and gave out is queryable through GetMetricStatistics and ListMetrics, under the stream's
+/// name, in the stream's account and region.
+#[tokio::test(flavor = "multi_thread")]
+async fn streams_publish_their_aws_kinesis_metrics() {
+    let server = TestServer::start_with(ServerOptions::default().arg("--metrics-publish-seconds").arg("1"));
+    let endpoint = server.endpoint();
+    let client = server.client();
+    client.create_stream().stream_name("watched").shard_count(1).send().await.unwrap();
+    put_records_and_read_them(&client, "watched", 3).await;
 
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let statistics = |metric: &str, statistic: &str| {
@@ -469,7 +475,6 @@ async fn streams_publish_their_aws_kinesis_metrics() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_grafana_cloudwatch_dashboard_charts_metrics_kinesin_publishes() {
     use aws_sdk_kinesis::primitives::Blob;
-    use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
 
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/grafana/kinesin-cloudwatch.json");
     let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -490,17 +495,7 @@ async fn the_grafana_cloudwatch_dashboard_charts_metrics_kinesin_publishes() {
     let client = server.client();
     client.create_stream().stream_name("charted").shard_count(1).send().await.unwrap();
     client.put_record().stream_name("charted").partition_key("k").data(Blob::new("a")).send().await.unwrap();
-    let entry = PutRecordsRequestEntry::builder().partition_key("k").data(Blob::new("abc")).build().unwrap();
-    client.put_records().stream_name("charted").set_records(Some(vec![entry; 2])).send().await.unwrap();
-    let iterator = client
-        .get_shard_iterator()
-        .stream_name("charted")
-        .shard_id("shardId-000000000000")
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap();
-    client.get_records().shard_iterator(iterator.shard_iterator().unwrap()).send().await.unwrap();
+    put_records_and_read_them(&client, "charted", 2).await;
 
     let charted: std::collections::BTreeSet<&str> =
         targets.iter().map(|target| target["metricName"].as_str().unwrap()).collect();
