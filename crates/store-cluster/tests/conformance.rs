@@ -3,8 +3,8 @@
 //! data in a local directory (`file://`) and once in an S3 bucket (SeaweedFS). A crash drops
 //! every handle without a clean stop and opens fresh ones on the same database and bucket.
 //!
-//! PostgreSQL (and for the S3 half SeaweedFS) must be installed here: the suite cannot skip a
-//! check (the note printed says what to install).
+//! Without PostgreSQL (or, for the S3 half, SeaweedFS) the checks are skipped after a note
+//! saying what to install, except under `CI=true`, where they fail.
 
 mod common;
 
@@ -27,7 +27,7 @@ impl ClusterBackend {
     }
 
     fn cluster(&self) -> &Cluster {
-        self.cluster.as_ref().expect("opened")
+        self.cluster.as_ref().expect("available() started it")
     }
 }
 
@@ -35,9 +35,12 @@ impl Backend for ClusterBackend {
     type Log = ClusterLog;
     type Catalog = PgCatalog;
 
+    async fn available(&mut self) -> bool {
+        self.cluster = Cluster::start(self.storage).await;
+        self.cluster.is_some()
+    }
+
     async fn open(&mut self, clock: Arc<dyn Clock>) -> (ClusterLog, PgCatalog) {
-        let cluster = Cluster::start(self.storage).await.expect("PostgreSQL (and SeaweedFS) for the suite");
-        self.cluster = Some(cluster);
         (self.cluster().log(clock).await, self.cluster().catalog().await)
     }
 
